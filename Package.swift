@@ -1,0 +1,32 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "swift-snn",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "SNN", targets: ["SNN"]),
+        .executable(name: "snn", targets: ["snn"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C kernels: the BLAS loader (dlopen with the right OpenBLAS core type), the optional oneDNN
+        // convolution adapter (also loaded at run time), and SIMD element-wise kernels.
+        .target(name: "CSNNKernels", linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS]))]),
+        .target(name: "SNNTensor", dependencies: ["CSNNKernels"]),
+        .target(name: "SNNLayers", dependencies: ["SNNTensor"]),
+        .target(name: "SNNOptimizers", dependencies: ["SNNTensor", "SNNLayers"]),
+        .target(name: "SNN", dependencies: ["SNNTensor", "SNNLayers", "SNNOptimizers"]),
+        .target(name: "SNNCommands", dependencies: [
+            "SNN", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "snn", dependencies: ["SNNCommands"]),
+        .target(name: "SNNTestSupport", dependencies: ["SNN"], path: "Tests/SNNTestSupport"),
+        .testTarget(name: "SNNTensorTests", dependencies: ["SNNTensor", "SNNTestSupport"]),
+        .testTarget(name: "SNNLayersTests", dependencies: ["SNNLayers", "SNNOptimizers", "SNNTestSupport"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "SNNOptimizersTests", dependencies: ["SNNOptimizers", "SNNTestSupport"]),
+    ]
+)

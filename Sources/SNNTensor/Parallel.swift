@@ -1,0 +1,46 @@
+import Dispatch
+import Foundation
+
+/// Carries a value into `concurrentPerform`, whose closure must be `@Sendable`. Only used for work
+/// that writes disjoint memory per iteration.
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+}
+
+/// How the library spreads kernels over cores.
+public enum Parallelism {
+    /// Number of worker threads kernels split their work into (defaults to the active processor count).
+    nonisolated(unsafe) public static var threadCount: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+    /// Calls `body` on contiguous chunks covering `0..<count`, in parallel when the work is large
+    /// enough. Chunk boundaries depend only on `count`, `grain` and ``threadCount``, so results that
+    /// combine per-chunk partial values in chunk order are reproducible. `body` must only write
+    /// memory that no other chunk touches.
+    public static func forEachChunk(_ count: Int, grain: Int = 1 << 15, _ body: (Range<Int>) -> Void) {
+        let chunks = Swift.min(threadCount, (count + Swift.max(grain, 1) - 1) / Swift.max(grain, 1))
+        if chunks <= 1 {
+            if count > 0 { body(0..<count) }
+            return
+        }
+        let size = (count + chunks - 1) / chunks
+        withoutActuallyEscaping(body) { escaping in
+            let box = UncheckedSendable(value: escaping)
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                let start = c * size, end = Swift.min(count, start + size)
+                if start < end { box.value(start..<end) }
+            }
+        }
+    }
+
+    /// Calls `body(i)` for every i in `0..<count`, spread over the worker threads.
+    public static func forEach(_ count: Int, _ body: (Int) -> Void) {
+        if count <= 1 || threadCount == 1 {
+            for i in 0..<count { body(i) }
+            return
+        }
+        withoutActuallyEscaping(body) { escaping in
+            let box = UncheckedSendable(value: escaping)
+            DispatchQueue.concurrentPerform(iterations: count) { box.value($0) }
+        }
+    }
+}
