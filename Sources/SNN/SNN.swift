@@ -1,1 +1,4 @@
+// The umbrella module: `import SNN` brings the whole library.
+@_exported import SNNLayers
+@_exported import SNNOptimizers
 @_exported import SNNTensor

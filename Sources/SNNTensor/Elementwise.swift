@@ -73,9 +73,9 @@ func broadcastBinary(_ a: Tensor, _ b: Tensor, _ op: (Float, Float) -> Float) ->
 }
 
 extension Tensor {
-    /// Elementwise `op` over one tensor (no gradient).
+    /// Elementwise `op` over one tensor. The result is not tracked: no gradient flows through it.
     @inline(__always)
-    func map(_ op: (Float) -> Float) -> Tensor {
+    public func map(_ op: (Float) -> Float) -> Tensor {
         let out = Tensor(uninitializedShape: shape)
         let pi = storage.pointer, po = out.storage.pointer
         Parallelism.forEachChunk(count) { r in for i in r { po[i] = op(pi[i]) } }

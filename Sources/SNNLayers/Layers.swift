@@ -1,0 +1,353 @@
+import Foundation
+import SNNTensor
+
+/// Builds the layer list of a ``Sequential``.
+@resultBuilder
+public enum LayerBuilder {
+    public static func buildExpression(_ layer: any Layer) -> [any Layer] { [layer] }
+    public static func buildExpression(_ layers: [any Layer]) -> [any Layer] { layers }
+    public static func buildBlock(_ parts: [any Layer]...) -> [any Layer] { parts.flatMap { $0 } }
+    public static func buildOptional(_ part: [any Layer]?) -> [any Layer] { part ?? [] }
+    public static func buildEither(first part: [any Layer]) -> [any Layer] { part }
+    public static func buildEither(second part: [any Layer]) -> [any Layer] { part }
+    public static func buildArray(_ parts: [[any Layer]]) -> [any Layer] { parts.flatMap { $0 } }
+}
+
+/// Layers applied one after another; children are named `0`, `1`, ...
+public final class Sequential: Module, Layer {
+    public let layers: [any Layer]
+
+    public init(@LayerBuilder _ build: () -> [any Layer]) {
+        layers = build()
+        super.init()
+    }
+
+    public init(_ layers: [any Layer]) {
+        self.layers = layers
+        super.init()
+    }
+
+    override public func namedChildren() -> [(String, Module)] {
+        layers.enumerated().map { (String($0.offset), $0.element as Module) }
+    }
+
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        layers.reduce(input) { x, layer in layer(x) }
+    }
+}
+
+/// y = x·Wᵀ + b on the last axis; all leading axes are batch. W is `[out, in]`, PyTorch's
+/// initialisation (uniform ±1/√in for both).
+public final class Linear: Module, Layer {
+    @Parameter public var weight: Tensor
+    @Parameter public var bias: Tensor
+    public let hasBias: Bool
+
+    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true) {
+        precondition(inFeatures > 0 && outFeatures > 0, "Linear: features must be positive, got \(inFeatures) → \(outFeatures)")
+        let bound = 1 / Float(inFeatures).squareRoot()
+        weight = Initializer.uniform([outFeatures, inFeatures], bound: bound)
+        self.bias = bias ? Initializer.uniform([outFeatures], bound: bound) : Tensor(zeros: [0])
+        hasBias = bias
+        super.init()
+        if !bias { $bias.requiresGradient = false }
+    }
+
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        precondition(input.rank >= 1 && input.shape.last == weight.shape[1],
+                     "Linear: input \(input.shape) must end in \(weight.shape[1]) features")
+        let y = Tensor.matmul(input.rank == 1 ? input.reshaped(to: [1, -1]) : input, weight, transposeB: true)
+        let out = hasBias ? y + bias : y
+        return input.rank == 1 ? out.reshaped(to: [weight.shape[0]]) : out
+    }
+}
+
+/// Flattens leading axes into one batch axis for a kernel that takes `rank` axes, then restores them.
+func foldingLeadingAxes(_ x: Tensor, kernelRank: Int, name: String, _ body: (Tensor) -> Tensor) -> Tensor {
+    precondition(x.rank >= kernelRank - 1, "\(name): input \(x.shape) needs at least \(kernelRank - 1) axes")
+    if x.rank == kernelRank { return body(x) }
+    if x.rank == kernelRank - 1 { return body(x.expandingShape(at: 0)).squeezingShape(at: 0) }
+    let leading = Array(x.shape.prefix(x.rank - kernelRank + 1))
+    let y = body(x.reshaped(to: [-1] + Array(x.shape.suffix(kernelRank - 1))))
+    return y.reshaped(to: leading + Array(y.shape.dropFirst()))
+}
+
+/// 2-D convolution on `[..., C, H, W]` (every leading axis is batch, so `[T, N, C, H, W]` works).
+public final class Conv2d: Module, Layer {
+    @Parameter public var weight: Tensor
+    @Parameter public var bias: Tensor
+    public let hasBias: Bool
+    public let stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int), groups: Int
+
+    public convenience init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
+                dilation: Int = 1, groups: Int = 1, bias: Bool = true) {
+        self.init(inChannels, outChannels, kernelSize: (kernelSize, kernelSize), stride: (stride, stride),
+                  padding: (padding, padding), dilation: (dilation, dilation), groups: groups, bias: bias)
+    }
+
+    public init(_ inChannels: Int, _ outChannels: Int, kernelSize: (Int, Int), stride: (Int, Int) = (1, 1),
+                padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1, bias: Bool = true) {
+        precondition(groups >= 1 && inChannels % groups == 0 && outChannels % groups == 0,
+                     "Conv2d: groups \(groups) must divide \(inChannels) and \(outChannels)")
+        let shape = [outChannels, inChannels / groups, kernelSize.0, kernelSize.1]
+        let bound = 1 / Float(Initializer.fans(shape).fanIn).squareRoot()
+        weight = Initializer.uniform(shape, bound: bound)
+        self.bias = bias ? Initializer.uniform([outChannels], bound: bound) : Tensor(zeros: [0])
+        hasBias = bias
+        self.stride = stride
+        self.padding = padding
+        self.dilation = dilation
+        self.groups = groups
+        super.init()
+        if !bias { $bias.requiresGradient = false }
+    }
+
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        foldingLeadingAxes(input, kernelRank: 4, name: "Conv2d") { x in
+            Tensor.conv2d(x, weight: weight, bias: hasBias ? bias : nil, stride: stride, padding: padding,
+                          dilation: dilation, groups: groups)
+        }
+    }
+}
+
+/// 1-D convolution on `[..., C, L]`.
+public final class Conv1d: Module, Layer {
+    @Parameter public var weight: Tensor
+    @Parameter public var bias: Tensor
+    public let hasBias: Bool
+    public let stride: Int, padding: Int, dilation: Int, groups: Int
+
+    public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
+                dilation: Int = 1, groups: Int = 1, bias: Bool = true) {
+        precondition(groups >= 1 && inChannels % groups == 0 && outChannels % groups == 0,
+                     "Conv1d: groups \(groups) must divide \(inChannels) and \(outChannels)")
+        let shape = [outChannels, inChannels / groups, kernelSize]
+        let bound = 1 / Float(Initializer.fans(shape).fanIn).squareRoot()
+        weight = Initializer.uniform(shape, bound: bound)
+        self.bias = bias ? Initializer.uniform([outChannels], bound: bound) : Tensor(zeros: [0])
+        hasBias = bias
+        self.stride = stride
+        self.padding = padding
+        self.dilation = dilation
+        self.groups = groups
+        super.init()
+        if !bias { $bias.requiresGradient = false }
+    }
+
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        foldingLeadingAxes(input, kernelRank: 3, name: "Conv1d") { x in
+            Tensor.conv1d(x, weight: weight, bias: hasBias ? bias : nil, stride: stride, padding: padding,
+                          dilation: dilation, groups: groups)
+        }
+    }
+}
+
+/// Batch normalisation over one channel axis; statistics pool every other axis (so over T·N·H·W
+/// for `[T, N, C, H, W]`, as the papers do). Running statistics use momentum 0.1 and the unbiased
+/// variance, as in PyTorch.
+public class BatchNorm: Module, Layer {
+    @Parameter public var weight: Tensor
+    @Parameter public var bias: Tensor
+    @Buffer public var runningMean: Tensor
+    @Buffer public var runningVariance: Tensor
+    public let epsilon: Float, momentum: Float
+    /// Axis of the channels, counted from the end (−3 for `[..., C, H, W]`).
+    public let channelAxisFromEnd: Int
+
+    init(_ features: Int, channelAxisFromEnd: Int, epsilon: Float, momentum: Float) {
+        precondition(features > 0, "BatchNorm: features must be positive, got \(features)")
+        weight = Tensor(ones: [features])
+        bias = Tensor(zeros: [features])
+        runningMean = Tensor(zeros: [features])
+        runningVariance = Tensor(ones: [features])
+        self.epsilon = epsilon
+        self.momentum = momentum
+        self.channelAxisFromEnd = channelAxisFromEnd
+        super.init()
+    }
+
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        let c = weight.shape[0]
+        let axis = input.rank + channelAxisFromEnd
+        precondition(axis >= 0 && input.shape[axis] == c,
+                     "BatchNorm: input \(input.shape) must have \(c) channels at axis \(channelAxisFromEnd)")
+        var statShape = [Int](repeating: 1, count: input.rank)
+        statShape[axis] = c
+        let reduceAxes = (0..<input.rank).filter { $0 != axis }
+        let mean: Tensor, variance: Tensor
+        if isTraining {
+            mean = input.mean(alongAxes: reduceAxes, keepingDimensions: true)
+            variance = (input - mean).squared().mean(alongAxes: reduceAxes, keepingDimensions: true)
+            let n = Float(input.count / c)
+            let unbiased = variance.detached.reshaped(to: [c]) * (n / Swift.max(n - 1, 1))
+            runningMean = (runningMean * (1 - momentum) + mean.detached.reshaped(to: [c]) * momentum).detached
+            runningVariance = (runningVariance * (1 - momentum) + unbiased * momentum).detached
+        } else {
+            mean = runningMean.reshaped(to: statShape)
+            variance = runningVariance.reshaped(to: statShape)
+        }
+        let scale = weight.reshaped(to: statShape) / (variance + epsilon).sqrt()
+        return (input - mean) * scale + bias.reshaped(to: statShape)
+    }
+}
+
+/// ``BatchNorm`` over the last axis of `[..., F]` (pass `channelAxisFromEnd: -2` for `[..., C, L]`).
+public final class BatchNorm1d: BatchNorm {
+    override public init(_ features: Int, channelAxisFromEnd: Int = -1, epsilon: Float = 1e-5, momentum: Float = 0.1) {
+        precondition(channelAxisFromEnd < 0, "BatchNorm1d: channelAxisFromEnd must be negative")
+        super.init(features, channelAxisFromEnd: channelAxisFromEnd, epsilon: epsilon, momentum: momentum)
+    }
+}
+
+/// ``BatchNorm`` over the channels of `[..., C, H, W]`.
+public final class BatchNorm2d: BatchNorm {
+    public init(_ features: Int, epsilon: Float = 1e-5, momentum: Float = 0.1) {
+        super.init(features, channelAxisFromEnd: -3, epsilon: epsilon, momentum: momentum)
+    }
+}
+
+/// Layer normalisation over the trailing axes `normalizedShape`, with learnable scale and shift.
+public final class LayerNorm: Module, Layer {
+    @Parameter public var weight: Tensor
+    @Parameter public var bias: Tensor
+    public let epsilon: Float
+
+    public init(_ normalizedShape: [Int], epsilon: Float = 1e-5) {
+        weight = Tensor(ones: normalizedShape)
+        bias = Tensor(zeros: normalizedShape)
+        self.epsilon = epsilon
+        super.init()
+    }
+
+    public convenience init(_ features: Int, epsilon: Float = 1e-5) { self.init([features], epsilon: epsilon) }
+
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        let k = weight.rank
+        precondition(input.rank >= k && Array(input.shape.suffix(k)) == weight.shape,
+                     "LayerNorm: input \(input.shape) must end in \(weight.shape)")
+        let axes = Array((input.rank - k)..<input.rank)
+        let mean = input.mean(alongAxes: axes, keepingDimensions: true)
+        let centered = input - mean
+        let variance = centered.squared().mean(alongAxes: axes, keepingDimensions: true)
+        return centered / (variance + epsilon).sqrt() * weight + bias
+    }
+}
+
+/// Zeroes each element with probability `probability` during training and scales the rest by
+/// 1/(1 − p); the identity in inference mode. Its own seeded generator keeps runs reproducible.
+public final class Dropout: Module, Layer {
+    public let probability: Float
+    private var generator: RandomGenerator
+
+    public init(probability: Float = 0.5, seed: UInt64? = nil) {
+        precondition(probability >= 0 && probability < 1, "Dropout: probability \(probability) must be in [0, 1)")
+        self.probability = probability
+        generator = RandomGenerator(seed: seed ?? GlobalRandom.withGenerator { $0.next() })
+        super.init()
+    }
+
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        guard isTraining && probability > 0 else { return input }
+        let mask = Tensor.bernoulli(input.shape, probability: 1 - probability, using: &generator)
+        return input * (mask / (1 - probability))
+    }
+}
+
+/// Max pooling on `[..., C, H, W]`.
+public final class MaxPool2d: Module, Layer {
+    public let kernelSize: (Int, Int), stride: (Int, Int), padding: (Int, Int)
+    public init(_ kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
+        self.kernelSize = (kernelSize, kernelSize)
+        self.stride = (stride ?? kernelSize, stride ?? kernelSize)
+        self.padding = (padding, padding)
+        super.init()
+    }
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        foldingLeadingAxes(input, kernelRank: 4, name: "MaxPool2d") {
+            $0.maxPool2d(kernelSize: kernelSize, stride: stride, padding: padding)
+        }
+    }
+}
+
+/// Average pooling on `[..., C, H, W]`.
+public final class AvgPool2d: Module, Layer {
+    public let kernelSize: (Int, Int), stride: (Int, Int), padding: (Int, Int)
+    public init(_ kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
+        self.kernelSize = (kernelSize, kernelSize)
+        self.stride = (stride ?? kernelSize, stride ?? kernelSize)
+        self.padding = (padding, padding)
+        super.init()
+    }
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        foldingLeadingAxes(input, kernelRank: 4, name: "AvgPool2d") {
+            $0.avgPool2d(kernelSize: kernelSize, stride: stride, padding: padding)
+        }
+    }
+}
+
+/// Adaptive average pooling of `[..., C, H, W]` to a fixed spatial size.
+public final class AdaptiveAvgPool2d: Module, Layer {
+    public let outputSize: (Int, Int)
+    public init(_ outputSize: (Int, Int)) {
+        self.outputSize = outputSize
+        super.init()
+    }
+    public convenience init(_ outputSize: Int) { self.init((outputSize, outputSize)) }
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        foldingLeadingAxes(input, kernelRank: 4, name: "AdaptiveAvgPool2d") { $0.adaptiveAvgPool2d(outputSize: outputSize) }
+    }
+}
+
+/// Merges the last `lastAxes` axes into one (so `[T, N, C, H, W]` → `[T, N, C·H·W]` with 3).
+public final class Flatten: Module, Layer {
+    public let lastAxes: Int
+    public init(lastAxes: Int = 3) {
+        precondition(lastAxes >= 1, "Flatten: lastAxes must be ≥ 1")
+        self.lastAxes = lastAxes
+        super.init()
+    }
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        precondition(input.rank >= lastAxes, "Flatten: input \(input.shape) has fewer than \(lastAxes) axes")
+        return input.flattened(startAxis: input.rank - lastAxes)
+    }
+}
+
+/// Rectified linear unit.
+public final class ReLU: Module, Layer {
+    override public init() { super.init() }
+    public func callAsFunction(_ input: Tensor) -> Tensor { input.relu() }
+}
+
+/// Gaussian error linear unit (exact erf form).
+public final class GELU: Module, Layer {
+    override public init() { super.init() }
+    public func callAsFunction(_ input: Tensor) -> Tensor { input.gelu() }
+}
+
+/// Logistic sigmoid.
+public final class Sigmoid: Module, Layer {
+    override public init() { super.init() }
+    public func callAsFunction(_ input: Tensor) -> Tensor { input.sigmoid() }
+}
+
+/// Hyperbolic tangent.
+public final class Tanh: Module, Layer {
+    override public init() { super.init() }
+    public func callAsFunction(_ input: Tensor) -> Tensor { input.tanh() }
+}
+
+/// max(x, slope·x).
+public final class LeakyReLU: Module, Layer {
+    public let negativeSlope: Float
+    public init(negativeSlope: Float = 0.01) {
+        self.negativeSlope = negativeSlope
+        super.init()
+    }
+    public func callAsFunction(_ input: Tensor) -> Tensor { input.leakyRelu(negativeSlope: negativeSlope) }
+}
+
+/// Returns its input.
+public final class Identity: Module, Layer {
+    override public init() { super.init() }
+    public func callAsFunction(_ input: Tensor) -> Tensor { input }
+}
