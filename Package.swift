@@ -14,19 +14,22 @@ let package = Package(
     targets: [
         // C kernels: the BLAS loader (dlopen with the right OpenBLAS core type), the optional oneDNN
         // convolution adapter (also loaded at run time), and SIMD element-wise kernels.
-        .target(name: "CSNNKernels", linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS]))]),
+        .target(name: "CSNNKernels", linkerSettings: [
+            .linkedFramework("Accelerate", .when(platforms: [.macOS])), .linkedLibrary("z"),
+        ]),
         .target(name: "SNNTensor", dependencies: ["CSNNKernels"]),
         .target(name: "SNNLayers", dependencies: ["SNNTensor"]),
         .target(name: "SNNOptimizers", dependencies: ["SNNTensor", "SNNLayers"]),
-        .target(name: "SNN", dependencies: ["SNNTensor", "SNNLayers", "SNNOptimizers"]),
+        .target(name: "SNNData", dependencies: ["SNNTensor", "CSNNKernels"], resources: [.copy("Resources")]),
+        .target(name: "SNN", dependencies: ["SNNTensor", "SNNLayers", "SNNOptimizers", "SNNData"]),
         .target(name: "SNNCommands", dependencies: [
             "SNN", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "snn", dependencies: ["SNNCommands"]),
         .target(name: "SNNTestSupport", dependencies: ["SNN"], path: "Tests/SNNTestSupport"),
         .testTarget(name: "SNNTensorTests", dependencies: ["SNNTensor", "SNNTestSupport"]),
-        .testTarget(name: "SNNLayersTests", dependencies: ["SNNLayers", "SNNOptimizers", "SNNTestSupport"],
+        .testTarget(name: "SNNLayersTests", dependencies: ["SNNLayers", "SNNOptimizers", "SNNData", "SNNTestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "SNNOptimizersTests", dependencies: ["SNNOptimizers", "SNNTestSupport"]),
+        .testTarget(name: "SNNDataTests", dependencies: ["SNNData", "SNNTestSupport"]),
     ]
 )

@@ -1,4 +1,5 @@
 // The umbrella module: `import SNN` brings the whole library.
+@_exported import SNNData
 @_exported import SNNLayers
 @_exported import SNNOptimizers
 @_exported import SNNTensor

@@ -1,0 +1,4 @@
+// Umbrella header of the C kernels target.
+#include "snn_blas.h"
+#include "snn_dnnl.h"
+#include "snn_gzip.h"
