@@ -20,8 +20,9 @@ let package = Package(
         .target(name: "SNNTensor", dependencies: ["CSNNKernels"]),
         .target(name: "SNNLayers", dependencies: ["SNNTensor"]),
         .target(name: "SNNOptimizers", dependencies: ["SNNTensor", "SNNLayers"]),
+        .target(name: "SNNNeurons", dependencies: ["SNNTensor", "SNNLayers"]),
         .target(name: "SNNData", dependencies: ["SNNTensor", "CSNNKernels"], resources: [.copy("Resources")]),
-        .target(name: "SNN", dependencies: ["SNNTensor", "SNNLayers", "SNNOptimizers", "SNNData"]),
+        .target(name: "SNN", dependencies: ["SNNTensor", "SNNLayers", "SNNOptimizers", "SNNData", "SNNNeurons"]),
         .target(name: "SNNCommands", dependencies: [
             "SNN", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -30,6 +31,7 @@ let package = Package(
         .testTarget(name: "SNNTensorTests", dependencies: ["SNNTensor", "SNNTestSupport"]),
         .testTarget(name: "SNNLayersTests", dependencies: ["SNNLayers", "SNNOptimizers", "SNNData", "SNNTestSupport"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "SNNNeuronsTests", dependencies: ["SNNNeurons", "SNNTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SNNDataTests", dependencies: ["SNNData", "SNNTestSupport"]),
     ]
 )

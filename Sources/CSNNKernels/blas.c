@@ -18,6 +18,8 @@ const char *snn_blas_description(void) { return "Accelerate"; }
 const char *snn_blas_core_name(void) { return ""; }
 void snn_blas_set_threads(int threads) { (void)threads; }
 int snn_cpu_has_avx512(void) { return 0; }
+int snn_cpu_has_avx2(void) { return 0; }
+const char *snn_blas_preferred_core(void) { return ""; }
 
 #else
 #include <dlfcn.h>
@@ -44,6 +46,22 @@ int snn_cpu_has_avx512(void) {
 #else
     return 0;
 #endif
+}
+
+int snn_cpu_has_avx2(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1 : 0;
+#else
+    return 0;
+#endif
+}
+
+static const char *best_core_type(void);
+
+const char *snn_blas_preferred_core(void) {
+    const char *core = best_core_type();
+    return core ? core : "";
 }
 
 static const char *best_core_type(void) {

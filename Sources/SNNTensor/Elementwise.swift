@@ -82,9 +82,9 @@ extension Tensor {
         return out
     }
 
-    /// Elementwise `op` over two tensors of the same shape (no gradient).
+    /// Elementwise `op` over two tensors of the same shape. The result is not tracked.
     @inline(__always)
-    func zipMap(_ other: Tensor, _ op: (Float, Float) -> Float) -> Tensor {
+    public func zipMap(_ other: Tensor, _ op: (Float, Float) -> Float) -> Tensor {
         precondition(shape == other.shape, "zipMap: shapes \(shape) and \(other.shape) differ")
         return broadcastBinary(self, other, op)
     }

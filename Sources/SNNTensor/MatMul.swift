@@ -19,6 +19,16 @@ public enum BLAS {
     public static func setThreadCount(_ n: Int) { snn_blas_set_threads(Int32(n)) }
     /// Whether the CPU has AVX-512 (then OpenBLAS must not report an older core such as "Prescott").
     public static var cpuHasAVX512: Bool { snn_cpu_has_avx512() != 0 }
+    /// Whether the CPU has AVX2 and FMA.
+    public static var cpuHasAVX2: Bool { snn_cpu_has_avx2() != 0 }
+    /// The kernel the loader asks OpenBLAS for on this CPU ("" = OpenBLAS decides).
+    public static var preferredCoreName: String { String(cString: snn_blas_preferred_core()) }
+    /// OpenBLAS kernels that predate AVX2: a sign that CPU detection failed on an AVX2 machine.
+    public static let slowCoreNames: Set<String> = [
+        "prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "katmai", "coppermine", "northwood",
+        "banias", "opteron", "opteron_sse3", "barcelona", "bobcat", "sandybridge", "bulldozer", "piledriver",
+        "steamroller", "excavator", "generic",
+    ]
 }
 
 extension Tensor {

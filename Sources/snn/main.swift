@@ -1,1 +1,3 @@
-print("snn")
+import SNNCommands
+
+SNNCommand.main()

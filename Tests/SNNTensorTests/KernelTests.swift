@@ -10,8 +10,12 @@ import Testing
         // OPENBLAS_CORETYPE first; on an AVX-512 machine anything else than SkylakeX (or a newer
         // kernel the user chose) means the fix regressed.
         #expect(!BLAS.description.isEmpty)
-        if BLAS.cpuHasAVX512 && !BLAS.coreName.isEmpty {
-            #expect(BLAS.coreName.lowercased() != "prescott", "OpenBLAS picked \(BLAS.coreName): \(BLAS.description)")
+        if BLAS.cpuHasAVX2 && !BLAS.coreName.isEmpty {
+            #expect(!BLAS.slowCoreNames.contains(BLAS.coreName.lowercased()),
+                    "OpenBLAS picked \(BLAS.coreName) on an AVX2 CPU: \(BLAS.description)")
+        }
+        if BLAS.cpuHasAVX512 && !BLAS.coreName.isEmpty && ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil {
+            #expect(BLAS.coreName == BLAS.preferredCoreName, "OpenBLAS picked \(BLAS.coreName) on an AVX-512 CPU")
         }
     }
 

@@ -2,7 +2,7 @@ import Foundation
 import SNN
 
 /// A JSON fixture written by one of the committed generating scripts.
-public struct JSONFixture {
+public struct JSONFixture: @unchecked Sendable {
     public let root: [String: Any]
 
     public init(url: URL) throws {

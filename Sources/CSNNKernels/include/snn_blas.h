@@ -29,6 +29,13 @@ void snn_blas_set_threads(int threads);
 /// 1 when the CPU supports AVX-512F, else 0 (used to detect a regression of the core-type fix).
 int snn_cpu_has_avx512(void);
 
+/// 1 when the CPU supports AVX2 and FMA, else 0.
+int snn_cpu_has_avx2(void);
+
+/// The OPENBLAS_CORETYPE the loader sets for this CPU when the user has not set one
+/// ("SkylakeX", "Haswell"), or "" when OpenBLAS's own detection is trusted.
+const char *snn_blas_preferred_core(void);
+
 #ifdef __cplusplus
 }
 #endif

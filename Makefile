@@ -1,0 +1,29 @@
+# swift-snn — build, test, benchmark.
+#   make test    install missing system packages, build, run the whole test suite
+#   make bench   release build, then the benchmark workloads as JSON lines
+SWIFT ?= swift
+RELEASE_FLAGS = -c release
+
+.PHONY: deps test bench build release clean
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build $(RELEASE_FLAGS) --product snn
+
+test: deps
+	@SNN_PYTHON="$$(scripts/test-python.sh)"; export SNN_PYTHON; \
+	if [ -z "$$SNN_PYTHON" ]; then echo "note: no Python with safetensors; the Python interoperability test will be skipped"; fi; \
+	$(SWIFT) build --build-tests && $(SWIFT) test
+
+bench: release
+	.build/release/snn info
+	.build/release/snn bench gemm --json
+	.build/release/snn bench conv --json
+
+clean:
+	rm -rf .build .venv-test

@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+import SNN
+
+/// `snn bench`: the performance workloads of the project (not tests; see docs/performance.md).
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a benchmark workload and print its figures.",
+        subcommands: [GEMM.self, Conv.self])
+
+    /// Options shared by every workload.
+    struct Common: ParsableArguments {
+        @Flag(help: "Print one JSON line per workload.")
+        var json = false
+        @Option(help: "Untimed warm-up repetitions.")
+        var warmup = 3
+        @Option(help: "Timed repetitions (the median is reported).")
+        var repeats = 10
+
+        func validate() throws {
+            guard warmup >= 0 else { throw ValidationError("--warmup must be ≥ 0, got \(warmup)") }
+            guard repeats >= 1 else { throw ValidationError("--repeats must be ≥ 1, got \(repeats)") }
+        }
+    }
+
+    /// Runs `body` warm-up + repeats times and returns the timed durations in seconds.
+    static func time(_ common: Common, _ body: () -> Void) -> [Double] {
+        for _ in 0..<common.warmup { body() }
+        return (0..<common.repeats).map { _ in
+            let start = DispatchTime.now().uptimeNanoseconds
+            body()
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let s = values.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+
+    static func emit(_ fields: [String: Any], json: Bool, summary: String) throws {
+        print(json ? try JSONLine.encode(fields) : summary)
+    }
+
+    struct GEMM: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "gemm", abstract: "Dense float32 matrix product n×n·n×n.")
+        @OptionGroup var common: Common
+        @Option(help: "Matrix size.")
+        var n = 2048
+
+        func validate() throws {
+            guard n >= 1 else { throw ValidationError("--n must be ≥ 1, got \(n)") }
+        }
+
+        func run() throws {
+            var g = RandomGenerator(seed: 0)
+            let a = Tensor.randomNormal([n, n], using: &g), b = Tensor.randomNormal([n, n], using: &g)
+            let times = Bench.time(common) { _ = Tensor.matmul(a, b) }
+            let m = Bench.median(times), flop = 2 * pow(Double(n), 3)
+            try Bench.emit([
+                "workload": "gemm", "n": n, "median_seconds": m, "min_seconds": times.min()!,
+                "gflop_per_second": flop / m / 1e9, "best_gflop_per_second": flop / times.min()! / 1e9,
+                "blas": BLAS.description, "threads": Parallelism.threadCount,
+            ], json: common.json, summary: String(format: "gemm %d³: %.1f GFLOP/s (median %.2f ms) on %@", n, flop / m / 1e9, m * 1e3, BLAS.description))
+        }
+    }
+
+    struct Conv: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "conv", abstract: "conv2d forward + backward data + backward weights, 3×3, padding 1.")
+        @OptionGroup var common: Common
+        @Option(help: "Batch size.") var batch = 32
+        @Option(help: "Input channels.") var channels = 64
+        @Option(help: "Input height and width.") var size = 32
+        @Option(help: "Output channels.") var outChannels = 128
+        @Option(help: "Implementation: automatic (oneDNN when present) or reference (im2col + sgemm).")
+        var backend: BackendName = .automatic
+
+        enum BackendName: String, ExpressibleByArgument, CaseIterable { case automatic, reference }
+
+        func validate() throws {
+            guard batch >= 1, channels >= 1, size >= 1, outChannels >= 1 else {
+                throw ValidationError("--batch, --channels, --size and --out-channels must be ≥ 1")
+            }
+        }
+
+        func run() throws {
+            ConvolutionBackend.current = backend == .automatic ? .automatic : .reference
+            var g = RandomGenerator(seed: 0)
+            let x = Tensor.randomNormal([batch, channels, size, size], using: &g)
+            let w = Tensor.randomNormal([outChannels, channels, 3, 3], using: &g)
+            let upstream = Tensor.randomNormal([batch, outChannels, size, size], using: &g)
+            let times = Bench.time(common) {
+                _ = GradientTape.record { tape in
+                    let (xw, ww) = (tape.watch(x), tape.watch(w))
+                    let y = Tensor.conv2d(xw, weight: ww, padding: (1, 1))
+                    return tape.gradients(of: y, withRespectTo: [xw, ww], seed: upstream)
+                }
+            }
+            let m = Bench.median(times)
+            let flop = 3 * 2 * Double(batch * outChannels * size * size * channels * 9)
+            let used = ConvolutionBackend.current == .automatic && ConvolutionBackend.oneDNNAvailable ? "onednn" : "reference"
+            try Bench.emit([
+                "workload": "conv", "batch": batch, "channels": channels, "size": size, "out_channels": outChannels,
+                "milliseconds": m * 1e3, "min_milliseconds": times.min()! * 1e3, "gflop_per_second": flop / m / 1e9,
+                "backend": used, "threads": Parallelism.threadCount,
+            ], json: common.json, summary: String(format: "conv fwd+bwd [%d, %d, %d, %d] → %d: %.1f ms, %.1f GFLOP/s (%@)",
+                                                  batch, channels, size, size, outChannels, m * 1e3, flop / m / 1e9, used))
+        }
+    }
+}

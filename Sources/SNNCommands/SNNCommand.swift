@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+import SNN
+
+/// The `snn` command line.
+public struct SNNCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "snn",
+        abstract: "Train, evaluate and benchmark spiking neural networks on the CPU.",
+        subcommands: [Bench.self, Info.self])
+
+    public init() {}
+}
+
+/// `snn info`: what the library runs on.
+struct Info: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the BLAS, convolution backend and thread count in use.")
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    func run() throws {
+        let facts: [String: Any] = [
+            "blas": BLAS.description,
+            "blas_core": BLAS.coreName,
+            "onednn": ConvolutionBackend.oneDNNAvailable,
+            "threads": Parallelism.threadCount,
+            "avx512": BLAS.cpuHasAVX512,
+        ]
+        if json {
+            print(try JSONLine.encode(facts))
+        } else {
+            for key in facts.keys.sorted() { print("\(key): \(facts[key]!)") }
+        }
+    }
+}
+
+/// Encodes a dictionary as one JSON line with sorted keys.
+enum JSONLine {
+    static func encode(_ object: [String: Any]) throws -> String {
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the system libraries swift-snn uses, when they are missing.
+#   Debian/Ubuntu: OpenBLAS (BLAS), oneDNN (fast convolutions; optional at run time), zlib (gzip'd data).
+#   macOS: nothing (Accelerate and zlib ship with the system; oneDNN is optional).
+# Usage: scripts/install-deps.sh   (as root, or with sudo available)
+set -euo pipefail
+
+packages=(libopenblas-dev libdnnl-dev zlib1g-dev)
+
+case "$(uname -s)" in
+Darwin)
+    exit 0
+    ;;
+Linux)
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "install-deps: no apt-get here; install OpenBLAS, zlib and (optionally) oneDNN 2.x development packages yourself" >&2
+        exit 0
+    fi
+    missing=()
+    for p in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && exit 0
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+            echo "install-deps: missing ${missing[*]}; run as root or install them yourself" >&2
+            exit 1
+        fi
+    fi
+    echo "install-deps: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+    ;;
+esac
