@@ -6,7 +6,7 @@ import SNN
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a benchmark workload and print its figures.",
-        subcommands: [GEMM.self, Conv.self])
+        subcommands: [GEMM.self, Conv.self, LIFWorkload.self])
 
     /// Options shared by every workload.
     struct Common: ParsableArguments {
@@ -106,6 +106,51 @@ struct Bench: ParsableCommand {
                 "backend": used, "threads": Parallelism.threadCount,
             ], json: common.json, summary: String(format: "conv fwd+bwd [%d, %d, %d, %d] → %d: %.1f ms, %.1f GFLOP/s (%@)",
                                                   batch, channels, size, size, outChannels, m * 1e3, flop / m / 1e9, used))
+        }
+    }
+
+    struct LIFWorkload: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "lif",
+            abstract: "Fused multi-step LIF forward + backward (τ = 2, hard reset, detached, arctangent) on [T, batch, neurons].")
+        @OptionGroup var common: Common
+        @Option(name: .customLong("time-steps"), parsing: .upToNextOption, help: "Time steps; one workload each.")
+        var timeSteps: [Int] = [8, 4]
+        @Option(help: "Batch size.") var batch = 32
+        @Option(help: "Neurons per sample.") var neurons = 65536
+
+        func validate() throws {
+            guard timeSteps.allSatisfy({ $0 >= 1 }), batch >= 1, neurons >= 1 else {
+                throw ValidationError("--time-steps, --batch and --neurons must be ≥ 1")
+            }
+        }
+
+        func run() throws {
+            let lif = LIF(tau: 2, threshold: 1, reset: .hard(to: 0), detachReset: true, surrogate: .arctangent(alpha: 2))
+            for t in timeSteps {
+                var g = RandomGenerator(seed: 0)
+                let x = Tensor.randomNormal([t, batch, neurons], mean: 1, standardDeviation: 1, using: &g)
+                let upstream = Tensor.randomNormal([t, batch, neurons], using: &g)
+                var rate: Float = 0
+                let times = Bench.time(common) {
+                    let grads = GradientTape.record { tape -> [Tensor] in
+                        let xw = tape.watch(x)
+                        let s = lif(xw)
+                        return tape.gradients(of: s, withRespectTo: [xw], seed: upstream)
+                    }
+                    rate = grads.isEmpty ? 0 : rate
+                }
+                let forwardTimes = Bench.time(common) { _ = lif(x) }
+                rate = lif(x).mean().item
+                let m = Bench.median(times), steps = Double(t * batch * neurons)
+                try Bench.emit([
+                    "workload": "lif", "time_steps": t, "batch": batch, "neurons": neurons,
+                    "median_seconds": m, "neuron_steps_per_second": steps / m,
+                    "forward_neuron_steps_per_second": steps / Bench.median(forwardTimes),
+                    "firing_rate": rate, "threads": Parallelism.threadCount,
+                ], json: common.json, summary: String(format: "lif [%d, %d, %d]: %.0f M neuron-steps/s fwd+bwd (%.1f ms), firing rate %.3f",
+                                                      t, batch, neurons, steps / m / 1e6, m * 1e3, rate))
+            }
         }
     }
 }
