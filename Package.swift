@@ -21,8 +21,9 @@ let package = Package(
         .target(name: "SNNLayers", dependencies: ["SNNTensor"]),
         .target(name: "SNNOptimizers", dependencies: ["SNNTensor", "SNNLayers"]),
         .target(name: "SNNNeurons", dependencies: ["SNNTensor", "SNNLayers"]),
+        .target(name: "SNNModels", dependencies: ["SNNTensor", "SNNLayers", "SNNNeurons"]),
         .target(name: "SNNData", dependencies: ["SNNTensor", "CSNNKernels"], resources: [.copy("Resources")]),
-        .target(name: "SNN", dependencies: ["SNNTensor", "SNNLayers", "SNNOptimizers", "SNNData", "SNNNeurons"]),
+        .target(name: "SNN", dependencies: ["SNNTensor", "SNNLayers", "SNNOptimizers", "SNNData", "SNNNeurons", "SNNModels"]),
         .target(name: "SNNCommands", dependencies: [
             "SNN", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

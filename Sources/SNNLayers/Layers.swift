@@ -56,6 +56,11 @@ public final class Linear: Module, Layer {
     public func callAsFunction(_ input: Tensor) -> Tensor {
         precondition(input.rank >= 1 && input.shape.last == weight.shape[1],
                      "Linear: input \(input.shape) must end in \(weight.shape[1]) features")
+        if let counter = OperationCounter.current {
+            let rows = input.count / weight.shape[1]
+            counter.record(layer: self, macs: Double(rows * weight.count), input: input,
+                           samples: input.rank >= 2 ? input.shape[input.rank - 2] : 1)
+        }
         let y = Tensor.matmul(input.rank == 1 ? input.reshaped(to: [1, -1]) : input, weight, transposeB: true)
         let out = hasBias ? y + bias : y
         return input.rank == 1 ? out.reshaped(to: [weight.shape[0]]) : out
@@ -104,8 +109,13 @@ public final class Conv2d: Module, Layer {
 
     public func callAsFunction(_ input: Tensor) -> Tensor {
         foldingLeadingAxes(input, kernelRank: 4, name: "Conv2d") { x in
-            Tensor.conv2d(x, weight: weight, bias: hasBias ? bias : nil, stride: stride, padding: padding,
-                          dilation: dilation, groups: groups)
+            let y = Tensor.conv2d(x, weight: weight, bias: hasBias ? bias : nil, stride: stride, padding: padding,
+                                  dilation: dilation, groups: groups)
+            if let counter = OperationCounter.current {
+                let macs = Double(y.count) * Double(weight.count / weight.shape[0])
+                counter.record(layer: self, macs: macs, input: x, samples: input.rank >= 4 ? input.shape[input.rank - 4] : 1)
+            }
+            return y
         }
     }
 }
@@ -136,8 +146,13 @@ public final class Conv1d: Module, Layer {
 
     public func callAsFunction(_ input: Tensor) -> Tensor {
         foldingLeadingAxes(input, kernelRank: 3, name: "Conv1d") { x in
-            Tensor.conv1d(x, weight: weight, bias: hasBias ? bias : nil, stride: stride, padding: padding,
-                          dilation: dilation, groups: groups)
+            let y = Tensor.conv1d(x, weight: weight, bias: hasBias ? bias : nil, stride: stride, padding: padding,
+                                  dilation: dilation, groups: groups)
+            if let counter = OperationCounter.current {
+                let macs = Double(y.count) * Double(weight.count / weight.shape[0])
+                counter.record(layer: self, macs: macs, input: x, samples: input.rank >= 3 ? input.shape[input.rank - 3] : 1)
+            }
+            return y
         }
     }
 }
@@ -298,17 +313,33 @@ public final class AdaptiveAvgPool2d: Module, Layer {
     }
 }
 
-/// Merges the last `lastAxes` axes into one (so `[T, N, C, H, W]` → `[T, N, C·H·W]` with 3).
+/// Merges trailing axes into one: the last `lastAxes` axes (so `[T, N, C, H, W]` → `[T, N, C·H·W]`
+/// with 3), or every axis from `startAxis` on.
 public final class Flatten: Module, Layer {
-    public let lastAxes: Int
+    public enum Span: Sendable { case lastAxes(Int), fromAxis(Int) }
+    public let span: Span
+
     public init(lastAxes: Int = 3) {
         precondition(lastAxes >= 1, "Flatten: lastAxes must be ≥ 1")
-        self.lastAxes = lastAxes
+        span = .lastAxes(lastAxes)
         super.init()
     }
+
+    public init(startAxis: Int) {
+        precondition(startAxis >= 0, "Flatten: startAxis must be ≥ 0")
+        span = .fromAxis(startAxis)
+        super.init()
+    }
+
     public func callAsFunction(_ input: Tensor) -> Tensor {
-        precondition(input.rank >= lastAxes, "Flatten: input \(input.shape) has fewer than \(lastAxes) axes")
-        return input.flattened(startAxis: input.rank - lastAxes)
+        switch span {
+        case .lastAxes(let n):
+            precondition(input.rank >= n, "Flatten: input \(input.shape) has fewer than \(n) axes")
+            return input.flattened(startAxis: input.rank - n)
+        case .fromAxis(let a):
+            precondition(input.rank > a, "Flatten: input \(input.shape) has no axis \(a)")
+            return input.flattened(startAxis: a)
+        }
     }
 }
 

@@ -1,0 +1,218 @@
+import Foundation
+import SNNLayers
+import SNNNeurons
+import SNNTensor
+
+/// The models selectable by name (`snn train --model NAME`). Every model takes time-major input
+/// `[T, N, C, H, W]` (or `[T, N, F]` for the MLP) and returns per-step logits `[T, N, classes]`;
+/// the prediction is their mean over T. The last Linear layer has no neuron.
+public enum ModelName: String, Sendable, CaseIterable {
+    case spikingMLP = "spiking-mlp"
+    case spikingCNN = "spiking-cnn"
+    case vggSNN = "vgg-snn"
+    case sewResNet18 = "sew-resnet18"
+    case resnet19 = "resnet19"
+}
+
+/// What a model is built for and with.
+public struct ModelConfiguration: Sendable, Equatable {
+    public var name: ModelName
+    /// Input of one sample at one step: `[C, H, W]` (or `[F]`).
+    public var inputShape: [Int]
+    public var classes: Int
+    public var neuron: NeuronConfiguration
+    /// Hidden widths of the MLP, or conv channels of the spiking CNN.
+    public var widths: [Int]
+
+    public init(name: ModelName, inputShape: [Int], classes: Int, neuron: NeuronConfiguration = NeuronConfiguration(),
+                widths: [Int]? = nil) {
+        self.name = name
+        self.inputShape = inputShape
+        self.classes = classes
+        self.neuron = neuron
+        self.widths = widths ?? (name == .spikingMLP ? [256] : [32, 64])
+    }
+
+    /// Builds the model with fresh weights (from ``GlobalRandom``).
+    public func make() -> any Layer {
+        precondition(classes >= 1, "ModelConfiguration: classes must be ≥ 1")
+        switch name {
+        case .spikingMLP: return Models.spikingMLP(self)
+        case .spikingCNN: return Models.spikingCNN(self)
+        case .vggSNN: return Models.vggSNN(self)
+        case .sewResNet18: return SEWResNet(self, blocks: [2, 2, 2, 2], widths: [64, 128, 256, 512])
+        case .resnet19: return ResNet19(self)
+        }
+    }
+
+    var imageShape: (c: Int, h: Int, w: Int) {
+        precondition(inputShape.count == 3, "\(name.rawValue) needs image input [C, H, W], got \(inputShape)")
+        return (inputShape[0], inputShape[1], inputShape[2])
+    }
+}
+
+enum Models {
+    static func spikingMLP(_ c: ModelConfiguration) -> Sequential {
+        var layers: [any Layer] = [Flatten(startAxis: 2)]
+        var width = c.inputShape.reduce(1, *)
+        for hidden in c.widths {
+            layers += [Linear(width, hidden, bias: false), BatchNorm1d(hidden), c.neuron.make()]
+            width = hidden
+        }
+        layers.append(Linear(width, c.classes))
+        return Sequential(layers)
+    }
+
+    static func convBlock(_ inChannels: Int, _ outChannels: Int, _ neuron: NeuronConfiguration) -> [any Layer] {
+        [Conv2d(inChannels, outChannels, kernelSize: 3, padding: 1, bias: false), BatchNorm2d(outChannels), neuron.make()]
+    }
+
+    /// Conv(3×3) → BN → neuron → MaxPool(2) per width, then Linear.
+    static func spikingCNN(_ c: ModelConfiguration) -> Sequential {
+        var (channels, h, w) = c.imageShape
+        var layers: [any Layer] = []
+        for width in c.widths {
+            layers += convBlock(channels, width, c.neuron)
+            layers.append(MaxPool2d(2))
+            channels = width
+            h /= 2
+            w /= 2
+        }
+        precondition(h >= 1 && w >= 1, "spiking-cnn: \(c.widths.count) pooling stages shrink \(c.inputShape) to nothing")
+        layers += [Flatten(lastAxes: 3), Linear(channels * h * w, c.classes)]
+        return Sequential(layers)
+    }
+
+    /// BrainCog's VGG-SNN for 2×48×48 event frames: 64C3-128C3-AP2-256C3-256C3-AP2-512C3-512C3-AP2-
+    /// 512C3-512C3-AP2-FC.
+    static func vggSNN(_ c: ModelConfiguration) -> Sequential {
+        var (channels, h, w) = c.imageShape
+        var layers: [any Layer] = []
+        for stage in [[64, 128], [256, 256], [512, 512], [512, 512]] {
+            for width in stage {
+                layers += convBlock(channels, width, c.neuron)
+                channels = width
+            }
+            layers.append(AvgPool2d(2))
+            h /= 2
+            w /= 2
+        }
+        precondition(h >= 1 && w >= 1, "vgg-snn: input \(c.inputShape) is too small for four 2× poolings")
+        layers += [Flatten(lastAxes: 3), Linear(channels * h * w, c.classes)]
+        return Sequential(layers)
+    }
+}
+
+/// Spike-element-wise residual block with the ADD connection (Fang et al., SEW ResNet):
+/// out = SN(BN(conv(SN(BN(conv(x)))))) + shortcut(x), the shortcut being SN(BN(conv1×1)) when the
+/// shape changes.
+public final class SEWBasicBlock: Module, Layer {
+    let body: Sequential
+    let downsample: Sequential?
+
+    init(_ inChannels: Int, _ outChannels: Int, stride: Int, neuron: NeuronConfiguration) {
+        body = Sequential {
+            Conv2d(inChannels, outChannels, kernelSize: 3, stride: stride, padding: 1, bias: false)
+            BatchNorm2d(outChannels)
+            neuron.make()
+            Conv2d(outChannels, outChannels, kernelSize: 3, padding: 1, bias: false)
+            BatchNorm2d(outChannels)
+            neuron.make()
+        }
+        downsample = (stride != 1 || inChannels != outChannels) ? Sequential {
+            Conv2d(inChannels, outChannels, kernelSize: 1, stride: stride, bias: false)
+            BatchNorm2d(outChannels)
+            neuron.make()
+        } : nil
+        super.init()
+    }
+
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        body(input) + (downsample.map { $0(input) } ?? input)
+    }
+}
+
+/// SEW ResNet with the ADD connection and a 3×3 stem for small images.
+public final class SEWResNet: Module, Layer {
+    let stem: Sequential
+    let layers: [SEWBasicBlock]
+    let head: Sequential
+
+    init(_ c: ModelConfiguration, blocks: [Int], widths: [Int]) {
+        let (channels, _, _) = c.imageShape
+        stem = Sequential(Models.convBlock(channels, widths[0], c.neuron))
+        var blocksList: [SEWBasicBlock] = []
+        var inChannels = widths[0]
+        for (stage, (count, width)) in zip(blocks, widths).enumerated() {
+            for b in 0..<count {
+                blocksList.append(SEWBasicBlock(inChannels, width, stride: (b == 0 && stage > 0) ? 2 : 1, neuron: c.neuron))
+                inChannels = width
+            }
+        }
+        layers = blocksList
+        head = Sequential {
+            AdaptiveAvgPool2d(1)
+            Flatten(lastAxes: 3)
+            Linear(inChannels, c.classes)
+        }
+        super.init()
+    }
+
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        head(layers.reduce(stem(input)) { x, block in block(x) })
+    }
+}
+
+/// The standard spiking residual block of ResNet-19 (Zheng et al.): SN(BN(conv(SN(BN(conv(x))))) + shortcut).
+public final class SpikingBasicBlock: Module, Layer {
+    let conv1: Conv2d, bn1: BatchNorm2d, sn1: any Layer
+    let conv2: Conv2d, bn2: BatchNorm2d, sn2: any Layer
+    let shortcut: Sequential?
+
+    init(_ inChannels: Int, _ outChannels: Int, stride: Int, neuron: NeuronConfiguration) {
+        conv1 = Conv2d(inChannels, outChannels, kernelSize: 3, stride: stride, padding: 1, bias: false)
+        bn1 = BatchNorm2d(outChannels)
+        sn1 = neuron.make()
+        conv2 = Conv2d(outChannels, outChannels, kernelSize: 3, padding: 1, bias: false)
+        bn2 = BatchNorm2d(outChannels)
+        sn2 = neuron.make()
+        shortcut = (stride != 1 || inChannels != outChannels) ? Sequential {
+            Conv2d(inChannels, outChannels, kernelSize: 1, stride: stride, bias: false)
+            BatchNorm2d(outChannels)
+        } : nil
+        super.init()
+    }
+
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        let out = bn2(conv2(sn1(bn1(conv1(input)))))
+        return sn2(out + (shortcut.map { $0(input) } ?? input))
+    }
+}
+
+/// ResNet-19 (Zheng et al., tdBN): stem 128, stages of 3, 3, 2 blocks with 128, 256, 512 channels,
+/// global average pooling, FC 256 with a neuron, FC to the classes.
+public final class ResNet19: Module, Layer {
+    let stem: Sequential
+    let layers: [SpikingBasicBlock]
+    let head: Sequential
+
+    init(_ c: ModelConfiguration) {
+        let (channels, _, _) = c.imageShape
+        stem = Sequential(Models.convBlock(channels, 128, c.neuron))
+        var blocksList: [SpikingBasicBlock] = []
+        var inChannels = 128
+        for (stage, (count, width)) in zip([3, 3, 2], [128, 256, 512]).enumerated() {
+            for b in 0..<count {
+                blocksList.append(SpikingBasicBlock(inChannels, width, stride: (b == 0 && stage > 0) ? 2 : 1, neuron: c.neuron))
+                inChannels = width
+            }
+        }
+        layers = blocksList
+        head = Sequential([AdaptiveAvgPool2d(1), Flatten(lastAxes: 3), Linear(512, 256), c.neuron.make(), Linear(256, c.classes)])
+        super.init()
+    }
+
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        head(layers.reduce(stem(input)) { x, block in block(x) })
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import SNNLayers
+import SNNTensor
+
+/// How static inputs become a time-major sequence `[T, N, ...]`.
+public enum Encoding: Sendable, Equatable {
+    /// The same analog input at every step (the papers' default for static images).
+    case direct
+    /// Bernoulli spikes with probability equal to the input clamped to [0, 1], drawn from a
+    /// generator seeded with `seed` (one stream per call order).
+    case poisson(seed: UInt64)
+    /// Time-to-first-spike: one spike per element at step ⌊(1 − x)(T − 1)⌉, none where x ≤ `threshold`
+    /// (brighter pixels fire earlier).
+    case latency(threshold: Float)
+}
+
+/// Turns static inputs into spike or analog sequences.
+public struct Encoder: Sendable {
+    public var encoding: Encoding
+    public var timeSteps: Int
+    private var generator: RandomGenerator?
+
+    public init(_ encoding: Encoding, timeSteps: Int) {
+        precondition(timeSteps >= 1, "Encoder: time steps must be ≥ 1, got \(timeSteps)")
+        self.encoding = encoding
+        self.timeSteps = timeSteps
+        if case .poisson(let seed) = encoding { generator = RandomGenerator(seed: seed) }
+    }
+
+    /// `[N, ...]` → `[T, N, ...]`.
+    public mutating func encode(_ input: Tensor) -> Tensor {
+        switch encoding {
+        case .direct:
+            return input.repeated(timeSteps)
+        case .poisson:
+            let p = input.detached.clamped(min: 0, max: 1).repeated(timeSteps)
+            var g = generator!
+            let u = Tensor.randomUniform(p.shape, using: &g)
+            generator = g
+            return (u .< p)
+        case .latency(let threshold):
+            let t = timeSteps
+            let x = input.detached.scalars
+            var out = [Float](repeating: 0, count: t * x.count)
+            for (i, v) in x.enumerated() where v > threshold {
+                let c = min(max(v, 0), 1)
+                let step = Int(((1 - c) * Float(t - 1)).rounded())
+                out[step * x.count + i] = 1
+            }
+            return Tensor(shape: [t] + input.shape, scalars: out)
+        }
+    }
+}
+
+/// Readouts from per-step outputs `[T, N, C]`.
+public enum Readout {
+    /// The mean over T (the papers' prediction).
+    public static func mean(_ perStep: Tensor) -> Tensor {
+        precondition(perStep.rank >= 2, "Readout.mean: per-step output must be [T, ...], got \(perStep.shape)")
+        return perStep.mean(alongAxis: 0)
+    }
+}
+
+/// TET loss (Deng et al.): the mean over t of the per-step cross-entropy, plus optionally
+/// λ·MSE(outputs, φ) pulling every step's outputs towards φ.
+public func temporalEfficientTrainingLoss(perStepLogits: Tensor, labels: [Int], labelSmoothing: Float = 0,
+                                          lambda: Float = 0, target: Float = 1) -> Tensor {
+    precondition(perStepLogits.rank == 3 && perStepLogits.shape[1] == labels.count,
+                 "TET loss: per-step logits must be [T, N, C] with N = \(labels.count), got \(perStepLogits.shape)")
+    let t = perStepLogits.shape[0], n = labels.count, c = perStepLogits.shape[2]
+    // One cross-entropy over T·N rows with the labels repeated equals the mean over t.
+    let rows = perStepLogits.reshaped(to: [t * n, c])
+    let repeatedLabels = (0..<t).flatMap { _ in labels }
+    var loss = crossEntropy(logits: rows, labels: repeatedLabels, labelSmoothing: labelSmoothing)
+    if lambda > 0 {
+        loss = loss * (1 - lambda) + meanSquaredError(predictions: perStepLogits, targets: Tensor(repeating: target, shape: perStepLogits.shape)) * lambda
+    }
+    return loss
+}
