@@ -5,3 +5,4 @@
 @_exported import SNNNeurons
 @_exported import SNNOptimizers
 @_exported import SNNTensor
+@_exported import SNNTraining

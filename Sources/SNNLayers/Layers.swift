@@ -261,6 +261,9 @@ public final class Dropout: Module, Layer {
         super.init()
     }
 
+    /// Restarts the mask stream (trainers reseed per epoch so any epoch can be replayed exactly).
+    public func reseed(_ seed: UInt64) { generator = RandomGenerator(seed: seed) }
+
     public func callAsFunction(_ input: Tensor) -> Tensor {
         guard isTraining && probability > 0 else { return input }
         let mask = Tensor.bernoulli(input.shape, probability: 1 - probability, using: &generator)

@@ -1,0 +1,224 @@
+import ArgumentParser
+import Foundation
+import SNN
+
+extension DatasetName: ExpressibleByArgument {}
+extension ModelName: ExpressibleByArgument {}
+extension NeuronKind: ExpressibleByArgument {}
+extension OptimizerName: ExpressibleByArgument {}
+extension LossName: ExpressibleByArgument {}
+extension EncodingName: ExpressibleByArgument {}
+
+/// The reset options of the command line.
+enum ResetName: String, ExpressibleByArgument, CaseIterable { case hard, soft, none }
+
+/// Neuron options shared by the commands that build models.
+struct NeuronOptions: ParsableArguments {
+    @Option(help: "Spiking neuron: \(NeuronKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var neuron: NeuronKind = .leakyIntegrateAndFire
+    @Option(help: "Surrogate gradient: \(SurrogateChoice.names.joined(separator: ", ")).")
+    var surrogate = "arctangent"
+    @Option(help: "Surrogate sharpness α (default: the surrogate's own).")
+    var alpha: Float?
+    @Option(help: "Membrane time constant τ (LIF; initial τ for PLIF).")
+    var tau: Float = 2
+    @Option(help: "Firing threshold V_th.")
+    var threshold: Float = 1
+    @Option(help: "Reset after a spike: hard (to --reset-value), soft (subtract V_th) or none.")
+    var reset: ResetName = .hard
+    @Option(help: "Membrane value of a hard reset.")
+    var resetValue: Float = 0
+    @Flag(inversion: .prefixedNo, help: "Detach the reset from the graph (no gradient through it).")
+    var detachReset = true
+
+    func configuration() throws -> NeuronConfiguration {
+        guard let surrogate = SurrogateChoice(name: surrogate, alpha: alpha) else {
+            throw ValidationError("unknown surrogate '\(self.surrogate)'; choose one of \(SurrogateChoice.names.joined(separator: ", "))")
+        }
+        let r: Reset = switch reset {
+        case .hard: .hard(to: resetValue)
+        case .soft: .soft
+        case .none: .none
+        }
+        return NeuronConfiguration(kind: neuron, surrogate: surrogate, tau: tau, threshold: threshold, reset: r, detachReset: detachReset)
+    }
+}
+
+/// Writes progress for people: a redrawn bar on a terminal, plain lines otherwise.
+final class ProgressReporter {
+    let interactive: Bool
+    let handle: FileHandle
+    let started = Date()
+    private var lastDraw = Date.distantPast
+
+    init(toStandardError: Bool) {
+        handle = toStandardError ? FileHandle.standardError : FileHandle.standardOutput
+        interactive = isatty(toStandardError ? STDERR_FILENO : STDOUT_FILENO) != 0
+    }
+
+    func write(_ text: String) {
+        handle.write(Data(text.utf8))
+    }
+
+    func handle(_ event: TrainingEvent) {
+        switch event {
+        case .resumed(let epochs):
+            write("resumed after epoch \(epochs)\n")
+        case let .batch(epoch, epochs, index, count, loss, accuracy, rate):
+            guard interactive, index == count || Date().timeIntervalSince(lastDraw) > 0.1 else { return }
+            lastDraw = Date()
+            let width = 24, filled = width * index / max(count, 1)
+            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+            let elapsed = Date().timeIntervalSince(started)
+            let done = Double(epoch - 1) + Double(index) / Double(count)
+            let eta = done > 0 ? elapsed / done * (Double(epochs) - done) : 0
+            write(String(format: "\r\u{1B}[Kepoch %d/%d %@ %d/%d  loss %.4f  acc %.2f%%  %.0f samples/s  ETA %@",
+                         epoch, epochs, bar, index, count, loss, accuracy * 100, rate, Self.clock(eta)))
+        case .epoch(let m):
+            if interactive { write("\r\u{1B}[K") }
+            write(String(format: "epoch %d: lr %.2e  train loss %.4f  acc %.2f%%  test loss %.4f  acc %.2f%%  firing %.3f  %.1f s\n",
+                         m.epoch, m.learningRate, m.trainLoss, m.trainAccuracy * 100, m.testLoss, m.testAccuracy * 100,
+                         m.firingRate, m.seconds))
+        }
+    }
+
+    static func clock(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return String(format: "%02d:%02d", s / 60, s % 60)
+    }
+}
+
+/// `snn train`.
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a spiking network and write a run directory (config.json, metrics.jsonl, checkpoints).")
+
+    @Option(help: "Data set: \(DatasetName.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var dataset: DatasetName = .digits
+    @Option(help: "Directory holding the data set's files (not needed for digits).")
+    var dataDir: String?
+    @Option(help: "Model: \(ModelName.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var model: ModelName = .spikingCNN
+    @Option(help: "Hidden widths of spiking-mlp or conv channels of spiking-cnn, comma-separated.")
+    var widths: String?
+    @OptionGroup var neuronOptions: NeuronOptions
+    @Option(help: "Simulation time steps T.")
+    var timeSteps = 4
+    @Option(help: "Training epochs.")
+    var epochs = 10
+    @Option(help: "Mini-batch size.")
+    var batchSize = 64
+    @Option(help: "Base learning rate (scaled by batch/1024 unless --no-linear-scaling).")
+    var learningRate: Float = 0.02
+    @Flag(inversion: .prefixedNo, help: "Scale the learning rate by batch size / 1024.")
+    var linearScaling = true
+    @Option(help: "Optimizer: adamw, adam or sgd.")
+    var optimizer: OptimizerName = .adamw
+    @Option(help: "Weight decay (AdamW: decoupled, none on 1-D parameters).")
+    var weightDecay: Float = 0.01
+    @Option(help: "Label smoothing of the cross-entropy.")
+    var labelSmoothing: Float = 0.1
+    @Option(help: "Warm-up epochs before the cosine decay (default: min(5, epochs/10)).")
+    var warmupEpochs: Int?
+    @Option(help: "Loss: mean (cross-entropy of the mean output) or tet (mean of per-step cross-entropies).")
+    var loss: LossName = .mean
+    @Option(help: "Encoding of static images: direct, poisson or latency.")
+    var encoding: EncodingName = .direct
+    @Option(help: "Random-crop padding for augmentation (0 = off).")
+    var cropPadding = 0
+    @Flag(help: "Random horizontal flips for augmentation.")
+    var horizontalFlip = false
+    @Option(help: "Random seed (weights, data order, augmentation).")
+    var seed: UInt64 = 42
+    @Option(help: "Run directory to create (default: runs/MODEL-DATASET-TIMESTAMP).")
+    var output: String?
+    @Option(help: "Continue the run in this directory from its last checkpoint (other options are taken from its config.json).")
+    var resume: String?
+    @Flag(help: "Print a JSON summary as the last line of standard output (progress goes to standard error).")
+    var json = false
+
+    func validate() throws {
+        guard timeSteps >= 1 else { throw ValidationError("--time-steps must be ≥ 1, got \(timeSteps)") }
+        guard epochs >= 1 else { throw ValidationError("--epochs must be ≥ 1, got \(epochs)") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be ≥ 1, got \(batchSize)") }
+        guard learningRate > 0 else { throw ValidationError("--learning-rate must be > 0, got \(learningRate)") }
+        guard cropPadding >= 0 else { throw ValidationError("--crop-padding must be ≥ 0, got \(cropPadding)") }
+        if dataset.needsDirectory && dataDir == nil && resume == nil {
+            throw ValidationError("--data-dir is required for --dataset \(dataset.rawValue)")
+        }
+        _ = try parsedWidths()
+        _ = try neuronOptions.configuration()
+    }
+
+    func parsedWidths() throws -> [Int]? {
+        guard let widths else { return nil }
+        let values = widths.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) >= 1 }) else {
+            throw ValidationError("--widths must be positive integers separated by commas, got '\(widths)'")
+        }
+        return values.map { $0! }
+    }
+
+    func makeConfiguration() throws -> TrainingConfiguration {
+        var c = TrainingConfiguration()
+        c.dataset = dataset
+        c.dataDirectory = dataDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        c.model = model
+        c.widths = try parsedWidths()
+        c.neuron = try neuronOptions.configuration()
+        c.timeSteps = timeSteps
+        c.epochs = epochs
+        c.batchSize = batchSize
+        c.learningRate = learningRate
+        c.linearScaling = linearScaling
+        c.optimizer = optimizer
+        c.weightDecay = weightDecay
+        c.labelSmoothing = labelSmoothing
+        c.warmupEpochs = warmupEpochs
+        c.loss = loss
+        c.encoding = encoding
+        c.augmentation = ImageAugmentation(cropPadding: cropPadding, horizontalFlip: horizontalFlip)
+        c.seed = seed
+        return c
+    }
+
+    func run() throws {
+        let trainer: Trainer
+        do {
+            if let resume {
+                trainer = try Trainer(resuming: resume)
+            } else {
+                let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+                let directory = output ?? "runs/\(model.rawValue)-\(dataset.rawValue)-\(stamp)"
+                trainer = try Trainer(configuration: try makeConfiguration(), directory: directory)
+            }
+        } catch let error as SNNError {
+            throw CommandFailure(error)
+        }
+        let reporter = ProgressReporter(toStandardError: json)
+        trainer.onEvent = reporter.handle
+        let summary: TrainingSummary
+        do {
+            summary = try trainer.run()
+        } catch {
+            throw CommandFailure(error)
+        }
+        reporter.write(String(format: "best test accuracy %.2f%% (epoch %d), final %.2f%%, %.1f s; run directory %@\n",
+                              summary.bestTestAccuracy * 100, summary.bestEpoch, summary.testAccuracy * 100, summary.seconds,
+                              summary.runDirectory))
+        if json {
+            print(try JSONLine.encode([
+                "test_accuracy": Double(summary.testAccuracy), "best_test_accuracy": Double(summary.bestTestAccuracy),
+                "best_epoch": summary.bestEpoch, "epochs": summary.epochs, "seconds": summary.seconds,
+                "firing_rate": summary.firingRate, "run_dir": summary.runDirectory,
+            ]))
+        }
+    }
+}
+
+/// A library error shown as one line, with a non-zero exit.
+struct CommandFailure: Error, CustomStringConvertible {
+    let message: String
+    init(_ error: any Error) { message = "\(error)" }
+    var description: String { message }
+}

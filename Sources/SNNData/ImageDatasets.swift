@@ -1,0 +1,210 @@
+import Foundation
+import SNNTensor
+
+/// MNIST and Fashion-MNIST from a directory holding the four standard IDX files (plain or `.gz`):
+/// `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`, `t10k-images-idx3-ubyte`,
+/// `t10k-labels-idx1-ubyte`. Pixels are scaled to [0, 1]; images come as `[N, 1, 28, 28]`.
+public enum MNIST {
+    /// Loads one split from `directory`.
+    public static func load(_ split: Split, directory: String) throws(SNNError) -> LabeledImages {
+        let prefix = split == .train ? "train" : "t10k"
+        let imagesPath = try locate("\(prefix)-images-idx3-ubyte", in: directory)
+        let labelsPath = try locate("\(prefix)-labels-idx1-ubyte", in: directory)
+        let images = try IDXArray.read(contentsOf: imagesPath)
+        let labels = try IDXArray.read(contentsOf: labelsPath)
+        guard images.elementType == .uint8, images.shape.count == 3 else {
+            throw SNNError(.mismatch, "expected uint8 images [N, H, W], found \(images.elementType) \(images.shape)", file: imagesPath)
+        }
+        guard labels.shape == [images.shape[0]] else {
+            throw SNNError(.mismatch, "\(labels.shape) labels for \(images.shape[0]) images", file: labelsPath)
+        }
+        if let bad = labels.values.firstIndex(where: { $0 < 0 || $0 > 9 }) {
+            throw SNNError(.corrupt, "label \(Int(labels.values[bad])) outside 0…9", file: labelsPath, offset: 8 + bad)
+        }
+        let (n, h, w) = (images.shape[0], images.shape[1], images.shape[2])
+        return LabeledImages(images: Tensor(shape: [n, 1, h, w], scalars: images.values.map { $0 / 255 }),
+                             labels: labels.values.map { Int($0) }, classCount: 10)
+    }
+
+    /// The path of `name` or `name.gz` in `directory`.
+    static func locate(_ name: String, in directory: String) throws(SNNError) -> String {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw SNNError(.io, "data directory does not exist", file: directory)
+        }
+        for candidate in [name, name + ".gz"] {
+            let path = (directory as NSString).appendingPathComponent(candidate)
+            if FileManager.default.fileExists(atPath: path) { return path }
+        }
+        throw SNNError(.io, "missing \(name) (or \(name).gz)", file: directory)
+    }
+}
+
+/// Random augmentation of image batches `[N, C, H, W]`.
+public struct ImageAugmentation: Sendable, Equatable {
+    /// Zero padding on every side before a random crop back to the original size (0 = off).
+    public var cropPadding: Int
+    /// Whether to flip each image horizontally with probability ½.
+    public var horizontalFlip: Bool
+
+    public init(cropPadding: Int = 0, horizontalFlip: Bool = false) {
+        precondition(cropPadding >= 0, "ImageAugmentation: crop padding must be ≥ 0")
+        self.cropPadding = cropPadding
+        self.horizontalFlip = horizontalFlip
+    }
+
+    public var isIdentity: Bool { cropPadding == 0 && !horizontalFlip }
+
+    /// Augments every image of `images`, drawing from `generator`.
+    public func apply(_ images: Tensor, using generator: inout RandomGenerator) -> Tensor {
+        if isIdentity { return images }
+        precondition(images.rank == 4, "ImageAugmentation: images must be [N, C, H, W], got \(images.shape)")
+        let (n, c, h, w) = (images.shape[0], images.shape[1], images.shape[2], images.shape[3])
+        var out = Tensor(zeros: images.shape)
+        let p = cropPadding
+        images.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for i in 0..<n {
+                    let dy = p > 0 ? Int(generator.next() % UInt64(2 * p + 1)) - p : 0
+                    let dx = p > 0 ? Int(generator.next() % UInt64(2 * p + 1)) - p : 0
+                    let flip = horizontalFlip && generator.next() & 1 == 1
+                    for ch in 0..<c {
+                        let plane = (i * c + ch) * h * w
+                        for y in 0..<h {
+                            let sy = y + dy
+                            if sy < 0 || sy >= h { continue }
+                            for x in 0..<w {
+                                let ox = flip ? w - 1 - x : x
+                                let sx = ox + dx
+                                if sx >= 0 && sx < w { dst[plane + y * w + x] = src[plane + sy * w + sx] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
+
+/// One mini-batch.
+public struct Batch: Sendable {
+    public var inputs: Tensor
+    public var labels: [Int]
+    /// Position of this batch in its epoch.
+    public var index: Int
+}
+
+/// Mini-batches of an in-memory data set: per-epoch seeded shuffling, optional drop-last,
+/// augmentation, and the next batch prepared on a background thread while the current one trains.
+///
+/// The order and augmentation of epoch e depend only on (seed, e), so any epoch can be replayed
+/// exactly (this is what makes resumed training identical to uninterrupted training).
+public struct DataLoader: Sendable {
+    public enum Order: Sendable, Equatable {
+        case sequential
+        case shuffled(seed: UInt64)
+    }
+
+    public let data: LabeledImages
+    public let batchSize: Int
+    public let order: Order
+    public let dropLast: Bool
+    public let augmentation: ImageAugmentation
+    public let prefetch: Bool
+
+    public init(_ data: LabeledImages, batchSize: Int, order: Order = .sequential, dropLast: Bool = false,
+                augmentation: ImageAugmentation = ImageAugmentation(), prefetch: Bool = true) {
+        precondition(batchSize >= 1, "DataLoader: batch size must be ≥ 1, got \(batchSize)")
+        self.data = data
+        self.batchSize = batchSize
+        self.order = order
+        self.dropLast = dropLast
+        self.augmentation = augmentation
+        self.prefetch = prefetch
+    }
+
+    /// Batches per epoch.
+    public var batchCount: Int { dropLast ? data.count / batchSize : (data.count + batchSize - 1) / batchSize }
+
+    /// The sample order of `epoch`.
+    public func indices(forEpoch epoch: Int) -> [Int] {
+        switch order {
+        case .sequential: return Array(0..<data.count)
+        case .shuffled(let seed):
+            var g = RandomGenerator(seed: seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
+            return g.permutation(data.count)
+        }
+    }
+
+    /// Batch `index` of `epoch`.
+    public func batch(_ index: Int, ofEpoch epoch: Int, indices: [Int]? = nil) -> Batch {
+        let order = indices ?? self.indices(forEpoch: epoch)
+        let start = index * batchSize, end = Swift.min(start + batchSize, order.count)
+        let subset = data.subset(Array(order[start..<end]))
+        var inputs = subset.images
+        if !augmentation.isIdentity {
+            let seed: UInt64
+            if case .shuffled(let s) = self.order { seed = s } else { seed = 0 }
+            var g = RandomGenerator(seed: seed ^ (UInt64(epoch) << 32 | UInt64(index)) &* 0xD1B5_4A32_D192_ED03)
+            inputs = augmentation.apply(inputs, using: &g)
+        }
+        return Batch(inputs: inputs, labels: subset.labels, index: index)
+    }
+
+    /// The batches of `epoch`, from `startingAt` on.
+    public func batches(forEpoch epoch: Int, startingAt first: Int = 0) -> Batches {
+        Batches(loader: self, epoch: epoch, first: first)
+    }
+
+    /// A sequence of batches that prepares the next one in the background.
+    public struct Batches: Sequence {
+        let loader: DataLoader
+        let epoch: Int
+        let first: Int
+
+        public func makeIterator() -> Iterator { Iterator(loader: loader, epoch: epoch, first: first) }
+
+        public final class Iterator: IteratorProtocol {
+            let loader: DataLoader
+            let epoch: Int
+            let order: [Int]
+            var position: Int
+            private var pending: (DispatchGroup, Box)?
+
+            final class Box: @unchecked Sendable { var batch: Batch? }
+
+            init(loader: DataLoader, epoch: Int, first: Int) {
+                self.loader = loader
+                self.epoch = epoch
+                self.order = loader.indices(forEpoch: epoch)
+                self.position = first
+            }
+
+            private func start(_ index: Int) {
+                guard loader.prefetch, index < loader.batchCount else { return }
+                let group = DispatchGroup(), box = Box()
+                let (loader, epoch, order) = (self.loader, self.epoch, self.order)
+                DispatchQueue.global(qos: .userInitiated).async(group: group) {
+                    box.batch = loader.batch(index, ofEpoch: epoch, indices: order)
+                }
+                pending = (group, box)
+            }
+
+            public func next() -> Batch? {
+                guard position < loader.batchCount else { return nil }
+                let batch: Batch
+                if let (group, box) = pending {
+                    group.wait()
+                    batch = box.batch!
+                    pending = nil
+                } else {
+                    batch = loader.batch(position, ofEpoch: epoch, indices: order)
+                }
+                position += 1
+                start(position)
+                return batch
+            }
+        }
+    }
+}

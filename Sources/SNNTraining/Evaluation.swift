@@ -1,0 +1,70 @@
+import Foundation
+import SNNData
+import SNNLayers
+import SNNNeurons
+import SNNTensor
+
+/// Results of evaluating a model on a data set.
+public struct EvaluationResult: Sendable {
+    public var accuracy: Float
+    public var loss: Float
+    /// Spikes per neuron-step of each neuron layer, by module path.
+    public var firingRates: [(path: String, rate: Double)]
+    /// Spikes per neuron-step over all neuron layers.
+    public var firingRate: Double
+    /// Synaptic operations per sample (spike-driven accumulates), when operations were counted.
+    public var synapticOperations: Double?
+    /// Multiply-accumulates per sample of layers with analog input, when counted.
+    public var macs: Double?
+    /// Energy per sample in joules (4.6 pJ/MAC, 0.9 pJ/SOP), when counted.
+    public var energyJoules: Double?
+    /// Samples evaluated.
+    public var samples: Int
+}
+
+/// Feeds data through a model, batch by batch, in inference mode.
+public enum Evaluator {
+    /// The neuron layers of `model` with their paths.
+    public static func neurons(of model: Module) -> [(path: String, neuron: any SpikingNeuron)] {
+        model.namedModules().compactMap { path, module in
+            (module as? any SpikingNeuron).map { (String(path.dropLast()), $0) }
+        }
+    }
+
+    /// Accuracy, mean loss and spike statistics of `model` on `data`.
+    public static func evaluate(_ model: some Layer, on data: LabeledImages, timeSteps: Int, encoding: Encoding,
+                                batchSize: Int, countOperations: Bool = false) -> EvaluationResult {
+        let wasTraining = model.isTraining
+        model.eval()
+        defer { model.train(wasTraining) }
+        let layers = neurons(of: model)
+        // Neurons are classes: setting through the existential updates the layer itself.
+        for (_, neuron) in layers { neuron.statistics = SpikeStatistics() }
+        defer { for (_, neuron) in layers { neuron.statistics = nil } }
+        let counter = countOperations ? OperationCounter() : nil
+        var encoder = Encoder(encoding, timeSteps: timeSteps)
+        var correct = 0, lossSum: Double = 0
+        let loader = DataLoader(data, batchSize: batchSize)
+        for batch in loader.batches(forEpoch: 0) {
+            let input = encoder.encode(batch.inputs)
+            let run = { model(input) }
+            let perStep = counter.map { $0.measure(run) } ?? run()
+            let logits = Readout.mean(perStep)
+            lossSum += Double(crossEntropy(logits: logits, labels: batch.labels).item) * Double(batch.labels.count)
+            correct += zip(logits.argmax(alongAxis: 1), batch.labels).filter { $0 == $1 }.count
+        }
+        let rates = layers.map { ($0.path, $0.neuron.statistics?.firingRate ?? 0) }
+        let spikes = layers.reduce(0.0) { $0 + ($1.neuron.statistics?.spikes ?? 0) }
+        let steps = layers.reduce(0.0) { $0 + ($1.neuron.statistics?.neuronSteps ?? 0) }
+        var result = EvaluationResult(accuracy: Float(correct) / Float(max(data.count, 1)),
+                                      loss: Float(lossSum / Double(max(data.count, 1))), firingRates: rates,
+                                      firingRate: steps > 0 ? spikes / steps : 0, samples: data.count)
+        if let counter {
+            let energy = EnergyEstimate(records: counter.records(in: model).map(\.record), samples: data.count)
+            result.synapticOperations = energy.synapticOperations
+            result.macs = energy.macs
+            result.energyJoules = energy.joules
+        }
+        return result
+    }
+}
