@@ -1,0 +1,115 @@
+import Foundation
+import SNN
+import SNNTestSupport
+import Testing
+
+/// Readers, loaders and augmentation.
+@Suite struct DataTests {
+    static func idxBytes(type: UInt8, shape: [Int], payload: [UInt8]) -> [UInt8] {
+        var bytes: [UInt8] = [0, 0, type, UInt8(shape.count)]
+        for d in shape { bytes += [UInt8(d >> 24 & 255), UInt8(d >> 16 & 255), UInt8(d >> 8 & 255), UInt8(d & 255)] }
+        return bytes + payload
+    }
+
+    @Test func idxDecodesEveryElementType() throws {
+        let u8 = try IDXArray.decode(Self.idxBytes(type: 0x08, shape: [2, 2], payload: [0, 1, 128, 255]), file: "u8")
+        #expect(u8.shape == [2, 2] && u8.values == [0, 1, 128, 255])
+        let i8 = try IDXArray.decode(Self.idxBytes(type: 0x09, shape: [3], payload: [0xFF, 0x80, 0x7F]), file: "i8")
+        #expect(i8.values == [-1, -128, 127])
+        let i16 = try IDXArray.decode(Self.idxBytes(type: 0x0B, shape: [2], payload: [0xFF, 0xFE, 0x01, 0x00]), file: "i16")
+        #expect(i16.values == [-2, 256])
+        let i32 = try IDXArray.decode(Self.idxBytes(type: 0x0C, shape: [1], payload: [0xFF, 0xFF, 0xFF, 0xF9]), file: "i32")
+        #expect(i32.values == [-7])
+        let f32 = try IDXArray.decode(Self.idxBytes(type: 0x0D, shape: [1], payload: [0x3F, 0xC0, 0, 0]), file: "f32")
+        #expect(f32.values == [1.5])
+        let f64 = try IDXArray.decode(Self.idxBytes(type: 0x0E, shape: [1], payload: [0xC0, 0x04, 0, 0, 0, 0, 0, 0]), file: "f64")
+        #expect(f64.values == [-2.5])
+    }
+
+    @Test func idxRejectsEveryTruncationAndBadMagic() throws {
+        let valid = Self.idxBytes(type: 0x08, shape: [3, 2], payload: [1, 2, 3, 4, 5, 6])
+        for length in 0..<valid.count {
+            #expect(throws: SNNError.self) { try IDXArray.decode(Array(valid[..<length]), file: "t.idx") }
+        }
+        do {
+            _ = try IDXArray.decode([1] + valid.dropFirst(), file: "bad.idx")
+            Issue.record("bad magic accepted")
+        } catch {
+            #expect(error.code == .corrupt && error.offset == 0 && error.file == "bad.idx")
+        }
+        do {
+            _ = try IDXArray.decode([0, 0, 0x07] + valid.dropFirst(3), file: "type.idx")
+            Issue.record("bad type accepted")
+        } catch {
+            #expect(error.offset == 2)
+        }
+        #expect(throws: SNNError.self) { try IDXArray.decode(valid + [0], file: "long.idx") }
+    }
+
+    @Test func gzipIsTransparentAndCorruptionIsAnError() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("snn-gz-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let plain = Self.idxBytes(type: 0x08, shape: [4], payload: [9, 8, 7, 6])
+        let path = directory.appendingPathComponent("a.idx").path
+        FileManager.default.createFile(atPath: path, contents: Data(plain))
+        let gzip = Process()
+        gzip.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        gzip.arguments = ["gzip", "-k", path]
+        try gzip.run()
+        gzip.waitUntilExit()
+        try #require(gzip.terminationStatus == 0)
+        let decoded = try IDXArray.read(contentsOf: path + ".gz")
+        #expect(decoded.values == [9, 8, 7, 6])
+        let compressed = [UInt8](FileManager.default.contents(atPath: path + ".gz")!)
+        for length in stride(from: 2, to: compressed.count - 1, by: 1) {
+            #expect(throws: SNNError.self) { try FileBytes.gunzip(Array(compressed[..<length]), file: "x.gz") }
+        }
+        #expect(throws: SNNError.self) { try IDXArray.read(contentsOf: directory.appendingPathComponent("missing").path) }
+    }
+
+    @Test func mnistFromSharedDirectory() throws {
+        guard let shared = sharedDataDirectory() else { return }
+        let test = try MNIST.load(.test, directory: shared.appendingPathComponent("mnist").path)
+        #expect(test.images.shape == [10000, 1, 28, 28])
+        #expect(test.labels.prefix(5) == [7, 2, 1, 0, 4])  // the well-known first t10k labels
+        #expect(test.images.scalars.allSatisfy { $0 >= 0 && $0 <= 1 })
+        #expect(throws: SNNError.self) { try MNIST.load(.train, directory: "/nonexistent-dir") }
+    }
+
+    @Test func loaderEpochsAreReproducibleAndCoverTheData() throws {
+        let data = try Digits.load(.test)
+        let loader = DataLoader(data, batchSize: 50, order: .shuffled(seed: 9),
+                                augmentation: ImageAugmentation(cropPadding: 1, horizontalFlip: true))
+        let a = Array(loader.batches(forEpoch: 3)), b = Array(loader.batches(forEpoch: 3))
+        let c = Array(loader.batches(forEpoch: 4))
+        #expect(a.count == 8 && a.last!.labels.count == 10)
+        #expect(zip(a, b).allSatisfy { $0.inputs.scalars == $1.inputs.scalars && $0.labels == $1.labels })
+        #expect(a.map(\.labels) != c.map(\.labels))
+        // Without prefetching the same batches come out.
+        let serial = DataLoader(data, batchSize: 50, order: .shuffled(seed: 9),
+                                augmentation: ImageAugmentation(cropPadding: 1, horizontalFlip: true), prefetch: false)
+        #expect(zip(a, Array(serial.batches(forEpoch: 3))).allSatisfy { $0.inputs.scalars == $1.inputs.scalars })
+        // Every sample once per epoch.
+        #expect(loader.indices(forEpoch: 3).sorted() == Array(0..<data.count))
+        #expect(DataLoader(data, batchSize: 50, dropLast: true).batchCount == 7)
+        // Resuming mid-epoch yields the remaining batches.
+        #expect(Array(loader.batches(forEpoch: 3, startingAt: 5)).map(\.labels) == a.dropFirst(5).map(\.labels))
+    }
+
+    @Test func augmentationClosedForms() {
+        let image = Tensor(shape: [1, 1, 2, 3], scalars: [1, 2, 3, 4, 5, 6])
+        var g = RandomGenerator(seed: 1)
+        // Flip only: every output is the image or its mirror.
+        for _ in 0..<10 {
+            let out = ImageAugmentation(horizontalFlip: true).apply(image, using: &g).scalars
+            #expect(out == [1, 2, 3, 4, 5, 6] || out == [3, 2, 1, 6, 5, 4])
+        }
+        // Crop with padding 1: the output is a shifted copy with zeros entering at the border.
+        var seen = Set<[Float]>()
+        for _ in 0..<200 { seen.insert(ImageAugmentation(cropPadding: 1).apply(image, using: &g).scalars) }
+        #expect(seen.count == 9)
+        #expect(seen.contains([0, 0, 0, 0, 1, 2]))  // shifted down and right
+        #expect(seen.contains([5, 6, 0, 0, 0, 0]))  // shifted up and left
+    }
+}
