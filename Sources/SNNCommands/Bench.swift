@@ -6,7 +6,7 @@ import SNN
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a benchmark workload and print its figures.",
-        subcommands: [GEMM.self, Conv.self, LIFWorkload.self])
+        subcommands: [GEMM.self, Conv.self, LIFWorkload.self, TrainStep.self])
 
     /// Options shared by every workload.
     struct Common: ParsableArguments {
@@ -151,6 +151,60 @@ struct Bench: ParsableCommand {
                 ], json: common.json, summary: String(format: "lif [%d, %d, %d]: %.0f M neuron-steps/s fwd+bwd (%.1f ms), firing rate %.3f",
                                                       t, batch, neurons, steps / m / 1e6, m * 1e3, rate))
             }
+        }
+    }
+
+    /// Peak resident memory of this process in MiB.
+    static func peakResidentMiB() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024  // kilobytes on Linux
+    }
+
+    struct TrainStep: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "train-step",
+            abstract: "One SGD training step of the peers' conv SNN (convnet_bench.py): [Conv3×3-BN-LIF(-AvgPool2)]×4, Linear.")
+        @OptionGroup var common: Common
+        @Option(help: "Batch size.") var batch = 32
+        @Option(help: "Time steps.") var timeSteps = 4
+
+        func validate() throws {
+            guard batch >= 1, timeSteps >= 1 else { throw ValidationError("--batch and --time-steps must be ≥ 1") }
+        }
+
+        func run() throws {
+            GlobalRandom.seed(0)
+            var layers: [any Layer] = []
+            var channels = 3, size = 32
+            for (out, pool) in [(64, false), (128, true), (256, true), (256, true)] {
+                layers += [Conv2d(channels, out, kernelSize: 3, padding: 1, bias: false), BatchNorm2d(out),
+                           LIF(tau: 2, threshold: 1, reset: .hard(to: 0), detachReset: true, surrogate: .arctangent(alpha: 2))]
+                if pool {
+                    layers.append(AvgPool2d(2))
+                    size /= 2
+                }
+                channels = out
+            }
+            layers += [Flatten(lastAxes: 3), Linear(channels * size * size, 10)]
+            let model = Sequential(layers)
+            let optimizer = SGD(learningRate: 0.01, momentum: 0.9)
+            var g = RandomGenerator(seed: 0)
+            let x = Tensor.randomNormal([batch, 3, 32, 32], using: &g)
+            let labels = (0..<batch).map { _ in Int(g.next() % 10) }
+            let times = Bench.time(common) {
+                let (_, gradients) = valueWithGradient(at: model) { model in
+                    crossEntropy(logits: Readout.mean(model(x.repeated(timeSteps))), labels: labels)
+                }
+                optimizer.update(model, along: gradients)
+            }
+            let m = Bench.median(times)
+            try Bench.emit([
+                "workload": "train-step", "batch": batch, "time_steps": timeSteps, "median_seconds": m,
+                "milliseconds": m * 1e3, "images_per_second": Double(batch) / m, "peak_rss_mib": Bench.peakResidentMiB(),
+                "threads": Parallelism.threadCount, "onednn": ConvolutionBackend.oneDNNAvailable,
+            ], json: common.json, summary: String(format: "train-step batch %d, T = %d: %.1f ms, %.1f images/s, peak RSS %.0f MiB",
+                                                  batch, timeSteps, m * 1e3, Double(batch) / m, Bench.peakResidentMiB()))
         }
     }
 }

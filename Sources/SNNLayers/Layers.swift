@@ -186,23 +186,16 @@ public class BatchNorm: Module, Layer {
         let axis = input.rank + channelAxisFromEnd
         precondition(axis >= 0 && input.shape[axis] == c,
                      "BatchNorm: input \(input.shape) must have \(c) channels at axis \(channelAxisFromEnd)")
-        var statShape = [Int](repeating: 1, count: input.rank)
-        statShape[axis] = c
-        let reduceAxes = (0..<input.rank).filter { $0 != axis }
-        let mean: Tensor, variance: Tensor
-        if isTraining {
-            mean = input.mean(alongAxes: reduceAxes, keepingDimensions: true)
-            variance = (input - mean).squared().mean(alongAxes: reduceAxes, keepingDimensions: true)
-            let n = Float(input.count / c)
-            let unbiased = variance.detached.reshaped(to: [c]) * (n / Swift.max(n - 1, 1))
-            runningMean = (runningMean * (1 - momentum) + mean.detached.reshaped(to: [c]) * momentum).detached
-            runningVariance = (runningVariance * (1 - momentum) + unbiased * momentum).detached
-        } else {
-            mean = runningMean.reshaped(to: statShape)
-            variance = runningVariance.reshaped(to: statShape)
+        if !isTraining {
+            return Tensor.batchNorm(input, weight: weight, bias: bias, channelAxis: axis, epsilon: epsilon,
+                                    statistics: (runningMean, runningVariance)).output
         }
-        let scale = weight.reshaped(to: statShape) / (variance + epsilon).sqrt()
-        return (input - mean) * scale + bias.reshaped(to: statShape)
+        let (output, mean, variance) = Tensor.batchNorm(input, weight: weight, bias: bias, channelAxis: axis, epsilon: epsilon)
+        let n = Float(input.count / c)
+        let unbiased = variance * (n / Swift.max(n - 1, 1))
+        runningMean = (runningMean * (1 - momentum) + mean * momentum).detached
+        runningVariance = (runningVariance * (1 - momentum) + unbiased * momentum).detached
+        return output
     }
 }
 

@@ -229,7 +229,9 @@ extension Tensor {
             ReferenceConvolution.forward(g, x: x, weight: w, bias: b, y: y)
         }
         let inputs = bias.map { [input, weight, $0] } ?? [input, weight]
-        return Tensor(out, inputs: inputs) { grad, needs in
+        return Tensor(out, inputs: inputs) { [input, weight] grad, needs in
+            // Re-derive the pointers from the captured tensors, which keep their storage alive.
+            let x = input.storage.pointer, w = weight.storage.pointer
             let dy = grad.storage.pointer
             var params = g.cParameters
             var dx: Tensor?, dw: Tensor?, db: Tensor?

@@ -29,6 +29,25 @@ extension Tensor {
     }
 }
 
+/// Merges adjacent axes that both operands traverse contiguously (or both broadcast), so that the
+/// innermost loop is as long as possible: [N, C, H, W] against [1, C, 1, 1] becomes [N, C, H·W].
+func coalescedBroadcast(_ shape: [Int], _ sa: [Int], _ sb: [Int]) -> ([Int], [Int], [Int]) {
+    var dims: [Int] = [], a: [Int] = [], b: [Int] = []
+    for i in 0..<shape.count where shape[i] != 1 || i == shape.count - 1 {
+        if let last = dims.last, a.last! == sa[i] * shape[i], b.last! == sb[i] * shape[i] {
+            dims[dims.count - 1] = last * shape[i]
+            a[a.count - 1] = sa[i]
+            b[b.count - 1] = sb[i]
+        } else {
+            dims.append(shape[i])
+            a.append(sa[i])
+            b.append(sb[i])
+        }
+    }
+    if dims.isEmpty { return ([1], [0], [0]) }
+    return (dims, a, b)
+}
+
 /// out[i] = op(a[i'], b[i'']) with broadcasting; chunked over both cores for large outputs.
 @inline(__always)
 func broadcastBinary(_ a: Tensor, _ b: Tensor, _ op: (Float, Float) -> Float) -> Tensor {
@@ -52,21 +71,32 @@ func broadcastBinary(_ a: Tensor, _ b: Tensor, _ op: (Float, Float) -> Float) ->
         Parallelism.forEachChunk(b.count) { r in for i in r { po[i] = op(s, pb[i]) } }
         return out
     }
-    let sa = Tensor.broadcastStrides(a.shape, to: shape), sb = Tensor.broadcastStrides(b.shape, to: shape)
-    let rank = shape.count
-    let n = shape[rank - 1], rows = out.count / max(n, 1)
+    let (dims, sa, sb) = coalescedBroadcast(shape, Tensor.broadcastStrides(a.shape, to: shape),
+                                            Tensor.broadcastStrides(b.shape, to: shape))
+    let rank = dims.count
+    let n = dims[rank - 1], rows = out.count / Swift.max(n, 1)
     let ia = sa[rank - 1], ib = sb[rank - 1]
-    Parallelism.forEachChunk(rows, grain: max(1, (1 << 15) / max(n, 1))) { range in
+    Parallelism.forEachChunk(rows, grain: Swift.max(1, (1 << 15) / Swift.max(n, 1))) { range in
         for row in range {
             var rem = row, oa = 0, ob = 0
             for d in stride(from: rank - 2, through: 0, by: -1) {
-                let q = rem % shape[d]
-                rem /= shape[d]
+                let q = rem % dims[d]
+                rem /= dims[d]
                 oa += q * sa[d]
                 ob += q * sb[d]
             }
-            let o = po + row * n
-            for j in 0..<n { o[j] = op(pa[oa + j * ia], pb[ob + j * ib]) }
+            let o = po + row * n, xa = pa + oa, xb = pb + ob
+            if ia == 1 && ib == 0 {
+                let v = xb[0]
+                for j in 0..<n { o[j] = op(xa[j], v) }
+            } else if ia == 0 && ib == 1 {
+                let v = xa[0]
+                for j in 0..<n { o[j] = op(v, xb[j]) }
+            } else if ia == 1 && ib == 1 {
+                for j in 0..<n { o[j] = op(xa[j], xb[j]) }
+            } else {
+                for j in 0..<n { o[j] = op(xa[j * ia], xb[j * ib]) }
+            }
         }
     }
     return out

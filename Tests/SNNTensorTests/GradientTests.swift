@@ -142,6 +142,39 @@ import Testing
         #expect(gradientError(at: [x]) { $0[0].interpolated(size: (8, 3), mode: .nearest) } < Self.tolerance)
     }
 
+    @Test func batchNorm() {
+        let x = randomTensor([3, 4, 2, 5], seed: 30), w = randomTensor([4], seed: 31), b = randomTensor([4], seed: 32)
+        #expect(gradientError(at: [x, w, b]) {
+            Tensor.batchNorm($0[0], weight: $0[1], bias: $0[2], channelAxis: 1, epsilon: 1e-5).output
+        } < Self.tolerance)
+        let stats = (mean: randomTensor([5], seed: 33), variance: randomTensor([5], seed: 34).abs() + 0.5)
+        let x2 = randomTensor([2, 3, 5], seed: 35), w2 = randomTensor([5], seed: 36), b2 = randomTensor([5], seed: 37)
+        #expect(gradientError(at: [x2, w2, b2]) {
+            Tensor.batchNorm($0[0], weight: $0[1], bias: $0[2], channelAxis: -1, epsilon: 1e-5, statistics: stats).output
+        } < Self.tolerance)
+    }
+
+    @Test func broadcastCoalescing() {
+        // Shapes whose axes merge in different ways, against an element-by-element reference.
+        for (sa, sb) in [([2, 3, 4, 5], [1, 3, 1, 1]), ([2, 3, 4, 5], [3, 4, 1]), ([4, 1, 5], [1, 3, 1]), ([2, 3, 4], [2, 1, 4])] {
+            let a = randomTensor(sa, seed: 40), b = randomTensor(sb, seed: 41)
+            let out = a - b
+            let shape = Tensor.broadcastShape(sa, sb)
+            let av = a.scalars, bv = b.scalars, ov = out.scalars
+            for flat in 0..<ov.count {
+                var rem = flat, ia = 0, ib = 0, strideA = 1, strideB = 1
+                for d in stride(from: shape.count - 1, through: 0, by: -1) {
+                    let q = rem % shape[d]
+                    rem /= shape[d]
+                    let da = d - (shape.count - sa.count), db = d - (shape.count - sb.count)
+                    if da >= 0 { if sa[da] != 1 { ia += q * strideA }; strideA *= sa[da] }
+                    if db >= 0 { if sb[db] != 1 { ib += q * strideB }; strideB *= sb[db] }
+                }
+                #expect(ov[flat] == av[ia] - bv[ib], "\(sa) - \(sb) at \(flat)")
+            }
+        }
+    }
+
     @Test func gradientAccumulatesOverReuse() {
         // f(x) = x·x + x uses x three times; df/dx = 2x + 1.
         let x = randomTensor([4], seed: 26)
