@@ -1,0 +1,128 @@
+import Foundation
+import SNN
+import SNNTestSupport
+import Testing
+
+/// The model zoo: shapes, gradients reaching every parameter, parameter counts.
+@Suite struct ModelTests {
+    static let cases: [(ModelName, [Int])] = [
+        (.spikingMLP, [1, 8, 8]), (.spikingCNN, [2, 8, 8]), (.vggSNN, [2, 16, 16]), (.sewResNet18, [3, 8, 8]), (.resnet19, [3, 8, 8]),
+    ]
+
+    @Test(arguments: cases)
+    func forwardAndBackward(_ c: (ModelName, [Int])) {
+        GlobalRandom.seed(1)
+        for kind in NeuronKind.allCases {
+            let config = ModelConfiguration(name: c.0, inputShape: c.1, classes: 5,
+                                            neuron: NeuronConfiguration(kind: kind, threshold: 0.5))
+            let model = config.make()
+            let x = randomTensor([3, 2] + c.1, seed: 2, scale: 2)
+            let (loss, gradients) = valueWithGradient(at: model) { model in
+                let out = model(x)
+                #expect(out.shape == [3, 2, 5], "\(c.0) output \(out.shape)")
+                return crossEntropy(logits: Readout.mean(out), labels: [1, 3])
+            }
+            #expect(loss.item.isFinite)
+            let parameters = model.namedParameters()
+            #expect(gradients.byPath.count == parameters.filter { $0.parameter.requiresGradient }.count)
+            // The classifier always receives gradient; so does at least one weight of the first layer.
+            let nonzero = gradients.byPath.filter { $0.value.scalars.contains { $0 != 0 } }
+            #expect(nonzero.count >= 2, "\(c.0)/\(kind): only \(nonzero.keys.sorted()) have gradient")
+        }
+    }
+
+    @Test func spikingCNNParameterCountClosedForm() {
+        let model = ModelConfiguration(name: .spikingCNN, inputShape: [1, 28, 28], classes: 10, widths: [32, 64]).make()
+        // conv 1→32 (288) + BN (64) + conv 32→64 (18432) + BN (128) + linear 64·7·7→10 (31360 + 10)
+        #expect(model.parameterCount == 288 + 64 + 18432 + 128 + 31360 + 10)
+        let paths = model.namedParameters().map(\.path)
+        #expect(paths.first == "0.weight")
+        #expect(paths.contains("1.runningMean") == false)
+        #expect(model.namedBuffers().map(\.path).contains("1.runningMean"))
+    }
+
+    @Test func plifParameterIsDiscoveredAndTrained() {
+        let config = ModelConfiguration(name: .spikingMLP, inputShape: [4], classes: 2, neuron: NeuronConfiguration(kind: .parametricLIF),
+                                        widths: [3])
+        let model = config.make()
+        // Flatten (0), Linear (1), BatchNorm1d (2), PLIF (3), Linear (4).
+        #expect(model.namedParameters().map(\.path).contains("3.w"))
+    }
+
+    @Test func checkpointRoundTripRestoresOutputs() throws {
+        GlobalRandom.seed(3)
+        let config = ModelConfiguration(name: .sewResNet18, inputShape: [2, 8, 8], classes: 4)
+        let a = config.make(), b = config.make()
+        let x = randomTensor([2, 2, 2, 8, 8], seed: 4, scale: 2)
+        _ = a(x)  // moves running statistics away from their initial values
+        a.eval()
+        b.eval()
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("snn-\(UUID().uuidString).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try a.save(to: path)
+        try b.load(from: path)
+        #expect(a(x).scalars == b(x).scalars)
+        // A checkpoint of another architecture is refused, naming the problem.
+        let other = ModelConfiguration(name: .spikingCNN, inputShape: [2, 8, 8], classes: 4).make()
+        #expect(throws: SNNError.self) { try other.load(from: path) }
+    }
+}
+
+/// Encoders, the TET loss, spike statistics and the energy estimate.
+@Suite struct SpikingUtilityTests {
+    @Test func encoders() {
+        let x = Tensor(shape: [1, 4], scalars: [0, 0.25, 0.5, 1])
+        var direct = Encoder(.direct, timeSteps: 3)
+        #expect(direct.encode(x).shape == [3, 1, 4])
+        var latency = Encoder(.latency(threshold: 0), timeSteps: 5)
+        // Spike at round((1 − x)·4): x = 1 → t 0, 0.5 → t 2, 0.25 → t 3, 0 → never.
+        let l = latency.encode(x).scalars
+        #expect(l == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0])
+        var poisson = Encoder(.poisson(seed: 1), timeSteps: 2000)
+        let p = poisson.encode(x).mean(alongAxis: 0).scalars
+        for (rate, expected) in zip(p, [Float(0), 0.25, 0.5, 1]) { #expect(abs(rate - expected) < 0.04) }
+        var again = Encoder(.poisson(seed: 1), timeSteps: 2000)
+        #expect(again.encode(x).scalars == Encoder(.poisson(seed: 1), timeSteps: 2000).encodeOnce(x).scalars)
+    }
+
+    @Test func tetLossEqualsMeanOfPerStepCrossEntropy() {
+        let logits = randomTensor([3, 4, 5], seed: 5), labels = [0, 4, 2, 2]
+        let tet = temporalEfficientTrainingLoss(perStepLogits: logits, labels: labels, labelSmoothing: 0.1).item
+        let perStep = (0..<3).map { crossEntropy(logits: logits.selecting($0), labels: labels, labelSmoothing: 0.1).item }
+        #expect(abs(tet - perStep.reduce(0, +) / 3) < 1e-5)
+        #expect(gradientError(at: [logits]) { temporalEfficientTrainingLoss(perStepLogits: $0[0], labels: labels) } < 1e-2)
+        #expect(gradientError(at: [logits]) {
+            temporalEfficientTrainingLoss(perStepLogits: $0[0], labels: labels, lambda: 0.3, target: 0.5)
+        } < 1e-2)
+    }
+
+    @Test func spikeStatisticsAndEnergyClosedForm() {
+        // Linear(4→3) on analog input, LIF, Linear(3→2) on its spikes.
+        GlobalRandom.seed(6)
+        let lif = LIF(tau: 2, threshold: 0.5, surrogate: .arctangent())
+        let model = Sequential { Linear(4, 3); lif; Linear(3, 2) }
+        let x = randomTensor([5, 7, 4], seed: 7, scale: 2)
+        lif.statistics = SpikeStatistics()
+        let counter = OperationCounter()
+        let spikes = lif((model.layers[0])(x))
+        _ = counter.measure { model(x) }
+        let rate = Double(spikes.mean().item)
+        #expect(abs(lif.statistics!.firingRate - rate) < 1e-6)
+        let records = counter.records(in: model)
+        #expect(records.map(\.path) == ["0", "2"])
+        #expect(records[0].record.macs == Double(5 * 7 * 4 * 3) && !records[0].record.binaryInput)
+        #expect(records[1].record.binaryInput)
+        #expect(abs(records[1].record.activeMACs - Double(5 * 7 * 3 * 2) * rate) < 1e-5 * records[1].record.activeMACs)
+        let energy = EnergyEstimate(records: records.map(\.record), samples: 7)
+        let expected = (4.6e-12 * Double(5 * 4 * 3) + 0.9e-12 * Double(5 * 3 * 2) * rate)
+        #expect(abs(energy.joules - expected) < 1e-6 * expected)
+    }
+}
+
+extension Encoder {
+    /// A fresh encoder's first output (for comparing streams).
+    func encodeOnce(_ x: Tensor) -> Tensor {
+        var copy = self
+        return copy.encode(x)
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import SNN
+import SNNTestSupport
+import Testing
+
+/// The `snn` executable built beside this test bundle.
+func snnExecutable() -> URL? {
+    if let path = ProcessInfo.processInfo.environment["SNN_EXECUTABLE"] { return URL(fileURLWithPath: path) }
+    var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for _ in 0..<4 {
+        let candidate = directory.appendingPathComponent("snn")
+        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        directory.deleteLastPathComponent()
+    }
+    return nil
+}
+
+/// Runs the executable to completion; returns exit status, stdout and stderr.
+@discardableResult
+func runSNN(_ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
+    let process = Process()
+    guard let executable = snnExecutable() else {
+        throw SNNError(.io, "the snn executable was not built beside the tests (set SNN_EXECUTABLE)")
+    }
+    process.executableURL = executable
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+}
+
+func temporaryPath(_ name: String) -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("snn-\(name)-\(UUID().uuidString)").path
+}
+
+@Suite(.serialized) struct TrainingTests {
+    static let smallRun = ["train", "--model", "spiking-mlp", "--widths", "48", "--time-steps", "2", "--epochs", "4",
+                           "--batch-size", "32", "--seed", "5", "--learning-rate", "0.5", "--json"]
+
+    @Test func killedRunResumesToTheUninterruptedResult() throws {
+        let uninterrupted = temporaryPath("whole"), killed = temporaryPath("killed")
+        defer {
+            try? FileManager.default.removeItem(atPath: uninterrupted)
+            try? FileManager.default.removeItem(atPath: killed)
+        }
+        let whole = try runSNN(Self.smallRun + ["--output", uninterrupted])
+        try #require(whole.status == 0, "uninterrupted run failed: \(whole.error)")
+        let wholeMetrics = try RunDirectory.open(at: uninterrupted).readMetrics()
+        #expect(wholeMetrics.count == 4)
+        let epochSeconds = wholeMetrics.compactMap { ($0["seconds"] as? NSNumber)?.doubleValue }.max() ?? 1
+
+        // Start the same run, wait until epoch 2 is checkpointed, then SIGKILL it during epoch 3.
+        let process = Process()
+        process.executableURL = snnExecutable()
+        process.arguments = Self.smallRun + ["--output", killed]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(600)
+        var linesAtKill = 0
+        while Date() < deadline {
+            if let lines = try? RunDirectory.open(at: killed).readMetrics(), lines.count >= 2,
+               FileManager.default.fileExists(atPath: killed + "/last.json") {
+                Thread.sleep(forTimeInterval: epochSeconds * 0.4)
+                linesAtKill = (try? RunDirectory.open(at: killed).readMetrics().count) ?? 0
+                kill(process.processIdentifier, SIGKILL)
+                break
+            }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal, "the run ended before it could be killed")
+        #expect(linesAtKill < 4, "the kill came after the last epoch")
+
+        let resumed = try runSNN(["train", "--resume", killed, "--json"])
+        try #require(resumed.status == 0, "resume failed: \(resumed.error)")
+        // Same weights, bit for bit, and the same metrics but for wall-clock seconds.
+        let a = try SafeTensors.read(contentsOf: uninterrupted + "/last.safetensors")
+        let b = try SafeTensors.read(contentsOf: killed + "/last.safetensors")
+        #expect(a.entries == b.entries)
+        let resumedMetrics = try RunDirectory.open(at: killed).readMetrics()
+        #expect(resumedMetrics.count == 4)
+        for (x, y) in zip(wholeMetrics, resumedMetrics) {
+            for key in ["epoch", "learning_rate", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "firing_rate"] {
+                #expect((x[key] as? NSNumber) == (y[key] as? NSNumber), "\(key): \(x[key] ?? "nil") vs \(y[key] ?? "nil")")
+            }
+        }
+        // The JSON summary names the run and its accuracy.
+        let summary = try JSONSerialization.jsonObject(with: Data(resumed.output.split(separator: "\n").last!.utf8)) as! [String: Any]
+        #expect(summary["run_dir"] as? String == (killed as NSString).standardizingPath)
+        #expect(summary["epochs"] as? Int == 4)
+    }
+
+    @Test func badInputFailsWithOneLineAndLeavesNothingBehind() throws {
+        let output = temporaryPath("bad")
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let cases: [[String]] = [
+            ["train", "--time-steps", "0", "--output", output],
+            ["train", "--dataset", "mnist", "--data-dir", "/nonexistent-data", "--output", output],
+            ["train", "--model", "no-such-model", "--output", output],
+            ["train", "--surrogate", "bogus", "--output", output],
+            ["train", "--output", "/proc/self/not-writable/run"],
+        ]
+        for arguments in cases {
+            let r = try runSNN(arguments)
+            #expect(r.status != 0, "\(arguments) succeeded")
+            #expect(r.error.contains("Error:") || r.error.contains("error:"), "\(arguments): \(r.error)")
+            #expect(!FileManager.default.fileExists(atPath: output), "\(arguments) left \(output) behind")
+        }
+        // A corrupt data file names the file and the offset.
+        let data = temporaryPath("mnist")
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        for name in ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"] {
+            _ = FileManager.default.createFile(atPath: data + "/" + name, contents: Data([0, 0, 8, 3, 0, 0]))
+        }
+        let corrupt = try runSNN(["train", "--dataset", "mnist", "--data-dir", data, "--output", output])
+        #expect(corrupt.status != 0)
+        #expect(corrupt.error.contains("train-images-idx3-ubyte") && corrupt.error.contains("offset"))
+        #expect(!FileManager.default.fileExists(atPath: output))
+    }
+
+    @Test func configurationRoundTripsThroughJSON() throws {
+        var c = TrainingConfiguration()
+        c.dataset = .mnist
+        c.dataDirectory = "/data/mnist"
+        c.widths = [8, 16]
+        c.neuron = NeuronConfiguration(kind: .parametricLIF, surrogate: .sigmoid(alpha: 3), tau: 3, threshold: 0.5, reset: .soft,
+                                       detachReset: false, decayInput: false)
+        c.loss = .tet
+        c.encoding = .poisson
+        c.augmentation = ImageAugmentation(cropPadding: 2, horizontalFlip: true)
+        c.warmupEpochs = 1
+        let data = try JSONSerialization.data(withJSONObject: c.dictionary)
+        let back = try TrainingConfiguration(dictionary: JSONSerialization.jsonObject(with: data) as! [String: Any], file: "c.json")
+        #expect(back == c)
+    }
+
+    @Test func scheduleFollowsTheRecipe() {
+        var c = TrainingConfiguration()
+        c.epochs = 100
+        c.batchSize = 128
+        c.learningRate = 0.008
+        #expect(c.effectiveLearningRate == 0.001)
+        #expect(c.resolvedWarmupEpochs == 5)
+        #expect(abs(c.learningRate(atEpoch: 0) - 1e-6) < 1e-9)
+        #expect(abs(c.learningRate(atEpoch: 2.5) - (1e-6 + 0.5 * (0.001 - 1e-6))) < 1e-8)
+        // After warm-up: cosine from the base rate at epoch 0 of the cosine to 1e-5 at the end.
+        let expected = 1e-5 + 0.5 * (0.001 - 1e-5) * (1 + cos(Float.pi * 50 / 100))
+        #expect(abs(c.learningRate(atEpoch: 50) - expected) < 1e-8)
+        #expect(abs(c.learningRate(atEpoch: 100) - 1e-5) < 1e-9)
+    }
+}

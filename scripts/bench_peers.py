@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Measures swift-snn against the peer frameworks in one run, interleaved (A B A B ...), and prints
+the median of the per-pair ratios with their min–max, as docs/performance.md reports them.
+
+Usage:
+    python3 scripts/bench_peers.py --peers-python /tmp/peers/bin/python [--pairs 5] [--only gemm,conv,lif,train-step]
+
+Needs a release build (`make release`) and the peer environment
+(`bash ../shared/bench/peers/setup-venv.sh /tmp/peers`). Writes the JSON lines it collected to
+--output (default bench-results.jsonl) so the numbers can be checked later.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PEERS = os.path.join(ROOT, "..", "shared", "bench", "peers")
+SNN = os.path.join(ROOT, ".build", "release", "snn")
+
+
+def run_json(cmd, env=None):
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
+    lines = [l for l in out.splitlines() if l.startswith("{")]
+    return [json.loads(l) for l in lines]
+
+
+def peer(py, script, *args):
+    return run_json([py, os.path.join(PEERS, script), *args])[-1]
+
+
+# Each workload: (name, ours() -> value, [(peer name, peer() -> value)], higher_is_better)
+def workloads(py):
+    return {
+        "gemm": (lambda: run_json([SNN, "bench", "gemm", "--json", "--repeats", "20"])[0]["gflop_per_second"],
+                 [("numpy", lambda: peer(py, "gemm_bench.py", "--lib", "numpy")["gflop_per_s"]),
+                  ("torch (MKL)", lambda: peer(py, "gemm_bench.py", "--lib", "torch")["gflop_per_s"])], True, "GFLOP/s"),
+        "conv": (lambda: run_json([SNN, "bench", "conv", "--json"])[0]["milliseconds"],
+                 [("PyTorch", lambda: peer(py, "conv_bench.py")["milliseconds"])], False, "ms"),
+        "lif-T8": (lambda: run_json([SNN, "bench", "lif", "--json", "--time-steps", "8"])[0]["neuron_steps_per_second"] / 1e6,
+                   [("SpikingJelly LIFNode", lambda: peer(py, "lif_bench.py", "--impl", "sj_lif", "--T", "8")["neuron_steps_per_s"] / 1e6),
+                    ("torch.compile", lambda: peer(py, "lif_bench.py", "--impl", "torch_compile", "--T", "8")["neuron_steps_per_s"] / 1e6)],
+                   True, "M neuron-steps/s"),
+        "lif-T4": (lambda: run_json([SNN, "bench", "lif", "--json", "--time-steps", "4"])[0]["neuron_steps_per_second"] / 1e6,
+                   [("SpikingJelly LIFNode", lambda: peer(py, "lif_bench.py", "--impl", "sj_lif", "--T", "4")["neuron_steps_per_s"] / 1e6),
+                    ("torch.compile", lambda: peer(py, "lif_bench.py", "--impl", "torch_compile", "--T", "4")["neuron_steps_per_s"] / 1e6)],
+                   True, "M neuron-steps/s"),
+        "train-step": (lambda: run_json([SNN, "bench", "train-step", "--json", "--repeats", "8", "--warmup", "2"])[0],
+                       [("SpikingJelly", lambda: peer(py, "convnet_bench.py", "--impl", "sj")),
+                        ("snnTorch", lambda: peer(py, "convnet_bench.py", "--impl", "snntorch"))], True, "images/s"),
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--peers-python", default="/tmp/peers/bin/python")
+    ap.add_argument("--pairs", type=int, default=5)
+    ap.add_argument("--only", default="gemm,conv,lif-T8,lif-T4,train-step")
+    ap.add_argument("--output", default="bench-results.jsonl")
+    a = ap.parse_args()
+    if not os.path.exists(SNN):
+        sys.exit(f"{SNN} is missing: run `make release` first")
+    table = []
+    with open(a.output, "w") as log:
+        for name in a.only.split(","):
+            ours_fn, peers, higher, unit = workloads(a.peers_python)[name]
+            for peer_name, peer_fn in peers:
+                ratios, ours_values, peer_values, mem = [], [], [], []
+                for i in range(a.pairs):
+                    o, p = ours_fn(), peer_fn()
+                    if name == "train-step":
+                        mem.append((o["peak_rss_mib"], p["peak_rss_mib"]))
+                        o, p = o["images_per_second"], p["images_per_s"]
+                    ours_values.append(o)
+                    peer_values.append(p)
+                    ratios.append(o / p if higher else p / o)
+                    log.write(json.dumps({"workload": name, "peer": peer_name, "pair": i, "ours": o, "peer_value": p}) + "\n")
+                    log.flush()
+                    print(f"{name} vs {peer_name}: pair {i + 1}: ours {o:.1f}, peer {p:.1f} {unit}", file=sys.stderr)
+                row = {"workload": name, "peer": peer_name, "unit": unit, "ours_median": statistics.median(ours_values),
+                       "peer_median": statistics.median(peer_values), "ratio_median": statistics.median(ratios),
+                       "ratio_min": min(ratios), "ratio_max": max(ratios)}
+                if mem:
+                    row["ours_peak_rss_mib"] = statistics.median(m[0] for m in mem)
+                    row["peer_peak_rss_mib"] = statistics.median(m[1] for m in mem)
+                table.append(row)
+                log.write(json.dumps(row) + "\n")
+    print("| workload | peer | ours (median) | peer (median) | unit | speed-up, median (min–max) |")
+    print("|---|---|---:|---:|---|---:|")
+    for r in table:
+        extra = ""
+        if "ours_peak_rss_mib" in r:
+            extra = f" — peak RSS {r['ours_peak_rss_mib']:.0f} vs {r['peer_peak_rss_mib']:.0f} MiB"
+        print(f"| {r['workload']} | {r['peer']} | {r['ours_median']:.1f} | {r['peer_median']:.1f} | {r['unit']} | "
+              f"{r['ratio_median']:.2f}× ({r['ratio_min']:.2f}–{r['ratio_max']:.2f}){extra} |")
+
+
+if __name__ == "__main__":
+    main()
