@@ -1,10 +1,11 @@
-# swift-snn — build, test, benchmark.
+# swift-snn — build, train, test, benchmark.
+#   make train   install missing system packages, release build, train the default spiking CNN on digits
 #   make test    install missing system packages, build, run the whole test suite
 #   make bench   release build, then the benchmark workloads as JSON lines
 SWIFT ?= swift
 RELEASE_FLAGS = -c release
 
-.PHONY: deps test bench build release clean
+.PHONY: deps train test bench build release clean
 
 deps:
 	@scripts/install-deps.sh
@@ -15,6 +16,9 @@ build: deps
 release: deps
 	$(SWIFT) build $(RELEASE_FLAGS) --product snn
 
+train: release
+	.build/release/snn train --dataset digits --model spiking-cnn --time-steps 4 --epochs 10 $(TRAIN_FLAGS)
+
 test: deps
 	@SNN_PYTHON="$$(scripts/test-python.sh)"; export SNN_PYTHON; \
 	if [ -z "$$SNN_PYTHON" ]; then echo "note: no Python with safetensors; the Python interoperability test will be skipped"; fi; \
@@ -24,6 +28,8 @@ bench: release
 	.build/release/snn info
 	.build/release/snn bench gemm --json
 	.build/release/snn bench conv --json
+	.build/release/snn bench lif --json
+	.build/release/snn bench train-step --json
 
 clean:
 	rm -rf .build .venv-test

@@ -101,6 +101,11 @@ static void load_dnnl(void) {
         "libdnnl.so.2",
 #endif
         NULL};
+    // oneDNN's OpenMP workers spin after each primitive by default, stealing the cores from the
+    // neuron and normalisation kernels that run between convolutions (measured: a training step is
+    // ~7 % faster with passive waiting). libgomp reads the variable when it loads, so set it first;
+    // a value the user chose is kept.
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
     void *handle = NULL;
     for (int i = 0; names[i] && !handle; i++) handle = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
     if (!handle) return;

@@ -97,6 +97,16 @@ import Testing
         #expect(y.scalars == expected)
     }
 
+    @Test func avgPoolFastPathEqualsGeneralPath() {
+        // 2×2/stride 2 takes a specialised loop; with an explicit stride of (2, 1) followed by
+        // subsampling the general loop computes the same windows.
+        let x = randomTensor([2, 3, 7, 9], seed: 12)
+        let fast = x.avgPool2d(kernelSize: (2, 2))
+        let general = x.avgPool2d(kernelSize: (2, 2), stride: (2, 1))
+        let picked = Tensor.stack((0..<4).map { general.selecting(2 * $0, alongAxis: 3) }, alongAxis: 3)
+        #expect(fast.scalars == picked.scalars)
+    }
+
     @Test func avgPoolAndAdaptivePoolClosedForms() {
         let x = Tensor(shape: [1, 1, 4, 4], scalars: (0..<16).map(Float.init))
         #expect(x.avgPool2d(kernelSize: (2, 2)).scalars == [2.5, 4.5, 10.5, 12.5])
