@@ -34,6 +34,7 @@ let package = Package(
         .testTarget(name: "SNNLayersTests", dependencies: ["SNNLayers", "SNNOptimizers", "SNNData", "SNNTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "SNNNeuronsTests", dependencies: ["SNNNeurons", "SNNTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SNNOptimizersTests", dependencies: ["SNNOptimizers", "SNNTestSupport"]),
         .testTarget(name: "SNNModelsTests", dependencies: ["SNNModels", "SNNTestSupport"]),
         .testTarget(name: "SNNTrainingTests", dependencies: ["SNNTraining", "SNNTestSupport"]),
         .testTarget(name: "SNNDataTests", dependencies: ["SNNData", "SNNTestSupport"]),

@@ -49,8 +49,7 @@ def workloads(py):
                     ("torch.compile", lambda: peer(py, "lif_bench.py", "--impl", "torch_compile", "--T", "4")["neuron_steps_per_s"] / 1e6)],
                    True, "M neuron-steps/s"),
         "train-step": (lambda: run_json([SNN, "bench", "train-step", "--json", "--repeats", "8", "--warmup", "2"])[0],
-                       [("SpikingJelly", lambda: peer(py, "convnet_bench.py", "--impl", "sj")),
-                        ("snnTorch", lambda: peer(py, "convnet_bench.py", "--impl", "snntorch"))], True, "images/s"),
+                       [("SpikingJelly", lambda: peer(py, "convnet_bench.py", "--impl", "sj"))], True, "images/s"),
     }
 
 

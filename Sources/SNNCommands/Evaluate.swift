@@ -31,6 +31,9 @@ struct Evaluate: ParsableCommand {
                 throw SNNError(.io, "no \(checkpoint) checkpoint yet", file: directory.path)
             }
             let steps = timeSteps ?? config.timeSteps
+            if steps != config.timeSteps && !config.neuron.kind.supportsAnyTimeSteps {
+                throw SNNError(.invalidArgument, "--time-steps \(steps): \(config.neuron.kind.rawValue) neurons have T × T parameters and run only at the trained T = \(config.timeSteps)")
+            }
             let encoding: Encoding = switch config.encoding {
             case .direct: .direct
             case .poisson: .poisson(seed: config.seed)

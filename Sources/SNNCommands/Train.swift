@@ -30,6 +30,8 @@ struct NeuronOptions: ParsableArguments {
     var resetValue: Float = 0
     @Flag(inversion: .prefixedNo, help: "Detach the reset from the graph (no gradient through it).")
     var detachReset = true
+    @Option(help: "Order k of the masked and sliding PSN.")
+    var psnOrder = 2
 
     func configuration() throws -> NeuronConfiguration {
         guard let surrogate = SurrogateChoice(name: surrogate, alpha: alpha) else {
@@ -40,7 +42,8 @@ struct NeuronOptions: ParsableArguments {
         case .soft: .soft
         case .none: .none
         }
-        return NeuronConfiguration(kind: neuron, surrogate: surrogate, tau: tau, threshold: threshold, reset: r, detachReset: detachReset)
+        return NeuronConfiguration(kind: neuron, surrogate: surrogate, tau: tau, threshold: threshold, reset: r, detachReset: detachReset,
+                                   order: psnOrder)
     }
 }
 

@@ -8,6 +8,33 @@ public enum NeuronKind: String, Sendable, CaseIterable {
     case integrateAndFire = "if"
     case leakyIntegrateAndFire = "lif"
     case parametricLIF = "plif"
+    case psn = "psn"
+    case maskedPSN = "masked-psn"
+    case slidingPSN = "sliding-psn"
+    case psu = "psu"
+    case ipsu = "ipsu"
+    case rpsu = "rpsu"
+
+    /// Whether a model built with this neuron runs at any number of time steps (stateful neurons
+    /// and the sliding PSN), or only at the T it was built for (PSN, masked PSN, the PSU family).
+    public var supportsAnyTimeSteps: Bool {
+        switch self {
+        case .integrateAndFire, .leakyIntegrateAndFire, .parametricLIF, .slidingPSN: true
+        case .psn, .maskedPSN, .psu, .ipsu, .rpsu: false
+        }
+    }
+}
+
+/// A neuron layer whose masking follows the training progress (masked PSN).
+public protocol ProgressivelyMasked: AnyObject {
+    /// Sets λ for the given epoch (0-based) of `epochs`.
+    func updateMask(epoch: Int, epochs: Int)
+}
+
+extension MaskedPSN: ProgressivelyMasked {
+    public func updateMask(epoch: Int, epochs: Int) {
+        lambda = Tensor([Self.lambda(epoch: epoch, epochs: epochs)])
+    }
 }
 
 /// Everything needed to build the neuron layers of a model.
@@ -19,10 +46,16 @@ public struct NeuronConfiguration: Sendable, Equatable {
     public var reset: Reset
     public var detachReset: Bool
     public var decayInput: Bool
+    /// T, for the neurons whose parameters are T×T matrices (PSN, masked PSN, the PSU family).
+    public var timeSteps: Int
+    /// The order k of the masked and sliding PSN.
+    public var order: Int
 
     public init(kind: NeuronKind = .leakyIntegrateAndFire, surrogate: SurrogateChoice = .arctangent(alpha: 2),
                 tau: Float = 2, threshold: Float = 1, reset: Reset = .hard(to: 0), detachReset: Bool = true,
-                decayInput: Bool = true) {
+                decayInput: Bool = true, timeSteps: Int = 4, order: Int = 2) {
+        self.timeSteps = timeSteps
+        self.order = order
         self.kind = kind
         self.surrogate = surrogate
         self.tau = tau
@@ -45,6 +78,18 @@ public struct NeuronConfiguration: Sendable, Equatable {
             LIF(tau: tau, threshold: threshold, reset: reset, detachReset: detachReset, decayInput: decayInput, surrogate: s)
         case .parametricLIF:
             PLIF(initialTau: tau, threshold: threshold, reset: reset, detachReset: detachReset, decayInput: decayInput, surrogate: s)
+        case .psn:
+            PSN(timeSteps: timeSteps, surrogate: s)
+        case .maskedPSN:
+            MaskedPSN(timeSteps: timeSteps, order: min(order, timeSteps), surrogate: s)
+        case .slidingPSN:
+            SlidingPSN(order: order, surrogate: s)
+        case .psu:
+            ParallelSpikingUnit(.psu, timeSteps: timeSteps, tau: tau, threshold: threshold, alpha: surrogate.alpha)
+        case .ipsu:
+            ParallelSpikingUnit(.ipsu, timeSteps: timeSteps, tau: tau, threshold: threshold, alpha: surrogate.alpha)
+        case .rpsu:
+            ParallelSpikingUnit(.rpsu, timeSteps: timeSteps, tau: tau, threshold: threshold, alpha: surrogate.alpha)
         }
     }
 
@@ -57,7 +102,8 @@ public struct NeuronConfiguration: Sendable, Equatable {
         case .none: reset = "none"
         }
         return ["kind": kind.rawValue, "surrogate": surrogate.name, "alpha": Double(surrogate.alpha), "tau": Double(tau),
-                "threshold": Double(threshold), "reset": reset, "detach_reset": detachReset, "decay_input": decayInput]
+                "threshold": Double(threshold), "reset": reset, "detach_reset": detachReset, "decay_input": decayInput,
+                "time_steps": timeSteps, "order": order]
     }
 
     /// Reads ``dictionary`` back; nil when something is missing or unknown.
@@ -72,6 +118,7 @@ public struct NeuronConfiguration: Sendable, Equatable {
         else if d["reset"] as? String == "soft" { reset = .soft }
         else if d["reset"] as? String == "none" { reset = .none }
         else { return nil }
-        self.init(kind: kind, surrogate: surrogate, tau: tau, threshold: threshold, reset: reset, detachReset: detach, decayInput: decay)
+        self.init(kind: kind, surrogate: surrogate, tau: tau, threshold: threshold, reset: reset, detachReset: detach, decayInput: decay,
+                  timeSteps: (d["time_steps"] as? NSNumber)?.intValue ?? 4, order: (d["order"] as? NSNumber)?.intValue ?? 2)
     }
 }

@@ -57,7 +57,13 @@ public final class SpikeStatistics: @unchecked Sendable {
 /// Conforming types provide the single-step operations; ``stepByStep(_:)`` composes them with
 /// ordinary differentiable tensor operations (the slow, obviously-correct twin), and
 /// `callAsFunction` runs the fused kernel.
-public protocol SpikingNeuron: Layer {
+/// Any layer that emits spikes and can count them.
+public protocol SpikeEmitting: Layer {
+    /// Spike totals, when enabled.
+    var statistics: SpikeStatistics? { get set }
+}
+
+public protocol SpikingNeuron: SpikeEmitting {
     /// The membrane potential at rest, shaped like one step of input.
     func restingState(like step: Tensor) -> Tensor
     /// H[t] from V[t−1] and X[t].

@@ -25,9 +25,9 @@ public struct EvaluationResult: Sendable {
 /// Feeds data through a model, batch by batch, in inference mode.
 public enum Evaluator {
     /// The neuron layers of `model` with their paths.
-    public static func neurons(of model: Module) -> [(path: String, neuron: any SpikingNeuron)] {
+    public static func neurons(of model: Module) -> [(path: String, neuron: any SpikeEmitting)] {
         model.namedModules().compactMap { path, module in
-            (module as? any SpikingNeuron).map { (String(path.dropLast()), $0) }
+            (module as? any SpikeEmitting).map { (String(path.dropLast()), $0) }
         }
     }
 

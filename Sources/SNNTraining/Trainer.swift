@@ -140,6 +140,9 @@ public final class Trainer {
     private func trainEpoch(_ epoch: Int, loader: DataLoader) throws(SNNError) -> EpochMetrics {
         let epochStart = Date()
         reseed(forEpoch: epoch)
+        for (_, module) in model.namedModules() {
+            (module as? any ProgressivelyMasked)?.updateMask(epoch: epoch, epochs: configuration.epochs)
+        }
         model.train()
         var encoder = Encoder(epochEncoding(epoch), timeSteps: configuration.timeSteps)
         let batches = loader.batchCount

@@ -71,6 +71,10 @@ public struct TrainingConfiguration: Sendable, Equatable {
         if let w = warmupEpochs, w < 0 || w > epochs { throw bad("--warmup-epochs must be in 0…\(epochs), got \(w)") }
         if neuron.threshold <= 0 { throw bad("--threshold must be > 0, got \(neuron.threshold)") }
         if neuron.kind != .integrateAndFire && neuron.tau <= 1 { throw bad("--tau must be > 1, got \(neuron.tau)") }
+        if neuron.order < 1 { throw bad("--psn-order must be ≥ 1, got \(neuron.order)") }
+        if neuron.kind == .maskedPSN && neuron.order > timeSteps {
+            throw bad("--psn-order \(neuron.order) exceeds --time-steps \(timeSteps)")
+        }
         if let widths, widths.isEmpty || widths.contains(where: { $0 < 1 }) { throw bad("--widths must be positive, got \(widths)") }
     }
 
@@ -139,7 +143,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
 
     /// The model this configuration trains, for images of `inputShape` and `classes` classes.
     public func modelConfiguration(inputShape: [Int], classes: Int) -> ModelConfiguration {
-        ModelConfiguration(name: model, inputShape: inputShape, classes: classes, neuron: neuron, widths: widths)
+        var n = neuron
+        n.timeSteps = timeSteps
+        return ModelConfiguration(name: model, inputShape: inputShape, classes: classes, neuron: n, widths: widths)
     }
 
     /// A fresh optimizer.

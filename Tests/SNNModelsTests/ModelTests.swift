@@ -14,7 +14,7 @@ import Testing
         GlobalRandom.seed(1)
         for kind in NeuronKind.allCases {
             let config = ModelConfiguration(name: c.0, inputShape: c.1, classes: 5,
-                                            neuron: NeuronConfiguration(kind: kind, threshold: 0.5))
+                                            neuron: NeuronConfiguration(kind: kind, threshold: 0.5, timeSteps: 3))
             let model = config.make()
             let x = randomTensor([3, 2] + c.1, seed: 2, scale: 2)
             let (loss, gradients) = valueWithGradient(at: model) { model in

@@ -1,0 +1,248 @@
+import Foundation
+import SNNLayers
+import SNNTensor
+
+extension Tensor {
+    /// Θ(x) with a learnable-α arctangent surrogate: the pullback also returns ∂L/∂α =
+    /// Σ g·∂g_α(x)/∂α. `strict` fires only where x > 0 (the PSU family's rule) instead of x ≥ 0.
+    public func heaviside(arctangentAlpha alpha: Tensor, strict: Bool = false) -> Tensor {
+        precondition(alpha.count == 1, "heaviside(arctangentAlpha:): α must be a single value, got \(alpha.shape)")
+        let x = self, a = alpha.scalars[0]
+        let s = Arctangent(alpha: a)
+        let forward = strict ? map { $0 > 0 ? 1 : 0 } : map { $0 >= 0 ? 1 : 0 }
+        return Tensor(forward, inputs: [self, alpha]) { g, needs in
+            let dx = needs[0] ? g.zipMap(x) { g, x in g * s.derivative(x) } : nil
+            var dAlpha: Tensor?
+            if needs[1] {
+                var total = 0.0
+                g.withUnsafeBufferPointer { gp in
+                    x.withUnsafeBufferPointer { xp in
+                        for i in 0..<gp.count { total += Double(gp[i] * s.derivativeWithRespectToAlpha(xp[i])) }
+                    }
+                }
+                dAlpha = Tensor(shape: alpha.shape, scalars: [Float(total)])
+            }
+            return [dx, dAlpha]
+        }
+    }
+
+    /// Θ(x) (x > 0 when `strict`, else x ≥ 0) with a fixed surrogate.
+    public func heaviside<S: Surrogate>(surrogate: S, strict: Bool) -> Tensor {
+        if !strict { return heaviside(surrogate: surrogate) }
+        let x = self
+        return Tensor(map { $0 > 0 ? 1 : 0 }, input: self) { g in g.zipMap(x) { g, x in g * surrogate.derivative(x) } }
+    }
+}
+
+/// Shared shape handling of the parallel neurons: `[T, N, ...]` is viewed as a `[T, N·...]` matrix.
+func timeMatrix(_ input: Tensor, timeSteps: Int?, name: String) -> Tensor {
+    precondition(input.rank >= 2, "\(name): input must be time-major [T, N, ...], got \(input.shape)")
+    if let timeSteps {
+        precondition(input.shape[0] == timeSteps, "\(name): built for T = \(timeSteps), input has T = \(input.shape[0]) (\(input.shape))")
+    }
+    return input.reshaped(to: [input.shape[0], -1])
+}
+
+/// The band mask of order k: M[i][j] = 1 for j ≤ i ≤ j + k − 1 (causal, the last k steps).
+public func bandMask(timeSteps t: Int, order k: Int) -> Tensor {
+    precondition(t >= 1 && k >= 1, "bandMask: T = \(t) and k = \(k) must be ≥ 1")
+    return Tensor(shape: [t, t]) { idx in
+        let i = idx / t, j = idx % t
+        return (j <= i && i <= j + k - 1) ? 1 : 0
+    }
+}
+
+/// Parallel spiking neuron (Fang et al., NeurIPS 2023): H = W·X + b with X viewed as `[T, N]`,
+/// S = Θ(H). W ∈ ℝ^{T×T} (uniform ±1/√T), b ∈ ℝ^T (−1, i.e. threshold 1). Not causal.
+public final class PSN<S: Surrogate>: Module, SpikeEmitting {
+    @Parameter public var weight: Tensor
+    @Parameter public var bias: Tensor
+    public let timeSteps: Int
+    public let surrogate: S
+    public var statistics: SpikeStatistics?
+
+    public init(timeSteps: Int, surrogate: S) {
+        precondition(timeSteps >= 1, "PSN: T must be ≥ 1")
+        self.timeSteps = timeSteps
+        self.surrogate = surrogate
+        weight = Initializer.uniform([timeSteps, timeSteps], bound: 1 / Float(timeSteps).squareRoot())
+        bias = Tensor(repeating: -1, shape: [timeSteps])
+        super.init()
+    }
+
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        let x = timeMatrix(input, timeSteps: timeSteps, name: "PSN")
+        let h = Tensor.matmul(weight, x) + bias.reshaped(to: [timeSteps, 1])
+        return recordSpikes(h.heaviside(surrogate: surrogate).reshaped(to: input.shape), statistics)
+    }
+}
+
+/// Masked PSN of order k: H = (W ⊙ M(λ))·X + b with M(λ) = λ·M_k + (1 − λ)·1 (progressive masking:
+/// λ rises from 0 to 1 during training; with λ = 1 the neuron is causal).
+public final class MaskedPSN<S: Surrogate>: Module, SpikeEmitting {
+    @Parameter public var weight: Tensor
+    @Parameter public var bias: Tensor
+    @Buffer public var lambda: Tensor
+    public let timeSteps: Int, order: Int
+    public let surrogate: S
+    let mask: Tensor
+    public var statistics: SpikeStatistics?
+
+    public init(timeSteps: Int, order: Int, lambda: Float = 0, surrogate: S) {
+        precondition(order >= 1 && order <= timeSteps, "MaskedPSN: order k = \(order) must be in 1…T (T = \(timeSteps))")
+        self.timeSteps = timeSteps
+        self.order = order
+        self.surrogate = surrogate
+        mask = bandMask(timeSteps: timeSteps, order: order)
+        weight = Initializer.uniform([timeSteps, timeSteps], bound: 1 / Float(timeSteps).squareRoot())
+        bias = Tensor(repeating: -1, shape: [timeSteps])
+        self.lambda = Tensor([lambda])
+        super.init()
+    }
+
+    /// The schedule of the paper: λ = min(8·epoch/(epochs − 1), 1) for epoch 0…epochs−1.
+    public static func lambda(epoch: Int, epochs: Int) -> Float {
+        epochs <= 1 ? 1 : min(8 * Float(epoch) / Float(epochs - 1), 1)
+    }
+
+    /// W ⊙ M(λ).
+    public var maskedWeight: Tensor {
+        let l = lambda.scalars[0]
+        let m = l >= 1 ? mask : mask * l + (1 - l)
+        return weight * m
+    }
+
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        let x = timeMatrix(input, timeSteps: timeSteps, name: "MaskedPSN")
+        let h = Tensor.matmul(maskedWeight, x) + bias.reshaped(to: [timeSteps, 1])
+        return recordSpikes(h.heaviside(surrogate: surrogate).reshaped(to: input.shape), statistics)
+    }
+}
+
+/// Sliding PSN of order k: one weight vector w ∈ ℝ^k shared by all steps,
+/// H[t] = Σ_{i<k} w_i·X[t − k + 1 + i] (zero before t = 0), S = Θ(H + b), scalar b = −1,
+/// w = (…, 1/8, 1/4, 1/2, 1). Runs at any T (a T×T Toeplitz matrix built from w).
+public final class SlidingPSN<S: Surrogate>: Module, SpikeEmitting {
+    @Parameter public var weight: Tensor
+    @Parameter public var bias: Tensor
+    public let order: Int
+    public let surrogate: S
+    public var statistics: SpikeStatistics?
+
+    public init(order: Int, surrogate: S) {
+        precondition(order >= 1, "SlidingPSN: order k must be ≥ 1, got \(order)")
+        self.order = order
+        self.surrogate = surrogate
+        weight = Tensor((0..<order).map { Foundation.pow(0.5, Float(order - 1 - $0)) })
+        bias = Tensor([-1])
+        super.init()
+    }
+
+    /// The `[T, T]` matrix with rows (…, w_{k−2}, w_{k−1}) ending on the diagonal, as a differentiable
+    /// function of w: Σ_i w_i·D_i with constant 0/1 matrices D_i.
+    public func matrix(timeSteps t: Int) -> Tensor {
+        let k = order
+        // D as [T·T, k]: entry (r·T + c, i) = 1 when c = r − (k − 1 − i) ≥ 0.
+        let d = Tensor(shape: [t * t, k]) { idx in
+            let row = idx / k, i = idx % k
+            let r = row / t, c = row % t
+            return c == r - (k - 1 - i) ? 1 : 0
+        }
+        return Tensor.matmul(d, weight.reshaped(to: [k, 1])).reshaped(to: [t, t])
+    }
+
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        let x = timeMatrix(input, timeSteps: nil, name: "SlidingPSN")
+        let h = Tensor.matmul(matrix(timeSteps: x.shape[0]), x) + bias
+        return recordSpikes(h.heaviside(surrogate: surrogate).reshaped(to: input.shape), statistics)
+    }
+}
+
+func recordSpikes(_ spikes: Tensor, _ statistics: SpikeStatistics?) -> Tensor {
+    if let statistics {
+        let count = spikes.withUnsafeBufferPointer { p in p.reduce(0.0) { $0 + Double($1) } }
+        statistics.add(spikes: count, neuronSteps: Double(spikes.count),
+                       neuronsPerSample: spikes.rank > 2 ? spikes.shape[2...].reduce(1, *) : 1)
+    }
+    return spikes
+}
+
+/// The fixed matrices of the PSU family for decay β = 1 − 1/τ:
+/// A[t][i] = (1/τ)·β^{t−i} for i ≤ t, R[t][i] = β^{t−i} for i < t (zero elsewhere).
+public func parallelUnitMatrices(timeSteps t: Int, tau: Float) -> (a: Tensor, r: Tensor) {
+    precondition(tau > 1, "PSU: τ must be > 1, got \(tau)")
+    let beta = 1 - 1 / tau
+    let a = Tensor(shape: [t, t]) { idx in
+        let r = idx / t, c = idx % t
+        return c <= r ? Foundation.pow(beta, Float(r - c)) / tau : 0
+    }
+    let reset = Tensor(shape: [t, t]) { idx in
+        let r = idx / t, c = idx % t
+        return c < r ? Foundation.pow(beta, Float(r - c)) : 0
+    }
+    return (a, reset)
+}
+
+/// The Parallel Spiking Unit family (Li et al., IJCNN 2024): LIF's leak and a probabilistic reset,
+/// all T steps at once. With A, R from ``parallelUnitMatrices(timeSteps:tau:)``, M the causal mask:
+/// - PSU: H = A·I, V = H − V_th·R·σ(H)
+/// - IPSU (input-aware): H = (W ⊙ M)·I + b, V = H − R·I
+/// - RPSU (reset-aware): V = A·I − R·σ((W ⊙ M)·I + b)
+/// and S = Θ(V − V_th) (firing when V − V_th > 0) with an arctangent surrogate whose α is learned.
+public final class ParallelSpikingUnit: Module, SpikeEmitting {
+    public enum Variant: String, Sendable, CaseIterable { case psu, ipsu, rpsu }
+
+    public let variant: Variant
+    public let timeSteps: Int
+    public let tau: Float, threshold: Float
+    @Parameter public var alpha: Tensor
+    @Parameter public var weight: Tensor
+    @Parameter public var bias: Tensor
+    @Buffer public var inputMatrix: Tensor
+    @Buffer public var resetMatrix: Tensor
+    let causalMask: Tensor
+    public var statistics: SpikeStatistics?
+
+    public init(_ variant: Variant, timeSteps: Int, tau: Float = 2, threshold: Float = 0.5, alpha: Float = 2) {
+        precondition(timeSteps >= 1, "ParallelSpikingUnit: T must be ≥ 1")
+        self.variant = variant
+        self.timeSteps = timeSteps
+        self.tau = tau
+        self.threshold = threshold
+        self.alpha = Tensor([alpha])
+        let (a, r) = parallelUnitMatrices(timeSteps: timeSteps, tau: tau)
+        inputMatrix = a
+        resetMatrix = r
+        causalMask = bandMask(timeSteps: timeSteps, order: timeSteps)
+        // W: normal with std √(2/T) (Kaiming, fan-out), b = 0; PSU has none.
+        weight = variant == .psu ? Tensor(zeros: [0]) : Initializer.kaimingNormal([timeSteps, timeSteps], mode: .fanOut)
+        bias = variant == .psu ? Tensor(zeros: [0]) : Tensor(zeros: [timeSteps])
+        super.init()
+        if variant == .psu {
+            $weight.requiresGradient = false
+            $bias.requiresGradient = false
+        }
+    }
+
+    /// The membrane potentials V `[T, N]` for input I `[T, N]`.
+    public func membrane(_ i: Tensor) -> Tensor {
+        switch variant {
+        case .psu:
+            let h = Tensor.matmul(inputMatrix, i)
+            return h - Tensor.matmul(resetMatrix, h.sigmoid()) * threshold
+        case .ipsu:
+            let h = Tensor.matmul(weight * causalMask, i) + bias.reshaped(to: [timeSteps, 1])
+            return h - Tensor.matmul(resetMatrix, i)
+        case .rpsu:
+            let gate = (Tensor.matmul(weight * causalMask, i) + bias.reshaped(to: [timeSteps, 1])).sigmoid()
+            return Tensor.matmul(inputMatrix, i) - Tensor.matmul(resetMatrix, gate)
+        }
+    }
+
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        let i = timeMatrix(input, timeSteps: timeSteps, name: variant.rawValue.uppercased())
+        let v = membrane(i)
+        let s = (v - threshold).heaviside(arctangentAlpha: alpha, strict: true)
+        return recordSpikes(s.reshaped(to: input.shape), statistics)
+    }
+}
