@@ -6,7 +6,7 @@ import SNN
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a benchmark workload and print its figures.",
-        subcommands: [GEMM.self, Conv.self, LIFWorkload.self, TrainStep.self])
+        subcommands: [GEMM.self, Conv.self, LIFWorkload.self, PSNWorkload.self, PSUWorkload.self, TrainStep.self])
 
     /// Options shared by every workload.
     struct Common: ParsableArguments {
@@ -109,13 +109,10 @@ struct Bench: ParsableCommand {
         }
     }
 
-    struct LIFWorkload: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            commandName: "lif",
-            abstract: "Fused multi-step LIF forward + backward (τ = 2, hard reset, detached, arctangent) on [T, batch, neurons].")
-        @OptionGroup var common: Common
+    /// Options of the neuron workloads: the shapes [T, batch, neurons].
+    struct NeuronShapes: ParsableArguments {
         @Option(name: .customLong("time-steps"), parsing: .upToNextOption, help: "Time steps; one workload each.")
-        var timeSteps: [Int] = [8, 4]
+        var timeSteps: [Int] = []
         @Option(help: "Batch size.") var batch = 32
         @Option(help: "Neurons per sample.") var neurons = 65536
 
@@ -124,32 +121,75 @@ struct Bench: ParsableCommand {
                 throw ValidationError("--time-steps, --batch and --neurons must be ≥ 1")
             }
         }
+    }
+
+    /// Forward + backward of a neuron layer on x ~ N(1, 1), one JSON line per T.
+    static func neuronWorkload(_ name: String, _ common: Common, _ shapes: NeuronShapes, defaultTimeSteps: [Int],
+                               make: (Int) -> any Layer) throws {
+        for t in shapes.timeSteps.isEmpty ? defaultTimeSteps : shapes.timeSteps {
+            let layer = make(t)
+            var g = RandomGenerator(seed: 0)
+            let x = Tensor.randomNormal([t, shapes.batch, shapes.neurons], mean: 1, standardDeviation: 1, using: &g)
+            let upstream = Tensor.randomNormal([t, shapes.batch, shapes.neurons], using: &g)
+            let parameters = layer.namedParameters().map(\.parameter).filter(\.requiresGradient)
+            let times = Bench.time(common) {
+                GradientTape.record { tape in
+                    let xw = tape.watch(x)
+                    for p in parameters { p.wrappedValue = tape.watch(p.wrappedValue) }
+                    defer { for p in parameters { p.wrappedValue = p.wrappedValue.detached } }
+                    _ = tape.gradients(of: layer(xw), withRespectTo: [xw] + parameters.map(\.wrappedValue), seed: upstream)
+                }
+            }
+            let forwardTimes = Bench.time(common) { _ = layer(x) }
+            let rate = layer(x).mean().item
+            let m = Bench.median(times), steps = Double(t * shapes.batch * shapes.neurons)
+            try Bench.emit([
+                "workload": name, "time_steps": t, "batch": shapes.batch, "neurons": shapes.neurons,
+                "median_seconds": m, "neuron_steps_per_second": steps / m,
+                "forward_neuron_steps_per_second": steps / Bench.median(forwardTimes),
+                "firing_rate": rate, "threads": Parallelism.threadCount,
+            ], json: common.json, summary: String(format: "%@ [%d, %d, %d]: %.0f M neuron-steps/s fwd+bwd (%.1f ms), firing rate %.3f",
+                                                  name, t, shapes.batch, shapes.neurons, steps / m / 1e6, m * 1e3, rate))
+        }
+    }
+
+    struct LIFWorkload: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "lif",
+            abstract: "Fused multi-step LIF forward + backward (τ = 2, hard reset, detached, arctangent) on [T, batch, neurons].")
+        @OptionGroup var common: Common
+        @OptionGroup var shapes: NeuronShapes
 
         func run() throws {
-            let lif = LIF(tau: 2, threshold: 1, reset: .hard(to: 0), detachReset: true, surrogate: .arctangent(alpha: 2))
-            for t in timeSteps {
-                var g = RandomGenerator(seed: 0)
-                let x = Tensor.randomNormal([t, batch, neurons], mean: 1, standardDeviation: 1, using: &g)
-                let upstream = Tensor.randomNormal([t, batch, neurons], using: &g)
-                var rate: Float = 0
-                let times = Bench.time(common) {
-                    let grads = GradientTape.record { tape -> [Tensor] in
-                        let xw = tape.watch(x)
-                        let s = lif(xw)
-                        return tape.gradients(of: s, withRespectTo: [xw], seed: upstream)
-                    }
-                    rate = grads.isEmpty ? 0 : rate
-                }
-                let forwardTimes = Bench.time(common) { _ = lif(x) }
-                rate = lif(x).mean().item
-                let m = Bench.median(times), steps = Double(t * batch * neurons)
-                try Bench.emit([
-                    "workload": "lif", "time_steps": t, "batch": batch, "neurons": neurons,
-                    "median_seconds": m, "neuron_steps_per_second": steps / m,
-                    "forward_neuron_steps_per_second": steps / Bench.median(forwardTimes),
-                    "firing_rate": rate, "threads": Parallelism.threadCount,
-                ], json: common.json, summary: String(format: "lif [%d, %d, %d]: %.0f M neuron-steps/s fwd+bwd (%.1f ms), firing rate %.3f",
-                                                      t, batch, neurons, steps / m / 1e6, m * 1e3, rate))
+            try Bench.neuronWorkload("lif", common, shapes, defaultTimeSteps: [8, 4]) { _ in
+                LIF(tau: 2, threshold: 1, reset: .hard(to: 0), detachReset: true, surrogate: .arctangent(alpha: 2))
+            }
+        }
+    }
+
+    struct PSNWorkload: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "psn", abstract: "PSN (T×T weights, arctangent) forward + backward on [T, batch, neurons].")
+        @OptionGroup var common: Common
+        @OptionGroup var shapes: NeuronShapes
+
+        func run() throws {
+            GlobalRandom.seed(0)
+            try Bench.neuronWorkload("psn", common, shapes, defaultTimeSteps: [4, 8, 16, 32]) { t in
+                PSN(timeSteps: t, surrogate: .arctangent(alpha: 2))
+            }
+        }
+    }
+
+    struct PSUWorkload: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "psu", abstract: "PSU (τ = 2, V_th = 0.5, learnable α) forward + backward on [T, batch, neurons].")
+        @OptionGroup var common: Common
+        @OptionGroup var shapes: NeuronShapes
+
+        func run() throws {
+            try Bench.neuronWorkload("psu", common, shapes, defaultTimeSteps: [4, 8, 16, 32]) { t in
+                ParallelSpikingUnit(.psu, timeSteps: t, tau: 2, threshold: 0.5)
             }
         }
     }

@@ -34,10 +34,9 @@ struct Evaluate: ParsableCommand {
             if steps != config.timeSteps && !config.neuron.kind.supportsAnyTimeSteps {
                 throw SNNError(.invalidArgument, "--time-steps \(steps): \(config.neuron.kind.rawValue) neurons have T × T parameters and run only at the trained T = \(config.timeSteps)")
             }
-            let encoding: Encoding = switch config.encoding {
-            case .direct: .direct
-            case .poisson: .poisson(seed: config.seed)
-            case .latency: .latency(threshold: 0)
+            let encoding = config.resolvedEncoding
+            if encoding.requiredTimeSteps(forSample: Array(test.images.shape.dropFirst())).map({ $0 != steps }) ?? false {
+                throw SNNError(.invalidArgument, "--time-steps \(steps): the \(config.encoding.rawValue) encoding fixes T at \(config.timeSteps)")
             }
             let r = Evaluator.evaluate(model, on: test, timeSteps: steps, encoding: encoding, batchSize: config.batchSize,
                                        countOperations: true)

@@ -125,7 +125,7 @@ struct Train: ParsableCommand {
     var warmupEpochs: Int?
     @Option(help: "Loss: mean (cross-entropy of the mean output) or tet (mean of per-step cross-entropies).")
     var loss: LossName = .mean
-    @Option(help: "Encoding of static images: direct, poisson or latency.")
+    @Option(help: "Encoding of static images: direct, poisson, latency, rows or columns (sequential: one row or column per step).")
     var encoding: EncodingName = .direct
     @Option(help: "Random-crop padding for augmentation (0 = off).")
     var cropPadding = 0

@@ -12,6 +12,9 @@ public enum ModelName: String, Sendable, CaseIterable {
     case vggSNN = "vgg-snn"
     case sewResNet18 = "sew-resnet18"
     case resnet19 = "resnet19"
+    /// The sequential-task network of the PSN/PSU papers: Conv1d (128 channels, k = 3) → BN → neuron,
+    /// twice, then a Linear readout; one image row (or column, or feature frame) per time step.
+    case sequentialConv = "sequential-conv"
 }
 
 /// What a model is built for and with.
@@ -30,7 +33,7 @@ public struct ModelConfiguration: Sendable, Equatable {
         self.inputShape = inputShape
         self.classes = classes
         self.neuron = neuron
-        self.widths = widths ?? (name == .spikingMLP ? [256] : [32, 64])
+        self.widths = widths ?? (name == .spikingMLP ? [256] : name == .sequentialConv ? [128, 128] : [32, 64])
     }
 
     /// Builds the model with fresh weights (from ``GlobalRandom``).
@@ -42,6 +45,7 @@ public struct ModelConfiguration: Sendable, Equatable {
         case .vggSNN: return Models.vggSNN(self)
         case .sewResNet18: return SEWResNet(self, blocks: [2, 2, 2, 2], widths: [64, 128, 256, 512])
         case .resnet19: return ResNet19(self)
+        case .sequentialConv: return Models.sequentialConv(self)
         }
     }
 
@@ -65,6 +69,22 @@ enum Models {
 
     static func convBlock(_ inChannels: Int, _ outChannels: Int, _ neuron: NeuronConfiguration) -> [any Layer] {
         [Conv2d(inChannels, outChannels, kernelSize: 3, padding: 1, bias: false), BatchNorm2d(outChannels), neuron.make()]
+    }
+
+    /// Per width: Conv1d(k = 3, padding 1) → BN over the channels → neuron; then Linear. Input per
+    /// step `[C, L]`.
+    static func sequentialConv(_ c: ModelConfiguration) -> Sequential {
+        precondition(c.inputShape.count == 2, "sequential-conv needs per-step input [C, L], got \(c.inputShape)")
+        var channels = c.inputShape[0]
+        let length = c.inputShape[1]
+        var layers: [any Layer] = []
+        for width in c.widths {
+            layers += [Conv1d(channels, width, kernelSize: 3, padding: 1, bias: false),
+                       BatchNorm1d(width, channelAxisFromEnd: -2), c.neuron.make()]
+            channels = width
+        }
+        layers += [Flatten(lastAxes: 2), Linear(channels * length, c.classes)]
+        return Sequential(layers)
     }
 
     /// Conv(3×3) → BN → neuron → MaxPool(2) per width, then Linear.

@@ -12,6 +12,32 @@ public enum Encoding: Sendable, Equatable {
     /// Time-to-first-spike: one spike per element at step ⌊(1 − x)(T − 1)⌉, none where x ≤ `threshold`
     /// (brighter pixels fire earlier).
     case latency(threshold: Float)
+    /// Sequential images: image `[N, C, H, W]` → `[H, N, C, W]`, one row per step (T = H).
+    case rows
+    /// Sequential images: `[N, C, H, W]` → `[W, N, C, H]`, one column per step (T = W).
+    case columns
+
+    /// The shape of one step's input for samples of shape `sample` (`[C, H, W]`).
+    public func stepShape(forSample sample: [Int]) -> [Int] {
+        switch self {
+        case .direct, .poisson, .latency: return sample
+        case .rows:
+            precondition(sample.count == 3, "rows encoding needs images [C, H, W], got \(sample)")
+            return [sample[0], sample[2]]
+        case .columns:
+            precondition(sample.count == 3, "columns encoding needs images [C, H, W], got \(sample)")
+            return [sample[0], sample[1]]
+        }
+    }
+
+    /// The number of steps this encoding imposes (rows: H, columns: W), if any.
+    public func requiredTimeSteps(forSample sample: [Int]) -> Int? {
+        switch self {
+        case .rows: sample.count == 3 ? sample[1] : nil
+        case .columns: sample.count == 3 ? sample[2] : nil
+        default: nil
+        }
+    }
 }
 
 /// Turns static inputs into spike or analog sequences.
@@ -48,6 +74,14 @@ public struct Encoder: Sendable {
                 out[step * x.count + i] = 1
             }
             return Tensor(shape: [t] + input.shape, scalars: out)
+        case .rows:
+            precondition(input.rank == 4 && input.shape[2] == timeSteps,
+                         "rows encoding: images \(input.shape) must have H = T = \(timeSteps)")
+            return input.permuted([2, 0, 1, 3])
+        case .columns:
+            precondition(input.rank == 4 && input.shape[3] == timeSteps,
+                         "columns encoding: images \(input.shape) must have W = T = \(timeSteps)")
+            return input.permuted([3, 0, 1, 2])
         }
     }
 }

@@ -72,8 +72,8 @@ public final class PSN<S: Surrogate>: Module, SpikeEmitting {
 
     public func callAsFunction(_ input: Tensor) -> Tensor {
         let x = timeMatrix(input, timeSteps: timeSteps, name: "PSN")
-        let h = Tensor.matmul(weight, x) + bias.reshaped(to: [timeSteps, 1])
-        return recordSpikes(h.heaviside(surrogate: surrogate).reshaped(to: input.shape), statistics)
+        return recordSpikes(Tensor.parallelSpikes(x, weight: weight, bias: bias, surrogate: surrogate).reshaped(to: input.shape),
+                            statistics)
     }
 }
 
@@ -114,8 +114,8 @@ public final class MaskedPSN<S: Surrogate>: Module, SpikeEmitting {
 
     public func callAsFunction(_ input: Tensor) -> Tensor {
         let x = timeMatrix(input, timeSteps: timeSteps, name: "MaskedPSN")
-        let h = Tensor.matmul(maskedWeight, x) + bias.reshaped(to: [timeSteps, 1])
-        return recordSpikes(h.heaviside(surrogate: surrogate).reshaped(to: input.shape), statistics)
+        let s = Tensor.parallelSpikes(x, weight: maskedWeight, bias: bias, surrogate: surrogate)
+        return recordSpikes(s.reshaped(to: input.shape), statistics)
     }
 }
 
@@ -153,8 +153,9 @@ public final class SlidingPSN<S: Surrogate>: Module, SpikeEmitting {
 
     public func callAsFunction(_ input: Tensor) -> Tensor {
         let x = timeMatrix(input, timeSteps: nil, name: "SlidingPSN")
-        let h = Tensor.matmul(matrix(timeSteps: x.shape[0]), x) + bias
-        return recordSpikes(h.heaviside(surrogate: surrogate).reshaped(to: input.shape), statistics)
+        let t = x.shape[0]
+        let s = Tensor.parallelSpikes(x, weight: matrix(timeSteps: t), bias: bias.broadcast(to: [t]), surrogate: surrogate)
+        return recordSpikes(s.reshaped(to: input.shape), statistics)
     }
 }
 

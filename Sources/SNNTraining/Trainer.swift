@@ -68,6 +68,10 @@ public final class Trainer {
     public init(configuration: TrainingConfiguration, directory: String) throws(SNNError) {
         try configuration.validate()
         let (train, test) = try configuration.dataset.load(directory: configuration.dataDirectory)
+        if let required = configuration.resolvedEncoding.requiredTimeSteps(forSample: Array(train.images.shape.dropFirst())),
+           required != configuration.timeSteps {
+            throw SNNError(.invalidArgument, "--encoding \(configuration.encoding.rawValue) presents \(required) steps per image: use --time-steps \(required)")
+        }
         self.configuration = configuration
         self.train = train
         self.test = test
@@ -99,13 +103,7 @@ public final class Trainer {
         }
     }
 
-    var encoding: Encoding {
-        switch configuration.encoding {
-        case .direct: .direct
-        case .poisson: .poisson(seed: configuration.seed)
-        case .latency: .latency(threshold: 0)
-        }
-    }
+    var encoding: Encoding { configuration.resolvedEncoding }
 
     /// Trains the remaining epochs and returns the summary.
     public func run() throws(SNNError) -> TrainingSummary {

@@ -18,7 +18,13 @@ public enum LossName: String, Sendable, CaseIterable {
 }
 
 /// How static images are presented over T steps.
-public enum EncodingName: String, Sendable, CaseIterable { case direct, poisson, latency }
+public enum EncodingName: String, Sendable, CaseIterable {
+    case direct, poisson, latency
+    /// One image row per time step (row-wise sequential images; T = image height).
+    case rows
+    /// One image column per time step (T = image width).
+    case columns
+}
 
 /// Everything that defines a training run; saved as the run directory's `config.json`.
 ///
@@ -142,10 +148,23 @@ public struct TrainingConfiguration: Sendable, Equatable {
     }
 
     /// The model this configuration trains, for images of `inputShape` and `classes` classes.
-    public func modelConfiguration(inputShape: [Int], classes: Int) -> ModelConfiguration {
+    /// The encoding of the inputs over time.
+    public var resolvedEncoding: Encoding {
+        switch encoding {
+        case .direct: .direct
+        case .poisson: .poisson(seed: seed)
+        case .latency: .latency(threshold: 0)
+        case .rows: .rows
+        case .columns: .columns
+        }
+    }
+
+    /// The model this configuration trains, for samples of shape `sampleShape` (`[C, H, W]`).
+    public func modelConfiguration(inputShape sampleShape: [Int], classes: Int) -> ModelConfiguration {
         var n = neuron
         n.timeSteps = timeSteps
-        return ModelConfiguration(name: model, inputShape: inputShape, classes: classes, neuron: n, widths: widths)
+        return ModelConfiguration(name: model, inputShape: resolvedEncoding.stepShape(forSample: sampleShape), classes: classes,
+                                  neuron: n, widths: widths)
     }
 
     /// A fresh optimizer.

@@ -91,6 +91,23 @@ import Testing
         #expect(error < 1e-2)
     }
 
+    @Test(arguments: [(3, 5), (8, 9_001), (16, 20_000)])
+    func fusedKernelEqualsComposedOperations(_ dims: (Int, Int)) {
+        let (t, n) = dims
+        let x = randomTensor([t, n], seed: 10, scale: 1.5), w = randomTensor([t, t], seed: 11, scale: 0.5)
+        let b = randomTensor([t], seed: 12), r = randomTensor([t, n], seed: 13)
+        let surrogate = Arctangent(alpha: 2)
+        let (_, fused) = valueWithGradient(at: [x, w, b]) { v in
+            (Tensor.parallelSpikes(v[0], weight: v[1], bias: v[2], surrogate: surrogate) * r).sum()
+        }
+        let (_, composed) = valueWithGradient(at: [x, w, b]) { v in
+            ((Tensor.matmul(v[1], v[0]) + v[2].reshaped(to: [t, 1])).heaviside(surrogate: surrogate) * r).sum()
+        }
+        #expect(Tensor.parallelSpikes(x, weight: w, bias: b, surrogate: surrogate).scalars
+                == (Tensor.matmul(w, x) + b.reshaped(to: [t, 1])).heaviside(surrogate: surrogate).scalars)
+        for k in 0..<3 { #expect(relativeError(fused[k], composed[k]) < 1e-4, "gradient \(k)") }
+    }
+
     @Test func learnableAlphaGradient() {
         // ∂/∂α of Σ r·Θ(x) with the arctangent surrogate: Σ r·∂g_α(x)/∂α.
         let x = randomTensor([20], seed: 8), r = randomTensor([20], seed: 9)

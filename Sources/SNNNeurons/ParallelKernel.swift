@@ -1,0 +1,180 @@
+import Foundation
+import SNNTensor
+
+/// The fused kernel of the PSN family: S = Θ(W·X + b) over a `[T, N]` input in one pass, and in the
+/// backward pass ∂X = Wᵀ·∂H, ∂W = ∂H·Xᵀ, ∂b = Σ ∂H with ∂H = ∂S ⊙ g(H), also in one pass.
+///
+/// For the small T of spiking networks (T ≤ 32) the T×T product is done per neuron in SIMD registers
+/// while the `[T, block]` tile sits in L1 cache, so each element of X, H and S crosses memory once;
+/// a BLAS GEMM with inner dimension T would instead stream the data several times.
+enum ParallelNeuronKernel {
+    static let lanes = NeuronVector.scalarCount
+    /// Neurons per tile: each of the T rows of a tile is one contiguous 2 KiB run, so memory is read
+    /// and written in long bursts whatever T is (processing one vector of neurons across all T rows
+    /// at a time would open 3·T concurrent streams and defeat the prefetchers beyond T ≈ 4).
+    static let tile = 512
+
+    /// Copies rows `0..<t` of columns `j0..<j0+width` of a `[t, n]` matrix into a `[t, tile]` buffer
+    /// (zero-padded to whole vectors).
+    @inline(__always)
+    static func gather(_ src: UnsafePointer<Float>, t: Int, n: Int, j0: Int, width: Int, into dst: UnsafeMutablePointer<Float>) {
+        let padded = (width + lanes - 1) / lanes * lanes
+        for r in 0..<t {
+            (dst + r * tile).update(from: src + r * n + j0, count: width)
+            if padded > width { (dst + r * tile + width).update(repeating: 0, count: padded - width) }
+        }
+    }
+
+    // Specialised entry points per library surrogate: the layers are generic classes called through
+    // `any Layer`, where the unspecialised code would call the surrogate through a witness table.
+    @_specialize(where S == QGate)
+    @_specialize(where S == Arctangent)
+    @_specialize(where S == SigmoidSurrogate)
+    @_specialize(where S == Rectangular)
+    @_specialize(where S == PiecewiseLinear)
+    @_specialize(where S == SuperSpike)
+    @_specialize(where S == ErfSurrogate)
+    static func forward<S: Surrogate>(x: Tensor, weight: Tensor, bias: Tensor, surrogate: S, strict: Bool) -> Tensor {
+        let t = x.shape[0], n = x.shape[1]
+        precondition(weight.shape == [t, t] && bias.shape == [t],
+                     "parallel neuron: weight \(weight.shape) and bias \(bias.shape) must be [\(t), \(t)] and [\(t)]")
+        let spikes = Tensor(uninitializedShape: [t, n]), charged = Tensor(uninitializedShape: [t, n])
+        let px = x.unsafeStoragePointer, pw = weight.unsafeStoragePointer, pb = bias.unsafeStoragePointer
+        let ps = spikes.unsafeStoragePointer, ph = charged.unsafeStoragePointer
+        Parallelism.forEachChunk(n, grain: 4096) { range in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: t * tile) { buffer in
+                let xt = buffer.baseAddress!
+                var j0 = range.lowerBound
+                while j0 < range.upperBound {
+                    let width = Swift.min(tile, range.upperBound - j0)
+                    gather(px, t: t, n: n, j0: j0, width: width, into: xt)
+                    for r in 0..<t {
+                        let row = pw + r * t, hOut = ph + r * n + j0, sOut = ps + r * n + j0
+                        var j = 0
+                        while j < width {
+                            let count = Swift.min(lanes, width - j)
+                            var acc = NeuronVector(repeating: pb[r])
+                            for i in 0..<t { acc += row[i] * UnsafeRawPointer(xt + i * tile + j).loadUnaligned(as: NeuronVector.self) }
+                            storeLanes(acc, hOut + j, count)
+                            let fired = strict ? acc .> 0 : acc .>= 0
+                            storeLanes(NeuronVector(repeating: 0).replacing(with: 1, where: fired), sOut + j, count)
+                            j += lanes
+                        }
+                    }
+                    j0 += width
+                }
+            }
+        }
+        return Tensor(spikes, inputs: [x, weight, bias]) { [x, weight, charged] g, needs in
+            backward(x: x, weight: weight, charged: charged, gradSpikes: g, surrogate: surrogate, needs: needs)
+        }
+    }
+
+    @_specialize(where S == QGate)
+    @_specialize(where S == Arctangent)
+    @_specialize(where S == SigmoidSurrogate)
+    @_specialize(where S == Rectangular)
+    @_specialize(where S == PiecewiseLinear)
+    @_specialize(where S == SuperSpike)
+    @_specialize(where S == ErfSurrogate)
+    static func backward<S: Surrogate>(x: Tensor, weight: Tensor, charged: Tensor, gradSpikes: Tensor, surrogate: S,
+                                       needs: [Bool]) -> [Tensor?] {
+        let t = x.shape[0], n = x.shape[1]
+        let px = x.unsafeStoragePointer, pw = weight.unsafeStoragePointer, ph = charged.unsafeStoragePointer
+        let pg = gradSpikes.unsafeStoragePointer
+        let gx = needs[0] ? Tensor(uninitializedShape: [t, n]) : nil
+        let pgx = gx?.unsafeStoragePointer
+        let wantParameters = needs[1] || needs[2]
+        let threads = Swift.max(1, Parallelism.threadCount)
+        let chunkSize = (n + threads - 1) / threads
+        // Per-chunk partial sums of ∂W (t·t) and ∂b (t), combined in chunk order (reproducible).
+        var partials = [Double](repeating: 0, count: threads * 4 * (t * t + t))
+        partials.withUnsafeMutableBufferPointer { partialBuffer in
+            let base = partialBuffer.baseAddress!
+            Parallelism.forEachChunk(n, grain: 4096) { range in
+                let slot = range.lowerBound / Swift.max(chunkSize, 1)
+                let gw = base + slot * (t * t + t), gb = gw + t * t
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * t * tile) { buffer in
+                    let ght = buffer.baseAddress!, xt = ght + t * tile
+                    var j0 = range.lowerBound
+                    while j0 < range.upperBound {
+                        let width = Swift.min(tile, range.upperBound - j0)
+                        let padded = (width + lanes - 1) / lanes * lanes
+                        // ∂H = ∂S ⊙ g(H) for the tile (zero in the padding lanes).
+                        gather(ph, t: t, n: n, j0: j0, width: width, into: ght)
+                        for r in 0..<t {
+                            let gs = pg + r * n + j0, dst = ght + r * tile
+                            var j = 0
+                            while j < width {
+                                let count = Swift.min(lanes, width - j)
+                                let h = UnsafeRawPointer(dst + j).loadUnaligned(as: NeuronVector.self)
+                                let v = loadLanes(gs + j, count) * surrogate.derivative(h)
+                                UnsafeMutableRawPointer(dst + j).storeBytes(of: v, as: NeuronVector.self)
+                                j += lanes
+                            }
+                        }
+                        if let pgx {
+                            for i in 0..<t {
+                                let out = pgx + i * n + j0
+                                var j = 0
+                                while j < width {
+                                    var acc = NeuronVector()
+                                    for r in 0..<t { acc += pw[r * t + i] * UnsafeRawPointer(ght + r * tile + j).loadUnaligned(as: NeuronVector.self) }
+                                    storeLanes(acc, out + j, Swift.min(lanes, width - j))
+                                    j += lanes
+                                }
+                            }
+                        }
+                        if wantParameters {
+                            gather(px, t: t, n: n, j0: j0, width: width, into: xt)
+                            for r in 0..<t {
+                                let gRow = ght + r * tile
+                                var sumB = NeuronVector()
+                                var j = 0
+                                while j < padded {
+                                    sumB += UnsafeRawPointer(gRow + j).loadUnaligned(as: NeuronVector.self)
+                                    j += lanes
+                                }
+                                gb[r] += Double(sumB.sum())
+                                for i in 0..<t {
+                                    let xRow = xt + i * tile
+                                    var acc = NeuronVector()
+                                    var k = 0
+                                    while k < padded {
+                                        acc += UnsafeRawPointer(gRow + k).loadUnaligned(as: NeuronVector.self)
+                                            * UnsafeRawPointer(xRow + k).loadUnaligned(as: NeuronVector.self)
+                                        k += lanes
+                                    }
+                                    gw[r * t + i] += Double(acc.sum())
+                                }
+                            }
+                        }
+                        j0 += width
+                    }
+                }
+            }
+        }
+        var dWeight: Tensor?, dBias: Tensor?
+        if wantParameters {
+            var w = [Double](repeating: 0, count: t * t), b = [Double](repeating: 0, count: t)
+            for slot in 0..<(threads * 4) {
+                let offset = slot * (t * t + t)
+                for k in 0..<(t * t) { w[k] += partials[offset + k] }
+                for k in 0..<t { b[k] += partials[offset + t * t + k] }
+            }
+            dWeight = needs[1] ? Tensor(shape: [t, t], scalars: w.map { Float($0) }) : nil
+            dBias = needs[2] ? Tensor(shape: [t], scalars: b.map { Float($0) }) : nil
+        }
+        return [gx, dWeight, dBias]
+    }
+}
+
+extension Tensor {
+    /// Θ(W·X + b) for X `[T, N]`, W `[T, T]`, b `[T]` (firing at ≥ 0, or > 0 when `strict`), with the
+    /// surrogate gradient, as one fused primitive (see ``ParallelNeuronKernel``).
+    public static func parallelSpikes<S: Surrogate>(_ x: Tensor, weight: Tensor, bias: Tensor, surrogate: S,
+                                                    strict: Bool = false) -> Tensor {
+        precondition(x.rank == 2, "parallelSpikes: input must be [T, N], got \(x.shape)")
+        return ParallelNeuronKernel.forward(x: x, weight: weight, bias: bias, surrogate: surrogate, strict: strict)
+    }
+}
