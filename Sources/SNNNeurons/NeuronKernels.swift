@@ -112,15 +112,6 @@ enum NeuronKernels {
     /// BPTT over the sequence: from H (pre-reset membrane), ∂L/∂S and optionally ∂L/∂V (post-reset),
     /// writes ∂L/∂X and returns ∂L/∂k (needed by PLIF; 0 otherwise unless `wantK`).
     /// `x` is needed only when `wantK` (the k-derivative of the decayed-input charge uses it).
-    // Specialised entry points per library surrogate: the layers are generic classes called through
-    // `any Layer`, where the unspecialised code would call the surrogate through a witness table per element.
-    @_specialize(where S == QGate)
-    @_specialize(where S == Arctangent)
-    @_specialize(where S == SigmoidSurrogate)
-    @_specialize(where S == Rectangular)
-    @_specialize(where S == PiecewiseLinear)
-    @_specialize(where S == SuperSpike)
-    @_specialize(where S == ErfSurrogate)
     static func backward<S: Surrogate>(_ c: NeuronKernelConfiguration, surrogate: S, charged: UnsafePointer<Float>,
                                        x: UnsafePointer<Float>?, gradSpikes: UnsafePointer<Float>,
                                        gradMembrane: UnsafePointer<Float>?, steps: Int, neurons: Int,

@@ -25,15 +25,6 @@ enum ParallelNeuronKernel {
         }
     }
 
-    // Specialised entry points per library surrogate: the layers are generic classes called through
-    // `any Layer`, where the unspecialised code would call the surrogate through a witness table.
-    @_specialize(where S == QGate)
-    @_specialize(where S == Arctangent)
-    @_specialize(where S == SigmoidSurrogate)
-    @_specialize(where S == Rectangular)
-    @_specialize(where S == PiecewiseLinear)
-    @_specialize(where S == SuperSpike)
-    @_specialize(where S == ErfSurrogate)
     static func forward<S: Surrogate>(x: Tensor, weight: Tensor, bias: Tensor, surrogate: S, strict: Bool) -> Tensor {
         let t = x.shape[0], n = x.shape[1]
         precondition(weight.shape == [t, t] && bias.shape == [t],
@@ -70,13 +61,6 @@ enum ParallelNeuronKernel {
         }
     }
 
-    @_specialize(where S == QGate)
-    @_specialize(where S == Arctangent)
-    @_specialize(where S == SigmoidSurrogate)
-    @_specialize(where S == Rectangular)
-    @_specialize(where S == PiecewiseLinear)
-    @_specialize(where S == SuperSpike)
-    @_specialize(where S == ErfSurrogate)
     static func backward<S: Surrogate>(x: Tensor, weight: Tensor, charged: Tensor, gradSpikes: Tensor, surrogate: S,
                                        needs: [Bool]) -> [Tensor?] {
         let t = x.shape[0], n = x.shape[1]
