@@ -48,6 +48,12 @@ def workloads(py):
                    [("SpikingJelly LIFNode", lambda: peer(py, "lif_bench.py", "--impl", "sj_lif", "--T", "4")["neuron_steps_per_s"] / 1e6),
                     ("torch.compile", lambda: peer(py, "lif_bench.py", "--impl", "torch_compile", "--T", "4")["neuron_steps_per_s"] / 1e6)],
                    True, "M neuron-steps/s"),
+        "psn-T8": (lambda: run_json([SNN, "bench", "psn", "--json", "--time-steps", "8"])[0]["neuron_steps_per_second"] / 1e6,
+                   [("SpikingJelly PSN", lambda: peer(py, "lif_bench.py", "--impl", "sj_psn", "--T", "8")["neuron_steps_per_s"] / 1e6)],
+                   True, "M neuron-steps/s"),
+        "psu-T8": (lambda: run_json([SNN, "bench", "psu", "--json", "--time-steps", "8"])[0]["neuron_steps_per_second"] / 1e6,
+                   [("SpikingJelly PSN", lambda: peer(py, "lif_bench.py", "--impl", "sj_psn", "--T", "8")["neuron_steps_per_s"] / 1e6)],
+                   True, "M neuron-steps/s"),
         "train-step": (lambda: run_json([SNN, "bench", "train-step", "--json", "--repeats", "8", "--warmup", "2"])[0],
                        [("SpikingJelly", lambda: peer(py, "convnet_bench.py", "--impl", "sj"))], True, "images/s"),
     }
@@ -57,7 +63,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--peers-python", default="/tmp/peers/bin/python")
     ap.add_argument("--pairs", type=int, default=5)
-    ap.add_argument("--only", default="gemm,conv,lif-T8,lif-T4,train-step")
+    ap.add_argument("--only", default="gemm,conv,lif-T8,lif-T4,psn-T8,psu-T8,train-step")
     ap.add_argument("--output", default="bench-results.jsonl")
     a = ap.parse_args()
     if not os.path.exists(SNN):

@@ -7,6 +7,8 @@ public enum DatasetName: String, Sendable, CaseIterable {
     case digits
     case mnist
     case fashionMNIST = "fashion-mnist"
+    /// Spoken digits as MFCC sequences (32 frames of 13 coefficients; use `--encoding rows --time-steps 32`).
+    case fsddMFCC = "fsdd-mfcc"
 
     /// Whether `--data-dir` is required.
     public var needsDirectory: Bool { self != .digits }
@@ -22,6 +24,11 @@ public enum DatasetName: String, Sendable, CaseIterable {
                 throw SNNError(.invalidArgument, "--data-dir is required for \(rawValue)")
             }
             return (try MNIST.load(.train, directory: directory), try MNIST.load(.test, directory: directory))
+        case .fsddMFCC:
+            guard let directory else {
+                throw SNNError(.invalidArgument, "--data-dir is required for \(rawValue)")
+            }
+            return (try FSDD.load(.train, directory: directory), try FSDD.load(.test, directory: directory))
         }
     }
 }

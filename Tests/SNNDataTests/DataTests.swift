@@ -52,7 +52,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let plain = Self.idxBytes(type: 0x08, shape: [4], payload: [9, 8, 7, 6])
         let path = directory.appendingPathComponent("a.idx").path
-        FileManager.default.createFile(atPath: path, contents: Data(plain))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(plain))
         let gzip = Process()
         gzip.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         gzip.arguments = ["gzip", "-k", path]
@@ -75,6 +75,34 @@ import Testing
         #expect(test.labels.prefix(5) == [7, 2, 1, 0, 4])  // the well-known first t10k labels
         #expect(test.images.scalars.allSatisfy { $0 >= 0 && $0 <= 1 })
         #expect(throws: SNNError.self) { try MNIST.load(.train, directory: "/nonexistent-dir") }
+    }
+
+    @Test func fsddFromSharedDirectory() throws {
+        guard let shared = sharedDataDirectory() else { return }
+        let directory = shared.appendingPathComponent("fsdd-mfcc").path
+        let train = try FSDD.load(.train, directory: directory, frames: 20), test = try FSDD.load(.test, directory: directory, frames: 20)
+        #expect(train.count == 2400 && test.count == 600)
+        #expect(train.images.shape == [2400, 1, 20, 13])
+        #expect(Set(test.labels) == Set(0..<10))
+        // Standardised with training statistics: training coefficients of the first frame have mean ≈ 0.
+        let firstFrames = train.images.selecting(0, alongAxis: 2).mean(alongAxes: [0, 1]).scalars
+        #expect(firstFrames.allSatisfy { $0.isFinite })
+        // The files are validated against each other.
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("snn-fsdd-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: copy) }
+        for ext in ["f32", "len.u32", "labels.u8"] {
+            try FileManager.default.copyItem(atPath: directory + "/fsdd-mfcc13.\(ext)", toPath: copy.path + "/fsdd-mfcc13.\(ext)")
+        }
+        let features = copy.path + "/fsdd-mfcc13.f32"
+        let bytes = FileManager.default.contents(atPath: features)!
+        try bytes.prefix(bytes.count - 4).write(to: URL(fileURLWithPath: features))
+        do {
+            _ = try FSDD.load(.train, directory: copy.path)
+            Issue.record("a truncated feature file was accepted")
+        } catch {
+            #expect(error.file == features && error.offset != nil)
+        }
     }
 
     @Test func loaderEpochsAreReproducibleAndCoverTheData() throws {
