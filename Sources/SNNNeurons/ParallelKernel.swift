@@ -162,3 +162,114 @@ extension Tensor {
         return ParallelNeuronKernel.forward(x: x, weight: weight, bias: bias, surrogate: surrogate, strict: strict)
     }
 }
+
+/// The fused kernel of the PSU (the variant without learnable matrices): per 512-neuron tile,
+/// H = A·X, σ = sigmoid(H), V = H − V_th·R·σ, S = [V − V_th > 0]; backward with the learnable
+/// arctangent α: ∂V = ∂S ⊙ g_α(V − V_th), ∂σ = −V_th·Rᵀ∂V, ∂H = ∂V + ∂σ ⊙ σ(1 − σ), ∂X = Aᵀ∂H,
+/// ∂α = Σ ∂S ⊙ ∂g_α/∂α(V − V_th). `ParallelSpikingUnit.membrane` is its composed twin.
+enum PSUKernel {
+    static let lanes = NeuronVector.scalarCount
+    static let tile = ParallelNeuronKernel.tile
+
+    @inline(__always)
+    static func sigmoid(_ x: NeuronVector) -> NeuronVector {
+        var r = NeuronVector()
+        for k in 0..<lanes { r[k] = 1 / (1 + Foundation.exp(-x[k])) }
+        return r
+    }
+
+    static func spikes(_ x: Tensor, a: Tensor, r: Tensor, threshold: Float, alpha: Tensor) -> Tensor {
+        let t = x.shape[0], n = x.shape[1]
+        let membrane = Tensor(uninitializedShape: [t, n]), gate = Tensor(uninitializedShape: [t, n])
+        let spikes = Tensor(uninitializedShape: [t, n])
+        let px = x.unsafeStoragePointer, pa = a.unsafeStoragePointer, pr = r.unsafeStoragePointer
+        let pv = membrane.unsafeStoragePointer, pg = gate.unsafeStoragePointer, ps = spikes.unsafeStoragePointer
+        Parallelism.forEachChunk(n, grain: 4096) { range in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * t * tile) { buffer in
+                let xt = buffer.baseAddress!, ht = xt + t * tile, st = ht + t * tile
+                var j0 = range.lowerBound
+                while j0 < range.upperBound {
+                    let width = Swift.min(tile, range.upperBound - j0)
+                    ParallelNeuronKernel.gather(px, t: t, n: n, j0: j0, width: width, into: xt)
+                    var j = 0
+                    while j < width {
+                        for row in 0..<t {
+                            var h = NeuronVector()
+                            for i in 0...row { h += pa[row * t + i] * UnsafeRawPointer(xt + i * tile + j).loadUnaligned(as: NeuronVector.self) }
+                            UnsafeMutableRawPointer(ht + row * tile + j).storeBytes(of: h, as: NeuronVector.self)
+                            UnsafeMutableRawPointer(st + row * tile + j).storeBytes(of: sigmoid(h), as: NeuronVector.self)
+                        }
+                        j += lanes
+                    }
+                    for row in 0..<t {
+                        var j = 0
+                        while j < width {
+                            let count = Swift.min(lanes, width - j)
+                            var reset = NeuronVector()
+                            for i in 0..<row { reset += pr[row * t + i] * UnsafeRawPointer(st + i * tile + j).loadUnaligned(as: NeuronVector.self) }
+                            let v = UnsafeRawPointer(ht + row * tile + j).loadUnaligned(as: NeuronVector.self) - threshold * reset
+                            storeLanes(v, pv + row * n + j0 + j, count)
+                            storeLanes(UnsafeRawPointer(st + row * tile + j).loadUnaligned(as: NeuronVector.self), pg + row * n + j0 + j, count)
+                            storeLanes(NeuronVector(repeating: 0).replacing(with: 1, where: v - threshold .> 0), ps + row * n + j0 + j, count)
+                            j += lanes
+                        }
+                    }
+                    j0 += width
+                }
+            }
+        }
+        return Tensor(spikes, inputs: [x, alpha]) { [a, r, membrane, gate, alpha] g, needs in
+            backward(a: a, r: r, membrane: membrane, gate: gate, gradSpikes: g, threshold: threshold, alpha: alpha, needs: needs)
+        }
+    }
+
+    static func backward(a: Tensor, r: Tensor, membrane: Tensor, gate: Tensor, gradSpikes: Tensor, threshold: Float,
+                         alpha: Tensor, needs: [Bool]) -> [Tensor?] {
+        let t = membrane.shape[0], n = membrane.shape[1]
+        let surrogate = Arctangent(alpha: alpha.scalars[0])
+        let pa = a.unsafeStoragePointer, pr = r.unsafeStoragePointer
+        let pv = membrane.unsafeStoragePointer, pgate = gate.unsafeStoragePointer, pgs = gradSpikes.unsafeStoragePointer
+        let gx = Tensor(uninitializedShape: [t, n])
+        let pgx = gx.unsafeStoragePointer
+        let threads = Swift.max(1, Parallelism.threadCount)
+        let chunkSize = (n + threads - 1) / threads
+        var alphaPartials = [Double](repeating: 0, count: threads * 4)
+        let wantAlpha = needs[1]
+        alphaPartials.withUnsafeMutableBufferPointer { partial in
+            Parallelism.forEachChunk(n, grain: 4096) { range in
+                let slot = range.lowerBound / Swift.max(chunkSize, 1)
+                var alphaSum = 0.0
+                withUnsafeTemporaryAllocation(of: NeuronVector.self, capacity: 2 * t) { buffer in
+                    let gv = buffer.baseAddress!, gh = gv + t
+                    var j = range.lowerBound
+                    while j < range.upperBound {
+                        let count = Swift.min(lanes, range.upperBound - j)
+                        for row in 0..<t {
+                            let x = loadLanes(pv + row * n + j, count) - threshold
+                            let gs = loadLanes(pgs + row * n + j, count)
+                            gv[row] = gs * surrogate.derivative(x)
+                            if wantAlpha {
+                                for k in 0..<count { alphaSum += Double(gs[k] * surrogate.derivativeWithRespectToAlpha(x[k])) }
+                            }
+                        }
+                        for i in 0..<t {
+                            var gsigma = NeuronVector()
+                            for row in (i + 1)..<Swift.max(i + 1, t) { gsigma += pr[row * t + i] * gv[row] }
+                            let s = loadLanes(pgate + i * n + j, count)
+                            gh[i] = gv[i] - threshold * gsigma * s * (1 - s)
+                        }
+                        for i in 0..<t {
+                            var acc = NeuronVector()
+                            for row in i..<t { acc += pa[row * t + i] * gh[row] }
+                            storeLanes(acc, pgx + i * n + j, count)
+                        }
+                        j += lanes
+                    }
+                }
+                partial[slot] += alphaSum
+            }
+        }
+        let dAlpha = wantAlpha ? Tensor(shape: alpha.shape, scalars: [Float(alphaPartials.reduce(0, +))]) : nil
+        return [needs[0] ? gx : nil, dAlpha]
+    }
+}

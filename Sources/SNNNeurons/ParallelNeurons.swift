@@ -225,7 +225,8 @@ public final class ParallelSpikingUnit: Module, SpikeEmitting {
         }
     }
 
-    /// The membrane potentials V `[T, N]` for input I `[T, N]`.
+    /// The membrane potentials V `[T, N]` for input I `[T, N]`, as composed operations (the PSU itself
+    /// runs the fused ``PSUKernel``; this is its reference).
     public func membrane(_ i: Tensor) -> Tensor {
         switch variant {
         case .psu:
@@ -242,6 +243,10 @@ public final class ParallelSpikingUnit: Module, SpikeEmitting {
 
     public func callAsFunction(_ input: Tensor) -> Tensor {
         let i = timeMatrix(input, timeSteps: timeSteps, name: variant.rawValue.uppercased())
+        if variant == .psu {
+            let s = PSUKernel.spikes(i, a: inputMatrix, r: resetMatrix, threshold: threshold, alpha: alpha)
+            return recordSpikes(s.reshaped(to: input.shape), statistics)
+        }
         let v = membrane(i)
         let s = (v - threshold).heaviside(arctangentAlpha: alpha, strict: true)
         return recordSpikes(s.reshaped(to: input.shape), statistics)

@@ -108,6 +108,30 @@ import Testing
         for k in 0..<3 { #expect(relativeError(fused[k], composed[k]) < 1e-4, "gradient \(k)") }
     }
 
+    @Test(arguments: [(4, 3), (8, 9_001), (12, 5_000)])
+    func fusedPSUEqualsComposedOperations(_ dims: (Int, Int)) {
+        let (t, n) = dims
+        let psu = ParallelSpikingUnit(.psu, timeSteps: t, tau: 3, threshold: 0.5, alpha: 2.5)
+        let x = randomTensor([t, n], seed: 14, scale: 1.5), r = randomTensor([t, n], seed: 15)
+        let alpha0 = psu.alpha
+        func run(_ f: @escaping (Tensor) -> Tensor) -> (Tensor, [Tensor]) {
+            var out = Tensor(0)
+            let (_, g) = valueWithGradient(at: [x, alpha0]) { v in
+                psu.alpha = v[1]
+                let s = f(v[0])
+                out = s.detached
+                return (s * r).sum()
+            }
+            psu.alpha = alpha0
+            return (out, g)
+        }
+        let fused = run { psu($0) }
+        let composed = run { (psu.membrane($0) - 0.5).heaviside(arctangentAlpha: psu.alpha, strict: true) }
+        #expect(fused.0.scalars == composed.0.scalars)
+        #expect(relativeError(fused.1[0], composed.1[0]) < 1e-4)
+        #expect(relativeError(fused.1[1], composed.1[1]) < 1e-4)
+    }
+
     @Test func learnableAlphaGradient() {
         // ∂/∂α of Σ r·Θ(x) with the arctangent surrogate: Σ r·∂g_α(x)/∂α.
         let x = randomTensor([20], seed: 8), r = randomTensor([20], seed: 9)
