@@ -46,20 +46,22 @@ open class Module {
     /// The direct children with their names. The default uses reflection; containers override it.
     open func namedChildren() -> [(String, Module)] {
         var result: [(String, Module)] = []
-        var mirror: Mirror? = Mirror(reflecting: self)
+        for (name, value) in storedProperties() { Module.collectModules(value, name: name, into: &result) }
+        return result
+    }
+
+    /// Stored properties of this object by public name (wrappers' leading underscore dropped),
+    /// superclass properties first, so paths follow declaration order from the base down.
+    private func storedProperties() -> [(String, Any)] {
         var mirrors: [Mirror] = []
+        var mirror: Mirror? = Mirror(reflecting: self)
         while let m = mirror {
             mirrors.append(m)
             mirror = m.superclassMirror
         }
-        // Superclass properties first, so paths follow declaration order from the base down.
-        for m in mirrors.reversed() {
-            for child in m.children {
-                guard let label = child.label else { continue }
-                Module.collectModules(child.value, name: Module.publicName(label), into: &result)
-            }
+        return mirrors.reversed().flatMap { m in
+            m.children.compactMap { child in child.label.map { (Module.publicName($0), child.value) } }
         }
-        return result
     }
 
     static func publicName(_ label: String) -> String {
@@ -87,18 +89,9 @@ open class Module {
     /// The parameters and buffers declared directly on this module (not its children).
     func ownTensors() -> (parameters: [(String, Parameter)], buffers: [(String, Buffer)]) {
         var parameters: [(String, Parameter)] = [], buffers: [(String, Buffer)] = []
-        var mirror: Mirror? = Mirror(reflecting: self)
-        var mirrors: [Mirror] = []
-        while let m = mirror {
-            mirrors.append(m)
-            mirror = m.superclassMirror
-        }
-        for m in mirrors.reversed() {
-            for child in m.children {
-                guard let label = child.label else { continue }
-                if let p = child.value as? Parameter { parameters.append((Module.publicName(label), p)) }
-                if let b = child.value as? Buffer { buffers.append((Module.publicName(label), b)) }
-            }
+        for (name, value) in storedProperties() {
+            if let p = value as? Parameter { parameters.append((name, p)) }
+            if let b = value as? Buffer { buffers.append((name, b)) }
         }
         return (parameters, buffers)
     }
