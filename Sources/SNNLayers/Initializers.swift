@@ -14,8 +14,23 @@ public enum GlobalRandom {
         lock.unlock()
     }
 
-    /// Runs `body` with exclusive access to the generator.
+    /// A generator private to one task (see ``withSeed(_:_:)``).
+    final class Scoped: @unchecked Sendable {
+        var generator: RandomGenerator
+        init(_ seed: UInt64) { generator = RandomGenerator(seed: seed) }
+    }
+
+    @TaskLocal static var scoped: Scoped?
+
+    /// Runs `body` with a generator seeded with `seed` that only this task sees, so concurrent work
+    /// (parallel tests, several trainers) cannot interleave draws with it.
+    public static func withSeed<R>(_ seed: UInt64, _ body: () throws -> R) rethrows -> R {
+        try $scoped.withValue(Scoped(seed)) { try body() }
+    }
+
+    /// Runs `body` with exclusive access to the generator (the task's own inside ``withSeed(_:_:)``).
     public static func withGenerator<R>(_ body: (inout RandomGenerator) -> R) -> R {
+        if let scoped { return body(&scoped.generator) }
         lock.lock()
         defer { lock.unlock() }
         return body(&generator)

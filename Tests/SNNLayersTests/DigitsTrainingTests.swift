@@ -67,10 +67,8 @@ import Testing
     }
 
     @Test func mlpReaches95PercentReproducibly() throws {
-        GlobalRandom.seed(42)
-        let first = try Self.train(Self.mlp(), epochs: 15, learningRate: 0.01, seed: 1) { $0 }
-        GlobalRandom.seed(42)
-        let second = try Self.train(Self.mlp(), epochs: 15, learningRate: 0.01, seed: 1) { $0 }
+        let first = try Self.train(GlobalRandom.withSeed(42) { Self.mlp() }, epochs: 15, learningRate: 0.01, seed: 1) { $0 }
+        let second = try Self.train(GlobalRandom.withSeed(42) { Self.mlp() }, epochs: 15, learningRate: 0.01, seed: 1) { $0 }
         print("digits MLP: test accuracy \(first.accuracy), final loss \(first.losses.last ?? .nan)")
         #expect(first.accuracy >= 0.95, "MLP test accuracy \(first.accuracy)")
         #expect(first.losses == second.losses, "two runs with one seed must give bit-identical losses")
@@ -78,10 +76,8 @@ import Testing
     }
 
     @Test func cnnReaches95PercentReproducibly() throws {
-        GlobalRandom.seed(7)
-        let first = try Self.train(Self.cnn(), epochs: 12, learningRate: 0.01, seed: 2) { $0 }
-        GlobalRandom.seed(7)
-        let second = try Self.train(Self.cnn(), epochs: 12, learningRate: 0.01, seed: 2) { $0 }
+        let first = try Self.train(GlobalRandom.withSeed(7) { Self.cnn() }, epochs: 12, learningRate: 0.01, seed: 2) { $0 }
+        let second = try Self.train(GlobalRandom.withSeed(7) { Self.cnn() }, epochs: 12, learningRate: 0.01, seed: 2) { $0 }
         print("digits CNN: test accuracy \(first.accuracy), final loss \(first.losses.last ?? .nan)")
         #expect(first.accuracy >= 0.95, "CNN test accuracy \(first.accuracy)")
         #expect(first.losses == second.losses, "two runs with one seed must give bit-identical losses")

@@ -64,16 +64,14 @@ import Testing
     }
 
     @Test func layersUsePyTorchDefaultBounds() {
-        GlobalRandom.seed(13)
-        let linear = Linear(300, 40)
+        let linear = GlobalRandom.withSeed(13) { Linear(300, 40) }
         let bound = 1 / Float(300).squareRoot()
         #expect(linear.weight.scalars.allSatisfy { abs($0) <= bound } && linear.bias.scalars.allSatisfy { abs($0) <= bound })
         let conv = Conv2d(8, 4, kernelSize: 3)
         let cb = 1 / Float(72).squareRoot()
         #expect(conv.weight.scalars.allSatisfy { abs($0) <= cb })
         // One seed, one model.
-        GlobalRandom.seed(13)
-        #expect(Linear(300, 40).weight.scalars == linear.weight.scalars)
+        #expect(GlobalRandom.withSeed(13) { Linear(300, 40) }.weight.scalars == linear.weight.scalars)
     }
 }
 
