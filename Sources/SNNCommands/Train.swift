@@ -131,6 +131,8 @@ struct Train: ParsableCommand {
     var cropPadding = 0
     @Flag(help: "Random horizontal flips for augmentation.")
     var horizontalFlip = false
+    @Option(help: "Train on the first N training samples only (the test split stays whole).")
+    var trainSamples: Int?
     @Option(help: "Random seed (weights, data order, augmentation).")
     var seed: UInt64 = 42
     @Option(help: "Run directory to create (default: runs/MODEL-DATASET-TIMESTAMP).")
@@ -145,6 +147,7 @@ struct Train: ParsableCommand {
         guard epochs >= 1 else { throw ValidationError("--epochs must be ≥ 1, got \(epochs)") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be ≥ 1, got \(batchSize)") }
         guard learningRate > 0 else { throw ValidationError("--learning-rate must be > 0, got \(learningRate)") }
+        if let trainSamples, trainSamples < 1 { throw ValidationError("--train-samples must be ≥ 1, got \(trainSamples)") }
         guard cropPadding >= 0 else { throw ValidationError("--crop-padding must be ≥ 0, got \(cropPadding)") }
         if dataset.needsDirectory && dataDir == nil && resume == nil {
             throw ValidationError("--data-dir is required for --dataset \(dataset.rawValue)")
@@ -182,6 +185,7 @@ struct Train: ParsableCommand {
         c.encoding = encoding
         c.augmentation = ImageAugmentation(cropPadding: cropPadding, horizontalFlip: horizontalFlip)
         c.seed = seed
+        c.trainSamples = trainSamples
         return c
     }
 

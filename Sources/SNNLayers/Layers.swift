@@ -243,13 +243,19 @@ public final class LayerNorm: Module, Layer {
 
 /// Zeroes each element with probability `probability` during training and scales the rest by
 /// 1/(1 − p); the identity in inference mode. Its own seeded generator keeps runs reproducible.
+///
+/// With `sharedAcrossTime` the mask is drawn once for `input.shape.dropFirst()` and applied to every
+/// step of a time-major `[T, ...]` input — SpikingJelly's multi-step `layer.Dropout`, which keeps a
+/// dropped neuron silent for the whole sequence.
 public final class Dropout: Module, Layer {
     public let probability: Float
+    public let sharedAcrossTime: Bool
     private var generator: RandomGenerator
 
-    public init(probability: Float = 0.5, seed: UInt64? = nil) {
+    public init(probability: Float = 0.5, sharedAcrossTime: Bool = false, seed: UInt64? = nil) {
         precondition(probability >= 0 && probability < 1, "Dropout: probability \(probability) must be in [0, 1)")
         self.probability = probability
+        self.sharedAcrossTime = sharedAcrossTime
         generator = RandomGenerator(seed: seed ?? GlobalRandom.withGenerator { $0.next() })
         super.init()
     }
@@ -259,7 +265,8 @@ public final class Dropout: Module, Layer {
 
     public func callAsFunction(_ input: Tensor) -> Tensor {
         guard isTraining && probability > 0 else { return input }
-        let mask = Tensor.bernoulli(input.shape, probability: 1 - probability, using: &generator)
+        let maskShape = sharedAcrossTime && input.rank >= 2 ? Array(input.shape.dropFirst()) : input.shape
+        let mask = Tensor.bernoulli(maskShape, probability: 1 - probability, using: &generator)
         return input * (mask / (1 - probability))
     }
 }
@@ -293,6 +300,24 @@ public final class AvgPool2d: Module, Layer {
         foldingLeadingAxes(input, kernelRank: 4, name: "AvgPool2d") {
             $0.avgPool2d(kernelSize: kernelSize, stride: stride, padding: padding)
         }
+    }
+}
+
+/// Average pooling along the last axis of `[..., C, L]` (window and stride `kernelSize`).
+public final class AvgPool1d: Module, Layer {
+    public let kernelSize: Int
+    public init(_ kernelSize: Int) {
+        precondition(kernelSize >= 1, "AvgPool1d: kernel size must be ≥ 1")
+        self.kernelSize = kernelSize
+        super.init()
+    }
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        precondition(input.rank >= 2, "AvgPool1d: input \(input.shape) needs [..., C, L]")
+        let l = input.shape[input.rank - 1]
+        precondition(l >= kernelSize, "AvgPool1d: length \(l) is shorter than the window \(kernelSize)")
+        let asImages = input.reshaped(to: [-1, input.shape[input.rank - 2], 1, l])
+        let y = asImages.avgPool2d(kernelSize: (1, kernelSize), stride: (1, kernelSize), padding: (0, 0))
+        return y.reshaped(to: Array(input.shape.dropLast()) + [y.shape[3]])
     }
 }
 

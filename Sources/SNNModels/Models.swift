@@ -15,6 +15,12 @@ public enum ModelName: String, Sendable, CaseIterable {
     /// The sequential-task network of the PSN/PSU papers: Conv1d (128 channels, k = 3) → BN → neuron,
     /// twice, then a Linear readout; one image row (or column, or feature frame) per time step.
     case sequentialConv = "sequential-conv"
+    /// The PSN/PSU papers' sequential-CIFAR network exactly: 2 × (3 × [Conv1d k3, 128 channels → BN →
+    /// neuron] → AvgPool1d(2)), Linear(128·L/4 → 256) → neuron → Linear; per-step input `[C, L]`.
+    case sequentialCIFAR = "sequential-cifar"
+    /// The PSU paper's SHD network: Linear(F → 1024) → Dropout 0.4 → BN → neuron, twice, then
+    /// Linear(1024 → classes); per-step input flattened to `[F]` (700 channels for SHD).
+    case shdFC = "shd-fc"
 }
 
 /// What a model is built for and with.
@@ -33,7 +39,7 @@ public struct ModelConfiguration: Sendable, Equatable {
         self.inputShape = inputShape
         self.classes = classes
         self.neuron = neuron
-        self.widths = widths ?? (name == .spikingMLP ? [256] : name == .sequentialConv ? [128, 128] : [32, 64])
+        self.widths = widths ?? ModelConfiguration.defaultWidths(name)
     }
 
     /// Builds the model with fresh weights (from ``GlobalRandom``).
@@ -46,6 +52,18 @@ public struct ModelConfiguration: Sendable, Equatable {
         case .sewResNet18: return SEWResNet(self, blocks: [2, 2, 2, 2], widths: [64, 128, 256, 512])
         case .resnet19: return ResNet19(self)
         case .sequentialConv: return Models.sequentialConv(self)
+        case .sequentialCIFAR: return Models.sequentialCIFAR(self)
+        case .shdFC: return Models.shdFC(self)
+        }
+    }
+
+    static func defaultWidths(_ name: ModelName) -> [Int] {
+        switch name {
+        case .spikingMLP: [256]
+        case .sequentialConv: [128, 128]
+        case .sequentialCIFAR: [128, 256]  // conv channels, hidden Linear width
+        case .shdFC: [1024, 1024]
+        default: [32, 64]
         }
     }
 
@@ -84,6 +102,41 @@ enum Models {
             channels = width
         }
         layers += [Flatten(lastAxes: 2), Linear(channels * length, c.classes)]
+        return Sequential(layers)
+    }
+
+    /// METHODS.md "Sequential net": widths = [conv channels, hidden width].
+    static func sequentialCIFAR(_ c: ModelConfiguration) -> Sequential {
+        precondition(c.inputShape.count == 2, "sequential-cifar needs per-step input [C, L], got \(c.inputShape)")
+        precondition(c.widths.count == 2, "sequential-cifar takes --widths CHANNELS,HIDDEN, got \(c.widths)")
+        var channels = c.inputShape[0], length = c.inputShape[1]
+        let width = c.widths[0], hidden = c.widths[1]
+        var layers: [any Layer] = []
+        for _ in 0..<2 {
+            for _ in 0..<3 {
+                layers += [Conv1d(channels, width, kernelSize: 3, padding: 1, bias: false),
+                           BatchNorm1d(width, channelAxisFromEnd: -2), c.neuron.make()]
+                channels = width
+            }
+            layers.append(AvgPool1d(2))
+            length /= 2
+        }
+        precondition(length >= 1, "sequential-cifar: per-step length \(c.inputShape[1]) is too short for two 2× poolings")
+        layers += [Flatten(lastAxes: 2), Linear(channels * length, hidden), c.neuron.make(), Linear(hidden, c.classes)]
+        return Sequential(layers)
+    }
+
+    /// METHODS.md "SHD fully connected net": Linear → Dropout 0.4 (one mask for all steps) → BN → neuron
+    /// per width, then Linear.
+    static func shdFC(_ c: ModelConfiguration) -> Sequential {
+        var layers: [any Layer] = [Flatten(startAxis: 2)]
+        var width = c.inputShape.reduce(1, *)
+        for hidden in c.widths {
+            layers += [Linear(width, hidden), Dropout(probability: 0.4, sharedAcrossTime: true), BatchNorm1d(hidden),
+                       c.neuron.make()]
+            width = hidden
+        }
+        layers.append(Linear(width, c.classes))
         return Sequential(layers)
     }
 

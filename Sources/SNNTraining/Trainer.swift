@@ -67,7 +67,7 @@ public final class Trainer {
     /// `config.json`. On any error nothing is left behind.
     public init(configuration: TrainingConfiguration, directory: String) throws(SNNError) {
         try configuration.validate()
-        let (train, test) = try configuration.dataset.load(directory: configuration.dataDirectory)
+        let (train, test) = try configuration.loadData()
         if let required = configuration.resolvedEncoding.requiredTimeSteps(forSample: Array(train.images.shape.dropFirst())),
            required != configuration.timeSteps {
             throw SNNError(.invalidArgument, "--encoding \(configuration.encoding.rawValue) presents \(required) steps per image: use --time-steps \(required)")
@@ -86,7 +86,7 @@ public final class Trainer {
     public init(resuming directory: String) throws(SNNError) {
         runDirectory = try RunDirectory.open(at: directory)
         let config = try TrainingConfiguration(dictionary: try runDirectory.readConfiguration(), file: runDirectory.configurationPath)
-        let (train, test) = try config.dataset.load(directory: config.dataDirectory)
+        let (train, test) = try config.loadData()
         configuration = config
         self.train = train
         self.test = test

@@ -55,6 +55,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var encoding: EncodingName = .direct
     public var augmentation = ImageAugmentation()
     public var dropLast = false
+    /// Train on the first this many training samples only (nil: all); the test split is never cut.
+    public var trainSamples: Int?
 
     public init() {}
 
@@ -81,6 +83,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
         if neuron.kind == .maskedPSN && neuron.order > timeSteps {
             throw bad("--psn-order \(neuron.order) exceeds --time-steps \(timeSteps)")
         }
+        if let n = trainSamples, n < 1 { throw bad("--train-samples must be ≥ 1, got \(n)") }
         if let widths, widths.isEmpty || widths.contains(where: { $0 < 1 }) { throw bad("--widths must be positive, got \(widths)") }
     }
 
@@ -97,6 +100,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
         ]
         if let dataDirectory { d["data_dir"] = dataDirectory }
         if let widths { d["widths"] = widths }
+        if let trainSamples { d["train_samples"] = trainSamples }
         return d
     }
 
@@ -130,6 +134,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
         encoding = enc
         dataDirectory = d["data_dir"] as? String
         widths = d["widths"] as? [Int]
+        trainSamples = (d["train_samples"] as? NSNumber)?.intValue
         timeSteps = try number("time_steps").intValue
         epochs = try number("epochs").intValue
         batchSize = try number("batch_size").intValue
@@ -147,7 +152,18 @@ public struct TrainingConfiguration: Sendable, Equatable {
         try validate()
     }
 
-    /// The model this configuration trains, for images of `inputShape` and `classes` classes.
+    /// Loads the data set's two splits, the training split cut to ``trainSamples``.
+    public func loadData() throws(SNNError) -> (train: LabeledImages, test: LabeledImages) {
+        var (train, test) = try dataset.load(directory: dataDirectory)
+        if let n = trainSamples {
+            guard n <= train.count else {
+                throw SNNError(.invalidArgument, "--train-samples \(n) exceeds the \(train.count) training samples of \(dataset.rawValue)")
+            }
+            if n < train.count { train = train.subset(Array(0..<n)) }
+        }
+        return (train, test)
+    }
+
     /// The encoding of the inputs over time.
     public var resolvedEncoding: Encoding {
         switch encoding {

@@ -7,6 +7,7 @@ import Testing
 @Suite struct ModelTests {
     static let cases: [(ModelName, [Int])] = [
         (.spikingMLP, [1, 8, 8]), (.spikingCNN, [2, 8, 8]), (.vggSNN, [2, 16, 16]), (.sewResNet18, [3, 8, 8]), (.resnet19, [3, 8, 8]),
+        (.sequentialConv, [1, 8]), (.sequentialCIFAR, [3, 8]), (.shdFC, [20]),
     ]
 
     @Test(arguments: cases)
@@ -39,6 +40,27 @@ import Testing
         #expect(paths.first == "0.weight")
         #expect(paths.contains("1.runningMean") == false)
         #expect(model.namedBuffers().map(\.path).contains("1.runningMean"))
+    }
+
+    @Test func sequentialAndSHDParameterCountsClosedForm() {
+        // METHODS.md: 2 × (3 × [Conv1d k3 128, no bias → BN → neuron] → AvgPool1d 2), Linear(128·L/4 → 256) → neuron → Linear.
+        let seq = ModelConfiguration(name: .sequentialCIFAR, inputShape: [1, 28], classes: 10).make()
+        #expect(seq.parameterCount == 128 * 1 * 3 + 5 * 128 * 128 * 3 + 6 * 2 * 128 + (128 * 7 * 256 + 256) + (256 * 10 + 10))
+        // Linear(700 → 1024) → Dropout → BN → neuron, twice, Linear(1024 → 20).
+        let shd = ModelConfiguration(name: .shdFC, inputShape: [700], classes: 20).make()
+        #expect(shd.parameterCount == (700 * 1024 + 1024) + 2048 + (1024 * 1024 + 1024) + 2048 + (1024 * 20 + 20))
+    }
+
+    @Test func dropoutSharedAcrossTimeDropsTheSameNeuronsAtEveryStep() {
+        let dropout = Dropout(probability: 0.5, sharedAcrossTime: true, seed: 3)
+        let y = dropout(Tensor(ones: [4, 6, 50]))
+        let steps = (0..<4).map { y.selecting($0).scalars }
+        #expect(steps.allSatisfy { $0 == steps[0] })
+        #expect(Set(steps[0]) == [0, 2])  // kept entries scaled by 1/(1 − p)
+        let zeros = steps[0].filter { $0 == 0 }.count
+        #expect(zeros > 100 && zeros < 200)  // 300 draws at p = 0.5: ±5.8σ
+        let independent = Dropout(probability: 0.5, seed: 3)(Tensor(ones: [4, 6, 50]))
+        #expect(independent.selecting(0).scalars != independent.selecting(1).scalars)
     }
 
     @Test func plifParameterIsDiscoveredAndTrained() {

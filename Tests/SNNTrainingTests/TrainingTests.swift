@@ -105,6 +105,8 @@ func temporaryPath(_ name: String) -> String {
             ["train", "--model", "no-such-model", "--output", output],
             ["train", "--surrogate", "bogus", "--output", output],
             ["train", "--output", "/proc/self/not-writable/run"],
+            ["train", "--train-samples", "0", "--output", output],
+            ["train", "--train-samples", "999999", "--output", output],
         ]
         for arguments in cases {
             let r = try runSNN(arguments)
@@ -136,9 +138,20 @@ func temporaryPath(_ name: String) -> String {
         c.encoding = .poisson
         c.augmentation = ImageAugmentation(cropPadding: 2, horizontalFlip: true)
         c.warmupEpochs = 1
+        c.trainSamples = 1000
         let data = try JSONSerialization.data(withJSONObject: c.dictionary)
         let back = try TrainingConfiguration(dictionary: JSONSerialization.jsonObject(with: data) as! [String: Any], file: "c.json")
         #expect(back == c)
+    }
+
+    @Test func trainSamplesCutsOnlyTheTrainingSplit() throws {
+        var c = TrainingConfiguration()
+        let (fullTrain, fullTest) = try c.loadData()
+        c.trainSamples = 100
+        let (train, test) = try c.loadData()
+        #expect(train.count == 100 && test.count == fullTest.count)
+        #expect(train.labels == Array(fullTrain.labels.prefix(100)))
+        #expect(train.images.scalars == Array(fullTrain.images.scalars.prefix(train.images.count)))
     }
 
     @Test func scheduleFollowsTheRecipe() {
