@@ -49,6 +49,31 @@ int snn_dnnl_conv2d_backward_weights(const snn_conv2d_params *p, const float *x,
     return SNN_DNNL_ERR_UNAVAILABLE;
 }
 
+int snn_dnnl_conv2d_blocks(const snn_conv2d_params *p, int op, int has_bias, int *src_block, int *dst_block) {
+    (void)p; (void)op; (void)has_bias;
+    if (src_block) *src_block = 0;
+    if (dst_block) *dst_block = 0;
+    return SNN_DNNL_ERR_UNAVAILABLE;
+}
+
+int snn_dnnl_conv2d_forward_blocked(const snn_conv2d_params *p, const float *x, const float *weight,
+                                    const float *bias, float *y, int flags) {
+    (void)p; (void)x; (void)weight; (void)bias; (void)y; (void)flags;
+    return SNN_DNNL_ERR_UNAVAILABLE;
+}
+
+int snn_dnnl_conv2d_backward_data_blocked(const snn_conv2d_params *p, const float *dy, const float *weight,
+                                          float *dx, int flags) {
+    (void)p; (void)dy; (void)weight; (void)dx; (void)flags;
+    return SNN_DNNL_ERR_UNAVAILABLE;
+}
+
+int snn_dnnl_conv2d_backward_weights_blocked(const snn_conv2d_params *p, const float *x, const float *dy,
+                                             float *dweight, float *dbias, int flags) {
+    (void)p; (void)x; (void)dy; (void)dweight; (void)dbias; (void)flags;
+    return SNN_DNNL_ERR_UNAVAILABLE;
+}
+
 #else // SNN_HAVE_DNNL
 
 #include <dlfcn.h>
@@ -137,7 +162,8 @@ int snn_dnnl_available(void) {
 
 // MARK: - Cache
 
-enum { OP_FORWARD = 0, OP_BACKWARD_DATA = 1, OP_BACKWARD_WEIGHTS = 2 };
+enum { OP_FORWARD = SNN_DNNL_OP_FORWARD, OP_BACKWARD_DATA = SNN_DNNL_OP_BACKWARD_DATA,
+       OP_BACKWARD_WEIGHTS = SNN_DNNL_OP_BACKWARD_WEIGHTS };
 enum { CACHE_SIZE = 32, MAX_SLOTS = 4 };
 #define ARENA_ALIGN ((size_t)4096)
 
@@ -157,6 +183,7 @@ typedef struct {
     dnnl_memory_t inner;      // preferred layout; handle in the arena; NULL when the layouts agree
     dnnl_primitive_t reorder; // NULL when inner is NULL
     size_t inner_size;
+    int block;                // channel block of inner when it is nChw8c or nChw16c, else 0
 } slot_t;
 
 typedef struct {
@@ -209,6 +236,15 @@ static int add_slot(entry_t *e, int arg, int is_output, const dnnl_memory_desc_t
 
     CHECK(fn.dnnl_memory_create(&s->inner, &chosen, engine, NULL));
     s->inner_size = fn.dnnl_memory_desc_get_size(&chosen);
+    if (chosen.ndims == 4) {
+        static const struct { dnnl_format_tag_t tag; int block; } blocked[] = {{dnnl_nChw8c, 8}, {dnnl_nChw16c, 16}};
+        for (int i = 0; i < 2; i++) {
+            dnnl_memory_desc_t md;
+            if (fn.dnnl_memory_desc_init_by_tag(&md, 4, chosen.dims, dnnl_f32, blocked[i].tag) == dnnl_success &&
+                fn.dnnl_memory_desc_equal(&md, &chosen))
+                s->block = blocked[i].block;
+        }
+    }
     dnnl_primitive_desc_t rpd = NULL;
     dnnl_status_t st = is_output
         ? fn.dnnl_reorder_primitive_desc_create(&rpd, &chosen, engine, plain, engine, NULL)
@@ -373,23 +409,45 @@ static int execute_prim(dnnl_primitive_t prim, int nargs, const dnnl_exec_arg_t 
     return 0;
 }
 
-/// Runs entry `e` on the caller's buffers (`ptrs[i]` belongs to slot i). Call with cache_mutex held.
-static int entry_run(entry_t *e, void *const *ptrs) {
+/// Whether the caller passes slot `s` already in its blocked layout (`flags`: SNN_DNNL_*_BLOCKED).
+static int slot_prelaid(const slot_t *s, int flags) {
+    if ((flags & SNN_DNNL_SRC_BLOCKED) && (s->arg == DNNL_ARG_SRC || s->arg == DNNL_ARG_DIFF_SRC)) return 1;
+    if ((flags & SNN_DNNL_DST_BLOCKED) && (s->arg == DNNL_ARG_DST || s->arg == DNNL_ARG_DIFF_DST)) return 1;
+    return 0;
+}
+
+/// Runs entry `e` on the caller's buffers (`ptrs[i]` belongs to slot i). Slots named by `flags` are
+/// in the primitive's own blocked layout already: no reorder, no arena space. Call with cache_mutex held.
+static int entry_run(entry_t *e, void *const *ptrs, int flags) {
     size_t need = align_up(e->scratch_size);
-    for (int i = 0; i < e->nslots; i++) need += align_up(e->slots[i].inner_size);
+    for (int i = 0; i < e->nslots; i++) {
+        const slot_t *s = &e->slots[i];
+        if (slot_prelaid(s, flags)) {
+            if (!s->inner || s->block == 0) return SNN_DNNL_ERR_INVALID; // the layout the caller assumed is not this one
+        } else {
+            need += align_up(s->inner_size);
+        }
+    }
     if (need) TRY(arena_reserve(need));
 
     char *cursor = arena;
     dnnl_exec_arg_t args[MAX_SLOTS + 1];
     int nargs = 0;
+    int skip[MAX_SLOTS] = {0};
     for (int i = 0; i < e->nslots; i++) {
         slot_t *s = &e->slots[i];
-        CHECK(fn.dnnl_memory_set_data_handle(s->user, ptrs[i]));
         dnnl_memory_t m = s->user;
-        if (s->inner) {
-            CHECK(fn.dnnl_memory_set_data_handle(s->inner, cursor));
-            cursor += align_up(s->inner_size);
+        if (s->inner && slot_prelaid(s, flags)) {
+            CHECK(fn.dnnl_memory_set_data_handle(s->inner, ptrs[i]));
+            skip[i] = 1;
             m = s->inner;
+        } else {
+            CHECK(fn.dnnl_memory_set_data_handle(s->user, ptrs[i]));
+            if (s->inner) {
+                CHECK(fn.dnnl_memory_set_data_handle(s->inner, cursor));
+                cursor += align_up(s->inner_size);
+                m = s->inner;
+            }
         }
         args[nargs++] = (dnnl_exec_arg_t){s->arg, m};
     }
@@ -400,14 +458,14 @@ static int entry_run(entry_t *e, void *const *ptrs) {
 
     for (int i = 0; i < e->nslots; i++) {
         slot_t *s = &e->slots[i];
-        if (!s->reorder || s->is_output) continue;
+        if (!s->reorder || s->is_output || skip[i]) continue;
         dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, s->user}, {DNNL_ARG_TO, s->inner}};
         TRY(execute_prim(s->reorder, 2, r));
     }
     TRY(execute_prim(e->prim, nargs, args));
     for (int i = 0; i < e->nslots; i++) {
         slot_t *s = &e->slots[i];
-        if (!s->reorder || !s->is_output) continue;
+        if (!s->reorder || !s->is_output || skip[i]) continue;
         dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, s->inner}, {DNNL_ARG_TO, s->user}};
         TRY(execute_prim(s->reorder, 2, r));
     }
@@ -433,18 +491,43 @@ static int params_valid(const snn_conv2d_params *p) {
 }
 
 /// Common path of the three operations: validation, cache lookup and execution under the mutex.
-static int run_op(const snn_conv2d_params *p, int op, int has_bias, void *const *ptrs) {
+static int run_op(const snn_conv2d_params *p, int op, int has_bias, void *const *ptrs, int flags) {
     if (!snn_dnnl_available()) return SNN_DNNL_ERR_UNAVAILABLE;
     pthread_mutex_lock(&cache_mutex);
     entry_t *e = NULL;
     int rc = cache_get(p, op, has_bias, &e);
-    if (!rc) rc = entry_run(e, ptrs);
+    if (!rc) rc = entry_run(e, ptrs, flags);
+    pthread_mutex_unlock(&cache_mutex);
+    return rc;
+}
+
+int snn_dnnl_conv2d_blocks(const snn_conv2d_params *p, int op, int has_bias, int *src_block, int *dst_block) {
+    if (src_block) *src_block = 0;
+    if (dst_block) *dst_block = 0;
+    if (!snn_dnnl_available()) return SNN_DNNL_ERR_UNAVAILABLE;
+    if (!params_valid(p) || op < OP_FORWARD || op > OP_BACKWARD_WEIGHTS) return SNN_DNNL_ERR_INVALID;
+    if (p->batch == 0) return 0;
+    pthread_mutex_lock(&cache_mutex);
+    entry_t *e = NULL;
+    int rc = cache_get(p, op, has_bias != 0, &e);
+    if (!rc) {
+        for (int i = 0; i < e->nslots; i++) {
+            const slot_t *s = &e->slots[i];
+            if ((s->arg == DNNL_ARG_SRC || s->arg == DNNL_ARG_DIFF_SRC) && src_block) *src_block = s->block;
+            if ((s->arg == DNNL_ARG_DST || s->arg == DNNL_ARG_DIFF_DST) && dst_block) *dst_block = s->block;
+        }
+    }
     pthread_mutex_unlock(&cache_mutex);
     return rc;
 }
 
 int snn_dnnl_conv2d_forward(const snn_conv2d_params *p, const float *x, const float *weight,
                             const float *bias, float *y) {
+    return snn_dnnl_conv2d_forward_blocked(p, x, weight, bias, y, 0);
+}
+
+int snn_dnnl_conv2d_forward_blocked(const snn_conv2d_params *p, const float *x, const float *weight,
+                                    const float *bias, float *y, int flags) {
     if (!snn_dnnl_available()) return SNN_DNNL_ERR_UNAVAILABLE;
     if (!params_valid(p) || !x || !weight || !y) return SNN_DNNL_ERR_INVALID;
     if (p->batch == 0) return 0;
@@ -454,20 +537,30 @@ int snn_dnnl_conv2d_forward(const snn_conv2d_params *p, const float *x, const fl
     ptrs[n++] = (void *)weight;
     if (bias) ptrs[n++] = (void *)bias;
     ptrs[n++] = y;
-    return run_op(p, OP_FORWARD, bias != NULL, ptrs);
+    return run_op(p, OP_FORWARD, bias != NULL, ptrs, flags);
 }
 
 int snn_dnnl_conv2d_backward_data(const snn_conv2d_params *p, const float *dy, const float *weight,
                                   float *dx) {
+    return snn_dnnl_conv2d_backward_data_blocked(p, dy, weight, dx, 0);
+}
+
+int snn_dnnl_conv2d_backward_data_blocked(const snn_conv2d_params *p, const float *dy, const float *weight,
+                                          float *dx, int flags) {
     if (!snn_dnnl_available()) return SNN_DNNL_ERR_UNAVAILABLE;
     if (!params_valid(p) || !dy || !weight || !dx) return SNN_DNNL_ERR_INVALID;
     if (p->batch == 0) return 0;
     void *ptrs[3] = {(void *)dy, (void *)weight, dx};
-    return run_op(p, OP_BACKWARD_DATA, 0, ptrs);
+    return run_op(p, OP_BACKWARD_DATA, 0, ptrs, flags);
 }
 
 int snn_dnnl_conv2d_backward_weights(const snn_conv2d_params *p, const float *x, const float *dy,
                                      float *dweight, float *dbias) {
+    return snn_dnnl_conv2d_backward_weights_blocked(p, x, dy, dweight, dbias, 0);
+}
+
+int snn_dnnl_conv2d_backward_weights_blocked(const snn_conv2d_params *p, const float *x, const float *dy,
+                                             float *dweight, float *dbias, int flags) {
     if (!snn_dnnl_available()) return SNN_DNNL_ERR_UNAVAILABLE;
     if (!params_valid(p) || !x || !dy || !dweight) return SNN_DNNL_ERR_INVALID;
     if (p->batch == 0) { // empty batch: the gradients are zero
@@ -478,7 +571,7 @@ int snn_dnnl_conv2d_backward_weights(const snn_conv2d_params *p, const float *x,
         return 0;
     }
     void *ptrs[4] = {(void *)x, (void *)dy, dweight, dbias};
-    return run_op(p, OP_BACKWARD_WEIGHTS, dbias != NULL, ptrs);
+    return run_op(p, OP_BACKWARD_WEIGHTS, dbias != NULL, ptrs, flags);
 }
 
 #endif // SNN_HAVE_DNNL

@@ -141,6 +141,9 @@ public class FusedNeuron<S: Surrogate>: Module {
                      "\(type(of: self)): input must be time-major [T, N, ...] with T ≥ 1, got \(input.shape)")
         let steps = input.shape[0], neurons = input.count / steps
         let c = configuration
+        if !membraneOutput, let b = input.blockedBuffer, b.layout.batch % steps == 0 {
+            return fusedBlocked(input, b, steps: steps, kInput: kInput, dkdInput: dkdInput)
+        }
         let x = input
         let spikes = Tensor(uninitializedShape: input.shape)
         let charged = Tensor(uninitializedShape: input.shape)
@@ -168,6 +171,37 @@ public class FusedNeuron<S: Surrogate>: Module {
                 gradSpikes: gradSpikes.unsafeStoragePointer, gradMembrane: gradMembrane?.unsafeStoragePointer,
                 steps: steps, neurons: neurons, gradInput: gx.unsafeStoragePointer, wantK: wantK)
             return kInput == nil ? [gx] : [gx, Tensor(shape: kInput!.shape, scalars: [gk * dkdInput])]
+        }
+    }
+}
+
+extension FusedNeuron {
+    /// ``fused(_:membraneOutput:kInput:dkdInput:)`` on an input held in a channel-blocked layout (a
+    /// convolution's output): time step t is the contiguous run of samples t·N/T… of the blocked
+    /// buffer, so the same kernels run on it, padding included (zero input, no spikes); spikes and
+    /// the input gradient stay blocked.
+    func fusedBlocked(_ input: Tensor, _ buffer: BlockedBuffer, steps: Int, kInput: Tensor?, dkdInput: Float) -> Tensor {
+        let layout = buffer.layout, c = configuration
+        let neurons = layout.storageCount / steps
+        let spikes = BlockedBuffer(layout: layout), charged = BlockedBuffer(layout: layout)
+        NeuronKernels.forward(c, x: buffer.pointer, steps: steps, neurons: neurons, spikes: spikes.pointer,
+                              charged: charged.pointer, membrane: nil)
+        if let statistics {
+            statistics.add(spikes: spikes.logicalSum(), neuronSteps: Double(input.count),
+                           neuronsPerSample: input.rank > 2 ? input.shape[2...].reduce(1, *) : 1)
+        }
+        let surrogate = surrogate
+        let inputs = kInput.map { [input, $0] } ?? [input]
+        let output = Tensor(blocked: spikes, shape: input.shape)
+        return Tensor(output, inputs: inputs) { g, needs in
+            let gradSpikes = g.blocked(as: layout)
+            let gx = BlockedBuffer(layout: layout)
+            let wantK = needs.count > 1 && needs[1]
+            let gk = NeuronKernels.backward(
+                c, surrogate: surrogate, charged: charged.pointer, x: buffer.pointer, gradSpikes: gradSpikes.pointer,
+                gradMembrane: nil, steps: steps, neurons: neurons, gradInput: gx.pointer, wantK: wantK)
+            let dx = Tensor(blocked: gx, shape: input.shape)
+            return kInput == nil ? [dx] : [dx, Tensor(shape: kInput!.shape, scalars: [gk * dkdInput])]
         }
     }
 }

@@ -45,6 +45,40 @@ public enum ConvolutionBackend: Sendable, Equatable {
     static var useOneDNN: Bool { current == .automatic && oneDNNAvailable }
 }
 
+/// The activation layouts oneDNN's primitive for one operation works in, and the pointers to hand
+/// it: a tensor already held in that blocked layout is passed as it is (no reorder); an output is
+/// made blocked when ``Tensor/propagatesBlockedLayouts`` is on.
+struct OneDNNBlocks {
+    /// Channel blocks of the source-side (x or dx) and destination-side (y or dy) activations; 0 = plain.
+    let source: Int, destination: Int
+
+    init(_ params: inout snn_conv2d_params, op: Int32, hasBias: Int32) {
+        var s: Int32 = 0, d: Int32 = 0
+        if Tensor.propagatesBlockedLayouts { _ = snn_dnnl_conv2d_blocks(&params, op, hasBias, &s, &d) }
+        source = Int(s)
+        destination = Int(d)
+    }
+
+    private static func pointer(_ t: Tensor, block: Int, flag: Int32) -> (UnsafePointer<Float>, Int32) {
+        if block > 0, let b = t.blockedImage, b.layout.block == block { return (UnsafePointer(b.pointer), flag) }
+        return (UnsafePointer(t.storage.pointer), 0)
+    }
+
+    func source(_ t: Tensor) -> (UnsafePointer<Float>, Int32) { Self.pointer(t, block: source, flag: SNN_DNNL_SRC_BLOCKED) }
+    func destination(_ t: Tensor) -> (UnsafePointer<Float>, Int32) { Self.pointer(t, block: destination, flag: SNN_DNNL_DST_BLOCKED) }
+
+    /// A fresh `[N, C, H, W]` output: blocked when `block` > 0 (flag DST), plain otherwise.
+    func destinationOutput(_ shape: [Int], block: Int) -> (tensor: Tensor, pointer: UnsafeMutablePointer<Float>, flag: Int32) {
+        if block > 0 {
+            let buffer = BlockedBuffer(layout: BlockedLayout(batch: shape[0], channels: shape[1], height: shape[2],
+                                                             width: shape[3], block: block))
+            return (Tensor(blocked: buffer, shape: shape), buffer.pointer, SNN_DNNL_DST_BLOCKED)
+        }
+        let t = Tensor(uninitializedShape: shape)
+        return (t, t.storage.pointer, 0)
+    }
+}
+
 /// The im2col + GEMM convolution kernels, on raw row-major buffers. Public so tests and benchmarks
 /// can compare them with the fast path.
 public enum ReferenceConvolution {
@@ -221,34 +255,59 @@ extension Tensor {
                                dilationW: dilation.1, groups: groups)
         precondition(g.outHeight >= 1 && g.outWidth >= 1,
                      "conv2d: kernel \(weight.shape[2])×\(weight.shape[3]) (dilation \(dilation)) does not fit input \(input.shape) with padding \(padding)")
-        let out = Tensor(uninitializedShape: [g.batch, g.outChannels, g.outHeight, g.outWidth])
-        let x = input.storage.pointer, w = weight.storage.pointer, y = out.storage.pointer
-        let b = bias.map { UnsafePointer($0.storage.pointer) }
+        let outShape = [g.batch, g.outChannels, g.outHeight, g.outWidth]
         var params = g.cParameters
-        if !(ConvolutionBackend.useOneDNN && snn_dnnl_conv2d_forward(&params, x, w, b, y) == 0) {
-            ReferenceConvolution.forward(g, x: x, weight: w, bias: b, y: y)
+        let hasBias: Int32 = bias == nil ? 0 : 1
+        let b = bias.map { UnsafePointer($0.storage.pointer) }
+        var out: Tensor?
+        if ConvolutionBackend.useOneDNN {
+            let blocks = OneDNNBlocks(&params, op: SNN_DNNL_OP_FORWARD, hasBias: hasBias)
+            let (x, srcFlag) = blocks.source(input)
+            let y = blocks.destinationOutput(outShape, block: blocks.destination)
+            if snn_dnnl_conv2d_forward_blocked(&params, x, weight.storage.pointer, b, y.pointer, srcFlag | y.flag) == 0 {
+                out = y.tensor
+            }
         }
+        let output = out ?? {
+            let t = Tensor(uninitializedShape: outShape)
+            ReferenceConvolution.forward(g, x: input.storage.pointer, weight: weight.storage.pointer, bias: b, y: t.storage.pointer)
+            return t
+        }()
         let inputs = bias.map { [input, weight, $0] } ?? [input, weight]
-        return Tensor(out, inputs: inputs) { [input, weight] grad, needs in
-            // Re-derive the pointers from the captured tensors, which keep their storage alive.
-            let x = input.storage.pointer, w = weight.storage.pointer
-            let dy = grad.storage.pointer
+        return Tensor(output, inputs: inputs) { [input, weight] grad, needs in
             var params = g.cParameters
             var dx: Tensor?, dw: Tensor?, db: Tensor?
             if needs[0] {
-                let t = Tensor(uninitializedShape: input.shape)
-                if !(ConvolutionBackend.useOneDNN && snn_dnnl_conv2d_backward_data(&params, dy, w, t.storage.pointer) == 0) {
-                    ReferenceConvolution.backwardData(g, dy: dy, weight: w, dx: t.storage.pointer)
+                if ConvolutionBackend.useOneDNN {
+                    let blocks = OneDNNBlocks(&params, op: SNN_DNNL_OP_BACKWARD_DATA, hasBias: 0)
+                    let (dy, dyFlag) = blocks.destination(grad)
+                    let t = blocks.destinationOutput(input.shape, block: blocks.source)
+                    if snn_dnnl_conv2d_backward_data_blocked(&params, dy, weight.storage.pointer, t.pointer,
+                                                             dyFlag | (t.flag != 0 ? SNN_DNNL_SRC_BLOCKED : 0)) == 0 {
+                        dx = t.tensor
+                    }
                 }
-                dx = t
+                if dx == nil {
+                    let t = Tensor(uninitializedShape: input.shape)
+                    ReferenceConvolution.backwardData(g, dy: grad.storage.pointer, weight: weight.storage.pointer, dx: t.storage.pointer)
+                    dx = t
+                }
             }
             let wantBias = needs.count > 2 && needs[2]
             if needs[1] || wantBias {
                 let tw = Tensor(uninitializedShape: weight.shape)
                 let tb = Tensor(uninitializedShape: [g.outChannels])
-                if !(ConvolutionBackend.useOneDNN
-                     && snn_dnnl_conv2d_backward_weights(&params, x, dy, tw.storage.pointer, tb.storage.pointer) == 0) {
-                    ReferenceConvolution.backwardWeights(g, x: x, dy: dy, dweight: tw.storage.pointer, dbias: tb.storage.pointer)
+                var done = false
+                if ConvolutionBackend.useOneDNN {
+                    let blocks = OneDNNBlocks(&params, op: SNN_DNNL_OP_BACKWARD_WEIGHTS, hasBias: 1)
+                    let (x, xFlag) = blocks.source(input)
+                    let (dy, dyFlag) = blocks.destination(grad)
+                    done = snn_dnnl_conv2d_backward_weights_blocked(&params, x, dy, tw.storage.pointer, tb.storage.pointer,
+                                                                     xFlag | dyFlag) == 0
+                }
+                if !done {
+                    ReferenceConvolution.backwardWeights(g, x: input.storage.pointer, dy: grad.storage.pointer,
+                                                         dweight: tw.storage.pointer, dbias: tb.storage.pointer)
                 }
                 dw = needs[1] ? tw : nil
                 db = wantBias ? tb : nil

@@ -72,6 +72,9 @@ extension Tensor {
         let oh = (h + 2 * ph - kh) / sh + 1, ow = (w + 2 * pw - kw) / sw + 1
         precondition(oh >= 1 && ow >= 1, "avgPool2d: kernel \(kernelSize) larger than padded input \(shape)")
         let scale = 1 / Float(kh * kw)
+        if (kh, kw, sh, sw, ph, pw) == (2, 2, 2, 2, 0, 0), h % 2 == 0, w % 2 == 0, let b = blockedImage, b.layout.block % 8 == 0 {
+            return blockedAvgPool2x2(b)
+        }
         let out = Tensor(uninitializedShape: [n, c, oh, ow])
         let pi = storage.pointer, po = out.storage.pointer
         let shapeBefore = shape
@@ -263,6 +266,53 @@ extension Tensor {
                 }
             }
             return dx
+        }
+    }
+
+    /// 2×2 average pooling (stride 2) of an even-sized image held in a blocked layout; the output
+    /// and the input gradient stay blocked.
+    func blockedAvgPool2x2(_ buffer: BlockedBuffer) -> Tensor {
+        let l = buffer.layout, bs = l.block, w = l.width, oh = l.height / 2, ow = l.width / 2
+        let outLayout = l.with(batch: l.batch, height: oh, width: ow)
+        let out = BlockedBuffer(layout: outLayout)
+        let pi = UnsafePointer(buffer.pointer), po = out.pointer
+        let planes = l.batch * l.channelBlocks
+        @inline(__always) func vec(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+        @inline(__always) func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self) }
+        Parallelism.forEachChunk(planes, grain: 4) { range in
+            for plane in range {
+                let src = pi + plane * l.planeSize * bs, dst = po + plane * oh * ow * bs
+                for y in 0..<oh {
+                    for x in 0..<ow {
+                        let a = src + ((2 * y) * w + 2 * x) * bs, b = a + w * bs
+                        for lane in stride(from: 0, to: bs, by: 8) {
+                            let v = vec(a + lane) + vec(a + bs + lane) + vec(b + lane) + vec(b + bs + lane)
+                            store(v * 0.25, dst + (y * ow + x) * bs + lane)
+                        }
+                    }
+                }
+            }
+        }
+        return Tensor(Tensor(blocked: out, shape: [l.batch, l.channels, oh, ow]), input: self) { g in
+            let gb = g.blocked(as: outLayout)
+            let pg = UnsafePointer(gb.pointer)
+            let dx = BlockedBuffer(layout: l)
+            let pd = dx.pointer
+            Parallelism.forEachChunk(planes, grain: 4) { range in
+                for plane in range {
+                    let src = pg + plane * oh * ow * bs, dst = pd + plane * l.planeSize * bs
+                    for y in 0..<oh {
+                        for x in 0..<ow {
+                            let a = dst + ((2 * y) * w + 2 * x) * bs, b = a + w * bs
+                            for lane in stride(from: 0, to: bs, by: 8) {
+                                let v = vec(src + (y * ow + x) * bs + lane) * 0.25
+                                store(v, a + lane); store(v, a + bs + lane); store(v, b + lane); store(v, b + bs + lane)
+                            }
+                        }
+                    }
+                }
+            }
+            return Tensor(blocked: dx, shape: [l.batch, l.channels, l.height, l.width])
         }
     }
 }

@@ -8,17 +8,59 @@ import Foundation
 public final class TensorStorage: @unchecked Sendable {
     /// Number of elements.
     public let count: Int
-    /// The elements. Owned by this object; valid while it lives.
-    public let pointer: UnsafeMutablePointer<Float>
+    /// The plain buffer of storage made plain; nil for storage made in a blocked layout.
+    @usableFromInline let plainAtInit: UnsafeMutablePointer<Float>?
+    /// Blocked-origin storage only, guarded by ``BlockedBuffer/lock``: the plain copy once made, and
+    /// the blocked buffer until then (dropped when the plain copy is made, since writes go there).
+    private var lazyPlain: UnsafeMutablePointer<Float>?
+    private var blockedStore: BlockedBuffer?
 
     /// Allocates uninitialised storage for `count` elements.
     public init(uninitializedCount count: Int) {
         precondition(count >= 0, "TensorStorage: negative element count \(count)")
         self.count = count
-        pointer = StoragePool.shared.allocate(count)
+        plainAtInit = StoragePool.shared.allocate(count)
     }
 
-    deinit { StoragePool.shared.release(pointer, count: count) }
+    /// Storage whose elements are held in the channel-blocked `buffer` (see ``BlockedLayout``).
+    public init(blocked buffer: BlockedBuffer) {
+        count = buffer.layout.logicalCount
+        plainAtInit = nil
+        blockedStore = buffer
+    }
+
+    /// The elements in plain row-major order. For storage made blocked, the first access converts
+    /// the elements (once) and the blocked form is dropped.
+    @inlinable public var pointer: UnsafeMutablePointer<Float> {
+        if let p = plainAtInit { return p }
+        return materializedPointer()
+    }
+
+    @usableFromInline func materializedPointer() -> UnsafeMutablePointer<Float> {
+        BlockedBuffer.lock.lock()
+        defer { BlockedBuffer.lock.unlock() }
+        if let p = lazyPlain { return p }
+        let p = StoragePool.shared.allocate(count)
+        if let b = blockedStore { b.copyToPlain(p) }
+        lazyPlain = p
+        blockedStore = nil
+        return p
+    }
+
+    /// The blocked buffer while this storage has one (it was made blocked and nothing has read it plain).
+    public var blocked: BlockedBuffer? {
+        if plainAtInit != nil { return nil }
+        BlockedBuffer.lock.lock()
+        defer { BlockedBuffer.lock.unlock() }
+        return blockedStore
+    }
+
+    /// Whether this storage was made in a blocked layout (blocked storage is never written in place).
+    public var isBlockedOrigin: Bool { plainAtInit == nil }
+
+    deinit {
+        if let p = plainAtInit ?? lazyPlain { StoragePool.shared.release(p, count: count) }
+    }
 }
 
 /// A cache of large freed buffers, reused by exact size. Small buffers go straight to malloc.
@@ -178,7 +220,7 @@ public struct Tensor: @unchecked Sendable {
     public mutating func withUnsafeMutableBufferPointer<R>(
         _ body: (UnsafeMutableBufferPointer<Float>) throws -> R
     ) rethrows -> R {
-        if !isKnownUniquelyReferenced(&storage) {
+        if !isKnownUniquelyReferenced(&storage) || storage.isBlockedOrigin {
             let copy = TensorStorage(uninitializedCount: count)
             copy.pointer.update(from: storage.pointer, count: count)
             storage = copy

@@ -2,3 +2,4 @@
 #include "snn_blas.h"
 #include "snn_dnnl.h"
 #include "snn_gzip.h"
+#include "snn_layout.h"

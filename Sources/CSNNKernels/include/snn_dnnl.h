@@ -71,6 +71,33 @@ int snn_dnnl_conv2d_backward_data(const snn_conv2d_params *p, const float *dy, c
 int snn_dnnl_conv2d_backward_weights(const snn_conv2d_params *p, const float *x, const float *dy,
                                      float *dweight, float *dbias);
 
+/// Operations, for snn_dnnl_conv2d_blocks.
+#define SNN_DNNL_OP_FORWARD 0
+#define SNN_DNNL_OP_BACKWARD_DATA 1
+#define SNN_DNNL_OP_BACKWARD_WEIGHTS 2
+
+/// The channel block (8 for nChw8c, 16 for nChw16c) of the layout the primitive of `op` works in for
+/// its source-side activation (x, or dx for backward-data) and its destination-side activation
+/// (y, or dy), 0 where that layout is plain or another one. Creates and caches the primitive.
+/// Blocked layout nChwBc: element (n, c, h, w) at ((n·⌈C/B⌉ + c/B)·H·W + h·W + w)·B + c mod B, the
+/// channels padded with zeros up to a multiple of B.
+int snn_dnnl_conv2d_blocks(const snn_conv2d_params *p, int op, int has_bias, int *src_block, int *dst_block);
+
+/// Flags of the *_blocked calls: the named activation is passed (or is to be written) in the blocked
+/// layout snn_dnnl_conv2d_blocks reported, so no reorder is run for it.
+/// SRC: x (forward, backward-weights) or dx (backward-data); DST: y (forward) or dy (backward ops).
+#define SNN_DNNL_SRC_BLOCKED 1
+#define SNN_DNNL_DST_BLOCKED 2
+
+/// As the plain calls, with activations in blocked layouts where `flags` says so. A flag for an
+/// activation whose layout is not blocked returns SNN_DNNL_ERR_INVALID.
+int snn_dnnl_conv2d_forward_blocked(const snn_conv2d_params *p, const float *x, const float *weight,
+                                    const float *bias, float *y, int flags);
+int snn_dnnl_conv2d_backward_data_blocked(const snn_conv2d_params *p, const float *dy, const float *weight,
+                                          float *dx, int flags);
+int snn_dnnl_conv2d_backward_weights_blocked(const snn_conv2d_params *p, const float *x, const float *dy,
+                                             float *dweight, float *dbias, int flags);
+
 #ifdef __cplusplus
 }
 #endif
