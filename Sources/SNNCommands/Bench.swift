@@ -159,10 +159,18 @@ struct Bench: ParsableCommand {
             abstract: "Fused multi-step LIF forward + backward (τ = 2, hard reset, detached, arctangent) on [T, batch, neurons].")
         @OptionGroup var common: Common
         @OptionGroup var shapes: NeuronShapes
+        @Option(help: "Mask the surrogate gradient with this probability (MSG; measures its cost).")
+        var msgProbability: Float?
+
+        func validate() throws {
+            if let p = msgProbability, !(p >= 0 && p <= 1) { throw ValidationError("--msg-probability must be in [0, 1], got \(p)") }
+        }
 
         func run() throws {
-            try Bench.neuronWorkload("lif", common, shapes, defaultTimeSteps: [8, 4]) { _ in
-                LIF(tau: 2, threshold: 1, reset: .hard(to: 0), detachReset: true, surrogate: .arctangent(alpha: 2))
+            try Bench.neuronWorkload(msgProbability == nil ? "lif" : "lif-msg", common, shapes, defaultTimeSteps: [8, 4]) { _ in
+                let lif = LIF(tau: 2, threshold: 1, reset: .hard(to: 0), detachReset: true, surrogate: .arctangent(alpha: 2))
+                lif.gradientMask = msgProbability.map { SurrogateGradientMask(probability: $0) }
+                return lif
             }
         }
     }

@@ -112,10 +112,15 @@ enum NeuronKernels {
     /// BPTT over the sequence: from H (pre-reset membrane), ∂L/∂S and optionally ∂L/∂V (post-reset),
     /// writes ∂L/∂X and returns ∂L/∂k (needed by PLIF; 0 otherwise unless `wantK`).
     /// `x` is needed only when `wantK` (the k-derivative of the decayed-input charge uses it).
-    static func backward<S: Surrogate>(_ c: NeuronKernelConfiguration, surrogate: S, charged: UnsafePointer<Float>,
-                                       x: UnsafePointer<Float>?, gradSpikes: UnsafePointer<Float>,
-                                       gradMembrane: UnsafePointer<Float>?, steps: Int, neurons: Int,
-                                       gradInput: UnsafeMutablePointer<Float>, wantK: Bool) -> Float {
+    /// With `mask` (MSG), the surrogate derivative of masked elements (index t·N + i) is 0, or the
+    /// substitute's when `useSubstitute`.
+    static func backward<S: Surrogate, Sub: Surrogate>(
+        _ c: NeuronKernelConfiguration, surrogate: S, charged: UnsafePointer<Float>,
+        x: UnsafePointer<Float>?, gradSpikes: UnsafePointer<Float>,
+        gradMembrane: UnsafePointer<Float>?, steps: Int, neurons: Int,
+        gradInput: UnsafeMutablePointer<Float>, wantK: Bool,
+        mask: MaskStream? = nil, substitute: Sub = Rectangular(alpha: 1), useSubstitute: Bool = false
+    ) -> Float {
         let n = neurons
         let threads = Swift.max(1, Parallelism.threadCount)
         var partials = [Double](repeating: 0, count: threads * 4)
@@ -138,7 +143,12 @@ enum NeuronKernels {
                                 let i = base + j * lanes, count = Swift.min(lanes, end - start - j * lanes)
                                 let h = loadLanes(charged + i, count)
                                 let fired = h .>= c.threshold
-                                let sg = surrogate.derivative(h - c.threshold)
+                                var sg = surrogate.derivative(h - c.threshold)
+                                if let mask {
+                                    let m = mask.lanes(i)
+                                    sg = useSubstitute ? sg.replacing(with: substitute.derivative(h - c.threshold), where: m)
+                                                       : sg.replacing(with: 0, where: m)
+                                }
                                 // ∂V/∂H of the reset, with the reset's own path when attached.
                                 var dVdH: NeuronVector
                                 switch c.reset {

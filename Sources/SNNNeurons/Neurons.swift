@@ -95,7 +95,7 @@ extension SpikingNeuron {
 }
 
 /// Shared configuration and kernel plumbing of IF, LIF and PLIF.
-public class FusedNeuron<S: Surrogate>: Module {
+public class FusedNeuron<S: Surrogate>: Module, SurrogateGradientMasking {
     public let surrogate: S
     public let threshold: Float
     public let resetMode: Reset
@@ -103,6 +103,24 @@ public class FusedNeuron<S: Surrogate>: Module {
     public let detachReset: Bool
     let chargeRule: Charge
     public var statistics: SpikeStatistics?
+    /// Masked surrogate gradients (MSG) for training-mode backward passes; nil = plain.
+    public var gradientMask: SurrogateGradientMask?
+    private var maskSeed: UInt64 = 0
+    private var maskPasses: UInt64 = 0
+
+    /// Restarts the mask stream (trainers reseed per epoch so any epoch can be replayed exactly).
+    public func reseedGradientMask(_ seed: UInt64) {
+        maskSeed = seed
+        maskPasses = 0
+    }
+
+    /// The mask of this forward pass's backward pass: a fresh key per training forward pass.
+    func nextMaskStream() -> MaskStream? {
+        guard let gradientMask, isTraining else { return nil }
+        maskPasses += 1
+        return MaskStream(key: MaskStream.splitMix(maskSeed ^ (maskPasses &* 0xD1B5_4A32_D192_ED03)),
+                          probability: gradientMask.probability)
+    }
 
     init(charge: Charge, threshold: Float, reset: Reset, detachReset: Bool, surrogate: S) {
         self.chargeRule = charge
@@ -161,15 +179,19 @@ public class FusedNeuron<S: Surrogate>: Module {
         let output = membrane.map { Tensor.stack([spikes, $0]) } ?? spikes
         let surrogate = surrogate
         let inputs = kInput.map { [x, $0] } ?? [x]
+        let mask = nextMaskStream(), substitute = gradientMask?.substitute
         return Tensor(output, inputs: inputs) { g, needs in
             let gradSpikes = membraneOutput ? g.selecting(0) : g
             let gradMembrane = membraneOutput ? g.selecting(1) : nil
             let gx = Tensor(uninitializedShape: x.shape)
             let wantK = needs.count > 1 && needs[1]
-            let gk = NeuronKernels.backward(
-                c, surrogate: surrogate, charged: charged.unsafeStoragePointer, x: x.unsafeStoragePointer,
-                gradSpikes: gradSpikes.unsafeStoragePointer, gradMembrane: gradMembrane?.unsafeStoragePointer,
-                steps: steps, neurons: neurons, gradInput: gx.unsafeStoragePointer, wantK: wantK)
+            let gk = withSubstitute(substitute) { sub, useSubstitute in
+                NeuronKernels.backward(
+                    c, surrogate: surrogate, charged: charged.unsafeStoragePointer, x: x.unsafeStoragePointer,
+                    gradSpikes: gradSpikes.unsafeStoragePointer, gradMembrane: gradMembrane?.unsafeStoragePointer,
+                    steps: steps, neurons: neurons, gradInput: gx.unsafeStoragePointer, wantK: wantK,
+                    mask: mask, substitute: sub, useSubstitute: useSubstitute)
+            }
             return kInput == nil ? [gx] : [gx, Tensor(shape: kInput!.shape, scalars: [gk * dkdInput])]
         }
     }
@@ -193,13 +215,17 @@ extension FusedNeuron {
         let surrogate = surrogate
         let inputs = kInput.map { [input, $0] } ?? [input]
         let output = Tensor(blocked: spikes, shape: input.shape)
+        let mask = nextMaskStream(), substitute = gradientMask?.substitute
         return Tensor(output, inputs: inputs) { g, needs in
             let gradSpikes = g.blocked(as: layout)
             let gx = BlockedBuffer(layout: layout)
             let wantK = needs.count > 1 && needs[1]
-            let gk = NeuronKernels.backward(
-                c, surrogate: surrogate, charged: charged.pointer, x: buffer.pointer, gradSpikes: gradSpikes.pointer,
-                gradMembrane: nil, steps: steps, neurons: neurons, gradInput: gx.pointer, wantK: wantK)
+            let gk = withSubstitute(substitute) { sub, useSubstitute in
+                NeuronKernels.backward(
+                    c, surrogate: surrogate, charged: charged.pointer, x: buffer.pointer, gradSpikes: gradSpikes.pointer,
+                    gradMembrane: nil, steps: steps, neurons: neurons, gradInput: gx.pointer, wantK: wantK,
+                    mask: mask, substitute: sub, useSubstitute: useSubstitute)
+            }
             let dx = Tensor(blocked: gx, shape: input.shape)
             return kInput == nil ? [dx] : [dx, Tensor(shape: kInput!.shape, scalars: [gk * dkdInput])]
         }

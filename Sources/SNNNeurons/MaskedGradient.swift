@@ -1,0 +1,91 @@
+import Foundation
+import SNNLayers
+import SNNTensor
+
+/// Masked surrogate gradients (MSG, METHODS.md §6): at every backward pass each element (neuron and
+/// step) draws m ~ Bernoulli(p), and the surrogate derivative g becomes (1 − m)·g — or
+/// (1 − m)·g + m·g_sub with a substitute surrogate.
+public struct SurrogateGradientMask: Sendable, Equatable {
+    /// P(m = 1): the fraction of entries whose surrogate derivative is masked.
+    public var probability: Float
+    /// The surrogate masked entries use instead of zero (nil: zero).
+    public var substitute: SurrogateChoice?
+
+    public init(probability: Float, substitute: SurrogateChoice? = nil) {
+        precondition(probability >= 0 && probability <= 1, "SurrogateGradientMask: probability \(probability) not in [0, 1]")
+        self.probability = probability
+        self.substitute = substitute
+    }
+}
+
+/// The mask of one backward pass, as a counter-based stream: element `i` is masked when a hash of
+/// (key, i) falls below p·2²⁴. Any element can be evaluated alone, so threads and blocks need no
+/// shared generator state and the mask does not depend on how the work is split.
+public struct MaskStream: Sendable, Equatable {
+    public let key: UInt64
+    let k1: UInt32, k2: UInt32
+    /// p·2²⁴, rounded; masked when the hash's top 24 bits are below it.
+    let threshold: UInt32
+
+    public init(key: UInt64, probability: Float) {
+        self.key = key
+        let mixed = MaskStream.splitMix(key)
+        k1 = UInt32(truncatingIfNeeded: mixed)
+        k2 = UInt32(truncatingIfNeeded: mixed >> 32)
+        threshold = UInt32((Double(probability) * 16_777_216).rounded())
+    }
+
+    static func splitMix(_ x: UInt64) -> UInt64 {
+        var z = x &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    @inline(__always) static func fmix(_ h: SIMD8<UInt32>) -> SIMD8<UInt32> {
+        var h = h
+        h ^= h &>> 16
+        h &*= 0x85EB_CA6B
+        h ^= h &>> 13
+        h &*= 0xC2B2_AE35
+        h ^= h &>> 16
+        return h
+    }
+
+    /// The masks of elements index, index + 1, …, index + 7.
+    @inline(__always) func lanes(_ index: Int) -> SIMDMask<SIMD8<Int32>> {
+        let i = SIMD8<UInt32>(repeating: UInt32(truncatingIfNeeded: index)) &+ SIMD8<UInt32>(0, 1, 2, 3, 4, 5, 6, 7)
+        let h = MaskStream.fmix(MaskStream.fmix(i ^ SIMD8(repeating: k1)) ^ SIMD8(repeating: k2))
+        return (h &>> 8) .< SIMD8(repeating: threshold)
+    }
+
+    /// Whether element `index` is masked.
+    public func isMasked(_ index: Int) -> Bool { lanes(index)[0] }
+}
+
+/// Layers whose surrogate gradients can be masked (the fused IF/LIF/PLIF neurons).
+public protocol SurrogateGradientMasking: AnyObject {
+    /// The mask applied in training-mode backward passes; nil = plain surrogate gradients.
+    var gradientMask: SurrogateGradientMask? { get set }
+    /// Restarts the layer's mask stream; each later training forward pass takes the next key.
+    func reseedGradientMask(_ seed: UInt64)
+}
+
+/// Sets `mask` on every maskable neuron of `model`, each with its own stream derived from `seed`
+/// and its position in the model (so two layers never share masks).
+public func setSurrogateGradientMask(_ mask: SurrogateGradientMask?, on model: Module, seed: UInt64) {
+    var k: UInt64 = 0
+    for (_, module) in model.namedModules() {
+        guard let neuron = module as? SurrogateGradientMasking else { continue }
+        neuron.gradientMask = mask
+        neuron.reseedGradientMask(MaskStream.splitMix(seed &+ k &* 0x9E37_79B9_7F4A_7C15))
+        k += 1
+    }
+}
+
+/// Calls `body` with the substitute surrogate opened to its concrete type, and whether there is one
+/// (without one, the surrogate passed is a placeholder the kernel does not use).
+func withSubstitute<R>(_ choice: SurrogateChoice?, _ body: (any Surrogate, Bool) -> R) -> R {
+    guard let choice else { return body(Rectangular(alpha: 1), false) }
+    return choice.withSurrogate { body($0, true) }
+}
