@@ -13,11 +13,14 @@ struct Evaluate: ParsableCommand {
     var timeSteps: Int?
     @Option(help: "Which checkpoint: best or last.")
     var checkpoint: String = "best"
+    @Flag(help: "Evaluate with every T' from 1 to the training T (train long, test short) and print each accuracy.")
+    var timeStepsSweep = false
     @Flag(help: "Print one JSON object.")
     var json = false
 
     func validate() throws {
         if let timeSteps, timeSteps < 1 { throw ValidationError("--time-steps must be ≥ 1, got \(timeSteps)") }
+        if timeSteps != nil && timeStepsSweep { throw ValidationError("--time-steps and --time-steps-sweep exclude each other") }
         guard checkpoint == "best" || checkpoint == "last" else { throw ValidationError("--checkpoint must be best or last") }
     }
 
@@ -30,16 +33,34 @@ struct Evaluate: ParsableCommand {
             guard let state = try directory.loadCheckpoint(checkpoint == "best" ? .best : .last, model: model, optimizer: nil) else {
                 throw SNNError(.io, "no \(checkpoint) checkpoint yet", file: directory.path)
             }
-            let steps = timeSteps ?? config.timeSteps
-            if steps != config.timeSteps && !config.neuron.kind.supportsAnyTimeSteps {
-                throw SNNError(.invalidArgument, "--time-steps \(steps): \(config.neuron.kind.rawValue) neurons have T × T parameters and run only at the trained T = \(config.timeSteps)")
-            }
             let encoding = config.resolvedEncoding
-            if encoding.requiredTimeSteps(forSample: Array(test.images.shape.dropFirst())).map({ $0 != steps }) ?? false {
-                throw SNNError(.invalidArgument, "--time-steps \(steps): the \(config.encoding.rawValue) encoding fixes T at \(config.timeSteps)")
+            let option = timeStepsSweep ? "--time-steps-sweep" : "--time-steps"
+            func check(_ steps: Int) throws(SNNError) {
+                if steps != config.timeSteps && !config.neuron.kind.supportsAnyTimeSteps {
+                    throw SNNError(.invalidArgument, "\(option) \(steps): \(config.neuron.kind.rawValue) neurons have T × T parameters and run only at the trained T = \(config.timeSteps)")
+                }
+                if encoding.requiredTimeSteps(forSample: Array(test.images.shape.dropFirst())).map({ $0 != steps }) ?? false {
+                    throw SNNError(.invalidArgument, "\(option) \(steps): the \(config.encoding.rawValue) encoding fixes T at \(config.timeSteps)")
+                }
             }
+            if timeStepsSweep {
+                try check(1)
+                var rows: [[String: Any]] = []
+                for steps in 1...config.timeSteps {
+                    let r = Evaluator.evaluate(model, on: test, timeSteps: steps, encoding: encoding, batchSize: config.batchSize,
+                                               temporalWeights: state.temporalWeights)
+                    rows.append(["time_steps": steps, "test_accuracy": Double(r.accuracy), "firing_rate": r.firingRate])
+                    if !json {
+                        print(String(format: "T' = %2d: test accuracy %.2f%%, firing rate %.4f", steps, r.accuracy * 100, r.firingRate))
+                    }
+                }
+                if json { print(try JSONLine.encode(["sweep": rows, "trained_time_steps": config.timeSteps, "epoch": state.epoch])) }
+                return
+            }
+            let steps = timeSteps ?? config.timeSteps
+            try check(steps)
             let r = Evaluator.evaluate(model, on: test, timeSteps: steps, encoding: encoding, batchSize: config.batchSize,
-                                       countOperations: true)
+                                       countOperations: true, temporalWeights: state.temporalWeights)
             if json {
                 var rates: [String: Double] = [:]
                 for (path, rate) in r.firingRates { rates[path] = rate }

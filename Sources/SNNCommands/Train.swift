@@ -131,6 +131,20 @@ struct Train: ParsableCommand {
     var cropPadding = 0
     @Flag(help: "Random horizontal flips for augmentation.")
     var horizontalFlip = false
+    @Option(help: "Masked surrogate gradients (MSG): mask each element's surrogate derivative with this probability.")
+    var msgProbability: Float?
+    @Option(help: "MSG: surrogate that masked entries use instead of zero (a --surrogate name, optionally NAME:ALPHA).")
+    var msgSubstitute: String?
+    @Option(help: "MSG schedule START:FINAL_P[:FINAL_ALPHA]: after START epochs, move p (and α) linearly to the final values.")
+    var msgSchedule: String?
+    @Flag(help: "Temporally weighted output (TWO): per-step weights learned from per-step accuracy, in the loss and at test time.")
+    var temporalWeighting = false
+    @Option(help: "Temporal knowledge sharing (TKS): final weight α of the TKS loss (ramps from 0; 0.7 in the paper).")
+    var tksAlpha: Float?
+    @Option(help: "TKS temperature τ.")
+    var tksTemperature: Float = 3
+    @Flag(help: "TKS: stop gradients through the teacher (the released code keeps them).")
+    var tksDetachTeacher = false
     @Option(help: "Train on the first N training samples only (the test split stays whole).")
     var trainSamples: Int?
     @Option(help: "Random seed (weights, data order, augmentation).")
@@ -153,6 +167,12 @@ struct Train: ParsableCommand {
             throw ValidationError("--data-dir is required for --dataset \(dataset.rawValue)")
         }
         _ = try parsedWidths()
+        if msgProbability == nil && (msgSubstitute != nil || msgSchedule != nil) {
+            throw ValidationError("--msg-substitute and --msg-schedule need --msg-probability")
+        }
+        _ = try parsedSubstitute()
+        _ = try parsedSchedule()
+        if tksAlpha == nil && tksDetachTeacher { throw ValidationError("--tks-detach-teacher needs --tks-alpha") }
         _ = try neuronOptions.configuration()
     }
 
@@ -186,7 +206,30 @@ struct Train: ParsableCommand {
         c.augmentation = ImageAugmentation(cropPadding: cropPadding, horizontalFlip: horizontalFlip)
         c.seed = seed
         c.trainSamples = trainSamples
+        if let p = msgProbability {
+            c.msg = MSGOptions(probability: p, substitute: try parsedSubstitute(), schedule: try parsedSchedule())
+        }
+        c.temporalWeighting = temporalWeighting
+        if let a = tksAlpha { c.tks = TKSOptions(alpha: a, temperature: tksTemperature, detachTeacher: tksDetachTeacher) }
         return c
+    }
+
+    func parsedSubstitute() throws -> SurrogateChoice? {
+        guard let msgSubstitute else { return nil }
+        let parts = msgSubstitute.split(separator: ":").map(String.init)
+        let alpha = parts.count == 2 ? Float(parts[1]) : nil
+        guard (parts.count == 1 || (parts.count == 2 && alpha != nil)), let s = SurrogateChoice(name: parts[0], alpha: alpha) else {
+            throw ValidationError("--msg-substitute must be one of \(SurrogateChoice.names.joined(separator: ", ")), optionally NAME:ALPHA; got '\(msgSubstitute)'")
+        }
+        return s
+    }
+
+    func parsedSchedule() throws -> MSGOptions.Schedule? {
+        guard let msgSchedule else { return nil }
+        guard let s = MSGOptions.Schedule(msgSchedule) else {
+            throw ValidationError("--msg-schedule must be START:FINAL_P or START:FINAL_P:FINAL_ALPHA, got '\(msgSchedule)'")
+        }
+        return s
     }
 
     func run() throws {

@@ -23,6 +23,14 @@ public enum NeuronKind: String, Sendable, CaseIterable {
         case .psn, .maskedPSN, .psu, .ipsu, .rpsu: false
         }
     }
+
+    /// Whether masked surrogate gradients (MSG) are implemented for this neuron (the fused kernels).
+    public var supportsGradientMask: Bool {
+        switch self {
+        case .integrateAndFire, .leakyIntegrateAndFire, .parametricLIF: true
+        case .psn, .maskedPSN, .slidingPSN, .psu, .ipsu, .rpsu: false
+        }
+    }
 }
 
 /// A neuron layer whose masking follows the training progress (masked PSN).

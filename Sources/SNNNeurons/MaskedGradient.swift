@@ -69,6 +69,8 @@ public protocol SurrogateGradientMasking: AnyObject {
     var gradientMask: SurrogateGradientMask? { get set }
     /// Restarts the layer's mask stream; each later training forward pass takes the next key.
     func reseedGradientMask(_ seed: UInt64)
+    /// Changes the surrogate's sharpness α.
+    func setSurrogateAlpha(_ alpha: Float)
 }
 
 /// Sets `mask` on every maskable neuron of `model`, each with its own stream derived from `seed`

@@ -96,7 +96,7 @@ extension SpikingNeuron {
 
 /// Shared configuration and kernel plumbing of IF, LIF and PLIF.
 public class FusedNeuron<S: Surrogate>: Module, SurrogateGradientMasking {
-    public let surrogate: S
+    public internal(set) var surrogate: S
     public let threshold: Float
     public let resetMode: Reset
     /// Whether the reset uses the spike without its gradient (SpikingJelly's `detach_reset`).
@@ -107,6 +107,9 @@ public class FusedNeuron<S: Surrogate>: Module, SurrogateGradientMasking {
     public var gradientMask: SurrogateGradientMask?
     private var maskSeed: UInt64 = 0
     private var maskPasses: UInt64 = 0
+
+    /// Changes the surrogate's sharpness α (MSG's α schedule); the forward pass does not depend on it.
+    public func setSurrogateAlpha(_ alpha: Float) { surrogate = S(alpha: alpha) }
 
     /// Restarts the mask stream (trainers reseed per epoch so any epoch can be replayed exactly).
     public func reseedGradientMask(_ seed: UInt64) {

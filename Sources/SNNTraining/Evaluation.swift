@@ -32,8 +32,9 @@ public enum Evaluator {
     }
 
     /// Accuracy, mean loss and spike statistics of `model` on `data`.
+    /// With `temporalWeights` (TWO) the prediction is the weighted mean of the per-step outputs.
     public static func evaluate(_ model: some Layer, on data: LabeledImages, timeSteps: Int, encoding: Encoding,
-                                batchSize: Int, countOperations: Bool = false) -> EvaluationResult {
+                                batchSize: Int, countOperations: Bool = false, temporalWeights: [Float]? = nil) -> EvaluationResult {
         let wasTraining = model.isTraining
         model.eval()
         defer { model.train(wasTraining) }
@@ -49,7 +50,7 @@ public enum Evaluator {
             let input = encoder.encode(batch.inputs)
             let run = { model(input) }
             let perStep = counter.map { $0.measure(run) } ?? run()
-            let logits = Readout.mean(perStep)
+            let logits = temporalWeights.map { Readout.weighted(perStep, weights: $0) } ?? Readout.mean(perStep)
             lossSum += Double(crossEntropy(logits: logits, labels: batch.labels).item) * Double(batch.labels.count)
             correct += zip(logits.argmax(alongAxis: 1), batch.labels).filter { $0 == $1 }.count
         }

@@ -11,6 +11,16 @@ public struct CheckpointState: Sendable, Equatable {
     public var bestEpoch: Int
     /// ``GlobalRandom``'s state.
     public var randomState: [UInt64]
+    /// TWO's per-step output weights, in runs that learn them.
+    public var temporalWeights: [Float]?
+
+    public init(epoch: Int, bestAccuracy: Float, bestEpoch: Int, randomState: [UInt64], temporalWeights: [Float]? = nil) {
+        self.epoch = epoch
+        self.bestAccuracy = bestAccuracy
+        self.bestEpoch = bestEpoch
+        self.randomState = randomState
+        self.temporalWeights = temporalWeights
+    }
 }
 
 /// A run directory: `config.json`, `metrics.jsonl`, and checkpoints `best` / `last`, each as
@@ -119,11 +129,13 @@ public struct RunDirectory: Sendable {
         let f = files(c)
         try model.save(to: f.model, metadata: ["generation": generation, "epoch": String(state.epoch)])
         try SafeTensors(tensors: optimizer.stateDictionary(), metadata: ["generation": generation]).write(to: f.optimizer)
-        try AtomicFile.writeJSON([
+        var json: [String: Any] = [
             "generation": generation, "epoch": state.epoch, "best_test_accuracy": Double(state.bestAccuracy),
             "best_epoch": state.bestEpoch, "random_state": state.randomState.map { String($0) },
             "learning_rate": Double(optimizer.learningRate),
-        ], to: f.state)
+        ]
+        if let w = state.temporalWeights { json["temporal_weights"] = w.map(Double.init) }
+        try AtomicFile.writeJSON(json, to: f.state)
     }
 
     /// Loads a checkpoint into `model` (and `optimizer` when given); nil when there is none yet.
@@ -149,6 +161,14 @@ public struct RunDirectory: Sendable {
             try optimizer.load(stateDictionary: file.tensors)
             if let lr = (state["learning_rate"] as? NSNumber)?.floatValue { optimizer.learningRate = lr }
         }
-        return CheckpointState(epoch: epoch, bestAccuracy: bestAccuracy, bestEpoch: bestEpoch, randomState: random)
+        var weights: [Float]?
+        if let w = state["temporal_weights"] {
+            guard let values = w as? [NSNumber], values.allSatisfy({ $0.floatValue.isFinite }) else {
+                throw SNNError(.corrupt, "\"temporal_weights\" must be a list of numbers", file: f.state)
+            }
+            weights = values.map(\.floatValue)
+        }
+        return CheckpointState(epoch: epoch, bestAccuracy: bestAccuracy, bestEpoch: bestEpoch, randomState: random,
+                               temporalWeights: weights)
     }
 }

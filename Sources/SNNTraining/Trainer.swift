@@ -60,6 +60,8 @@ public final class Trainer {
     let test: LabeledImages
     private var completedEpochs = 0
     private var best: (accuracy: Float, epoch: Int) = (-1, 0)
+    /// TWO's weights, in runs with `temporalWeighting`.
+    public private(set) var temporalWeighting: TemporalWeighting?
     /// Called on the training thread for each event.
     public var onEvent: ((TrainingEvent) -> Void)?
 
@@ -79,6 +81,7 @@ public final class Trainer {
         model = configuration.modelConfiguration(inputShape: Array(train.images.shape.dropFirst()),
                                                  classes: train.classCount).make()
         optimizer = configuration.makeOptimizer()
+        if configuration.temporalWeighting { temporalWeighting = TemporalWeighting(timeSteps: configuration.timeSteps) }
         runDirectory = try RunDirectory.create(at: directory, configuration: configuration.dictionary)
     }
 
@@ -93,9 +96,17 @@ public final class Trainer {
         GlobalRandom.seed(config.seed)
         model = config.modelConfiguration(inputShape: Array(train.images.shape.dropFirst()), classes: train.classCount).make()
         optimizer = config.makeOptimizer()
+        if config.temporalWeighting { temporalWeighting = TemporalWeighting(timeSteps: config.timeSteps) }
         if let state = try runDirectory.loadCheckpoint(.last, model: model, optimizer: optimizer) {
             completedEpochs = state.epoch
             best = (state.bestAccuracy, state.bestEpoch)
+            if config.temporalWeighting {
+                guard let w = state.temporalWeights, w.count == config.timeSteps else {
+                    throw SNNError(.corrupt, "checkpoint lacks the \(config.timeSteps) temporal weights of this TWO run",
+                                   file: runDirectory.path + "/last.json")
+                }
+                temporalWeighting = TemporalWeighting(weights: w)
+            }
             GlobalRandom.state = state.randomState
             try runDirectory.truncateMetrics(afterEpoch: state.epoch)
         } else {
@@ -117,7 +128,7 @@ public final class Trainer {
         }
         if last == nil {  // already complete: report the stored final metrics
             let evaluation = Evaluator.evaluate(model, on: test, timeSteps: configuration.timeSteps, encoding: encoding,
-                                                batchSize: configuration.batchSize)
+                                                batchSize: configuration.batchSize, temporalWeights: temporalWeighting?.weights)
             last = EpochMetrics(epoch: configuration.epochs, learningRate: optimizer.learningRate, trainLoss: .nan,
                                 trainAccuracy: .nan, testLoss: evaluation.loss, testAccuracy: evaluation.accuracy,
                                 firingRate: evaluation.firingRate, seconds: 0)
@@ -133,6 +144,33 @@ public final class Trainer {
         for (k, (_, module)) in model.namedModules().enumerated() {
             (module as? Dropout)?.reseed(base &+ UInt64(k) &* 0x9E37_79B9_7F4A_7C15)
         }
+        if let msg = configuration.msg {
+            let e = epoch, epochs = configuration.epochs
+            setSurrogateGradientMask(SurrogateGradientMask(probability: msg.probability(atEpoch: e, epochs: epochs),
+                                                           substitute: msg.substitute),
+                                     on: model, seed: base ^ 0x4D53_4721_4D53_4721)
+            if let alpha = msg.alpha(atEpoch: e, epochs: epochs, initial: configuration.neuron.surrogate.alpha) {
+                for (_, module) in model.namedModules() { (module as? SurrogateGradientMasking)?.setSurrogateAlpha(alpha) }
+            }
+        }
+    }
+
+    /// The training loss of one batch's per-step outputs `[T, N, C]` and the prediction logits it trains.
+    private func loss(_ perStep: Tensor, labels: [Int], epoch: Int) -> (loss: Tensor, logits: Tensor) {
+        let readout = temporalWeighting.map { Readout.weighted(perStep, weights: $0.weights) } ?? Readout.mean(perStep)
+        let smoothing = configuration.labelSmoothing
+        if let tks = configuration.tks {
+            let a = 1 - tks.alpha * Float(epoch) / Float(configuration.epochs)
+            let shared = temporalKnowledgeSharingLoss(perStepLogits: perStep, labels: labels, temperature: tks.temperature,
+                                                      detachTeacher: tks.detachTeacher)
+            return (crossEntropy(logits: readout, labels: labels, labelSmoothing: smoothing) * a + shared * (1 - a), readout)
+        }
+        switch configuration.loss {
+        case .mean:
+            return (crossEntropy(logits: readout, labels: labels, labelSmoothing: smoothing), readout)
+        case .tet:
+            return (temporalEfficientTrainingLoss(perStepLogits: perStep, labels: labels, labelSmoothing: smoothing), readout)
+        }
     }
 
     private func trainEpoch(_ epoch: Int, loader: DataLoader) throws(SNNError) -> EpochMetrics {
@@ -145,21 +183,22 @@ public final class Trainer {
         var encoder = Encoder(epochEncoding(epoch), timeSteps: configuration.timeSteps)
         let batches = loader.batchCount
         var lossSum: Double = 0, correct = 0, seen = 0
+        var perStepCorrect = [Int](repeating: 0, count: configuration.timeSteps)
         for batch in loader.batches(forEpoch: epoch) {
             optimizer.learningRate = configuration.learningRate(atEpoch: Double(epoch) + Double(batch.index) / Double(batches))
             let input = encoder.encode(batch.inputs)
             var logits = Tensor(0)
             let (loss, gradients) = valueWithGradient(at: model) { model in
                 let perStep = model(input)
-                logits = Readout.mean(perStep).detached
-                switch configuration.loss {
-                case .mean:
-                    return crossEntropy(logits: Readout.mean(perStep), labels: batch.labels,
-                                        labelSmoothing: configuration.labelSmoothing)
-                case .tet:
-                    return temporalEfficientTrainingLoss(perStepLogits: perStep, labels: batch.labels,
-                                                         labelSmoothing: configuration.labelSmoothing)
+                if temporalWeighting != nil {  // TWO learns from each step's own accuracy
+                    let outputs = perStep.detached
+                    for t in 0..<outputs.shape[0] {
+                        perStepCorrect[t] += zip(outputs.selecting(t).argmax(alongAxis: 1), batch.labels).filter { $0 == $1 }.count
+                    }
                 }
+                let (loss, readout) = self.loss(perStep, labels: batch.labels, epoch: epoch)
+                logits = readout.detached
+                return loss
             }
             guard loss.item.isFinite else {
                 throw SNNError(.invalidArgument, "training diverged: loss \(loss.item) at epoch \(epoch + 1), batch \(batch.index + 1); lower --learning-rate")
@@ -172,8 +211,9 @@ public final class Trainer {
                             loss: Float(lossSum / Double(seen)), accuracy: Float(correct) / Float(seen),
                             samplesPerSecond: Double(seen) / Date().timeIntervalSince(epochStart)))
         }
+        temporalWeighting?.update(afterEpoch: epoch + 1, perStepAccuracy: perStepCorrect.map { Double($0) / Double(max(seen, 1)) })
         let evaluation = Evaluator.evaluate(model, on: test, timeSteps: configuration.timeSteps, encoding: encoding,
-                                            batchSize: configuration.batchSize)
+                                            batchSize: configuration.batchSize, temporalWeights: temporalWeighting?.weights)
         let metrics = EpochMetrics(epoch: epoch + 1, learningRate: optimizer.learningRate,
                                    trainLoss: Float(lossSum / Double(max(seen, 1))),
                                    trainAccuracy: Float(correct) / Float(max(seen, 1)), testLoss: evaluation.loss,
@@ -182,7 +222,7 @@ public final class Trainer {
         let improved = evaluation.accuracy > best.accuracy
         if improved { best = (evaluation.accuracy, epoch + 1) }
         let state = CheckpointState(epoch: epoch + 1, bestAccuracy: best.accuracy, bestEpoch: best.epoch,
-                                    randomState: GlobalRandom.state)
+                                    randomState: GlobalRandom.state, temporalWeights: temporalWeighting?.weights)
         try runDirectory.appendMetrics(metrics.dictionary)
         if improved { try runDirectory.saveCheckpoint(.best, model: model, optimizer: optimizer, state: state) }
         try runDirectory.saveCheckpoint(.last, model: model, optimizer: optimizer, state: state)

@@ -26,6 +26,75 @@ public enum EncodingName: String, Sendable, CaseIterable {
     case columns
 }
 
+/// Masked surrogate gradients for a run (METHODS.md §6).
+public struct MSGOptions: Sendable, Equatable {
+    /// The masking probability p (before any schedule).
+    public var probability: Float
+    /// The surrogate masked entries use instead of zero.
+    public var substitute: SurrogateChoice?
+    /// After `startEpoch` epochs, p (and α, when `finalAlpha` is set) move linearly to their final
+    /// values, reached in the last epoch.
+    public var schedule: Schedule?
+
+    public struct Schedule: Sendable, Equatable {
+        public var startEpoch: Int
+        public var finalProbability: Float
+        public var finalAlpha: Float?
+        public init(startEpoch: Int, finalProbability: Float, finalAlpha: Float? = nil) {
+            self.startEpoch = startEpoch
+            self.finalProbability = finalProbability
+            self.finalAlpha = finalAlpha
+        }
+
+        /// "START:FINAL_P[:FINAL_ALPHA]", as `--msg-schedule` takes it.
+        public init?(_ text: String) {
+            let parts = text.split(separator: ":").map(String.init)
+            guard parts.count == 2 || parts.count == 3, let start = Int(parts[0]), let p = Float(parts[1]) else { return nil }
+            let a = parts.count == 3 ? Float(parts[2]) : nil
+            if parts.count == 3 && a == nil { return nil }
+            self.init(startEpoch: start, finalProbability: p, finalAlpha: a)
+        }
+    }
+
+    public init(probability: Float, substitute: SurrogateChoice? = nil, schedule: Schedule? = nil) {
+        self.probability = probability
+        self.substitute = substitute
+        self.schedule = schedule
+    }
+
+    /// How far the schedule has moved at `epoch` (0-based) of `epochs`: 0 until it starts, 1 at the last epoch.
+    func progress(atEpoch epoch: Int, epochs: Int) -> Float? {
+        guard let schedule, epoch >= schedule.startEpoch else { return nil }
+        let span = epochs - 1 - schedule.startEpoch
+        return span <= 0 ? 1 : Float(epoch - schedule.startEpoch) / Float(span)
+    }
+
+    /// p at `epoch` (0-based).
+    public func probability(atEpoch epoch: Int, epochs: Int) -> Float {
+        guard let f = progress(atEpoch: epoch, epochs: epochs), let s = schedule else { return probability }
+        return probability + (s.finalProbability - probability) * f
+    }
+
+    /// The surrogate's α at `epoch` when the schedule changes it, else nil.
+    public func alpha(atEpoch epoch: Int, epochs: Int, initial: Float) -> Float? {
+        guard let f = progress(atEpoch: epoch, epochs: epochs), let final = schedule?.finalAlpha else { return nil }
+        return initial + (final - initial) * f
+    }
+}
+
+/// Temporal knowledge sharing for a run (METHODS.md §7).
+public struct TKSOptions: Sendable, Equatable {
+    /// The final weight α of the TKS term (it ramps from 0).
+    public var alpha: Float = 0.7
+    public var temperature: Float = 3
+    public var detachTeacher = false
+    public init(alpha: Float = 0.7, temperature: Float = 3, detachTeacher: Bool = false) {
+        self.alpha = alpha
+        self.temperature = temperature
+        self.detachTeacher = detachTeacher
+    }
+}
+
 /// Everything that defines a training run; saved as the run directory's `config.json`.
 ///
 /// Defaults follow the papers' recipe (METHODS.md §0): AdamW with weight decay 0.01 (none on 1-D
@@ -57,6 +126,12 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var dropLast = false
     /// Train on the first this many training samples only (nil: all); the test split is never cut.
     public var trainSamples: Int?
+    /// Masked surrogate gradients (nil: off).
+    public var msg: MSGOptions?
+    /// Temporally weighted output (TWO): learned per-step weights in the loss and at test time.
+    public var temporalWeighting = false
+    /// Temporal knowledge sharing (nil: off).
+    public var tks: TKSOptions?
 
     public init() {}
 
@@ -84,6 +159,22 @@ public struct TrainingConfiguration: Sendable, Equatable {
             throw bad("--psn-order \(neuron.order) exceeds --time-steps \(timeSteps)")
         }
         if let n = trainSamples, n < 1 { throw bad("--train-samples must be ≥ 1, got \(n)") }
+        if let msg {
+            if !(msg.probability >= 0 && msg.probability <= 1) { throw bad("--msg-probability must be in [0, 1], got \(msg.probability)") }
+            if let s = msg.schedule {
+                if s.startEpoch < 0 || s.startEpoch >= epochs { throw bad("--msg-schedule start epoch must be in 0…\(epochs - 1), got \(s.startEpoch)") }
+                if !(s.finalProbability >= 0 && s.finalProbability <= 1) { throw bad("--msg-schedule final probability must be in [0, 1], got \(s.finalProbability)") }
+                if let a = s.finalAlpha, !(a > 0) { throw bad("--msg-schedule final α must be > 0, got \(a)") }
+            }
+            if !neuron.kind.supportsGradientMask {
+                throw bad("--msg-probability: masked surrogate gradients are implemented for if, lif and plif neurons, not \(neuron.kind.rawValue)")
+            }
+        }
+        if let tks {
+            if !(tks.alpha >= 0 && tks.alpha <= 1) { throw bad("--tks-alpha must be in [0, 1], got \(tks.alpha)") }
+            if !(tks.temperature > 0) { throw bad("--tks-temperature must be > 0, got \(tks.temperature)") }
+            if loss == .tet { throw bad("--tks-alpha replaces the loss: use it with --loss mean") }
+        }
         if let widths, widths.isEmpty || widths.contains(where: { $0 < 1 }) { throw bad("--widths must be positive, got \(widths)") }
     }
 
@@ -101,6 +192,20 @@ public struct TrainingConfiguration: Sendable, Equatable {
         if let dataDirectory { d["data_dir"] = dataDirectory }
         if let widths { d["widths"] = widths }
         if let trainSamples { d["train_samples"] = trainSamples }
+        if let msg {
+            var m: [String: Any] = ["probability": Double(msg.probability)]
+            if let sub = msg.substitute { m["substitute"] = sub.name; m["substitute_alpha"] = Double(sub.alpha) }
+            if let s = msg.schedule {
+                var sd: [String: Any] = ["start_epoch": s.startEpoch, "final_probability": Double(s.finalProbability)]
+                if let a = s.finalAlpha { sd["final_alpha"] = Double(a) }
+                m["schedule"] = sd
+            }
+            d["msg"] = m
+        }
+        if temporalWeighting { d["temporal_weighting"] = true }
+        if let tks {
+            d["tks"] = ["alpha": Double(tks.alpha), "temperature": Double(tks.temperature), "detach_teacher": tks.detachTeacher]
+        }
         return d
     }
 
@@ -135,6 +240,34 @@ public struct TrainingConfiguration: Sendable, Equatable {
         dataDirectory = d["data_dir"] as? String
         widths = d["widths"] as? [Int]
         trainSamples = (d["train_samples"] as? NSNumber)?.intValue
+        if let m = d["msg"] {
+            guard let m = m as? [String: Any], let p = (m["probability"] as? NSNumber)?.floatValue else {
+                throw SNNError(.corrupt, "invalid \"msg\"", file: file)
+            }
+            var options = MSGOptions(probability: p)
+            if let name = m["substitute"] as? String {
+                guard let sub = SurrogateChoice(name: name, alpha: (m["substitute_alpha"] as? NSNumber)?.floatValue) else {
+                    throw SNNError(.corrupt, "unknown msg substitute \(name)", file: file)
+                }
+                options.substitute = sub
+            }
+            if let sd = m["schedule"] {
+                guard let sd = sd as? [String: Any], let start = (sd["start_epoch"] as? NSNumber)?.intValue,
+                      let fp = (sd["final_probability"] as? NSNumber)?.floatValue else {
+                    throw SNNError(.corrupt, "invalid \"msg.schedule\"", file: file)
+                }
+                options.schedule = .init(startEpoch: start, finalProbability: fp, finalAlpha: (sd["final_alpha"] as? NSNumber)?.floatValue)
+            }
+            msg = options
+        }
+        temporalWeighting = d["temporal_weighting"] as? Bool ?? false
+        if let t = d["tks"] {
+            guard let t = t as? [String: Any], let a = (t["alpha"] as? NSNumber)?.floatValue,
+                  let tau = (t["temperature"] as? NSNumber)?.floatValue else {
+                throw SNNError(.corrupt, "invalid \"tks\"", file: file)
+            }
+            tks = TKSOptions(alpha: a, temperature: tau, detachTeacher: t["detach_teacher"] as? Bool ?? false)
+        }
         timeSteps = try number("time_steps").intValue
         epochs = try number("epochs").intValue
         batchSize = try number("batch_size").intValue

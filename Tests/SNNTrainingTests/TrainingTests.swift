@@ -96,6 +96,31 @@ func temporaryPath(_ name: String) -> String {
         #expect(summary["epochs"] as? Int == 4)
     }
 
+    @Test func evaluateSweepsShorterTimeSteps() throws {
+        let run = temporaryPath("sweep"), psn = temporaryPath("sweep-psn")
+        defer {
+            try? FileManager.default.removeItem(atPath: run)
+            try? FileManager.default.removeItem(atPath: psn)
+        }
+        let trained = try runSNN(["train", "--model", "spiking-mlp", "--widths", "32", "--time-steps", "3", "--epochs", "2",
+                                  "--train-samples", "400", "--temporal-weighting", "--msg-probability", "0.3",
+                                  "--tks-alpha", "0.5", "--output", run, "--json"])
+        try #require(trained.status == 0, "\(trained.error)")
+        let sweep = try runSNN(["evaluate", "--run", run, "--time-steps-sweep", "--json"])
+        try #require(sweep.status == 0, "\(sweep.error)")
+        let rows = try #require((try JSONSerialization.jsonObject(with: Data(sweep.output.utf8)) as? [String: Any])?["sweep"] as? [[String: Any]])
+        #expect(rows.map { ($0["time_steps"] as? Int) ?? 0 } == [1, 2, 3])
+        let single = try runSNN(["evaluate", "--run", run, "--time-steps", "2", "--json"])
+        let two = try #require(try JSONSerialization.jsonObject(with: Data(single.output.utf8)) as? [String: Any])
+        #expect((two["test_accuracy"] as? Double) == (rows[1]["test_accuracy"] as? Double))
+        // Fixed-T neurons cannot be swept: one clear error.
+        let psnRun = try runSNN(["train", "--model", "spiking-mlp", "--widths", "16", "--neuron", "psn", "--time-steps", "3",
+                                 "--epochs", "1", "--train-samples", "100", "--output", psn])
+        try #require(psnRun.status == 0, "\(psnRun.error)")
+        let refused = try runSNN(["evaluate", "--run", psn, "--time-steps-sweep"])
+        #expect(refused.status != 0 && refused.error.contains("only at the trained T = 3"))
+    }
+
     @Test func badInputFailsWithOneLineAndLeavesNothingBehind() throws {
         let output = temporaryPath("bad")
         defer { try? FileManager.default.removeItem(atPath: output) }
@@ -107,6 +132,11 @@ func temporaryPath(_ name: String) -> String {
             ["train", "--output", "/proc/self/not-writable/run"],
             ["train", "--train-samples", "0", "--output", output],
             ["train", "--train-samples", "999999", "--output", output],
+            ["train", "--msg-probability", "1.5", "--output", output],
+            ["train", "--msg-probability", "0.5", "--neuron", "psn", "--output", output],
+            ["train", "--msg-probability", "0.5", "--msg-schedule", "oops", "--output", output],
+            ["train", "--msg-substitute", "sigmoid", "--output", output],
+            ["train", "--tks-alpha", "0.7", "--loss", "tet", "--output", output],
         ]
         for arguments in cases {
             let r = try runSNN(arguments)

@@ -1,0 +1,135 @@
+import Foundation
+import SNN
+import SNNTestSupport
+import Testing
+
+/// TWO, TKS and TET (METHODS.md §6–7): test vectors, closed forms, finite differences, and the
+/// trainer and evaluator wiring.
+@Suite struct TemporalMethodsTests {
+    @Test func tksTestVectorOfMethods() {
+        // T = 2, 3 classes, y = 0, τ = 1, z1 = [2, 1, 0] (correct), z2 = [0, 3, 1] (wrong).
+        let z = Tensor(shape: [2, 1, 3], scalars: [2, 1, 0, 0, 3, 1])
+        let q = Tensor(shape: [3], scalars: [2, 1, 0]).softmax()
+        #expect(q.scalars.enumerated().allSatisfy { abs($1 - [0.665241, 0.244728, 0.090031][$0]) < 1e-6 })
+        let tks = temporalKnowledgeSharingLoss(perStepLogits: z, labels: [0], temperature: 1)
+        #expect(abs(tks.item - 1.589013) < 1e-5)
+        #expect(abs(crossEntropy(logits: Readout.mean(z), labels: [0]).item - 1.464369) < 1e-5)
+        // The training loss mixes them with a = 1 − α·e/E: at e = E/2 with α = 0.5, a = 0.75.
+        let mixed = temporalKnowledgeSharingTrainingLoss(perStepLogits: z, labels: [0], alpha: 0.5, epoch: 5, epochs: 10, temperature: 1)
+        #expect(abs(mixed.item - (0.75 * 1.464369 + 0.25 * 1.589013)) < 1e-5)
+        // All steps wrong: the teacher is zero, the target uniform: L = τ²·mean_t CE(uniform, softmax(z_t/τ)).
+        let wrong = temporalKnowledgeSharingLoss(perStepLogits: z, labels: [2], temperature: 2)
+        let expected = (0..<2).map { t -> Float in
+            let logP = (z.selecting(t).reshaped(to: [3]) / 2).logSoftmax().scalars
+            return -logP.reduce(0, +) / 3
+        }.reduce(0, +) / 2 * 4
+        #expect(abs(wrong.item - expected) < 1e-5)
+    }
+
+    @Test func tksAndTetLossesPassFiniteDifferences() {
+        // Well separated logits, so no step's argmax flips within the finite-difference step.
+        let z = distinctTensor([3, 4, 5], seed: 1, spacing: 0.2)
+        let labels = [0, 2, 4, 1]
+        let tks = gradientError(at: [z], step: 1e-2) { t in
+            temporalKnowledgeSharingLoss(perStepLogits: t[0], labels: labels, temperature: 3)
+        }
+        #expect(tks < 2e-2)
+        let tet = gradientError(at: [z], step: 1e-2) { t in
+            temporalEfficientTrainingLoss(perStepLogits: t[0], labels: labels, labelSmoothing: 0.1)
+        }
+        #expect(tet < 2e-2)
+        // With a detached teacher the gradient is that of the student term alone, the target q held
+        // fixed at its value: finite differences of that function.
+        let z0 = z.scalars
+        let teacher = Tensor(shape: [4, 5], generator: { i in
+            let n = i / 5, c = i % 5
+            return (0..<3).reduce(Float(0)) { sum, t in
+                let row = Array(z0[(t * 4 + n) * 5..<(t * 4 + n + 1) * 5])
+                return sum + (row.firstIndex(of: row.max()!)! == labels[n] ? row[c] : 0)
+            }
+        })
+        let q = (teacher / 3).softmax(alongAxis: -1)
+        let (_, detached) = valueWithGradient(at: z) { temporalKnowledgeSharingLoss(perStepLogits: $0, labels: labels, temperature: 3, detachTeacher: true) }
+        let numeric = numericalGradient(at: z, step: 1e-2) { t in -((t / 3).logSoftmax(alongAxis: -1) * q).sum() * (9 / 12) }
+        #expect(relativeError(detached, numeric) < 2e-2)
+    }
+
+    @Test func detachingTheTeacherChangesOnlyTheGradient() {
+        let z = distinctTensor([3, 2, 4], seed: 2, spacing: 0.3)
+        let labels = [1, 3]
+        let (v1, g1) = valueWithGradient(at: z) { temporalKnowledgeSharingLoss(perStepLogits: $0, labels: labels, temperature: 2) }
+        let (v2, g2) = valueWithGradient(at: z) {
+            temporalKnowledgeSharingLoss(perStepLogits: $0, labels: labels, temperature: 2, detachTeacher: true)
+        }
+        #expect(v1.item == v2.item)
+        #expect(g1.scalars != g2.scalars)
+    }
+
+    @Test func twoWeightsAfterAHandComputedEpoch() {
+        var two = TemporalWeighting(timeSteps: 3)
+        two.update(afterEpoch: 4, perStepAccuracy: [0.5, 0.8, 0.9])  // before epoch 5: unchanged
+        #expect(two.weights == [1, 1, 1])
+        two.update(afterEpoch: 5, perStepAccuracy: [0.5, 0.8, 0.9])
+        // w = 0.7·1 + 0.3·a/mean(a), mean = 2.2/3.
+        let expected: [Float] = [0.7 + 0.3 * 0.5 * 3 / 2.2, 0.7 + 0.3 * 0.8 * 3 / 2.2, 0.7 + 0.3 * 0.9 * 3 / 2.2]
+        #expect(zip(two.weights, expected).allSatisfy { abs($0 - $1) < 1e-6 })
+        // The weighted readout: (1/T)·Σ w_t·o_t.
+        let o = Tensor(shape: [3, 1, 2], scalars: [1, 2, 3, 4, 5, 6])
+        let r = Readout.weighted(o, weights: two.weights).scalars
+        #expect(abs(r[0] - (expected[0] * 1 + expected[1] * 3 + expected[2] * 5) / 3) < 1e-5)
+        #expect(abs(r[1] - (expected[0] * 2 + expected[1] * 4 + expected[2] * 6) / 3) < 1e-5)
+        // Fewer steps than weights: the first T' weights.
+        let short = Readout.weighted(o.slice(0..<2, alongAxis: 0), weights: two.weights).scalars
+        #expect(abs(short[0] - (expected[0] * 1 + expected[1] * 3) / 2) < 1e-5)
+    }
+
+    @Test func msgScheduleIsLinearAfterItsStart() {
+        let msg = MSGOptions(probability: 0.5, schedule: .init(startEpoch: 4, finalProbability: 0.9, finalAlpha: 4))
+        #expect(msg.probability(atEpoch: 3, epochs: 10) == 0.5)
+        #expect(abs(msg.probability(atEpoch: 4, epochs: 10) - 0.5) < 1e-6)
+        #expect(abs(msg.probability(atEpoch: 6, epochs: 10) - (0.5 + 0.4 * 2 / 5)) < 1e-6)
+        #expect(abs(msg.probability(atEpoch: 9, epochs: 10) - 0.9) < 1e-6)
+        #expect(msg.alpha(atEpoch: 3, epochs: 10, initial: 2) == nil)
+        #expect(abs(msg.alpha(atEpoch: 9, epochs: 10, initial: 2)! - 4) < 1e-6)
+        #expect(MSGOptions.Schedule("5:0.8") == .init(startEpoch: 5, finalProbability: 0.8))
+        #expect(MSGOptions.Schedule("5:0.8:x") == nil && MSGOptions.Schedule("5") == nil)
+    }
+
+    @Test func configurationWithTemporalMethodsRoundTrips() throws {
+        var c = TrainingConfiguration()
+        c.msg = MSGOptions(probability: 0.4, substitute: .sigmoid(alpha: 3), schedule: .init(startEpoch: 2, finalProbability: 0.8, finalAlpha: 3))
+        c.temporalWeighting = true
+        c.tks = TKSOptions(alpha: 0.6, temperature: 2, detachTeacher: true)
+        c.warmupEpochs = 1
+        let data = try JSONSerialization.data(withJSONObject: c.dictionary)
+        let back = try TrainingConfiguration(dictionary: JSONSerialization.jsonObject(with: data) as! [String: Any], file: "c.json")
+        #expect(back == c)
+        var bad = c
+        bad.neuron = NeuronConfiguration(kind: .psn)
+        #expect(throws: SNNError.self) { try bad.validate() }
+    }
+
+    @Test func trainerLearnsAndCheckpointsTemporalWeights() throws {
+        var c = TrainingConfiguration()
+        c.model = .spikingMLP
+        c.widths = [32]
+        c.timeSteps = 3
+        c.epochs = 6
+        c.batchSize = 64
+        c.learningRate = 0.5
+        c.temporalWeighting = true
+        c.msg = MSGOptions(probability: 0.5)
+        c.tks = TKSOptions()
+        c.trainSamples = 300
+        let directory = temporaryPath("two")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let trainer = try Trainer(configuration: c, directory: directory)
+        let summary = try trainer.run()
+        let weights = try #require(trainer.temporalWeighting?.weights)
+        #expect(weights.count == 3 && weights != [1, 1, 1])  // updated once, after epoch 5
+        #expect(summary.testAccuracy > 0.5)
+        let run = try RunDirectory.open(at: directory)
+        let state = try run.loadCheckpoint(.last, model: c.modelConfiguration(inputShape: [1, 8, 8], classes: 10).make(), optimizer: nil)
+        #expect(state?.temporalWeights == weights)
+    }
+}
