@@ -1,0 +1,262 @@
+import Foundation
+import SNNTensor
+
+/// A recording of an event camera: one entry per event, in time order, as parallel arrays.
+/// `t` in microseconds; `p` 1 = ON (brighter), 0 = OFF; origin upper-left.
+public struct EventStream: Sendable, Equatable {
+    public var t: [Int64]
+    public var x: [UInt16]
+    public var y: [UInt16]
+    public var p: [UInt8]
+    /// The sensor size the coordinates live in.
+    public var width: Int
+    public var height: Int
+
+    public init(t: [Int64] = [], x: [UInt16] = [], y: [UInt16] = [], p: [UInt8] = [], width: Int, height: Int) {
+        precondition(t.count == x.count && x.count == y.count && y.count == p.count, "EventStream: arrays of unequal length")
+        self.t = t
+        self.x = x
+        self.y = y
+        self.p = p
+        self.width = width
+        self.height = height
+    }
+
+    public var count: Int { t.count }
+    /// Last minus first timestamp (0 for fewer than two events).
+    public var duration: Int64 { count > 1 ? t[count - 1] - t[0] : 0 }
+    /// The fraction of ON events.
+    public var onFraction: Double { count > 0 ? Double(p.reduce(0) { $0 + Int($1) }) / Double(count) : 0 }
+
+    mutating func append(t: Int64, x: UInt16, y: UInt16, p: UInt8) {
+        self.t.append(t)
+        self.x.append(x)
+        self.y.append(y)
+        self.p.append(p)
+    }
+
+    mutating func reserve(_ n: Int) {
+        t.reserveCapacity(n)
+        x.reserveCapacity(n)
+        y.reserveCapacity(n)
+        p.reserveCapacity(n)
+    }
+}
+
+/// N-MNIST / N-Caltech101 `.bin` (ATIS): 5-byte events, no header (FORMATS.md).
+public enum NMNISTBinary {
+    /// Decodes `bytes`; `file` names it in errors. Coordinates must fit `width` × `height` when given.
+    /// Timestamp-overflow markers (y = 240) add 2¹³ µs to every later event and are dropped.
+    public static func decode(_ bytes: [UInt8], file: String, width: Int? = nil, height: Int? = nil) throws(SNNError) -> EventStream {
+        guard bytes.count % 5 == 0 else {
+            throw SNNError(.corrupt, "truncated N-MNIST event file: \(bytes.count) bytes is not a whole number of 5-byte events",
+                           file: file, offset: bytes.count - bytes.count % 5)
+        }
+        var events = EventStream(width: width ?? 0, height: height ?? 0)
+        events.reserve(bytes.count / 5)
+        var overflow: Int64 = 0, maxX = 0, maxY = 0, last: Int64 = -1
+        try bytes.withUnsafeBufferPointer { (b: UnsafeBufferPointer<UInt8>) throws(SNNError) in
+            var i = 0
+            while i < b.count {
+                let x = Int(b[i]), y = Int(b[i + 1]), b2 = Int(b[i + 2])
+                if y == 240 {
+                    overflow += 1 << 13
+                    i += 5
+                    continue
+                }
+                let ts = Int64(((b2 & 0x7F) << 16) | (Int(b[i + 3]) << 8) | Int(b[i + 4])) + overflow
+                if let width, x >= width {
+                    throw SNNError(.corrupt, "event x = \(x) outside the sensor width \(width)", file: file, offset: i)
+                }
+                if let height, y >= height {
+                    throw SNNError(.corrupt, "event y = \(y) outside the sensor height \(height)", file: file, offset: i)
+                }
+                if ts < last {
+                    throw SNNError(.corrupt, "timestamp \(ts) µs goes back in time (previous \(last) µs)", file: file, offset: i)
+                }
+                last = ts
+                maxX = max(maxX, x)
+                maxY = max(maxY, y)
+                events.append(t: ts, x: UInt16(x), y: UInt16(y), p: UInt8(b2 >> 7))
+                i += 5
+            }
+        }
+        if width == nil { events.width = events.count > 0 ? maxX + 1 : 0 }
+        if height == nil { events.height = events.count > 0 ? maxY + 1 : 0 }
+        return events
+    }
+
+    /// Reads a `.bin` file.
+    public static func read(_ path: String, width: Int? = nil, height: Int? = nil) throws(SNNError) -> EventStream {
+        try decode(try FileBytes.read(path), file: path, width: width, height: height)
+    }
+
+    /// Encodes `events` (x, y < 256, y ≠ 240), inserting overflow markers where the 23-bit
+    /// timestamp would wrap — the inverse of ``decode(_:file:width:height:)``.
+    public static func encode(_ events: EventStream) throws(SNNError) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(events.count * 5)
+        var overflow: Int64 = 0
+        for i in 0..<events.count {
+            let x = Int(events.x[i]), y = Int(events.y[i])
+            guard x < 256, y < 256, y != 240 else {
+                throw SNNError(.invalidArgument, "event \(i) at (\(x), \(y)) cannot be written in the N-MNIST encoding (x, y < 256, y ≠ 240)")
+            }
+            guard events.t[i] >= overflow else {
+                throw SNNError(.invalidArgument, "event \(i): timestamps must be sorted and ≥ 0")
+            }
+            while events.t[i] - overflow >= 1 << 23 {  // the 23-bit field would wrap: add 2¹³ µs markers
+                overflow += 1 << 13
+                out += [0, 240, 0, 0, 0]
+            }
+            let ts = Int(events.t[i] - overflow)
+            out += [UInt8(x), UInt8(y), UInt8((Int(events.p[i] & 1) << 7) | (ts >> 16)), UInt8((ts >> 8) & 0xFF), UInt8(ts & 0xFF)]
+        }
+        return out
+    }
+}
+
+/// AEDAT 3.1 (DVS128 Gesture): `#` header lines, then 28-byte packet headers and payloads (FORMATS.md).
+public enum AEDAT31 {
+    public static func decode(_ bytes: [UInt8], file: String, width: Int = 128, height: Int = 128) throws(SNNError) -> EventStream {
+        // Header: lines starting with '#', the first "#!AER-DAT3.1", the last "#!END-HEADER\r\n".
+        let magic = Array("#!AER-DAT3.1".utf8)
+        guard bytes.count >= magic.count, Array(bytes[0..<magic.count]) == magic else {
+            throw SNNError(.corrupt, "not an AEDAT 3.1 file (expected \"#!AER-DAT3.1\")", file: file, offset: 0)
+        }
+        var i = 0
+        var ended = false
+        while i < bytes.count && bytes[i] == UInt8(ascii: "#") {
+            guard let nl = bytes[i...].firstIndex(of: UInt8(ascii: "\n")) else {
+                throw SNNError(.corrupt, "header line without an end", file: file, offset: i)
+            }
+            let line = String(decoding: bytes[i..<nl], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            i = nl + 1
+            if line == "#!END-HEADER" {
+                ended = true
+                break
+            }
+        }
+        guard ended else { throw SNNError(.corrupt, "missing \"#!END-HEADER\"", file: file, offset: i) }
+        var events = EventStream(width: width, height: height)
+        func int32(_ o: Int) -> Int { Int(Int32(bitPattern: UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8 | UInt32(bytes[o + 2]) << 16 | UInt32(bytes[o + 3]) << 24)) }
+        var last: Int64 = .min
+        while i < bytes.count {
+            guard bytes.count - i >= 28 else {
+                throw SNNError(.corrupt, "truncated packet header (\(bytes.count - i) of 28 bytes)", file: file, offset: i)
+            }
+            let type = Int(Int16(bitPattern: UInt16(bytes[i]) | UInt16(bytes[i + 1]) << 8))
+            let size = int32(i + 4), overflow = int32(i + 12), capacity = int32(i + 16), number = int32(i + 20)
+            guard size > 0, capacity >= 0, number >= 0, number <= capacity, overflow >= 0 else {
+                throw SNNError(.corrupt, "invalid packet header (event size \(size), capacity \(capacity), number \(number))", file: file, offset: i)
+            }
+            let payload = i + 28
+            let (length, bad) = capacity.multipliedReportingOverflow(by: size)
+            guard !bad, length <= bytes.count - payload else {
+                throw SNNError(.corrupt, "packet payload of \(capacity) × \(size) bytes runs past the end of the file", file: file, offset: i)
+            }
+            if type == 1 {
+                guard size == 8 else { throw SNNError(.corrupt, "polarity packet with event size \(size), expected 8", file: file, offset: i + 4) }
+                for k in 0..<number {
+                    let o = payload + k * 8
+                    let data = UInt32(truncatingIfNeeded: int32(o)), ts = int32(o + 4)
+                    guard data & 1 == 1 else { continue }
+                    let x = Int(data >> 17) & 0x7FFF, y = Int(data >> 2) & 0x7FFF
+                    guard x < width, y < height else {
+                        throw SNNError(.corrupt, "event at (\(x), \(y)) outside the \(width)×\(height) sensor", file: file, offset: o)
+                    }
+                    let t = Int64(overflow) << 31 | Int64(UInt32(bitPattern: Int32(ts)))
+                    guard t >= last else {
+                        throw SNNError(.corrupt, "timestamp \(t) µs goes back in time (previous \(last) µs)", file: file, offset: o + 4)
+                    }
+                    last = t
+                    events.append(t: t, x: UInt16(x), y: UInt16(y), p: UInt8((data >> 1) & 1))
+                }
+            }
+            i = payload + length
+        }
+        return events
+    }
+
+    public static func read(_ path: String, width: Int = 128, height: Int = 128) throws(SNNError) -> EventStream {
+        try decode(try FileBytes.read(path), file: path, width: width, height: height)
+    }
+}
+
+/// How an event stream is integrated into T frames `[T, 2, H, W]` (channel 0 = OFF, 1 = ON counts).
+public enum Framing: Sendable, Equatable, Hashable, CustomStringConvertible {
+    /// SpikingJelly `split_by='number'`: T chunks of ⌊N/T⌋ events, the leftover events in the last frame.
+    case spikingJellyByNumber
+    /// SpikingJelly `split_by='time'`: windows of ⌊(t_last − t_first)/T⌋ µs from t_first; the last frame
+    /// also takes every later event; an empty window is an error.
+    case spikingJellyByTime
+    /// tonic `ToFrame(n_time_bins=T)`: windows of ⌊(t_last − t_first)/T⌋ µs from t_first, half-open, so
+    /// events at or after t_first + T·window (always including the last event) are dropped.
+    case tonicTimeBins
+
+    public var description: String {
+        switch self {
+        case .spikingJellyByNumber: "sj-number"
+        case .spikingJellyByTime: "sj-time"
+        case .tonicTimeBins: "tonic-time-bins"
+        }
+    }
+
+    public init?(name: String) {
+        switch name {
+        case "sj-number", "number": self = .spikingJellyByNumber
+        case "sj-time", "time": self = .spikingJellyByTime
+        case "tonic-time-bins", "tonic": self = .tonicTimeBins
+        default: return nil
+        }
+    }
+
+    public static let names = ["sj-number", "sj-time", "tonic-time-bins"]
+
+    /// The event index range of each of the `frames` frames.
+    public func segments(_ events: EventStream, frames: Int) throws(SNNError) -> [Range<Int>] {
+        precondition(frames >= 1, "Framing: frames must be ≥ 1")
+        let n = events.count
+        guard n > 0 else { throw SNNError(.invalidArgument, "cannot frame an empty event stream") }
+        switch self {
+        case .spikingJellyByNumber:
+            let d = n / frames
+            return (0..<frames).map { i in i * d..<(i == frames - 1 ? n : (i + 1) * d) }
+        case .spikingJellyByTime, .tonicTimeBins:
+            let t0 = events.t[0], window = (events.t[n - 1] - t0) / Int64(frames)
+            var ranges: [Range<Int>] = []
+            var start = 0
+            for i in 0..<frames {
+                let end = t0 + Int64(i + 1) * window
+                var stop = start
+                while stop < n && events.t[stop] < end { stop += 1 }
+                if self == .spikingJellyByTime {
+                    // SpikingJelly indexes the first event of every window (an empty one raises), then
+                    // extends the last frame to the end.
+                    if stop == start {
+                        throw SNNError(.invalidArgument, "split by time: frame \(i) of \(frames) has no events (window \(window) µs)")
+                    }
+                    if i == frames - 1 { stop = n }
+                }
+                ranges.append(start..<stop)
+                start = stop
+            }
+            return ranges
+        }
+    }
+
+    /// Event counts per frame, polarity and pixel: `[frames, 2, height, width]`.
+    public func frames(_ events: EventStream, frames: Int) throws(SNNError) -> Tensor {
+        let segments = try segments(events, frames: frames)
+        let h = events.height, w = events.width, plane = h * w
+        var out = [Float](repeating: 0, count: frames * 2 * plane)
+        for (f, range) in segments.enumerated() {
+            for i in range {
+                let x = Int(events.x[i]), y = Int(events.y[i])
+                guard x < w && y < h else { continue }
+                out[(f * 2 + Int(events.p[i] & 1)) * plane + y * w + x] += 1
+            }
+        }
+        return Tensor(shape: [frames, 2, h, w], scalars: out)
+    }
+}

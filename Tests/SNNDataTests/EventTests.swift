@@ -1,0 +1,157 @@
+import Foundation
+import SNN
+import SNNTestSupport
+import Testing
+
+/// Event readers on the real DAVIS346 recording of ../shared/data/events and its ground truth;
+/// corruption; both framing conventions against independent computations.
+@Suite struct EventTests {
+    static var events: URL? { sharedDataDirectory()?.appendingPathComponent("events") }
+
+    /// Packed little-endian ground-truth records `<t> <uint16 x> <uint16 y> <uint8 p>`, t of `timeBytes` bytes.
+    static func groundTruth(_ url: URL, timeBytes: Int, width: Int, height: Int) throws -> EventStream {
+        let b = [UInt8](try Data(contentsOf: url)), size = timeBytes + 5
+        #expect(b.count % size == 0)
+        var s = EventStream(width: width, height: height)
+        for o in stride(from: 0, to: b.count, by: size) {
+            var t: Int64 = 0
+            for k in 0..<timeBytes { t |= Int64(b[o + k]) << (8 * k) }
+            s.t.append(t)
+            s.x.append(UInt16(b[o + timeBytes]) | UInt16(b[o + timeBytes + 1]) << 8)
+            s.y.append(UInt16(b[o + timeBytes + 2]) | UInt16(b[o + timeBytes + 3]) << 8)
+            s.p.append(b[o + timeBytes + 4])
+        }
+        return s
+    }
+
+    @Test func nmnistEncodingDecodesToTheGroundTruth() throws {
+        let dir = try #require(Self.events, "../shared/data/events is not present")
+        let decoded = try NMNISTBinary.read(dir.appendingPathComponent("davis346-crop34-nmnist-format.bin").path, width: 34, height: 34)
+        let truth = try Self.groundTruth(dir.appendingPathComponent("davis346-crop34-groundtruth.t32x16y16p8.bin"),
+                                         timeBytes: 4, width: 34, height: 34)
+        #expect(decoded.count == 10_067)
+        #expect(decoded == truth)
+        // Our encoder writes the same bytes back.
+        let bytes = [UInt8](try Data(contentsOf: dir.appendingPathComponent("davis346-crop34-nmnist-format.bin")))
+        #expect(try NMNISTBinary.encode(decoded) == bytes)
+    }
+
+    @Test func aedat31DecodesToTheGroundTruth() throws {
+        let dir = try #require(Self.events, "../shared/data/events is not present")
+        let decoded = try AEDAT31.read(dir.appendingPathComponent("davis346-aedat31-reencoded.aedat").path, width: 346, height: 260)
+        var truth = try Self.groundTruth(dir.appendingPathComponent("davis346-events.t64x16y16p8.bin"), timeBytes: 8, width: 346, height: 260)
+        let t0 = truth.t[0]
+        truth.t = truth.t.map { $0 - t0 }  // the re-encoding stores times relative to the first event
+        #expect(decoded.count == 78_830)
+        #expect(decoded == truth)
+    }
+
+    @Test func nmnistOverflowMarkersRoundTrip() throws {
+        // Timestamps past 2²³ µs need overflow markers (y = 240) that add 2¹³ µs each.
+        let s = EventStream(t: [0, 5, 8_388_607, 8_388_608, 9_000_000, 20_000_000], x: [1, 2, 3, 4, 5, 33],
+                            y: [0, 1, 2, 239, 241, 33], p: [1, 0, 1, 0, 1, 1], width: 256, height: 256)
+        let bytes = try NMNISTBinary.encode(s)
+        #expect(bytes.count > 6 * 5)  // markers were inserted
+        #expect(try NMNISTBinary.decode(bytes, file: "mem", width: 256, height: 256) == s)
+        // Hand-made: one event at 3 µs after one marker is at 8192 + 3 µs.
+        let hand = try NMNISTBinary.decode([0, 240, 0, 0, 0, 7, 9, 0x80, 0, 3], file: "hand")
+        #expect(hand.t == [8195] && hand.x == [7] && hand.y == [9] && hand.p == [1])
+    }
+
+    /// Every truncation and thousands of byte flips: either a clean decode of a prefix / other valid
+    /// stream, or an SNNError naming the file and an offset; never a crash or hang.
+    func survivesCorruption(_ valid: [UInt8], name: String, decode: ([UInt8]) throws(SNNError) -> EventStream) {
+        for cut in 0..<valid.count {
+            do {
+                _ = try decode(Array(valid[0..<cut]))
+            } catch {
+                #expect(error.file == name && error.offset != nil, "cut at \(cut): \(error)")
+            }
+        }
+        var rng = RandomGenerator(seed: 11)
+        for _ in 0..<3000 {
+            var bytes = valid
+            for _ in 0..<(1 + Int(rng.next() % 4)) {
+                bytes[Int(rng.next() % UInt64(bytes.count))] ^= UInt8(1 << (rng.next() % 8))
+            }
+            do {
+                _ = try decode(bytes)
+            } catch {
+                #expect(error.file == name && error.offset != nil, "\(error)")
+            }
+        }
+    }
+
+    @Test func readersSurviveTruncationAndByteFlips() throws {
+        let dir = try #require(Self.events, "../shared/data/events is not present")
+        let nmnist = Array([UInt8](try Data(contentsOf: dir.appendingPathComponent("davis346-crop34-nmnist-format.bin"))).prefix(600))
+        survivesCorruption(nmnist, name: "n.bin") { (b: [UInt8]) throws(SNNError) in try NMNISTBinary.decode(b, file: "n.bin", width: 34, height: 34) }
+        // A small AEDAT 3.1 file: the real header and one polarity packet of 40 events.
+        let full = [UInt8](try Data(contentsOf: dir.appendingPathComponent("davis346-aedat31-reencoded.aedat")))
+        let headerEnd = try #require(full.indices.first { i in full[i...].starts(with: Array("#!END-HEADER\r\n".utf8)) }) + 14
+        var packet = Array(full[headerEnd..<headerEnd + 28])
+        let count: [UInt8] = [40, 0, 0, 0]
+        packet.replaceSubrange(16..<20, with: count)  // capacity
+        packet.replaceSubrange(20..<24, with: count)  // number
+        packet.replaceSubrange(24..<28, with: count)  // valid
+        let small = Array(full[0..<headerEnd]) + packet + Array(full[headerEnd + 28..<headerEnd + 28 + 320])
+        let decoded = try AEDAT31.decode(small, file: "a.aedat", width: 346, height: 260)
+        #expect(decoded.count == 40)
+        survivesCorruption(small, name: "a.aedat") { (b: [UInt8]) throws(SNNError) in try AEDAT31.decode(b, file: "a.aedat", width: 346, height: 260) }
+        var wrongMagic = small
+        wrongMagic[3] = UInt8(ascii: "X")
+        #expect(throws: SNNError.self) { try AEDAT31.decode(wrongMagic, file: "a.aedat") }
+    }
+
+    /// Frames computed event by event from the definitions (not from segment ranges).
+    func independentFrames(_ s: EventStream, frames: Int, framing: Framing) -> [Float]? {
+        let n = s.count, plane = s.width * s.height
+        var out = [Float](repeating: 0, count: frames * 2 * plane)
+        let t0 = s.t[0], window = (s.t[n - 1] - t0) / Int64(frames)
+        var seen = Set<Int>()
+        for i in 0..<n {
+            let f: Int
+            switch framing {
+            case .spikingJellyByNumber: f = min(i / (n / frames), frames - 1)
+            case .spikingJellyByTime: f = window == 0 ? 0 : min(Int((s.t[i] - t0) / window), frames - 1)
+            case .tonicTimeBins:
+                guard window > 0, (s.t[i] - t0) / window < Int64(frames) else { continue }
+                f = Int((s.t[i] - t0) / window)
+            }
+            if framing == .spikingJellyByTime, window > 0, (s.t[i] - t0) / window < Int64(frames) { seen.insert(f) }
+            out[(f * 2 + Int(s.p[i])) * plane + Int(s.y[i]) * s.width + Int(s.x[i])] += 1
+        }
+        if framing == .spikingJellyByTime && seen.count < frames { return nil }  // an empty window: SJ raises
+        return out
+    }
+
+    @Test(arguments: [Framing.spikingJellyByNumber, .spikingJellyByTime, .tonicTimeBins], [4, 7, 10])
+    func framingMatchesIndependentComputation(_ framing: Framing, _ frames: Int) throws {
+        let dir = try #require(Self.events, "../shared/data/events is not present")
+        let s = try AEDAT31.read(dir.appendingPathComponent("davis346-aedat31-reencoded.aedat").path, width: 346, height: 260)
+        let f = try framing.frames(s, frames: frames)
+        #expect(f.shape == [frames, 2, 260, 346])
+        #expect(f.scalars == independentFrames(s, frames: frames, framing: framing))
+        let total = f.sum().item
+        switch framing {
+        case .tonicTimeBins: #expect(total < Float(s.count))  // the last event always falls outside
+        default: #expect(total == Float(s.count))  // every event lands in a frame
+        }
+    }
+
+    @Test func framingEdgeBehaviours() throws {
+        // 10 events, T = 3: by number 3, 3, 4 (leftover in the last frame).
+        let s = EventStream(t: [0, 1, 2, 3, 4, 5, 6, 7, 8, 90], x: Array(repeating: 0, count: 10), y: Array(repeating: 0, count: 10),
+                            p: Array(repeating: 1, count: 10), width: 1, height: 1)
+        #expect(try Framing.spikingJellyByNumber.segments(s, frames: 3).map(\.count) == [3, 3, 4])
+        // By time: window ⌊90/3⌋ = 30 µs; [30, 60) holds no event → SpikingJelly raises.
+        #expect(throws: SNNError.self) { try Framing.spikingJellyByTime.segments(s, frames: 3) }
+        // tonic: same windows, nothing raised, the event at t = 90 = t0 + 3·30 is dropped.
+        #expect(try Framing.tonicTimeBins.segments(s, frames: 3).map(\.count) == [9, 0, 0])
+        // By time with events everywhere: the last frame takes the events after T·window too.
+        let t = EventStream(t: [0, 10, 20, 31], x: [0, 0, 0, 0], y: [0, 0, 0, 0], p: [0, 1, 0, 1], width: 1, height: 1)
+        #expect(try Framing.spikingJellyByTime.segments(t, frames: 3).map(\.count) == [1, 1, 2])
+        #expect(try Framing.tonicTimeBins.segments(t, frames: 3).map(\.count) == [1, 1, 1])
+        #expect(throws: SNNError.self) { try Framing.tonicTimeBins.segments(EventStream(width: 1, height: 1), frames: 2) }
+    }
+}
