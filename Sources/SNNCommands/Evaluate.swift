@@ -28,7 +28,7 @@ struct Evaluate: ParsableCommand {
         do {
             let directory = try RunDirectory.open(at: runDirectory)
             let config = try TrainingConfiguration(dictionary: try directory.readConfiguration(), file: directory.configurationPath)
-            let (train, test) = try config.dataset.load(directory: config.dataDirectory)
+            let (train, test) = try config.loadData()
             let model = config.modelConfiguration(inputShape: Array(train.images.shape.dropFirst()), classes: train.classCount).make()
             guard let state = try directory.loadCheckpoint(checkpoint == "best" ? .best : .last, model: model, optimizer: nil) else {
                 throw SNNError(.io, "no \(checkpoint) checkpoint yet", file: directory.path)

@@ -7,7 +7,7 @@ public struct SNNCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "snn",
         abstract: "Train, evaluate and benchmark spiking neural networks on the CPU.",
-        subcommands: [Train.self, Evaluate.self, Bench.self, Info.self])
+        subcommands: [Train.self, Evaluate.self, DataCommand.self, Bench.self, Info.self])
 
     public init() {}
 }

@@ -125,8 +125,10 @@ struct Train: ParsableCommand {
     var warmupEpochs: Int?
     @Option(help: "Loss: mean (cross-entropy of the mean output) or tet (mean of per-step cross-entropies).")
     var loss: LossName = .mean
-    @Option(help: "Encoding of static images: direct, poisson, latency, rows or columns (sequential: one row or column per step).")
-    var encoding: EncodingName = .direct
+    @Option(help: "Encoding of static images: direct, poisson, latency, rows or columns (sequential: one row or column per step); frames for event data (default: frames for event data sets, else direct).")
+    var encoding: EncodingName?
+    @Option(help: "How event data is integrated into the T frames: \(Framing.names.joined(separator: ", ")).")
+    var framing = "sj-number"
     @Option(help: "Random-crop padding for augmentation (0 = off).")
     var cropPadding = 0
     @Flag(help: "Random horizontal flips for augmentation.")
@@ -202,7 +204,11 @@ struct Train: ParsableCommand {
         c.labelSmoothing = labelSmoothing
         c.warmupEpochs = warmupEpochs
         c.loss = loss
-        c.encoding = encoding
+        c.encoding = encoding ?? (dataset.isEventData ? .frames : .direct)
+        guard let f = Framing(name: framing) else {
+            throw ValidationError("--framing must be one of \(Framing.names.joined(separator: ", ")), got '\(framing)'")
+        }
+        c.framing = f
         c.augmentation = ImageAugmentation(cropPadding: cropPadding, horizontalFlip: horizontalFlip)
         c.seed = seed
         c.trainSamples = trainSamples

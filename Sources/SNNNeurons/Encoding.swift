@@ -16,6 +16,8 @@ public enum Encoding: Sendable, Equatable {
     case rows
     /// Sequential images: `[N, C, H, W]` → `[W, N, C, H]`, one column per step (T = W).
     case columns
+    /// Samples that already are sequences (event frames `[T, 2, H, W]`): `[N, T, ...]` → `[T, N, ...]`.
+    case frames
 
     /// The shape of one step's input for samples of shape `sample` (`[C, H, W]`).
     public func stepShape(forSample sample: [Int]) -> [Int] {
@@ -27,6 +29,9 @@ public enum Encoding: Sendable, Equatable {
         case .columns:
             precondition(sample.count == 3, "columns encoding needs images [C, H, W], got \(sample)")
             return [sample[0], sample[1]]
+        case .frames:
+            precondition(sample.count >= 2, "frames encoding needs samples [T, ...], got \(sample)")
+            return Array(sample.dropFirst())
         }
     }
 
@@ -82,6 +87,12 @@ public struct Encoder: Sendable {
             precondition(input.rank == 4 && input.shape[3] == timeSteps,
                          "columns encoding: images \(input.shape) must have W = T = \(timeSteps)")
             return input.permuted([3, 0, 1, 2])
+        case .frames:
+            // Fewer steps than frames (a model trained at T evaluated at T' < T) use the first T'.
+            precondition(input.rank >= 3 && input.shape[1] >= timeSteps,
+                         "frames encoding: samples \(input.shape) have fewer than T = \(timeSteps) frames")
+            let x = input.shape[1] == timeSteps ? input : input.slice(0..<timeSteps, alongAxis: 1)
+            return x.permuted([1, 0] + Array(2..<input.rank))
         }
     }
 }

@@ -9,12 +9,19 @@ public enum DatasetName: String, Sendable, CaseIterable {
     case fashionMNIST = "fashion-mnist"
     /// Spoken digits as MFCC sequences (32 frames of 13 coefficients; use `--encoding rows --time-steps 32`).
     case fsddMFCC = "fsdd-mfcc"
+    /// N-MNIST event recordings (or an emulated set, `snn data emulate`), framed at load time.
+    case nmnist
+
+    /// Whether samples are event recordings (framed into `[T, 2, H, W]`, `--encoding frames`).
+    public var isEventData: Bool { self == .nmnist }
 
     /// Whether `--data-dir` is required.
     public var needsDirectory: Bool { self != .digits }
 
     /// Loads the training and test splits.
-    public func load(directory: String?) throws(SNNError) -> (train: LabeledImages, test: LabeledImages) {
+    /// Event data is integrated into `frames` frames with `framing`.
+    public func load(directory: String?, frames: Int = 1, framing: Framing = .spikingJellyByNumber) throws(SNNError)
+        -> (train: LabeledImages, test: LabeledImages) {
         switch self {
         case .digits:
             let url = directory.map { URL(fileURLWithPath: $0) }
@@ -29,6 +36,12 @@ public enum DatasetName: String, Sendable, CaseIterable {
                 throw SNNError(.invalidArgument, "--data-dir is required for \(rawValue)")
             }
             return (try FSDD.load(.train, directory: directory), try FSDD.load(.test, directory: directory))
+        case .nmnist:
+            guard let directory else {
+                throw SNNError(.invalidArgument, "--data-dir is required for \(rawValue)")
+            }
+            return (try NMNIST.load(.train, directory: directory, frames: frames, framing: framing),
+                    try NMNIST.load(.test, directory: directory, frames: frames, framing: framing))
         }
     }
 }

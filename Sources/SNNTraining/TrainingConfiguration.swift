@@ -24,6 +24,8 @@ public enum EncodingName: String, Sendable, CaseIterable {
     case rows
     /// One image column per time step (T = image width).
     case columns
+    /// Event data: one frame per time step (the only encoding of event data sets).
+    case frames
 }
 
 /// Masked surrogate gradients for a run (METHODS.md §6).
@@ -132,6 +134,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var temporalWeighting = false
     /// Temporal knowledge sharing (nil: off).
     public var tks: TKSOptions?
+    /// How event data sets are integrated into the T frames.
+    public var framing: Framing = .spikingJellyByNumber
 
     public init() {}
 
@@ -170,6 +174,10 @@ public struct TrainingConfiguration: Sendable, Equatable {
                 throw bad("--msg-probability: masked surrogate gradients are implemented for if, lif and plif neurons, not \(neuron.kind.rawValue)")
             }
         }
+        if dataset.isEventData != (encoding == .frames) {
+            throw bad(dataset.isEventData ? "\(dataset.rawValue) holds event recordings: use --encoding frames (the default for it)"
+                                          : "--encoding frames is for event data sets (nmnist), not \(dataset.rawValue)")
+        }
         if let tks {
             if !(tks.alpha >= 0 && tks.alpha <= 1) { throw bad("--tks-alpha must be in [0, 1], got \(tks.alpha)") }
             if !(tks.temperature > 0) { throw bad("--tks-temperature must be > 0, got \(tks.temperature)") }
@@ -203,6 +211,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
             d["msg"] = m
         }
         if temporalWeighting { d["temporal_weighting"] = true }
+        if dataset.isEventData { d["framing"] = framing.description }
         if let tks {
             d["tks"] = ["alpha": Double(tks.alpha), "temperature": Double(tks.temperature), "detach_teacher": tks.detachTeacher]
         }
@@ -261,6 +270,10 @@ public struct TrainingConfiguration: Sendable, Equatable {
             msg = options
         }
         temporalWeighting = d["temporal_weighting"] as? Bool ?? false
+        if let f = d["framing"] {
+            guard let name = f as? String, let framing = Framing(name: name) else { throw SNNError(.corrupt, "unknown framing \(f)", file: file) }
+            self.framing = framing
+        }
         if let t = d["tks"] {
             guard let t = t as? [String: Any], let a = (t["alpha"] as? NSNumber)?.floatValue,
                   let tau = (t["temperature"] as? NSNumber)?.floatValue else {
@@ -287,7 +300,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
 
     /// Loads the data set's two splits, the training split cut to ``trainSamples``.
     public func loadData() throws(SNNError) -> (train: LabeledImages, test: LabeledImages) {
-        var (train, test) = try dataset.load(directory: dataDirectory)
+        var (train, test) = try dataset.load(directory: dataDirectory, frames: timeSteps, framing: framing)
         if let n = trainSamples {
             guard n <= train.count else {
                 throw SNNError(.invalidArgument, "--train-samples \(n) exceeds the \(train.count) training samples of \(dataset.rawValue)")
@@ -305,6 +318,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
         case .latency: .latency(threshold: 0)
         case .rows: .rows
         case .columns: .columns
+        case .frames: .frames
         }
     }
 

@@ -121,6 +121,36 @@ func temporaryPath(_ name: String) -> String {
         #expect(refused.status != 0 && refused.error.contains("only at the trained T = 3"))
     }
 
+    @Test func dataCommandsInspectFrameAndEmulate() throws {
+        let events = try #require(sharedDataDirectory()?.appendingPathComponent("events").path, "../shared/data is not present")
+        let inspect = try runSNN(["data", "inspect", events + "/davis346-crop34-nmnist-format.bin", "--width", "34", "--height", "34", "--json"])
+        try #require(inspect.status == 0, "\(inspect.error)")
+        let facts = try #require(try JSONSerialization.jsonObject(with: Data(inspect.output.utf8)) as? [String: Any])
+        #expect(facts["format"] as? String == "nmnist-bin" && facts["events"] as? Int == 10_067 && facts["width"] as? Int == 34)
+        let output = temporaryPath("frames") + ".safetensors", emulated = temporaryPath("emulated")
+        defer {
+            try? FileManager.default.removeItem(atPath: output)
+            try? FileManager.default.removeItem(atPath: emulated)
+        }
+        let frames = try runSNN(["data", "frames", events + "/davis346-aedat31-reencoded.aedat", "--width", "346", "--height", "260",
+                                 "--frames", "5", "--framing", "sj-time", "--output", output])
+        try #require(frames.status == 0, "\(frames.error)")
+        let f = try SafeTensors.read(contentsOf: output)
+        #expect(f.tensors["frames"]?.shape == [5, 2, 260, 346] && f.tensors["frames"]?.sum().item == 78_830)
+        // A file of no known format: one error line naming it, non-zero exit.
+        let bogus = temporaryPath("bogus")
+        _ = FileManager.default.createFile(atPath: bogus, contents: Data("hello".utf8))
+        defer { try? FileManager.default.removeItem(atPath: bogus) }
+        let refused = try runSNN(["data", "inspect", bogus])
+        #expect(refused.status != 0 && refused.error.contains(bogus))
+        if let mnist = sharedDataDirectory()?.appendingPathComponent("mnist").path {
+            let e = try runSNN(["data", "emulate", "--data-dir", mnist, "--output", emulated, "--limit", "20", "--json"])
+            try #require(e.status == 0, "\(e.error)")
+            #expect(try NMNIST.files(.train, directory: emulated).count == 20)
+            #expect(try NMNIST.files(.test, directory: emulated).count == 20)
+        }
+    }
+
     @Test func badInputFailsWithOneLineAndLeavesNothingBehind() throws {
         let output = temporaryPath("bad")
         defer { try? FileManager.default.removeItem(atPath: output) }
@@ -137,6 +167,9 @@ func temporaryPath(_ name: String) -> String {
             ["train", "--msg-probability", "0.5", "--msg-schedule", "oops", "--output", output],
             ["train", "--msg-substitute", "sigmoid", "--output", output],
             ["train", "--tks-alpha", "0.7", "--loss", "tet", "--output", output],
+            ["train", "--encoding", "frames", "--output", output],
+            ["train", "--dataset", "nmnist", "--data-dir", "/nonexistent-events", "--output", output],
+            ["train", "--framing", "bogus", "--output", output],
         ]
         for arguments in cases {
             let r = try runSNN(arguments)

@@ -1,0 +1,68 @@
+import Foundation
+import SNNTensor
+
+/// N-MNIST (or a set emulated by ``EventEmulator``) in its folder layout: `Train/<label>/*.bin` and
+/// `Test/<label>/*.bin`, 34×34 ATIS events. Samples are integrated into `frames` frames with
+/// `framing` as they are loaded: images `[N, T, 2, 34, 34]` of event counts.
+public enum NMNIST {
+    public static let size = 34
+
+    /// The `.bin` files of one split with their labels, in a fixed order (label, then file name).
+    public static func files(_ split: Split, directory: String) throws(SNNError) -> [(path: String, label: Int)] {
+        let root = (directory as NSString).appendingPathComponent(split == .train ? "Train" : "Test")
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw SNNError(.io, "missing the N-MNIST folder \(split == .train ? "Train" : "Test")", file: directory)
+        }
+        let fm = FileManager.default
+        var result: [(String, Int)] = []
+        let labels: [String]
+        do { labels = try fm.contentsOfDirectory(atPath: root) } catch {
+            throw SNNError(.io, "cannot list the folder", file: root, underlying: "\(error)")
+        }
+        for name in labels.sorted() where !name.hasPrefix(".") {
+            guard let label = Int(name), label >= 0 else {
+                throw SNNError(.corrupt, "class folders must be named by their label number, found \"\(name)\"", file: root)
+            }
+            let folder = (root as NSString).appendingPathComponent(name)
+            let entries: [String]
+            do { entries = try fm.contentsOfDirectory(atPath: folder) } catch {
+                throw SNNError(.io, "cannot list the folder", file: folder, underlying: "\(error)")
+            }
+            let bins = entries.filter { $0.hasSuffix(".bin") && !$0.hasPrefix(".") }
+                .sorted { $0.compare($1, options: .numeric) == .orderedAscending }
+            result += bins.map { ((folder as NSString).appendingPathComponent($0), label) }
+        }
+        guard !result.isEmpty else { throw SNNError(.io, "no .bin files", file: root) }
+        return result
+    }
+
+    /// Loads and frames one split.
+    public static func load(_ split: Split, directory: String, frames: Int, framing: Framing) throws(SNNError) -> LabeledImages {
+        precondition(frames >= 1, "NMNIST.load: frames must be ≥ 1")
+        let list = try files(split, directory: directory)
+        let per = frames * 2 * size * size
+        let images = Tensor(uninitializedShape: [list.count, frames, 2, size, size])
+        let out = images.unsafeStoragePointer
+        let lock = NSLock()
+        nonisolated(unsafe) var failure: SNNError?
+        Parallelism.forEachChunk(list.count, grain: 32) { range in
+            for i in range {
+                do throws(SNNError) {
+                    let events = try NMNISTBinary.read(list[i].path, width: size, height: size)
+                    let f = try framing.frames(events, frames: frames)
+                    f.withUnsafeBufferPointer { (out + i * per).update(from: $0.baseAddress!, count: per) }
+                } catch {
+                    lock.lock()
+                    if failure == nil {
+                        failure = error.file == nil ? SNNError(error.code, error.message, file: list[i].path) : error
+                    }
+                    lock.unlock()
+                    return
+                }
+            }
+        }
+        if let failure { throw failure }
+        return LabeledImages(images: images, labels: list.map(\.label), classCount: max(10, (list.map(\.label).max() ?? 0) + 1))
+    }
+}
