@@ -40,23 +40,31 @@ public struct EventEmulator: Sendable, Equatable {
     public func events(image: UnsafePointer<Float>, imageHeight ih: Int, imageWidth iw: Int, seed: UInt64) -> EventStream {
         var rng = RandomGenerator(seed: seed)
         let pixels = width * height
-        // Log intensity of the padded image, sampled bilinearly as the image moves.
+        // Log intensity of the image padded with the background on every side far enough that the
+        // moving image's bilinear samples need no bounds checks.
         let logFloor = log(intensityFloor)
-        var logImage = [Float](repeating: logFloor, count: ih * iw)
-        for i in 0..<(ih * iw) { logImage[i] = log(intensityFloor + (1 - intensityFloor) * min(max(image[i], 0), 1)) }
+        let pad = max(width, height) + 8, pw = iw + 2 * pad
+        var padded = [Float](repeating: logFloor, count: (ih + 2 * pad) * pw)
+        for y in 0..<ih {
+            for x in 0..<iw {
+                padded[(y + pad) * pw + x + pad] = log(intensityFloor + (1 - intensityFloor) * min(max(image[y * iw + x], 0), 1))
+            }
+        }
         func sample(_ ox: Float, _ oy: Float, into out: inout [Float]) {
-            for v in 0..<height {
-                let fy = Float(v) - oy
-                let y0 = Int(fy.rounded(.down)), ay = fy - Float(y0)
-                for u in 0..<width {
-                    let fx = Float(u) - ox
-                    let x0 = Int(fx.rounded(.down)), ax = fx - Float(x0)
-                    @inline(__always) func at(_ y: Int, _ x: Int) -> Float {
-                        (y >= 0 && y < ih && x >= 0 && x < iw) ? logImage[y * iw + x] : logFloor
+            padded.withUnsafeBufferPointer { p in
+                out.withUnsafeMutableBufferPointer { o in
+                    for v in 0..<height {
+                        let fy = Float(v) - oy
+                        let y0 = Int(fy.rounded(.down)), ay = fy - Float(y0)
+                        let row0 = (y0 + pad) * pw + pad, row1 = row0 + pw
+                        for u in 0..<width {
+                            let fx = Float(u) - ox
+                            let x0 = Int(fx.rounded(.down)), ax = fx - Float(x0)
+                            let top = p[row0 + x0] * (1 - ax) + p[row0 + x0 + 1] * ax
+                            let bottom = p[row1 + x0] * (1 - ax) + p[row1 + x0 + 1] * ax
+                            o[v * width + u] = top * (1 - ay) + bottom * ay
+                        }
                     }
-                    let top = at(y0, x0) * (1 - ax) + at(y0, x0 + 1) * ax
-                    let bottom = at(y0 + 1, x0) * (1 - ax) + at(y0 + 1, x0 + 1) * ax
-                    out[v * width + u] = top * (1 - ay) + bottom * ay
                 }
             }
         }
