@@ -9,6 +9,9 @@ public enum DatasetName: String, Sendable, CaseIterable {
     case fashionMNIST = "fashion-mnist"
     /// Spoken digits as MFCC sequences (32 frames of 13 coefficients; use `--encoding rows --time-steps 32`).
     case fsddMFCC = "fsdd-mfcc"
+    /// CIFAR-10 / CIFAR-100 (fine labels), binary version.
+    case cifar10
+    case cifar100
     /// N-MNIST event recordings (or an emulated set, `snn data emulate`), framed at load time.
     case nmnist
 
@@ -36,6 +39,12 @@ public enum DatasetName: String, Sendable, CaseIterable {
                 throw SNNError(.invalidArgument, "--data-dir is required for \(rawValue)")
             }
             return (try FSDD.load(.train, directory: directory), try FSDD.load(.test, directory: directory))
+        case .cifar10, .cifar100:
+            guard let directory else {
+                throw SNNError(.invalidArgument, "--data-dir is required for \(rawValue)")
+            }
+            let variant: CIFAR.Variant = self == .cifar10 ? .cifar10 : .cifar100(coarse: false)
+            return (try CIFAR.load(.train, variant: variant, directory: directory), try CIFAR.load(.test, variant: variant, directory: directory))
         case .nmnist:
             guard let directory else {
                 throw SNNError(.invalidArgument, "--data-dir is required for \(rawValue)")

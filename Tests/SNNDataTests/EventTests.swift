@@ -155,3 +155,54 @@ import Testing
         #expect(throws: SNNError.self) { try Framing.tonicTimeBins.segments(EventStream(width: 1, height: 1), frames: 2) }
     }
 }
+
+/// CIFAR binary and AEDAT 2.0 on hand-made bytes (no such files ship with the machine).
+@Suite struct CIFARAndAEDAT2Tests {
+    @Test func cifarRecordsDecodePlaneByPlane() throws {
+        var bytes: [UInt8] = []
+        for (label, base) in [(3, 0), (9, 7)] {
+            bytes.append(UInt8(label))
+            bytes += (0..<3072).map { UInt8(($0 + base) % 256) }
+        }
+        let d = try CIFAR.decode(bytes, variant: .cifar10, file: "c.bin")
+        #expect(d.images.shape == [2, 3, 32, 32] && d.labels == [3, 9])
+        // Pixel (channel 1, row 2, column 5) of the second image is byte 1024 + 2·32 + 5 of its plane data.
+        #expect(d.images.scalars[3072 + 1024 + 69] == Float((1024 + 69 + 7) % 256) / 255)
+        // CIFAR-100: coarse then fine label.
+        let hundred = try CIFAR.decode([4, 77] + [UInt8](repeating: 255, count: 3072), variant: .cifar100(coarse: false), file: "h.bin")
+        #expect(hundred.labels == [77] && hundred.classCount == 100)
+        #expect(try CIFAR.decode([4, 77] + [UInt8](repeating: 255, count: 3072), variant: .cifar100(coarse: true), file: "h.bin").labels == [4])
+        for cut in [1, 3072, 3073 + 100] {
+            #expect { try CIFAR.decode(Array(bytes.prefix(cut)), variant: .cifar10, file: "c.bin") } throws: {
+                ($0 as? SNNError)?.file == "c.bin" && ($0 as? SNNError)?.offset != nil
+            }
+        }
+        var badLabel = bytes
+        badLabel[3073] = 10
+        #expect { try CIFAR.decode(badLabel, variant: .cifar10, file: "c.bin") } throws: { ($0 as? SNNError)?.offset == 3073 }
+    }
+
+    @Test func aedat2DecodesDVS128AddressesAndTheCIFAR10DVSOrientation() throws {
+        // Events (x, y, p, t): (3, 100, 1, 10), (127, 0, 0, 25).
+        func event(_ x: UInt32, _ y: UInt32, _ p: UInt32, _ t: UInt32) -> [UInt8] {
+            let a = y << 8 | x << 1 | p
+            return [UInt8(a >> 24), UInt8(a >> 16 & 255), UInt8(a >> 8 & 255), UInt8(a & 255),
+                    UInt8(t >> 24), UInt8(t >> 16 & 255), UInt8(t >> 8 & 255), UInt8(t & 255)]
+        }
+        let body = event(3, 100, 1, 10) + event(127, 0, 0, 25)
+        let file = Array("#!AER-DAT2.0\r\n# This is a raw AE data file\r\n".utf8) + body
+        let raw = try AEDAT20.decode(file, file: "a.aedat")
+        #expect(raw.x == [3, 127] && raw.y == [100, 0] && raw.p == [1, 0] && raw.t == [10, 25])
+        let upright = try AEDAT20.decode(body, file: "a.aedat", orientation: .cifar10DVS)
+        #expect(upright.x == [27, 127] && upright.y == [124, 0] && upright.p == [0, 1])
+        for cut in 0..<file.count {
+            do { _ = try AEDAT20.decode(Array(file.prefix(cut)), file: "a.aedat") } catch {
+                #expect(error.file == "a.aedat" && error.offset != nil)
+            }
+        }
+        var backwards = body
+        backwards[15] = 5  // second event at 5 µs < 10 µs
+        #expect(throws: SNNError.self) { try AEDAT20.decode(backwards, file: "a.aedat") }
+        #expect(throws: SNNError.self) { try AEDAT20.decode(Array("#!AER-DAT9".utf8) + body, file: "a.aedat") }
+    }
+}
