@@ -54,6 +54,13 @@ def workloads(py):
         "psu-T8": (lambda: run_json([SNN, "bench", "psu", "--json", "--time-steps", "8"])[0]["neuron_steps_per_second"] / 1e6,
                    [("SpikingJelly PSN", lambda: peer(py, "lif_bench.py", "--impl", "sj_psn", "--T", "8")["neuron_steps_per_s"] / 1e6)],
                    True, "M neuron-steps/s"),
+        "events": (lambda: run_json([SNN, "bench", "events", "--json", "--repeats", "30"])[0]["milliseconds"],
+                   [("numpy (vectorised)", lambda: run_json([py, os.path.join(HERE, "events_numpy.py"),
+                                                              os.path.join(ROOT, "..", "shared", "data", "events", "davis346-aedat31-reencoded.aedat"),
+                                                              "--repeats", "30"])[-1]["milliseconds"])], False, "ms"),
+        "lif-msg-T8": (lambda: run_json([SNN, "bench", "lif", "--json", "--time-steps", "8", "--msg-probability", "0.5"])[0]["neuron_steps_per_second"] / 1e6,
+                       [("our LIF without MSG", lambda: run_json([SNN, "bench", "lif", "--json", "--time-steps", "8"])[0]["neuron_steps_per_second"] / 1e6)],
+                       True, "M neuron-steps/s"),
         "train-step": (lambda: run_json([SNN, "bench", "train-step", "--json", "--repeats", "8", "--warmup", "2"])[0],
                        [("SpikingJelly", lambda: peer(py, "convnet_bench.py", "--impl", "sj"))], True, "images/s"),
     }

@@ -6,7 +6,7 @@ import SNN
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a benchmark workload and print its figures.",
-        subcommands: [GEMM.self, Conv.self, LIFWorkload.self, PSNWorkload.self, PSUWorkload.self, TrainStep.self])
+        subcommands: [GEMM.self, Conv.self, LIFWorkload.self, PSNWorkload.self, PSUWorkload.self, TrainStep.self, EventsWorkload.self])
 
     /// Options shared by every workload.
     struct Common: ParsableArguments {
@@ -29,6 +29,15 @@ struct Bench: ParsableCommand {
         return (0..<common.repeats).map { _ in
             let start = DispatchTime.now().uptimeNanoseconds
             body()
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+    }
+
+    static func timeThrowing(_ common: Common, _ body: () throws -> Void) throws -> [Double] {
+        for _ in 0..<common.warmup { try body() }
+        return try (0..<common.repeats).map { _ in
+            let start = DispatchTime.now().uptimeNanoseconds
+            try body()
             return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }
     }
@@ -199,6 +208,32 @@ struct Bench: ParsableCommand {
             try Bench.neuronWorkload("psu", common, shapes, defaultTimeSteps: [4, 8, 16, 32]) { t in
                 ParallelSpikingUnit(.psu, timeSteps: t, tau: 2, threshold: 0.5)
             }
+        }
+    }
+
+    struct EventsWorkload: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "events", abstract: "Read + decode an AEDAT 3.1 file and integrate it into T frames (SpikingJelly split by number).")
+        @OptionGroup var common: Common
+        @Option(help: "The AEDAT 3.1 recording (default: ../shared/data/events/davis346-aedat31-reencoded.aedat).")
+        var file = "../shared/data/events/davis346-aedat31-reencoded.aedat"
+        @Option(help: "Sensor width.") var width = 346
+        @Option(help: "Sensor height.") var height = 260
+        @Option(help: "Frames T.") var frames = 10
+
+        func run() throws {
+            var count = 0
+            var last = Tensor(0)
+            let times = try Bench.timeThrowing(common) {
+                let events = try AEDAT31.read(file, width: width, height: height)
+                last = try Framing.spikingJellyByNumber.frames(events, frames: frames)
+                count = events.count
+            }
+            let total = last.sum().item
+            let m = Bench.median(times)
+            try Bench.emit(["workload": "events", "events": count, "frames_sum": Double(total), "frames": frames,
+                            "median_seconds": m, "milliseconds": m * 1e3, "events_per_second": Double(count) / m],
+                           json: common.json, summary: String(format: "decode + frame %d events into %d frames: %.2f ms", count, frames, m * 1e3))
         }
     }
 

@@ -138,44 +138,88 @@ public enum AEDAT31 {
             }
         }
         guard ended else { throw SNNError(.corrupt, "missing \"#!END-HEADER\"", file: file, offset: i) }
-        var events = EventStream(width: width, height: height)
-        func int32(_ o: Int) -> Int { Int(Int32(bitPattern: UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8 | UInt32(bytes[o + 2]) << 16 | UInt32(bytes[o + 3]) << 24)) }
-        var last: Int64 = .min
-        while i < bytes.count {
-            guard bytes.count - i >= 28 else {
-                throw SNNError(.corrupt, "truncated packet header (\(bytes.count - i) of 28 bytes)", file: file, offset: i)
-            }
-            let type = Int(Int16(bitPattern: UInt16(bytes[i]) | UInt16(bytes[i + 1]) << 8))
-            let size = int32(i + 4), overflow = int32(i + 12), capacity = int32(i + 16), number = int32(i + 20)
-            guard size > 0, capacity >= 0, number >= 0, number <= capacity, overflow >= 0 else {
-                throw SNNError(.corrupt, "invalid packet header (event size \(size), capacity \(capacity), number \(number))", file: file, offset: i)
-            }
-            let payload = i + 28
-            let (length, bad) = capacity.multipliedReportingOverflow(by: size)
-            guard !bad, length <= bytes.count - payload else {
-                throw SNNError(.corrupt, "packet payload of \(capacity) × \(size) bytes runs past the end of the file", file: file, offset: i)
-            }
-            if type == 1 {
-                guard size == 8 else { throw SNNError(.corrupt, "polarity packet with event size \(size), expected 8", file: file, offset: i + 4) }
-                for k in 0..<number {
-                    let o = payload + k * 8
-                    let data = UInt32(truncatingIfNeeded: int32(o)), ts = int32(o + 4)
-                    guard data & 1 == 1 else { continue }
-                    let x = Int(data >> 17) & 0x7FFF, y = Int(data >> 2) & 0x7FFF
-                    guard x < width, y < height else {
-                        throw SNNError(.corrupt, "event at (\(x), \(y)) outside the \(width)×\(height) sensor", file: file, offset: o)
+        // At most one event per 8 payload bytes: decode straight into uninitialised arrays.
+        let capacity = max(0, (bytes.count - i) / 8)
+        var failure: SNNError?
+        var xs: [UInt16] = [], ys: [UInt16] = [], ps: [UInt8] = []
+        let start = i
+        let ts = [Int64](unsafeUninitializedCapacity: capacity) { tb, tCount in
+            xs = [UInt16](unsafeUninitializedCapacity: capacity) { xb, xCount in
+                ys = [UInt16](unsafeUninitializedCapacity: capacity) { yb, yCount in
+                    ps = [UInt8](unsafeUninitializedCapacity: capacity) { pb, pCount in
+                        do throws(SNNError) {
+                            pCount = try decodePackets(bytes, from: start, file: file, width: width, height: height,
+                                                       t: tb.baseAddress!, x: xb.baseAddress!, y: yb.baseAddress!, p: pb.baseAddress!)
+                        } catch {
+                            failure = error
+                            pCount = 0
+                        }
+                        yCount = pCount
+                        xCount = pCount
+                        tCount = pCount
                     }
-                    let t = Int64(overflow) << 31 | Int64(UInt32(bitPattern: Int32(ts)))
-                    guard t >= last else {
-                        throw SNNError(.corrupt, "timestamp \(t) µs goes back in time (previous \(last) µs)", file: file, offset: o + 4)
-                    }
-                    last = t
-                    events.append(t: t, x: UInt16(x), y: UInt16(y), p: UInt8((data >> 1) & 1))
                 }
             }
-            i = payload + length
         }
-        return events
+        if let failure { throw failure }
+        return EventStream(t: ts, x: xs, y: ys, p: ps, width: width, height: height)
+    }
+
+    /// The packets from byte `i` on, written to t/x/y/p (room for (count − i)/8 events); returns the count.
+    static func decodePackets(_ bytes: [UInt8], from start: Int, file: String, width: Int, height: Int,
+                              t ts: UnsafeMutablePointer<Int64>, x xs: UnsafeMutablePointer<UInt16>,
+                              y ys: UnsafeMutablePointer<UInt16>, p ps: UnsafeMutablePointer<UInt8>) throws(SNNError) -> Int {
+        var i = start, n = 0
+        var failure: SNNError?
+        bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+          do throws(SNNError) {
+            let base = raw.baseAddress!
+            @inline(__always) func int32(_ o: Int) -> Int { Int(Int32(littleEndian: base.loadUnaligned(fromByteOffset: o, as: Int32.self))) }
+            var last: Int64 = .min
+            while i < raw.count {
+                guard raw.count - i >= 28 else {
+                    throw SNNError(.corrupt, "truncated packet header (\(raw.count - i) of 28 bytes)", file: file, offset: i)
+                }
+                let type = Int(Int16(littleEndian: base.loadUnaligned(fromByteOffset: i, as: Int16.self)))
+                let size = int32(i + 4), overflow = int32(i + 12), capacity = int32(i + 16), number = int32(i + 20)
+                guard size > 0, capacity >= 0, number >= 0, number <= capacity, overflow >= 0 else {
+                    throw SNNError(.corrupt, "invalid packet header (event size \(size), capacity \(capacity), number \(number))", file: file, offset: i)
+                }
+                let payload = i + 28
+                let (length, bad) = capacity.multipliedReportingOverflow(by: size)
+                guard !bad, length <= raw.count - payload else {
+                    throw SNNError(.corrupt, "packet payload of \(capacity) × \(size) bytes runs past the end of the file", file: file, offset: i)
+                }
+                if type == 1 {
+                    guard size == 8 else { throw SNNError(.corrupt, "polarity packet with event size \(size), expected 8", file: file, offset: i + 4) }
+                    let high = Int64(overflow) << 31
+                    for k in 0..<number {
+                        let o = payload + k * 8
+                        let data = UInt32(littleEndian: base.loadUnaligned(fromByteOffset: o, as: UInt32.self))
+                        guard data & 1 == 1 else { continue }
+                        let stamp = UInt32(littleEndian: base.loadUnaligned(fromByteOffset: o + 4, as: UInt32.self))
+                        let x = Int(data >> 17) & 0x7FFF, y = Int(data >> 2) & 0x7FFF
+                        guard x < width, y < height else {
+                            throw SNNError(.corrupt, "event at (\(x), \(y)) outside the \(width)×\(height) sensor", file: file, offset: o)
+                        }
+                        let t = high | Int64(stamp)
+                        guard t >= last else {
+                            throw SNNError(.corrupt, "timestamp \(t) µs goes back in time (previous \(last) µs)", file: file, offset: o + 4)
+                        }
+                        last = t
+                        ts[n] = t
+                        xs[n] = UInt16(x)
+                        ys[n] = UInt16(y)
+                        ps[n] = UInt8((data >> 1) & 1)
+                        n += 1
+                    }
+                }
+                i = payload + length
+            }
+          } catch { failure = error }
+        }
+        if let failure { throw failure }
+        return n
     }
 
     public static func read(_ path: String, width: Int = 128, height: Int = 128) throws(SNNError) -> EventStream {
@@ -249,14 +293,26 @@ public enum Framing: Sendable, Equatable, Hashable, CustomStringConvertible {
     public func frames(_ events: EventStream, frames: Int) throws(SNNError) -> Tensor {
         let segments = try segments(events, frames: frames)
         let h = events.height, w = events.width, plane = h * w
-        var out = [Float](repeating: 0, count: frames * 2 * plane)
-        for (f, range) in segments.enumerated() {
-            for i in range {
-                let x = Int(events.x[i]), y = Int(events.y[i])
-                guard x < w && y < h else { continue }
-                out[(f * 2 + Int(events.p[i] & 1)) * plane + y * w + x] += 1
+        let result = Tensor(uninitializedShape: [frames, 2, h, w])
+        let out = result.unsafeStoragePointer
+        events.x.withUnsafeBufferPointer { xs in
+            events.y.withUnsafeBufferPointer { ys in
+                events.p.withUnsafeBufferPointer { ps in
+                    // Frames are independent: each thread clears and fills its own.
+                    Parallelism.forEachChunk(frames, grain: 1) { chunk in
+                        for f in chunk {
+                            let frame = out + f * 2 * plane
+                            frame.update(repeating: 0, count: 2 * plane)
+                            for i in segments[f] {
+                                let x = Int(xs[i]), y = Int(ys[i])
+                                guard x < w && y < h else { continue }
+                                frame[Int(ps[i] & 1) * plane + y * w + x] += 1
+                            }
+                        }
+                    }
+                }
             }
         }
-        return Tensor(shape: [frames, 2, h, w], scalars: out)
+        return result
     }
 }
