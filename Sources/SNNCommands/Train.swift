@@ -125,8 +125,10 @@ struct Train: ParsableCommand {
     var warmupEpochs: Int?
     @Option(help: "Loss: mean (cross-entropy of the mean output) or tet (mean of per-step cross-entropies).")
     var loss: LossName = .mean
-    @Option(help: "Encoding of static images: direct, poisson, latency, rows or columns (sequential: one row or column per step); frames for event data (default: frames for event data sets, else direct).")
+    @Option(help: "Encoding: direct, poisson, latency; sequential rows, columns, pixels, permuted-pixels (one row / column / pixel per step), delta-rows (UP/DOWN spikes of row sequences); frames for event data (default: frames for event data sets, else direct).")
     var encoding: EncodingName?
+    @Option(help: "Step of the delta-rows encoding (UP/DOWN spikes when a feature moves by this much).")
+    var deltaThreshold: Float = 0.5
     @Option(help: "How event data is integrated into the T frames: \(Framing.names.joined(separator: ", ")).")
     var framing = "sj-number"
     @Option(help: "Random-crop padding for augmentation (0 = off).")
@@ -209,6 +211,7 @@ struct Train: ParsableCommand {
             throw ValidationError("--framing must be one of \(Framing.names.joined(separator: ", ")), got '\(framing)'")
         }
         c.framing = f
+        c.deltaThreshold = deltaThreshold
         c.augmentation = ImageAugmentation(cropPadding: cropPadding, horizontalFlip: horizontalFlip)
         c.seed = seed
         c.trainSamples = trainSamples

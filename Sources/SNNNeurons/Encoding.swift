@@ -18,6 +18,13 @@ public enum Encoding: Sendable, Equatable {
     case columns
     /// Samples that already are sequences (event frames `[T, 2, H, W]`): `[N, T, ...]` → `[T, N, ...]`.
     case frames
+    /// Pixel-wise sequential images: `[N, C, H, W]` → `[H·W, N, C, 1]`, one pixel per step in row-major
+    /// order, or in a fixed random order drawn from `permutationSeed` (permuted sequential MNIST).
+    case pixels(permutationSeed: UInt64?)
+    /// Delta modulation of row sequences (`[N, C, H, W]`, one row per step): per feature, an UP spike when
+    /// the value rose by `threshold` since the feature's reference level, a DOWN spike when it fell by
+    /// as much, the reference moving by `threshold` per spike → `[H, N, 2C, W]` (UP channels first).
+    case deltaRows(threshold: Float)
 
     /// The shape of one step's input for samples of shape `sample` (`[C, H, W]`).
     public func stepShape(forSample sample: [Int]) -> [Int] {
@@ -32,6 +39,12 @@ public enum Encoding: Sendable, Equatable {
         case .frames:
             precondition(sample.count >= 2, "frames encoding needs samples [T, ...], got \(sample)")
             return Array(sample.dropFirst())
+        case .pixels:
+            precondition(sample.count == 3, "pixels encoding needs images [C, H, W], got \(sample)")
+            return [sample[0], 1]
+        case .deltaRows:
+            precondition(sample.count == 3, "delta-rows encoding needs sequences [C, H, W], got \(sample)")
+            return [2 * sample[0], sample[2]]
         }
     }
 
@@ -40,6 +53,8 @@ public enum Encoding: Sendable, Equatable {
         switch self {
         case .rows: sample.count == 3 ? sample[1] : nil
         case .columns: sample.count == 3 ? sample[2] : nil
+        case .pixels: sample.count == 3 ? sample[1] * sample[2] : nil
+        case .deltaRows: sample.count == 3 ? sample[1] : nil
         default: nil
         }
     }
@@ -87,6 +102,43 @@ public struct Encoder: Sendable {
             precondition(input.rank == 4 && input.shape[3] == timeSteps,
                          "columns encoding: images \(input.shape) must have W = T = \(timeSteps)")
             return input.permuted([3, 0, 1, 2])
+        case .pixels(let seed):
+            precondition(input.rank == 4 && input.shape[2] * input.shape[3] == timeSteps,
+                         "pixels encoding: images \(input.shape) must have H·W = T = \(timeSteps)")
+            let (n, c) = (input.shape[0], input.shape[1])
+            let sequence = input.reshaped(to: [n, c, timeSteps]).permuted([2, 0, 1])  // [T, N, C]
+            guard let seed else { return sequence.reshaped(to: [timeSteps, n, c, 1]) }
+            // A fixed order of the pixels (the data carries no gradient, so a plain reindexing).
+            var g = RandomGenerator(seed: seed)
+            let order = g.permutation(timeSteps), x = sequence.detached.scalars, per = n * c
+            var out = [Float](repeating: 0, count: x.count)
+            for (step, source) in order.enumerated() {
+                for k in 0..<per { out[step * per + k] = x[source * per + k] }
+            }
+            return Tensor(shape: [timeSteps, n, c, 1], scalars: out)
+        case .deltaRows(let threshold):
+            precondition(input.rank == 4 && input.shape[2] == timeSteps,
+                         "delta-rows encoding: sequences \(input.shape) must have H = T = \(timeSteps)")
+            let rows = input.detached.permuted([2, 0, 1, 3])  // [T, N, C, W]
+            let t = timeSteps, per = rows.count / t, (n, c, w) = (input.shape[0], input.shape[1], input.shape[3])
+            let x = rows.scalars
+            var out = [Float](repeating: 0, count: t * n * 2 * c * w)
+            var reference = Array(x[0..<per])  // the first row sets each feature's level
+            for step in 1..<max(t, 1) {
+                for k in 0..<per {
+                    let v = x[step * per + k]
+                    let sample = k / (c * w), feature = k % (c * w)
+                    let base = ((step * n + sample) * 2) * c * w
+                    if v - reference[k] >= threshold {
+                        out[base + feature] = 1
+                        reference[k] += threshold
+                    } else if reference[k] - v >= threshold {
+                        out[base + c * w + feature] = 1
+                        reference[k] -= threshold
+                    }
+                }
+            }
+            return Tensor(shape: [t, n, 2 * c, w], scalars: out)
         case .frames:
             // Fewer steps than frames (a model trained at T evaluated at T' < T) use the first T'.
             precondition(input.rank >= 3 && input.shape[1] >= timeSteps,

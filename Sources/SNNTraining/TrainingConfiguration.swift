@@ -26,6 +26,11 @@ public enum EncodingName: String, Sendable, CaseIterable {
     case columns
     /// Event data: one frame per time step (the only encoding of event data sets).
     case frames
+    /// Pixel-wise sequential images (T = H·W), in row-major order or a fixed permutation.
+    case pixels
+    case permutedPixels = "permuted-pixels"
+    /// Delta modulation of rows (UP/DOWN spikes per feature; `deltaThreshold`).
+    case deltaRows = "delta-rows"
 }
 
 /// Masked surrogate gradients for a run (METHODS.md §6).
@@ -136,6 +141,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var tks: TKSOptions?
     /// How event data sets are integrated into the T frames.
     public var framing: Framing = .spikingJellyByNumber
+    /// The step of the delta-rows encoding.
+    public var deltaThreshold: Float = 0.5
 
     public init() {}
 
@@ -174,6 +181,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
                 throw bad("--msg-probability: masked surrogate gradients are implemented for if, lif and plif neurons, not \(neuron.kind.rawValue)")
             }
         }
+        if !(deltaThreshold > 0) { throw bad("--delta-threshold must be > 0, got \(deltaThreshold)") }
         if dataset.isEventData != (encoding == .frames) {
             throw bad(dataset.isEventData ? "\(dataset.rawValue) holds event recordings: use --encoding frames (the default for it)"
                                           : "--encoding frames is for event data sets (nmnist), not \(dataset.rawValue)")
@@ -212,6 +220,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
         }
         if temporalWeighting { d["temporal_weighting"] = true }
         if dataset.isEventData { d["framing"] = framing.description }
+        if encoding == .deltaRows { d["delta_threshold"] = Double(deltaThreshold) }
         if let tks {
             d["tks"] = ["alpha": Double(tks.alpha), "temperature": Double(tks.temperature), "detach_teacher": tks.detachTeacher]
         }
@@ -270,6 +279,10 @@ public struct TrainingConfiguration: Sendable, Equatable {
             msg = options
         }
         temporalWeighting = d["temporal_weighting"] as? Bool ?? false
+        if let v = d["delta_threshold"] {
+            guard let v = (v as? NSNumber)?.floatValue else { throw SNNError(.corrupt, "invalid \"delta_threshold\"", file: file) }
+            deltaThreshold = v
+        }
         if let f = d["framing"] {
             guard let name = f as? String, let framing = Framing(name: name) else { throw SNNError(.corrupt, "unknown framing \(f)", file: file) }
             self.framing = framing
@@ -319,6 +332,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
         case .rows: .rows
         case .columns: .columns
         case .frames: .frames
+        case .pixels: .pixels(permutationSeed: nil)
+        case .permutedPixels: .pixels(permutationSeed: 0x5EED_0F_0DE5)  // fixed: the same order for every run
+        case .deltaRows: .deltaRows(threshold: deltaThreshold)
         }
     }
 

@@ -148,3 +148,30 @@ extension Encoder {
         return copy.encode(x)
     }
 }
+
+/// The sequence encodings: pixel-wise (plain and permuted) and delta modulation, in closed form.
+@Suite struct SequenceEncodingTests {
+    @Test func pixelsAreStepsInRowMajorOrderOrAFixedPermutation() {
+        let x = Tensor(shape: [2, 1, 2, 3], scalars: (0..<12).map(Float.init))
+        var plain = Encoder(.pixels(permutationSeed: nil), timeSteps: 6)
+        let p = plain.encode(x)
+        #expect(p.shape == [6, 2, 1, 1])
+        #expect(p.scalars == [0, 6, 1, 7, 2, 8, 3, 9, 4, 10, 5, 11])
+        var permuted = Encoder(.pixels(permutationSeed: 3), timeSteps: 6)
+        let q = permuted.encode(x).scalars, again = permuted.encode(x).scalars
+        #expect(q == again)  // the same order every call
+        #expect(q != p.scalars && q.sorted() == p.scalars.sorted())
+        // Sample 2's pixel at step s is sample 1's pixel at step s plus 6 (the same order for both).
+        #expect((0..<6).allSatisfy { q[2 * $0 + 1] == q[2 * $0] + 6 })
+    }
+
+    @Test func deltaRowsSpikeAtEveryThresholdCrossing() {
+        // One feature over 5 steps: 0, 0.6, 1.3, 1.0, 0.2 with θ = 0.5 → UP at 1 and 2, DOWN at 4.
+        let x = Tensor(shape: [1, 1, 5, 1], scalars: [0, 0.6, 1.3, 1.0, 0.2])
+        var e = Encoder(.deltaRows(threshold: 0.5), timeSteps: 5)
+        let s = e.encode(x)
+        #expect(s.shape == [5, 1, 2, 1])
+        #expect(s.scalars == [0, 0, 1, 0, 1, 0, 0, 0, 0, 1])
+        #expect(Encoding.deltaRows(threshold: 0.5).stepShape(forSample: [3, 5, 7]) == [6, 7])
+    }
+}
