@@ -316,3 +316,38 @@ public enum Framing: Sendable, Equatable, Hashable, CustomStringConvertible {
         return result
     }
 }
+
+/// Random augmentation of event streams (before framing), seeded by the caller's generator.
+public struct EventAugmentation: Sendable, Equatable {
+    /// Each event is dropped with this probability.
+    public var dropProbability: Float = 0
+    /// The whole stream moves by up to this many pixels in x and y (uniform, events leaving the sensor are dropped).
+    public var maxSpatialShift = 0
+    /// The whole stream moves by up to this many µs in time (uniform; times stay ≥ 0).
+    public var maxTimeShift: Int64 = 0
+
+    public init(dropProbability: Float = 0, maxSpatialShift: Int = 0, maxTimeShift: Int64 = 0) {
+        precondition(dropProbability >= 0 && dropProbability < 1 && maxSpatialShift >= 0 && maxTimeShift >= 0,
+                     "EventAugmentation: invalid settings")
+        self.dropProbability = dropProbability
+        self.maxSpatialShift = maxSpatialShift
+        self.maxTimeShift = maxTimeShift
+    }
+
+    public func apply(_ events: EventStream, using g: inout RandomGenerator) -> EventStream {
+        func shift(_ m: Int) -> Int { m == 0 ? 0 : Int(g.next() % UInt64(2 * m + 1)) - m }
+        let dx = shift(maxSpatialShift), dy = shift(maxSpatialShift)
+        let dt = maxTimeShift == 0 ? 0 : Int64(g.next() % UInt64(2 * maxTimeShift + 1)) - maxTimeShift
+        let floor = -(events.t.first ?? 0)
+        let timeShift = max(dt, floor)
+        var out = EventStream(width: events.width, height: events.height)
+        out.reserve(events.count)
+        for i in 0..<events.count {
+            if dropProbability > 0 && g.nextUniform() < dropProbability { continue }
+            let x = Int(events.x[i]) + dx, y = Int(events.y[i]) + dy
+            guard x >= 0 && x < events.width && y >= 0 && y < events.height else { continue }
+            out.append(t: events.t[i] + timeShift, x: UInt16(x), y: UInt16(y), p: events.p[i])
+        }
+        return out
+    }
+}

@@ -206,3 +206,41 @@ import Testing
         #expect(throws: SNNError.self) { try AEDAT20.decode(Array("#!AER-DAT9".utf8) + body, file: "a.aedat") }
     }
 }
+
+@Suite struct EventAugmentationTests {
+    let stream = EventStream(t: Array(0..<2000).map(Int64.init), x: (0..<2000).map { UInt16($0 % 20) },
+                             y: (0..<2000).map { UInt16($0 % 13) }, p: (0..<2000).map { UInt8($0 % 2) }, width: 20, height: 13)
+
+    @Test func dropKeepsAboutOneMinusP() {
+        var g = RandomGenerator(seed: 1)
+        let kept = EventAugmentation(dropProbability: 0.3).apply(stream, using: &g)
+        #expect(abs(Double(kept.count) / 2000 - 0.7) < 5 * (0.21 / 2000).squareRoot())
+        #expect(Set(kept.t).isSubset(of: Set(stream.t)))
+    }
+
+    @Test func shiftsMoveEveryEventTogether() {
+        var g = RandomGenerator(seed: 2)
+        var seenShifts = Set<Int>()
+        for _ in 0..<20 {
+            // Space only: times are unique and unchanged, so each survivor is found by its time.
+            let s = EventAugmentation(maxSpatialShift: 3).apply(stream, using: &g)
+            let shifts = Set((0..<s.count).map { k -> [Int] in
+                let i = Int(s.t[k])
+                return [Int(s.x[k]) - Int(stream.x[i]), Int(s.y[k]) - Int(stream.y[i])]
+            })
+            #expect(shifts.count == 1)
+            let d = shifts.first!
+            #expect(abs(d[0]) <= 3 && abs(d[1]) <= 3)
+            seenShifts.insert(d[0])
+            #expect(s.x.allSatisfy { $0 < 20 } && s.y.allSatisfy { $0 < 13 })
+            // Time only: nothing dropped, one constant offset, never before 0.
+            let t = EventAugmentation(maxTimeShift: 50).apply(stream, using: &g)
+            #expect(t.count == stream.count && t.x == stream.x && t.y == stream.y)
+            #expect(Set(zip(t.t, stream.t).map { $0 - $1 }).count == 1 && t.t[0] >= 0)
+        }
+        #expect(seenShifts.count > 3)  // the shift is random
+        var same = RandomGenerator(seed: 9), again = RandomGenerator(seed: 9)
+        let a = EventAugmentation(dropProbability: 0.1, maxSpatialShift: 2, maxTimeShift: 10)
+        #expect(a.apply(stream, using: &same) == a.apply(stream, using: &again))
+    }
+}
