@@ -78,3 +78,20 @@ int snn_gunzip(const uint8_t *input, size_t input_count, uint8_t **output, size_
     *output_count = used;
     return 0;
 }
+
+int snn_zlib_compress(const uint8_t *input, size_t input_count, int level, uint8_t **output, size_t *output_count) {
+    uLongf bound = compressBound((uLong)input_count);
+    uint8_t *buffer = malloc(bound ? bound : 1);
+    if (!buffer) return 1;
+    if (compress2(buffer, &bound, input, (uLong)input_count, level) != Z_OK) {
+        free(buffer);
+        return 2;
+    }
+    *output = buffer;
+    *output_count = bound;
+    return 0;
+}
+
+uint32_t snn_crc32(uint32_t crc, const uint8_t *bytes, size_t count) {
+    return (uint32_t)crc32((uLong)crc, bytes, (uInt)count);
+}

@@ -6,7 +6,7 @@ import SNN
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data", abstract: "Inspect data files, frame event recordings, emulate event data sets.",
-        subcommands: [Inspect.self, Frames.self, Emulate.self])
+        subcommands: [Inspect.self, Frames.self, Render.self, Emulate.self])
 
     /// Reads an event file by its format: AEDAT 3.1 by its first line, N-MNIST `.bin` otherwise.
     static func readEvents(_ path: String, width: Int?, height: Int?) throws(SNNError) -> (format: String, events: EventStream) {
@@ -77,6 +77,45 @@ struct DataCommand: ParsableCommand {
                 } else {
                     print("wrote \(output): frames \(f.shape), \(Int(f.sum().item)) of \(e.count) events")
                 }
+            } catch let error as SNNError {
+                throw CommandFailure(error)
+            }
+        }
+    }
+
+    struct Render: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Draw an event recording (integrated into frames) or a frames file as a PNG: ON green, OFF red, frames side by side.")
+        @Argument(help: "An event file (AEDAT 3.1, N-MNIST .bin) or a .safetensors file with a [T, 2, H, W] tensor \"frames\".")
+        var file: String
+        @Option(help: "Frames T for an event file.") var frames = 4
+        @Option(help: "Framing convention for an event file: \(Framing.names.joined(separator: ", ")).") var framing = "sj-number"
+        @Option(help: "Sensor width.") var width: Int?
+        @Option(help: "Sensor height.") var height: Int?
+        @Option(help: "Pixels per sensor pixel.") var scale = 4
+        @Option(help: "Output .png file.") var output: String
+
+        func validate() throws {
+            guard frames >= 1, scale >= 1, scale <= 64 else { throw ValidationError("--frames must be ≥ 1 and --scale in 1…64") }
+            guard Framing(name: framing) != nil else {
+                throw ValidationError("--framing must be one of \(Framing.names.joined(separator: ", ")), got '\(framing)'")
+            }
+        }
+
+        func run() throws {
+            do {
+                let f: Tensor
+                if file.hasSuffix(".safetensors") {
+                    let st = try SafeTensors.read(contentsOf: file)
+                    guard let t = st.tensors["frames"] else { throw SNNError(.mismatch, "no tensor named \"frames\"", file: file) }
+                    f = t
+                } else {
+                    let (_, e) = try DataCommand.readEvents(file, width: width, height: height)
+                    f = try Framing(name: framing)!.frames(e, frames: frames)
+                }
+                let png = try PNG.renderFrames(f, scale: scale)
+                try AtomicFile.write(Data(png), to: output)
+                print("wrote \(output): \(f.shape[0]) frames of \(f.shape[3])×\(f.shape[2])")
             } catch let error as SNNError {
                 throw CommandFailure(error)
             }

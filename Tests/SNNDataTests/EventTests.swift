@@ -244,3 +244,31 @@ import Testing
         #expect(a.apply(stream, using: &same) == a.apply(stream, using: &again))
     }
 }
+
+@Suite struct PNGTests {
+    @Test func pngChunksAndPixelsAreExact() throws {
+        // 2×2 RGB: red, green / blue, white.
+        let rgb: [UInt8] = [255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255]
+        let png = try PNG.encode(rgb: rgb, width: 2, height: 2)
+        #expect(Array(png.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+        // IHDR: length 13, "IHDR", width 2, height 2, depth 8, colour type 2.
+        #expect(Array(png[8..<33].prefix(21)) == [0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 2, 0, 0, 0, 2, 8, 2, 0, 0, 0])
+        // The IEND chunk and its well-known CRC 0xAE426082 close the file.
+        #expect(Array(png.suffix(12)) == [0, 0, 0, 0, 73, 69, 78, 68, 0xAE, 0x42, 0x60, 0x82])
+        // Python's zlib inflates IDAT back to the filter-0 scanlines (when python3 is around).
+        let python = ProcessInfo.processInfo.environment["SNN_PYTHON"] ?? "/usr/bin/python3"
+        guard FileManager.default.isExecutableFile(atPath: python) else { return }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("snn-\(UUID().uuidString).png").path
+        try Data(png).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: python)
+        p.arguments = ["-c", "import sys,zlib,struct\nb=open(sys.argv[1],'rb').read()\ni=8\nwhile i<len(b):\n n,=struct.unpack('>I',b[i:i+4]); t=b[i+4:i+8]\n if t==b'IDAT': print(list(zlib.decompress(b[i+8:i+8+n])))\n i+=12+n", path]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        p.waitUntilExit()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(text.trimmingCharacters(in: .whitespacesAndNewlines) == "[0, 255, 0, 0, 0, 255, 0, 0, 0, 0, 255, 255, 255, 255]")
+    }
+}

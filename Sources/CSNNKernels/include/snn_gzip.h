@@ -14,8 +14,15 @@ extern "C" {
 int snn_gunzip(const uint8_t *input, size_t input_count, uint8_t **output, size_t *output_count,
                size_t *error_offset, char *error, size_t error_capacity);
 
-/// Frees a buffer returned by snn_gunzip.
+/// Frees a buffer returned by snn_gunzip or snn_zlib_compress.
 void snn_gzip_free(uint8_t *buffer);
+
+/// Compresses `input` as one zlib stream (RFC 1950, what PNG's IDAT holds) at `level` (0…9).
+/// Returns 0 and sets *output (free with snn_gzip_free) and *output_count, or nonzero on failure.
+int snn_zlib_compress(const uint8_t *input, size_t input_count, int level, uint8_t **output, size_t *output_count);
+
+/// CRC-32 (zlib's, as PNG chunks use it) of `count` bytes, continuing from `crc` (0 to start).
+uint32_t snn_crc32(uint32_t crc, const uint8_t *bytes, size_t count);
 
 #ifdef __cplusplus
 }
