@@ -138,24 +138,22 @@ extension Tensor {
                     let pm = pm.baseAddress!, pv = pv.baseAddress!
                     Parallelism.forEachChunk(cbs * lanes, grain: 1) { units in
                         for u in units {
+                            // One pass: sums of (x − k) and (x − k)² with k a sample of the channel, so the
+                            // variance does not cancel catastrophically when |mean| ≫ std.
                             let cb = u / lanes, lane = (u % lanes) * 8
-                            var sum = SIMD8<Double>(repeating: 0)
+                            let k = vec(px + cb * hw * bs + lane)
+                            var sum = SIMD8<Double>(repeating: 0), sq = SIMD8<Double>(repeating: 0)
                             for s in 0..<n {
                                 let base = px + (s * cbs + cb) * hw * bs + lane
-                                var acc = SIMD8<Float>(repeating: 0)
-                                for p in 0..<hw { acc += vec(base + p * bs) }
-                                sum += SIMD8<Double>(acc)
+                                var a = SIMD8<Float>(repeating: 0), b = SIMD8<Float>(repeating: 0)
+                                for p in 0..<hw { let d = vec(base + p * bs) - k; a += d; b += d * d }
+                                sum += SIMD8<Double>(a)
+                                sq += SIMD8<Double>(b)
                             }
-                            let mu = SIMD8<Float>(sum / m)
-                            var sq = SIMD8<Double>(repeating: 0)
-                            for s in 0..<n {
-                                let base = px + (s * cbs + cb) * hw * bs + lane
-                                var acc = SIMD8<Float>(repeating: 0)
-                                for p in 0..<hw { let d = vec(base + p * bs) - mu; acc += d * d }
-                                sq += SIMD8<Double>(acc)
-                            }
-                            store(mu, pm + cb * bs + lane)
-                            store(SIMD8<Float>(sq / m), pv + cb * bs + lane)
+                            let shiftMean = sum / m
+                            store(SIMD8<Float>(SIMD8<Double>(k) + shiftMean), pm + cb * bs + lane)
+                            store(SIMD8<Float>((sq / m - shiftMean * shiftMean).replacing(with: 0, where: sq / m - shiftMean * shiftMean .< 0)),
+                                  pv + cb * bs + lane)
                         }
                     }
                 }

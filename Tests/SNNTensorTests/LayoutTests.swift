@@ -71,6 +71,16 @@ import Testing
         #expect(relativeError(fromBlocked.variance, plain.variance) < 1e-5)
     }
 
+    @Test func batchNormStatisticsSurviveALargeOffset() {
+        // Mean 100, standard deviation 0.1: a one-pass E[x²] − E[x]² would lose every digit.
+        let x = randomTensor([16, 8, 6, 6], seed: 12, scale: 0.1) + 100
+        let w = Tensor(ones: [8]), b = Tensor(zeros: [8])
+        let plain = Tensor.batchNorm(x, weight: w, bias: b, channelAxis: 1, epsilon: 1e-5)
+        let fromBlocked = Tensor.batchNorm(blocked(x, block: 8), weight: w, bias: b, channelAxis: 1, epsilon: 1e-5)
+        #expect(relativeError(fromBlocked.variance, plain.variance) < 1e-3)
+        #expect(relativeError(fromBlocked.mean, plain.mean) < 1e-6)
+    }
+
     @Test(arguments: [8, 16])
     func averagePooling(_ block: Int) {
         let x = randomTensor([3, 10, 6, 8], seed: 7)
