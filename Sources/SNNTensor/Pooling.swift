@@ -16,6 +16,9 @@ extension Tensor {
                      "maxPool2d: kernel \(kernelSize), stride \(stride ?? kernelSize), padding \(padding) invalid (padding ≤ kernel/2)")
         let oh = (h + 2 * ph - kh) / sh + 1, ow = (w + 2 * pw - kw) / sw + 1
         precondition(oh >= 1 && ow >= 1, "maxPool2d: kernel \(kernelSize) larger than padded input \(shape)")
+        if (kh, kw, sh, sw, ph, pw) == (2, 2, 2, 2, 0, 0), h % 2 == 0, w % 2 == 0, let b = blockedImage, b.layout.block % 8 == 0 {
+            return blockedMaxPool2x2(b)
+        }
         let out = Tensor(uninitializedShape: [n, c, oh, ow])
         var argmax = [Int32](repeating: 0, count: out.count)
         let pi = storage.pointer, po = out.storage.pointer
@@ -307,6 +310,65 @@ extension Tensor {
                             for lane in stride(from: 0, to: bs, by: 8) {
                                 let v = vec(src + (y * ow + x) * bs + lane) * 0.25
                                 store(v, a + lane); store(v, a + bs + lane); store(v, b + lane); store(v, b + bs + lane)
+                            }
+                        }
+                    }
+                }
+            }
+            return Tensor(blocked: dx, shape: [l.batch, l.channels, l.height, l.width])
+        }
+    }
+
+    /// 2×2 max pooling (stride 2) of an even-sized image held in a blocked layout: the first maximum
+    /// of each window in row-major order gets the gradient (NaN wins), as in the plain path.
+    func blockedMaxPool2x2(_ buffer: BlockedBuffer) -> Tensor {
+        let l = buffer.layout, bs = l.block, w = l.width, oh = l.height / 2, ow = l.width / 2
+        let outLayout = l.with(batch: l.batch, height: oh, width: ow)
+        let out = BlockedBuffer(layout: outLayout)
+        // The winning window position (0…3) of every output element, for the backward pass.
+        var winner = [UInt8](repeating: 0, count: outLayout.storageCount)
+        let pi = UnsafePointer(buffer.pointer), po = out.pointer
+        let planes = l.batch * l.channelBlocks
+        winner.withUnsafeMutableBufferPointer { wb in
+            let pw = wb.baseAddress!
+            Parallelism.forEachChunk(planes, grain: 4) { range in
+                for plane in range {
+                    let src = pi + plane * l.planeSize * bs, o = plane * oh * ow * bs
+                    for y in 0..<oh {
+                        for x in 0..<ow {
+                            let a = src + ((2 * y) * w + 2 * x) * bs
+                            let candidates = [a, a + bs, a + w * bs, a + w * bs + bs]
+                            for lane in 0..<bs {
+                                var best = candidates[0][lane], which: UInt8 = 0
+                                for q in 1..<4 {
+                                    let v = candidates[q][lane]
+                                    if v > best || (v.isNaN && !best.isNaN) { best = v; which = UInt8(q) }
+                                }
+                                let k = o + (y * ow + x) * bs + lane
+                                po[k] = best
+                                pw[k] = which
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return Tensor(Tensor(blocked: out, shape: [l.batch, l.channels, oh, ow]), input: self) { g in
+            let gb = g.blocked(as: outLayout)
+            let pg = UnsafePointer(gb.pointer)
+            let dx = BlockedBuffer(layout: l)
+            let pd = dx.pointer
+            pd.update(repeating: 0, count: l.storageCount)
+            winner.withUnsafeBufferPointer { wb in
+                Parallelism.forEachChunk(planes, grain: 4) { range in
+                    for plane in range {
+                        let dst = pd + plane * l.planeSize * bs, o = plane * oh * ow * bs
+                        for y in 0..<oh {
+                            for x in 0..<ow {
+                                for lane in 0..<bs {
+                                    let k = o + (y * ow + x) * bs + lane, q = Int(wb[k])
+                                    dst[((2 * y + q / 2) * w + 2 * x + q % 2) * bs + lane] = pg[k]
+                                }
                             }
                         }
                     }

@@ -11,7 +11,7 @@ import Testing
         var channels = 3
         for (out, pool) in [(16, false), (24, true), (8, true)] {  // 24: channel padding with 16-blocks
             layers += [Conv2d(channels, out, kernelSize: 3, padding: 1, bias: false), BatchNorm2d(out), neuron()]
-            if pool { layers.append(AvgPool2d(2)) }
+            if pool { layers.append(out == 24 ? MaxPool2d(2) as any Layer : AvgPool2d(2)) }  // both poolings
             channels = out
         }
         layers += [Flatten(lastAxes: 3), Linear(channels * 2 * 2, 5)]

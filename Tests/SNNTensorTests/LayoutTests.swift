@@ -88,6 +88,16 @@ import Testing
         #expect(blocked(x, block: block).avgPool2d(kernelSize: (2, 2)).blockedImage != nil)
     }
 
+    @Test(arguments: [8, 16])
+    func maxPooling(_ block: Int) {
+        let x = distinctTensor([3, 10, 6, 8], seed: 13)
+        compare(x, params: [], block: block) { x, _ in x.maxPool2d(kernelSize: (2, 2)) }
+        // Ties: the first maximum of the window (row-major) gets the gradient, in both paths.
+        let ties = Tensor(shape: [1, 8, 2, 2], scalars: (0..<32).map { Float($0 / 4 % 2) })
+        compare(ties, params: [], block: block) { x, _ in x.maxPool2d(kernelSize: (2, 2)) }
+        #expect(blocked(x, block: block).maxPool2d(kernelSize: (2, 2)).blockedImage != nil)
+    }
+
     @Test func convolutionReadsAndWritesBlocked() throws {
         try #require(ConvolutionBackend.oneDNNAvailable, "oneDNN is not installed")
         let x = randomTensor([4, 16, 9, 7], seed: 8), w = randomTensor([24, 16, 3, 3], seed: 9, scale: 0.2)
