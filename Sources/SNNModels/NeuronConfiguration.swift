@@ -27,8 +27,8 @@ public enum NeuronKind: String, Sendable, CaseIterable {
     /// Whether masked surrogate gradients (MSG) are implemented for this neuron (the fused kernels).
     public var supportsGradientMask: Bool {
         switch self {
-        case .integrateAndFire, .leakyIntegrateAndFire, .parametricLIF: true
-        case .psn, .maskedPSN, .slidingPSN, .psu, .ipsu, .rpsu: false
+        case .integrateAndFire, .leakyIntegrateAndFire, .parametricLIF, .psn, .maskedPSN, .slidingPSN: true
+        case .psu, .ipsu, .rpsu: false
         }
     }
 }

@@ -91,3 +91,26 @@ func withSubstitute<R>(_ choice: SurrogateChoice?, _ body: (any Surrogate, Bool)
     guard let choice else { return body(Rectangular(alpha: 1), false) }
     return choice.withSurrogate { body($0, true) }
 }
+
+/// The MSG state of one neuron layer: the mask settings and the layer's stream of per-pass keys.
+public final class GradientMaskState: @unchecked Sendable {
+    public var mask: SurrogateGradientMask?
+    private var seed: UInt64 = 0
+    private var passes: UInt64 = 0
+
+    public init() {}
+
+    /// Restarts the stream.
+    public func reseed(_ seed: UInt64) {
+        self.seed = seed
+        passes = 0
+    }
+
+    /// The mask of the coming backward pass: a fresh key per training forward pass; nil when off or
+    /// in inference.
+    public func next(training: Bool) -> MaskStream? {
+        guard let mask, training else { return nil }
+        passes += 1
+        return MaskStream(key: MaskStream.splitMix(seed ^ (passes &* 0xD1B5_4A32_D192_ED03)), probability: mask.probability)
+    }
+}

@@ -104,26 +104,20 @@ public class FusedNeuron<S: Surrogate>: Module, SurrogateGradientMasking {
     let chargeRule: Charge
     public var statistics: SpikeStatistics?
     /// Masked surrogate gradients (MSG) for training-mode backward passes; nil = plain.
-    public var gradientMask: SurrogateGradientMask?
-    private var maskSeed: UInt64 = 0
-    private var maskPasses: UInt64 = 0
+    public var gradientMask: SurrogateGradientMask? {
+        get { maskState.mask }
+        set { maskState.mask = newValue }
+    }
+    let maskState = GradientMaskState()
 
     /// Changes the surrogate's sharpness α (MSG's α schedule); the forward pass does not depend on it.
     public func setSurrogateAlpha(_ alpha: Float) { surrogate = S(alpha: alpha) }
 
     /// Restarts the mask stream (trainers reseed per epoch so any epoch can be replayed exactly).
-    public func reseedGradientMask(_ seed: UInt64) {
-        maskSeed = seed
-        maskPasses = 0
-    }
+    public func reseedGradientMask(_ seed: UInt64) { maskState.reseed(seed) }
 
     /// The mask of this forward pass's backward pass: a fresh key per training forward pass.
-    func nextMaskStream() -> MaskStream? {
-        guard let gradientMask, isTraining else { return nil }
-        maskPasses += 1
-        return MaskStream(key: MaskStream.splitMix(maskSeed ^ (maskPasses &* 0xD1B5_4A32_D192_ED03)),
-                          probability: gradientMask.probability)
-    }
+    func nextMaskStream() -> MaskStream? { maskState.next(training: isTraining) }
 
     init(charge: Charge, threshold: Float, reset: Reset, detachReset: Bool, surrogate: S) {
         self.chargeRule = charge

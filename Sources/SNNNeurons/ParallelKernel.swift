@@ -25,7 +25,8 @@ enum ParallelNeuronKernel {
         }
     }
 
-    static func forward<S: Surrogate>(x: Tensor, weight: Tensor, bias: Tensor, surrogate: S, strict: Bool) -> Tensor {
+    static func forward<S: Surrogate>(x: Tensor, weight: Tensor, bias: Tensor, surrogate: S, strict: Bool,
+                                      mask: MaskStream? = nil, substitute: SurrogateChoice? = nil) -> Tensor {
         let t = x.shape[0], n = x.shape[1]
         precondition(weight.shape == [t, t] && bias.shape == [t],
                      "parallel neuron: weight \(weight.shape) and bias \(bias.shape) must be [\(t), \(t)] and [\(t)]")
@@ -57,12 +58,17 @@ enum ParallelNeuronKernel {
             }
         }
         return Tensor(spikes, inputs: [x, weight, bias]) { [x, weight, charged] g, needs in
-            backward(x: x, weight: weight, charged: charged, gradSpikes: g, surrogate: surrogate, needs: needs)
+            withSubstitute(substitute) { sub, useSubstitute in
+                backward(x: x, weight: weight, charged: charged, gradSpikes: g, surrogate: surrogate, needs: needs,
+                         mask: mask, substitute: sub, useSubstitute: useSubstitute)
+            }
         }
     }
 
-    static func backward<S: Surrogate>(x: Tensor, weight: Tensor, charged: Tensor, gradSpikes: Tensor, surrogate: S,
-                                       needs: [Bool]) -> [Tensor?] {
+    /// With `mask` (MSG), masked elements (index t·N + j) use 0 or the substitute's derivative.
+    static func backward<S: Surrogate, Sub: Surrogate>(x: Tensor, weight: Tensor, charged: Tensor, gradSpikes: Tensor, surrogate: S,
+                                                       needs: [Bool], mask: MaskStream? = nil, substitute: Sub = Rectangular(alpha: 1),
+                                                       useSubstitute: Bool = false) -> [Tensor?] {
         let t = x.shape[0], n = x.shape[1]
         let px = x.unsafeStoragePointer, pw = weight.unsafeStoragePointer, ph = charged.unsafeStoragePointer
         let pg = gradSpikes.unsafeStoragePointer
@@ -92,7 +98,12 @@ enum ParallelNeuronKernel {
                             while j < width {
                                 let count = Swift.min(lanes, width - j)
                                 let h = UnsafeRawPointer(dst + j).loadUnaligned(as: NeuronVector.self)
-                                let v = loadLanes(gs + j, count) * surrogate.derivative(h)
+                                var d = surrogate.derivative(h)
+                                if let mask {
+                                    let m = mask.lanes(r * n + j0 + j)
+                                    d = useSubstitute ? d.replacing(with: substitute.derivative(h), where: m) : d.replacing(with: 0, where: m)
+                                }
+                                let v = loadLanes(gs + j, count) * d
                                 UnsafeMutableRawPointer(dst + j).storeBytes(of: v, as: NeuronVector.self)
                                 j += lanes
                             }
@@ -156,10 +167,13 @@ enum ParallelNeuronKernel {
 extension Tensor {
     /// Θ(W·X + b) for X `[T, N]`, W `[T, T]`, b `[T]` (firing at ≥ 0, or > 0 when `strict`), with the
     /// surrogate gradient, as one fused primitive (see ``ParallelNeuronKernel``).
+    /// `mask` applies masked surrogate gradients (MSG) in the backward pass.
     public static func parallelSpikes<S: Surrogate>(_ x: Tensor, weight: Tensor, bias: Tensor, surrogate: S,
-                                                    strict: Bool = false) -> Tensor {
+                                                    strict: Bool = false, mask: MaskStream? = nil,
+                                                    substitute: SurrogateChoice? = nil) -> Tensor {
         precondition(x.rank == 2, "parallelSpikes: input must be [T, N], got \(x.shape)")
-        return ParallelNeuronKernel.forward(x: x, weight: weight, bias: bias, surrogate: surrogate, strict: strict)
+        return ParallelNeuronKernel.forward(x: x, weight: weight, bias: bias, surrogate: surrogate, strict: strict,
+                                            mask: mask, substitute: substitute)
     }
 }
 

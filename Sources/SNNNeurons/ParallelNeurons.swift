@@ -54,12 +54,19 @@ public func bandMask(timeSteps t: Int, order k: Int) -> Tensor {
 
 /// Parallel spiking neuron (Fang et al., NeurIPS 2023): H = W·X + b with X viewed as `[T, N]`,
 /// S = Θ(H). W ∈ ℝ^{T×T} (uniform ±1/√T), b ∈ ℝ^T (−1, i.e. threshold 1). Not causal.
-public final class PSN<S: Surrogate>: Module, SpikeEmitting {
+public final class PSN<S: Surrogate>: Module, SpikeEmitting, SurrogateGradientMasking {
     @Parameter public var weight: Tensor
     @Parameter public var bias: Tensor
     public let timeSteps: Int
-    public let surrogate: S
+    public private(set) var surrogate: S
     public var statistics: SpikeStatistics?
+    let maskState = GradientMaskState()
+    public var gradientMask: SurrogateGradientMask? {
+        get { maskState.mask }
+        set { maskState.mask = newValue }
+    }
+    public func reseedGradientMask(_ seed: UInt64) { maskState.reseed(seed) }
+    public func setSurrogateAlpha(_ alpha: Float) { surrogate = S(alpha: alpha) }
 
     public init(timeSteps: Int, surrogate: S) {
         precondition(timeSteps >= 1, "PSN: T must be ≥ 1")
@@ -72,19 +79,28 @@ public final class PSN<S: Surrogate>: Module, SpikeEmitting {
 
     public func callAsFunction(_ input: Tensor) -> Tensor {
         let x = timeMatrix(input, timeSteps: timeSteps, name: "PSN")
-        return recordSpikes(Tensor.parallelSpikes(x, weight: weight, bias: bias, surrogate: surrogate).reshaped(to: input.shape),
-                            statistics)
+        let s = Tensor.parallelSpikes(x, weight: weight, bias: bias, surrogate: surrogate,
+                                      mask: maskState.next(training: isTraining), substitute: gradientMask?.substitute)
+        return recordSpikes(s.reshaped(to: input.shape), statistics)
     }
 }
 
 /// Masked PSN of order k: H = (W ⊙ M(λ))·X + b with M(λ) = λ·M_k + (1 − λ)·1 (progressive masking:
 /// λ rises from 0 to 1 during training; with λ = 1 the neuron is causal).
-public final class MaskedPSN<S: Surrogate>: Module, SpikeEmitting {
+public final class MaskedPSN<S: Surrogate>: Module, SpikeEmitting, SurrogateGradientMasking {
+    let maskState = GradientMaskState()
+    public var gradientMask: SurrogateGradientMask? {
+        get { maskState.mask }
+        set { maskState.mask = newValue }
+    }
+    public func reseedGradientMask(_ seed: UInt64) { maskState.reseed(seed) }
+    public func setSurrogateAlpha(_ alpha: Float) { surrogate = S(alpha: alpha) }
+
     @Parameter public var weight: Tensor
     @Parameter public var bias: Tensor
     @Buffer public var lambda: Tensor
     public let timeSteps: Int, order: Int
-    public let surrogate: S
+    public private(set) var surrogate: S
     let mask: Tensor
     public var statistics: SpikeStatistics?
 
@@ -114,7 +130,8 @@ public final class MaskedPSN<S: Surrogate>: Module, SpikeEmitting {
 
     public func callAsFunction(_ input: Tensor) -> Tensor {
         let x = timeMatrix(input, timeSteps: timeSteps, name: "MaskedPSN")
-        let s = Tensor.parallelSpikes(x, weight: maskedWeight, bias: bias, surrogate: surrogate)
+        let s = Tensor.parallelSpikes(x, weight: maskedWeight, bias: bias, surrogate: surrogate,
+                                      mask: maskState.next(training: isTraining), substitute: gradientMask?.substitute)
         return recordSpikes(s.reshaped(to: input.shape), statistics)
     }
 }
@@ -122,11 +139,19 @@ public final class MaskedPSN<S: Surrogate>: Module, SpikeEmitting {
 /// Sliding PSN of order k: one weight vector w ∈ ℝ^k shared by all steps,
 /// H[t] = Σ_{i<k} w_i·X[t − k + 1 + i] (zero before t = 0), S = Θ(H + b), scalar b = −1,
 /// w = (…, 1/8, 1/4, 1/2, 1). Runs at any T (a T×T Toeplitz matrix built from w).
-public final class SlidingPSN<S: Surrogate>: Module, SpikeEmitting {
+public final class SlidingPSN<S: Surrogate>: Module, SpikeEmitting, SurrogateGradientMasking {
+    let maskState = GradientMaskState()
+    public var gradientMask: SurrogateGradientMask? {
+        get { maskState.mask }
+        set { maskState.mask = newValue }
+    }
+    public func reseedGradientMask(_ seed: UInt64) { maskState.reseed(seed) }
+    public func setSurrogateAlpha(_ alpha: Float) { surrogate = S(alpha: alpha) }
+
     @Parameter public var weight: Tensor
     @Parameter public var bias: Tensor
     public let order: Int
-    public let surrogate: S
+    public private(set) var surrogate: S
     public var statistics: SpikeStatistics?
 
     public init(order: Int, surrogate: S) {
@@ -154,7 +179,8 @@ public final class SlidingPSN<S: Surrogate>: Module, SpikeEmitting {
     public func callAsFunction(_ input: Tensor) -> Tensor {
         let x = timeMatrix(input, timeSteps: nil, name: "SlidingPSN")
         let t = x.shape[0]
-        let s = Tensor.parallelSpikes(x, weight: matrix(timeSteps: t), bias: bias.broadcast(to: [t]), surrogate: surrogate)
+        let s = Tensor.parallelSpikes(x, weight: matrix(timeSteps: t), bias: bias.broadcast(to: [t]), surrogate: surrogate,
+                                      mask: maskState.next(training: isTraining), substitute: gradientMask?.substitute)
         return recordSpikes(s.reshaped(to: input.shape), statistics)
     }
 }

@@ -178,7 +178,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
                 if let a = s.finalAlpha, !(a > 0) { throw bad("--msg-schedule final α must be > 0, got \(a)") }
             }
             if !neuron.kind.supportsGradientMask {
-                throw bad("--msg-probability: masked surrogate gradients are implemented for if, lif and plif neurons, not \(neuron.kind.rawValue)")
+                throw bad("--msg-probability: masked surrogate gradients are implemented for if, lif, plif and the PSN family, not \(neuron.kind.rawValue)")
             }
         }
         if !(deltaThreshold > 0) { throw bad("--delta-threshold must be > 0, got \(deltaThreshold)") }

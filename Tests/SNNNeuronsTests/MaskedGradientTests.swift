@@ -96,3 +96,34 @@ import Testing
         #expect(masks[0] != masks[1])
     }
 }
+
+/// MSG in the PSN family's fused kernel: the same three properties.
+@Suite struct ParallelMaskedGradientTests {
+    func make(_ kind: NeuronKind, _ surrogate: SurrogateChoice = .arctangent(alpha: 2)) -> any Layer {
+        GlobalRandom.withSeed(5) { NeuronConfiguration(kind: kind, surrogate: surrogate, timeSteps: 6, order: 3).make() }
+    }
+
+    func gradients(_ layer: any Layer, _ x: Tensor, _ g: Tensor) -> [[Float]] {
+        let parameters = layer.namedParameters().map(\.parameter)
+        return GradientTape.record { tape in
+            let xw = tape.watch(x)
+            for p in parameters { p.wrappedValue = tape.watch(p.wrappedValue) }
+            defer { for p in parameters { p.wrappedValue = p.wrappedValue.detached } }
+            return tape.gradients(of: layer(xw), withRespectTo: [xw] + parameters.map(\.wrappedValue), seed: g).map(\.scalars)
+        }
+    }
+
+    @Test(arguments: [NeuronKind.psn, .maskedPSN, .slidingPSN])
+    func zeroOneAndSubstitute(_ kind: NeuronKind) {
+        let x = randomTensor([6, 3, 200], seed: 1, scale: 2), g = randomTensor([6, 3, 200], seed: 2)
+        let plain = make(kind), zero = make(kind), one = make(kind), substituted = make(kind)
+        for (layer, p, sub) in [(zero, Float(0), SurrogateChoice?.none), (one, 1, nil), (substituted, 1, .sigmoid(alpha: 4))] {
+            let m = layer as! SurrogateGradientMasking
+            m.gradientMask = SurrogateGradientMask(probability: p, substitute: sub)
+            m.reseedGradientMask(3)
+        }
+        #expect(gradients(zero, x, g) == gradients(plain, x, g))
+        #expect(gradients(one, x, g).allSatisfy { $0.allSatisfy { $0 == 0 } })
+        #expect(gradients(substituted, x, g) == gradients(make(kind, .sigmoid(alpha: 4)), x, g))
+    }
+}
