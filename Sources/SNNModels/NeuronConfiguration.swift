@@ -23,14 +23,6 @@ public enum NeuronKind: String, Sendable, CaseIterable {
         case .psn, .maskedPSN, .psu, .ipsu, .rpsu: false
         }
     }
-
-    /// Whether masked surrogate gradients (MSG) are implemented for this neuron (the fused kernels).
-    public var supportsGradientMask: Bool {
-        switch self {
-        case .integrateAndFire, .leakyIntegrateAndFire, .parametricLIF, .psn, .maskedPSN, .slidingPSN: true
-        case .psu, .ipsu, .rpsu: false
-        }
-    }
 }
 
 /// A neuron layer whose masking follows the training progress (masked PSN).

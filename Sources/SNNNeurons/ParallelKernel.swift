@@ -192,7 +192,8 @@ enum PSUKernel {
         return r
     }
 
-    static func spikes(_ x: Tensor, a: Tensor, r: Tensor, threshold: Float, alpha: Tensor) -> Tensor {
+    static func spikes(_ x: Tensor, a: Tensor, r: Tensor, threshold: Float, alpha: Tensor, mask: MaskStream? = nil,
+                       substitute: SurrogateChoice? = nil) -> Tensor {
         let t = x.shape[0], n = x.shape[1]
         let membrane = Tensor(uninitializedShape: [t, n]), gate = Tensor(uninitializedShape: [t, n])
         let spikes = Tensor(uninitializedShape: [t, n])
@@ -233,12 +234,18 @@ enum PSUKernel {
             }
         }
         return Tensor(spikes, inputs: [x, alpha]) { [a, r, membrane, gate, alpha] g, needs in
-            backward(a: a, r: r, membrane: membrane, gate: gate, gradSpikes: g, threshold: threshold, alpha: alpha, needs: needs)
+            withSubstitute(substitute) { sub, useSubstitute in
+                backward(a: a, r: r, membrane: membrane, gate: gate, gradSpikes: g, threshold: threshold, alpha: alpha, needs: needs,
+                         mask: mask, substitute: sub, useSubstitute: useSubstitute)
+            }
         }
     }
 
-    static func backward(a: Tensor, r: Tensor, membrane: Tensor, gate: Tensor, gradSpikes: Tensor, threshold: Float,
-                         alpha: Tensor, needs: [Bool]) -> [Tensor?] {
+    /// With `mask` (MSG) masked elements (index t·N + j) use 0 or the substitute's derivative and add
+    /// nothing to ∂α.
+    static func backward<Sub: Surrogate>(a: Tensor, r: Tensor, membrane: Tensor, gate: Tensor, gradSpikes: Tensor, threshold: Float,
+                                         alpha: Tensor, needs: [Bool], mask: MaskStream? = nil, substitute: Sub = Rectangular(alpha: 1),
+                                         useSubstitute: Bool = false) -> [Tensor?] {
         let t = membrane.shape[0], n = membrane.shape[1]
         let surrogate = Arctangent(alpha: alpha.scalars[0])
         let pa = a.unsafeStoragePointer, pr = r.unsafeStoragePointer
@@ -261,9 +268,15 @@ enum PSUKernel {
                         for row in 0..<t {
                             let x = loadLanes(pv + row * n + j, count) - threshold
                             let gs = loadLanes(pgs + row * n + j, count)
-                            gv[row] = gs * surrogate.derivative(x)
+                            var d = surrogate.derivative(x)
+                            var masked = SIMDMask<NeuronVector.MaskStorage>(repeating: false)
+                            if let mask {
+                                masked = mask.lanes(row * n + j)
+                                d = useSubstitute ? d.replacing(with: substitute.derivative(x), where: masked) : d.replacing(with: 0, where: masked)
+                            }
+                            gv[row] = gs * d
                             if wantAlpha {
-                                for k in 0..<count { alphaSum += Double(gs[k] * surrogate.derivativeWithRespectToAlpha(x[k])) }
+                                for k in 0..<count where !masked[k] { alphaSum += Double(gs[k] * surrogate.derivativeWithRespectToAlpha(x[k])) }
                             }
                         }
                         for i in 0..<t {

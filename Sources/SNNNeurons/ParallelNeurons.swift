@@ -5,19 +5,40 @@ import SNNTensor
 extension Tensor {
     /// Θ(x) with a learnable-α arctangent surrogate: the pullback also returns ∂L/∂α =
     /// Σ g·∂g_α(x)/∂α. `strict` fires only where x > 0 (the PSU family's rule) instead of x ≥ 0.
-    public func heaviside(arctangentAlpha alpha: Tensor, strict: Bool = false) -> Tensor {
+    /// With `mask` (MSG), masked elements use 0 (or `substitute`'s derivative) and add nothing to ∂α.
+    public func heaviside(arctangentAlpha alpha: Tensor, strict: Bool = false, mask: MaskStream? = nil,
+                          substitute: SurrogateChoice? = nil) -> Tensor {
         precondition(alpha.count == 1, "heaviside(arctangentAlpha:): α must be a single value, got \(alpha.shape)")
         let x = self, a = alpha.scalars[0]
         let s = Arctangent(alpha: a)
         let forward = strict ? map { $0 > 0 ? 1 : 0 } : map { $0 >= 0 ? 1 : 0 }
         return Tensor(forward, inputs: [self, alpha]) { g, needs in
-            let dx = needs[0] ? g.zipMap(x) { g, x in g * s.derivative(x) } : nil
+            var masked: [Bool]?
+            if let mask {
+                var m = [Bool](repeating: false, count: x.count)
+                for i in stride(from: 0, to: x.count, by: 8) {
+                    let lanes = mask.lanes(i)
+                    for k in 0..<Swift.min(8, x.count - i) { m[i + k] = lanes[k] }
+                }
+                masked = m
+            }
+            var dx: Tensor?
+            if needs[0] {
+                if let masked {
+                    let xs = x.scalars, gs = g.scalars
+                    dx = Tensor(shape: x.shape, scalars: (0..<xs.count).map { i in
+                        gs[i] * (masked[i] ? (substitute?.derivative(xs[i]) ?? 0) : s.derivative(xs[i]))
+                    })
+                } else {
+                    dx = g.zipMap(x) { g, x in g * s.derivative(x) }
+                }
+            }
             var dAlpha: Tensor?
             if needs[1] {
                 var total = 0.0
                 g.withUnsafeBufferPointer { gp in
                     x.withUnsafeBufferPointer { xp in
-                        for i in 0..<gp.count { total += Double(gp[i] * s.derivativeWithRespectToAlpha(xp[i])) }
+                        for i in 0..<gp.count where !(masked?[i] ?? false) { total += Double(gp[i] * s.derivativeWithRespectToAlpha(xp[i])) }
                     }
                 }
                 dAlpha = Tensor(shape: alpha.shape, scalars: [Float(total)])
@@ -216,8 +237,17 @@ public func parallelUnitMatrices(timeSteps t: Int, tau: Float) -> (a: Tensor, r:
 /// - IPSU (input-aware): H = (W ⊙ M)·I + b, V = H − R·I
 /// - RPSU (reset-aware): V = A·I − R·σ((W ⊙ M)·I + b)
 /// and S = Θ(V − V_th) (firing when V − V_th > 0) with an arctangent surrogate whose α is learned.
-public final class ParallelSpikingUnit: Module, SpikeEmitting {
+public final class ParallelSpikingUnit: Module, SpikeEmitting, SurrogateGradientMasking {
     public enum Variant: String, Sendable, CaseIterable { case psu, ipsu, rpsu }
+
+    let maskState = GradientMaskState()
+    public var gradientMask: SurrogateGradientMask? {
+        get { maskState.mask }
+        set { maskState.mask = newValue }
+    }
+    public func reseedGradientMask(_ seed: UInt64) { maskState.reseed(seed) }
+    /// Sets the (learnable) arctangent α to `alpha` (MSG's α schedule).
+    public func setSurrogateAlpha(_ alpha: Float) { self.alpha = Tensor(shape: self.alpha.shape, scalars: [alpha]) }
 
     public let variant: Variant
     public let timeSteps: Int
@@ -270,11 +300,13 @@ public final class ParallelSpikingUnit: Module, SpikeEmitting {
     public func callAsFunction(_ input: Tensor) -> Tensor {
         let i = timeMatrix(input, timeSteps: timeSteps, name: variant.rawValue.uppercased())
         if variant == .psu {
-            let s = PSUKernel.spikes(i, a: inputMatrix, r: resetMatrix, threshold: threshold, alpha: alpha)
+            let s = PSUKernel.spikes(i, a: inputMatrix, r: resetMatrix, threshold: threshold, alpha: alpha,
+                                     mask: maskState.next(training: isTraining), substitute: gradientMask?.substitute)
             return recordSpikes(s.reshaped(to: input.shape), statistics)
         }
         let v = membrane(i)
-        let s = (v - threshold).heaviside(arctangentAlpha: alpha, strict: true)
+        let s = (v - threshold).heaviside(arctangentAlpha: alpha, strict: true, mask: maskState.next(training: isTraining),
+                                          substitute: gradientMask?.substitute)
         return recordSpikes(s.reshaped(to: input.shape), statistics)
     }
 }

@@ -177,9 +177,6 @@ public struct TrainingConfiguration: Sendable, Equatable {
                 if !(s.finalProbability >= 0 && s.finalProbability <= 1) { throw bad("--msg-schedule final probability must be in [0, 1], got \(s.finalProbability)") }
                 if let a = s.finalAlpha, !(a > 0) { throw bad("--msg-schedule final α must be > 0, got \(a)") }
             }
-            if !neuron.kind.supportsGradientMask {
-                throw bad("--msg-probability: masked surrogate gradients are implemented for if, lif, plif and the PSN family, not \(neuron.kind.rawValue)")
-            }
         }
         if !(deltaThreshold > 0) { throw bad("--delta-threshold must be > 0, got \(deltaThreshold)") }
         if dataset.isEventData != (encoding == .frames) {

@@ -105,7 +105,7 @@ import Testing
         let back = try TrainingConfiguration(dictionary: JSONSerialization.jsonObject(with: data) as! [String: Any], file: "c.json")
         #expect(back == c)
         var bad = c
-        bad.neuron = NeuronConfiguration(kind: .psu)
+        bad.msg?.probability = 1.5
         #expect(throws: SNNError.self) { try bad.validate() }
     }
 

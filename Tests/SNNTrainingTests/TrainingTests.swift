@@ -163,7 +163,6 @@ func temporaryPath(_ name: String) -> String {
             ["train", "--train-samples", "0", "--output", output],
             ["train", "--train-samples", "999999", "--output", output],
             ["train", "--msg-probability", "1.5", "--output", output],
-            ["train", "--msg-probability", "0.5", "--neuron", "psu", "--output", output],
             ["train", "--msg-probability", "0.5", "--msg-schedule", "oops", "--output", output],
             ["train", "--msg-substitute", "sigmoid", "--output", output],
             ["train", "--tks-alpha", "0.7", "--loss", "tet", "--output", output],
