@@ -67,7 +67,7 @@ def mean_std(values, scale=1.0, digits=2):
     return f"{m:.{digits}f} ± {s:.{digits}f}"
 
 
-def page(runs, seeds):
+def page(runs, seeds, note=None):
     lines = ["# Parallel spiking neurons on sequential tasks", "",
              "Written by `scripts/experiments/parallel_neurons.py` from the run directories under "
              f"`{os.path.relpath(runs, ROOT)}`; mean ± standard deviation over seeds {', '.join(map(str, seeds))}.",
@@ -75,6 +75,8 @@ def page(runs, seeds):
              "image row per time step, AdamW with the default recipe, threshold 0.5, masked/sliding PSN order 4.",
              "Accuracy is the best test accuracy of each run; time is the mean wall-clock seconds per epoch",
              "(training and test pass, 2 CPU cores); firing rate is the test firing rate after the last epoch.", ""]
+    if note:
+        lines += [f"Note on these runs: {note}", ""]
     summary = {}
     for task in TASKS:
         epochs = int(TASKS[task][TASKS[task].index("--epochs") + 1])
@@ -121,6 +123,7 @@ def main():
     ap.add_argument("--seeds", default="1,2,3")
     ap.add_argument("--runs", default=os.path.join(ROOT, "runs", "parallel-neurons"))
     ap.add_argument("--page-only", action="store_true", help="only rewrite the page from existing runs")
+    ap.add_argument("--note", default=None, help="a sentence about the circumstances of the runs, printed on the page")
     ap.add_argument("--output", default=os.path.join(ROOT, "docs", "results", "parallel-neurons.md"))
     a = ap.parse_args()
     seeds = [int(s) for s in a.seeds.split(",")]
@@ -133,9 +136,9 @@ def main():
                 for neuron in NEURONS:
                     run(task, neuron, seed, a.runs, epochs)
                     with open(a.output, "w") as f:
-                        f.write(page(a.runs, seeds))
+                        f.write(page(a.runs, seeds, a.note))
     with open(a.output, "w") as f:
-        f.write(page(a.runs, seeds))
+        f.write(page(a.runs, seeds, a.note))
     print(f"wrote {a.output}", file=sys.stderr)
 
 
