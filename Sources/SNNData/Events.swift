@@ -118,7 +118,8 @@ public enum NMNISTBinary {
 
 /// AEDAT 3.1 (DVS128 Gesture): `#` header lines, then 28-byte packet headers and payloads (FORMATS.md).
 public enum AEDAT31 {
-    public static func decode(_ bytes: [UInt8], file: String, width: Int = 128, height: Int = 128) throws(SNNError) -> EventStream {
+    /// The offset just after the header; checks the magic and the end marker.
+    static func headerEnd(_ bytes: [UInt8], file: String) throws(SNNError) -> Int {
         // Header: lines starting with '#', the first "#!AER-DAT3.1", the last "#!END-HEADER\r\n".
         let magic = Array("#!AER-DAT3.1".utf8)
         guard bytes.count >= magic.count, Array(bytes[0..<magic.count]) == magic else {
@@ -138,6 +139,11 @@ public enum AEDAT31 {
             }
         }
         guard ended else { throw SNNError(.corrupt, "missing \"#!END-HEADER\"", file: file, offset: i) }
+        return i
+    }
+
+    public static func decode(_ bytes: [UInt8], file: String, width: Int = 128, height: Int = 128) throws(SNNError) -> EventStream {
+        let i = try headerEnd(bytes, file: file)
         // At most one event per 8 payload bytes: decode straight into uninitialised arrays.
         let capacity = max(0, (bytes.count - i) / 8)
         var failure: SNNError?
@@ -169,7 +175,23 @@ public enum AEDAT31 {
     static func decodePackets(_ bytes: [UInt8], from start: Int, file: String, width: Int, height: Int,
                               t ts: UnsafeMutablePointer<Int64>, x xs: UnsafeMutablePointer<UInt16>,
                               y ys: UnsafeMutablePointer<UInt16>, p ps: UnsafeMutablePointer<UInt8>) throws(SNNError) -> Int {
-        var i = start, n = 0
+        var n = 0
+        try forEachEvent(bytes, from: start, file: file, width: width, height: height) { t, x, y, p in
+            ts[n] = t
+            xs[n] = UInt16(x)
+            ys[n] = UInt16(y)
+            ps[n] = p
+            n += 1
+        }
+        return n
+    }
+
+    /// Calls `body(t, x, y, p)` for every valid polarity event of the packets from byte `start` on,
+    /// checking each packet and event as ``decode(_:file:width:height:)`` does.
+    @inline(__always)
+    static func forEachEvent(_ bytes: [UInt8], from start: Int, file: String, width: Int, height: Int,
+                             _ body: (Int64, Int, Int, UInt8) -> Void) throws(SNNError) {
+        var i = start
         var failure: SNNError?
         bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
           do throws(SNNError) {
@@ -207,11 +229,7 @@ public enum AEDAT31 {
                             throw SNNError(.corrupt, "timestamp \(t) µs goes back in time (previous \(last) µs)", file: file, offset: o + 4)
                         }
                         last = t
-                        ts[n] = t
-                        xs[n] = UInt16(x)
-                        ys[n] = UInt16(y)
-                        ps[n] = UInt8((data >> 1) & 1)
-                        n += 1
+                        body(t, x, y, UInt8((data >> 1) & 1))
                     }
                 }
                 i = payload + length
@@ -219,7 +237,49 @@ public enum AEDAT31 {
           } catch { failure = error }
         }
         if let failure { throw failure }
-        return n
+    }
+
+    /// Decodes and frames in two passes over the packets without materialising the event stream
+    /// (the same frames as `framing.frames(decode(...), frames:)`).
+    public static func frames(_ bytes: [UInt8], file: String, width: Int = 128, height: Int = 128, frames: Int,
+                              framing: Framing) throws(SNNError) -> Tensor {
+        precondition(frames >= 1, "AEDAT31.frames: frames must be ≥ 1")
+        let start = try headerEnd(bytes, file: file)
+        var n = 0, first: Int64 = 0, last: Int64 = 0
+        try forEachEvent(bytes, from: start, file: file, width: width, height: height) { t, _, _, _ in
+            if n == 0 { first = t }
+            last = t
+            n += 1
+        }
+        guard n > 0 else { throw SNNError(.invalidArgument, "cannot frame an empty event stream", file: file) }
+        let plane = width * height
+        let result = Tensor(zeros: [frames, 2, height, width])
+        let out = result.unsafeStoragePointer
+        var counts = [Int](repeating: 0, count: frames)
+        let perFrame = n / frames, window = (last - first) / Int64(frames)
+        var index = 0
+        try forEachEvent(bytes, from: start, file: file, width: width, height: height) { t, x, y, p in
+            let f: Int
+            switch framing {
+            case .spikingJellyByNumber:
+                f = perFrame == 0 ? frames - 1 : Swift.min(index / perFrame, frames - 1)
+            case .spikingJellyByTime, .tonicTimeBins:
+                let w = window == 0 ? Int64.max : (t - first) / window
+                if w >= Int64(frames) {
+                    if framing == .tonicTimeBins { index += 1; return }
+                    f = frames - 1
+                } else {
+                    f = Int(w)
+                    counts[f] += 1
+                }
+            }
+            out[(f * 2 + Int(p)) * plane + y * width + x] += 1
+            index += 1
+        }
+        if framing == .spikingJellyByTime, let empty = counts.firstIndex(of: 0) {
+            throw SNNError(.invalidArgument, "split by time: frame \(empty) of \(frames) has no events (window \(window) µs)", file: file)
+        }
+        return result
     }
 
     public static func read(_ path: String, width: Int = 128, height: Int = 128) throws(SNNError) -> EventStream {

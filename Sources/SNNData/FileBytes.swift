@@ -6,17 +6,33 @@ import SNNTensor
 public enum FileBytes {
     /// The raw bytes of `path`.
     public static func read(_ path: String) throws(SNNError) -> [UInt8] {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else {
             let reason = FileManager.default.fileExists(atPath: path) ? "cannot open file for reading" : "no such file"
-            throw SNNError(.io, reason, file: path)
+            throw SNNError(.io, reason, file: path, underlying: String(cString: strerror(errno)))
         }
-        defer { try? handle.close() }
-        do {
-            let data = try handle.readToEnd() ?? Data()
-            return [UInt8](data)
-        } catch {
-            throw SNNError(.io, "read failed", file: path, underlying: "\(error)")
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw SNNError(.io, "cannot stat the file", file: path, underlying: String(cString: strerror(errno))) }
+        if (info.st_mode & S_IFMT) == S_IFDIR { throw SNNError(.io, "is a directory, not a file", file: path) }
+        // Read straight into the array (no intermediate Data); keep reading if the file grows or
+        // the size was unknown (pipes, /proc).
+        var bytes = [UInt8](unsafeUninitializedCapacity: max(Int(info.st_size), 0)) { buffer, count in
+            count = 0
+            while count < buffer.count {
+                let got = Foundation.read(fd, buffer.baseAddress! + count, buffer.count - count)
+                if got <= 0 { break }
+                count += got
+            }
         }
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let got = chunk.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress!, $0.count) }
+            if got < 0 { throw SNNError(.io, "read failed", file: path, offset: bytes.count, underlying: String(cString: strerror(errno))) }
+            if got == 0 { break }
+            bytes += chunk[0..<got]
+        }
+        return bytes
     }
 
     /// The bytes of `path`, gunzipped when the file starts with the gzip magic.

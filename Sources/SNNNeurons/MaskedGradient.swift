@@ -52,10 +52,14 @@ public struct MaskStream: Sendable, Equatable {
         return h
     }
 
-    /// The masks of elements index, index + 1, …, index + 7.
+    /// The masks of elements index, index + 1, …, index + 7: a two-multiply integer hash of
+    /// (element, key) per lane (cheap enough to keep MSG's cost on the fused kernels small).
     @inline(__always) func lanes(_ index: Int) -> SIMDMask<SIMD8<Int32>> {
         let i = SIMD8<UInt32>(repeating: UInt32(truncatingIfNeeded: index)) &+ SIMD8<UInt32>(0, 1, 2, 3, 4, 5, 6, 7)
-        let h = MaskStream.fmix(MaskStream.fmix(i ^ SIMD8(repeating: k1)) ^ SIMD8(repeating: k2))
+        var h = (i ^ SIMD8(repeating: k1)) &* SIMD8(repeating: 0x9E37_79B1)
+        h ^= h &>> 15
+        h &*= SIMD8(repeating: k2 | 1)
+        h ^= h &>> 13
         return (h &>> 8) .< SIMD8(repeating: threshold)
     }
 
@@ -113,4 +117,38 @@ public final class GradientMaskState: @unchecked Sendable {
         passes += 1
         return MaskStream(key: MaskStream.splitMix(seed ^ (passes &* 0xD1B5_4A32_D192_ED03)), probability: mask.probability)
     }
+}
+
+/// How a fused kernel treats the surrogate derivative of each lane (specialised per kind, so the
+/// unmasked kernel carries no test in its inner loop).
+protocol SurrogateMasking {
+    /// `sg` (the derivative at x) for elements index…index + 7, masked as this policy says.
+    func apply(_ sg: NeuronVector, at x: NeuronVector, index: Int) -> NeuronVector
+}
+
+struct NoMasking: SurrogateMasking {
+    @inline(__always) func apply(_ sg: NeuronVector, at x: NeuronVector, index: Int) -> NeuronVector { sg }
+}
+
+struct ZeroMasking: SurrogateMasking {
+    let stream: MaskStream
+    @inline(__always) func apply(_ sg: NeuronVector, at x: NeuronVector, index: Int) -> NeuronVector {
+        sg.replacing(with: 0, where: stream.lanes(index))
+    }
+}
+
+struct SubstituteMasking<Sub: Surrogate>: SurrogateMasking {
+    let stream: MaskStream
+    let substitute: Sub
+    @inline(__always) func apply(_ sg: NeuronVector, at x: NeuronVector, index: Int) -> NeuronVector {
+        sg.replacing(with: substitute.derivative(x), where: stream.lanes(index))
+    }
+}
+
+/// Calls `body` with the masking policy for (`mask`, `substitute`), opened to its concrete type.
+func withMasking<R>(_ mask: MaskStream?, _ substitute: SurrogateChoice?, _ body: (any SurrogateMasking) -> R) -> R {
+    guard let mask else { return body(NoMasking()) }
+    guard let substitute else { return body(ZeroMasking(stream: mask)) }
+    func open<Sub: Surrogate>(_ sub: Sub) -> R { body(SubstituteMasking(stream: mask, substitute: sub)) }
+    return substitute.withSurrogate { open($0) }
 }

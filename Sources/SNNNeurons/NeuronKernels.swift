@@ -112,14 +112,13 @@ enum NeuronKernels {
     /// BPTT over the sequence: from H (pre-reset membrane), ∂L/∂S and optionally ∂L/∂V (post-reset),
     /// writes ∂L/∂X and returns ∂L/∂k (needed by PLIF; 0 otherwise unless `wantK`).
     /// `x` is needed only when `wantK` (the k-derivative of the decayed-input charge uses it).
-    /// With `mask` (MSG), the surrogate derivative of masked elements (index t·N + i) is 0, or the
-    /// substitute's when `useSubstitute`.
-    static func backward<S: Surrogate, Sub: Surrogate>(
+    /// `masking` applies MSG: the surrogate derivative of masked elements (index t·N + i) becomes 0 or
+    /// the substitute's.
+    static func backward<S: Surrogate, M: SurrogateMasking>(
         _ c: NeuronKernelConfiguration, surrogate: S, charged: UnsafePointer<Float>,
         x: UnsafePointer<Float>?, gradSpikes: UnsafePointer<Float>,
         gradMembrane: UnsafePointer<Float>?, steps: Int, neurons: Int,
-        gradInput: UnsafeMutablePointer<Float>, wantK: Bool,
-        mask: MaskStream? = nil, substitute: Sub = Rectangular(alpha: 1), useSubstitute: Bool = false
+        gradInput: UnsafeMutablePointer<Float>, wantK: Bool, masking: M = NoMasking()
     ) -> Float {
         let n = neurons
         let threads = Swift.max(1, Parallelism.threadCount)
@@ -143,12 +142,7 @@ enum NeuronKernels {
                                 let i = base + j * lanes, count = Swift.min(lanes, end - start - j * lanes)
                                 let h = loadLanes(charged + i, count)
                                 let fired = h .>= c.threshold
-                                var sg = surrogate.derivative(h - c.threshold)
-                                if let mask {
-                                    let m = mask.lanes(i)
-                                    sg = useSubstitute ? sg.replacing(with: substitute.derivative(h - c.threshold), where: m)
-                                                       : sg.replacing(with: 0, where: m)
-                                }
+                                let sg = masking.apply(surrogate.derivative(h - c.threshold), at: h - c.threshold, index: i)
                                 // ∂V/∂H of the reset, with the reset's own path when attached.
                                 var dVdH: NeuronVector
                                 switch c.reset {

@@ -182,12 +182,11 @@ public class FusedNeuron<S: Surrogate>: Module, SurrogateGradientMasking {
             let gradMembrane = membraneOutput ? g.selecting(1) : nil
             let gx = Tensor(uninitializedShape: x.shape)
             let wantK = needs.count > 1 && needs[1]
-            let gk = withSubstitute(substitute) { sub, useSubstitute in
+            let gk = withMasking(mask, substitute) { masking in
                 NeuronKernels.backward(
                     c, surrogate: surrogate, charged: charged.unsafeStoragePointer, x: x.unsafeStoragePointer,
                     gradSpikes: gradSpikes.unsafeStoragePointer, gradMembrane: gradMembrane?.unsafeStoragePointer,
-                    steps: steps, neurons: neurons, gradInput: gx.unsafeStoragePointer, wantK: wantK,
-                    mask: mask, substitute: sub, useSubstitute: useSubstitute)
+                    steps: steps, neurons: neurons, gradInput: gx.unsafeStoragePointer, wantK: wantK, masking: masking)
             }
             return kInput == nil ? [gx] : [gx, Tensor(shape: kInput!.shape, scalars: [gk * dkdInput])]
         }
@@ -217,11 +216,10 @@ extension FusedNeuron {
             let gradSpikes = g.blocked(as: layout)
             let gx = BlockedBuffer(layout: layout)
             let wantK = needs.count > 1 && needs[1]
-            let gk = withSubstitute(substitute) { sub, useSubstitute in
+            let gk = withMasking(mask, substitute) { masking in
                 NeuronKernels.backward(
                     c, surrogate: surrogate, charged: charged.pointer, x: buffer.pointer, gradSpikes: gradSpikes.pointer,
-                    gradMembrane: nil, steps: steps, neurons: neurons, gradInput: gx.pointer, wantK: wantK,
-                    mask: mask, substitute: sub, useSubstitute: useSubstitute)
+                    gradMembrane: nil, steps: steps, neurons: neurons, gradInput: gx.pointer, wantK: wantK, masking: masking)
             }
             let dx = Tensor(blocked: gx, shape: input.shape)
             return kInput == nil ? [dx] : [dx, Tensor(shape: kInput!.shape, scalars: [gk * dkdInput])]

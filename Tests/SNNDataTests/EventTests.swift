@@ -132,6 +132,9 @@ import Testing
         let f = try framing.frames(s, frames: frames)
         #expect(f.shape == [frames, 2, 260, 346])
         #expect(f.scalars == independentFrames(s, frames: frames, framing: framing))
+        // The two-pass path straight from the file's bytes gives the same frames.
+        let bytes = [UInt8](try Data(contentsOf: dir.appendingPathComponent("davis346-aedat31-reencoded.aedat")))
+        #expect(try AEDAT31.frames(bytes, file: "a", width: 346, height: 260, frames: frames, framing: framing).scalars == f.scalars)
         let total = f.sum().item
         switch framing {
         case .tonicTimeBins: #expect(total < Float(s.count))  // the last event always falls outside
@@ -153,6 +156,13 @@ import Testing
         #expect(try Framing.spikingJellyByTime.segments(t, frames: 3).map(\.count) == [1, 1, 2])
         #expect(try Framing.tonicTimeBins.segments(t, frames: 3).map(\.count) == [1, 1, 1])
         #expect(throws: SNNError.self) { try Framing.tonicTimeBins.segments(EventStream(width: 1, height: 1), frames: 2) }
+        // FileBytes reads what was written, and names a missing file.
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("snn-bytes-\(UUID().uuidString)").path
+        let data = (0..<100_000).map { UInt8($0 % 251) }
+        try Data(data).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(try FileBytes.read(path) == data)
+        #expect { try FileBytes.read(path + ".missing") } throws: { ($0 as? SNNError)?.file == path + ".missing" }
     }
 }
 
