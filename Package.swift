@@ -37,6 +37,6 @@ let package = Package(
         .testTarget(name: "SNNOptimizersTests", dependencies: ["SNNOptimizers", "SNNTestSupport"]),
         .testTarget(name: "SNNModelsTests", dependencies: ["SNNModels", "SNNTestSupport"]),
         .testTarget(name: "SNNTrainingTests", dependencies: ["SNNTraining", "SNNTestSupport"]),
-        .testTarget(name: "SNNDataTests", dependencies: ["SNNData", "SNNTestSupport"]),
+        .testTarget(name: "SNNDataTests", dependencies: ["SNNData", "SNNTestSupport"], resources: [.copy("Fixtures")]),
     ]
 )

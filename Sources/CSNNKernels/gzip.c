@@ -95,3 +95,25 @@ int snn_zlib_compress(const uint8_t *input, size_t input_count, int level, uint8
 uint32_t snn_crc32(uint32_t crc, const uint8_t *bytes, size_t count) {
     return (uint32_t)crc32((uLong)crc, bytes, (uInt)count);
 }
+
+int snn_inflate_raw(const uint8_t *input, size_t input_count, uint8_t *output, size_t output_count) {
+    z_stream s;
+    memset(&s, 0, sizeof s);
+    if (inflateInit2(&s, -MAX_WBITS) != Z_OK) return 1;
+    size_t in_used = 0, out_used = 0;
+    int status = Z_OK;
+    while (status == Z_OK) {
+        size_t in_left = input_count - in_used, out_left = output_count - out_used;
+        s.next_in = (Bytef *)(input + in_used);
+        s.avail_in = (uInt)(in_left > (1u << 30) ? (1u << 30) : in_left);
+        s.next_out = output + out_used;
+        s.avail_out = (uInt)(out_left > (1u << 30) ? (1u << 30) : out_left);
+        uInt ai = s.avail_in, ao = s.avail_out;
+        status = inflate(&s, Z_NO_FLUSH);
+        in_used += ai - s.avail_in;
+        out_used += ao - s.avail_out;
+        if (status == Z_OK && ai == s.avail_in && ao == s.avail_out) break; // no progress
+    }
+    inflateEnd(&s);
+    return (status == Z_STREAM_END && out_used == output_count) ? 0 : 2;
+}

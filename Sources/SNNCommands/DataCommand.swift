@@ -25,13 +25,35 @@ struct DataCommand: ParsableCommand {
 
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Detect a file's format and print what it holds.")
-        @Argument(help: "An event file (AEDAT 3.1, N-MNIST .bin).") var file: String
+        @Argument(help: "An event file (AEDAT 3.1, N-MNIST .bin) or an array file (.npy, .npz, .safetensors).") var file: String
         @Option(help: "Sensor width (default: the format's, or the largest x + 1).") var width: Int?
         @Option(help: "Sensor height.") var height: Int?
         @Flag(help: "Print one JSON object.") var json = false
 
         func run() throws {
             do {
+                if file.hasSuffix(".npy") || file.hasSuffix(".npz") || file.hasSuffix(".safetensors") {
+                    let arrays: [String: Tensor]
+                    let format: String
+                    if file.hasSuffix(".npy") {
+                        arrays = ["array": try NumPy.readNPY(file)]
+                        format = "npy"
+                    } else if file.hasSuffix(".npz") {
+                        arrays = try NumPy.readNPZ(file)
+                        format = "npz"
+                    } else {
+                        arrays = try SafeTensors.read(contentsOf: file).tensors
+                        format = "safetensors"
+                    }
+                    let shapes = arrays.mapValues(\.shape)
+                    if json {
+                        print(try JSONLine.encode(["file": file, "format": format, "tensors": shapes]))
+                    } else {
+                        print("\(file): \(format), \(arrays.count) tensor\(arrays.count == 1 ? "" : "s")")
+                        for name in shapes.keys.sorted() { print("  \(name): \(shapes[name]!)") }
+                    }
+                    return
+                }
                 let (format, e) = try DataCommand.readEvents(file, width: width, height: height)
                 let facts: [String: Any] = [
                     "file": file, "format": format, "events": e.count, "duration_us": e.duration, "width": e.width,

@@ -21,6 +21,10 @@ void snn_gzip_free(uint8_t *buffer);
 /// Returns 0 and sets *output (free with snn_gzip_free) and *output_count, or nonzero on failure.
 int snn_zlib_compress(const uint8_t *input, size_t input_count, int level, uint8_t **output, size_t *output_count);
 
+/// Inflates a raw deflate stream (as in zip entries) of exactly `output_count` bytes into `output`.
+/// Returns 0 on success, nonzero when the data is corrupt or does not produce exactly that many bytes.
+int snn_inflate_raw(const uint8_t *input, size_t input_count, uint8_t *output, size_t output_count);
+
 /// CRC-32 (zlib's, as PNG chunks use it) of `count` bytes, continuing from `crc` (0 to start).
 uint32_t snn_crc32(uint32_t crc, const uint8_t *bytes, size_t count);
 
