@@ -24,7 +24,7 @@ import Testing
         return s
     }
 
-    @Test func nmnistEncodingDecodesToTheGroundTruth() throws {
+    @Test(.enabled(if: EventTests.events != nil, "needs ../shared/data/events")) func nmnistEncodingDecodesToTheGroundTruth() throws {
         let dir = try #require(Self.events, "../shared/data/events is not present")
         let decoded = try NMNISTBinary.read(dir.appendingPathComponent("davis346-crop34-nmnist-format.bin").path, width: 34, height: 34)
         let truth = try Self.groundTruth(dir.appendingPathComponent("davis346-crop34-groundtruth.t32x16y16p8.bin"),
@@ -36,7 +36,7 @@ import Testing
         #expect(try NMNISTBinary.encode(decoded) == bytes)
     }
 
-    @Test func aedat31DecodesToTheGroundTruth() throws {
+    @Test(.enabled(if: EventTests.events != nil, "needs ../shared/data/events")) func aedat31DecodesToTheGroundTruth() throws {
         let dir = try #require(Self.events, "../shared/data/events is not present")
         let decoded = try AEDAT31.read(dir.appendingPathComponent("davis346-aedat31-reencoded.aedat").path, width: 346, height: 260)
         var truth = try Self.groundTruth(dir.appendingPathComponent("davis346-events.t64x16y16p8.bin"), timeBytes: 8, width: 346, height: 260)
@@ -82,7 +82,7 @@ import Testing
         }
     }
 
-    @Test func readersSurviveTruncationAndByteFlips() throws {
+    @Test(.enabled(if: EventTests.events != nil, "needs ../shared/data/events")) func readersSurviveTruncationAndByteFlips() throws {
         let dir = try #require(Self.events, "../shared/data/events is not present")
         let nmnist = Array([UInt8](try Data(contentsOf: dir.appendingPathComponent("davis346-crop34-nmnist-format.bin"))).prefix(600))
         survivesCorruption(nmnist, name: "n.bin") { (b: [UInt8]) throws(SNNError) in try NMNISTBinary.decode(b, file: "n.bin", width: 34, height: 34) }
@@ -125,7 +125,7 @@ import Testing
         return out
     }
 
-    @Test(arguments: [Framing.spikingJellyByNumber, .spikingJellyByTime, .tonicTimeBins], [4, 7, 10])
+    @Test(.enabled(if: EventTests.events != nil, "needs ../shared/data/events"), arguments: [Framing.spikingJellyByNumber, .spikingJellyByTime, .tonicTimeBins], [4, 7, 10])
     func framingMatchesIndependentComputation(_ framing: Framing, _ frames: Int) throws {
         let dir = try #require(Self.events, "../shared/data/events is not present")
         let s = try AEDAT31.read(dir.appendingPathComponent("davis346-aedat31-reencoded.aedat").path, width: 346, height: 260)

@@ -121,7 +121,7 @@ func temporaryPath(_ name: String) -> String {
         #expect(refused.status != 0 && refused.error.contains("only at the trained T = 3"))
     }
 
-    @Test func dataCommandsInspectFrameAndEmulate() throws {
+    @Test(.enabled(if: sharedDataDirectory() != nil, "needs ../shared/data")) func dataCommandsInspectFrameAndEmulate() throws {
         let events = try #require(sharedDataDirectory()?.appendingPathComponent("events").path, "../shared/data is not present")
         let inspect = try runSNN(["data", "inspect", events + "/davis346-crop34-nmnist-format.bin", "--width", "34", "--height", "34", "--json"])
         try #require(inspect.status == 0, "\(inspect.error)")
