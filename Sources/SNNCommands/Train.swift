@@ -129,6 +129,8 @@ struct Train: ParsableCommand {
     var encoding: EncodingName?
     @Option(help: "Step of the delta-rows encoding (UP/DOWN spikes when a feature moves by this much).")
     var deltaThreshold: Float = 0.5
+    @Option(help: "Resize event frames bilinearly to N×N pixels (e.g. 48, as BrainCog-based papers do).")
+    var eventSize: Int?
     @Option(help: "How event data is integrated into the T frames: \(Framing.names.joined(separator: ", ")).")
     var framing = "sj-number"
     @Option(help: "Random-crop padding for augmentation (0 = off).")
@@ -212,6 +214,7 @@ struct Train: ParsableCommand {
         }
         c.framing = f
         c.deltaThreshold = deltaThreshold
+        c.eventSize = eventSize
         c.augmentation = ImageAugmentation(cropPadding: cropPadding, horizontalFlip: horizontalFlip)
         c.seed = seed
         c.trainSamples = trainSamples

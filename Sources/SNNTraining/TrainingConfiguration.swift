@@ -143,6 +143,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var framing: Framing = .spikingJellyByNumber
     /// The step of the delta-rows encoding.
     public var deltaThreshold: Float = 0.5
+    /// Event frames are resized (bilinear, as BrainCog-based papers do) to this many pixels a side.
+    public var eventSize: Int?
 
     public init() {}
 
@@ -179,6 +181,10 @@ public struct TrainingConfiguration: Sendable, Equatable {
             }
         }
         if !(deltaThreshold > 0) { throw bad("--delta-threshold must be > 0, got \(deltaThreshold)") }
+        if let e = eventSize {
+            if e < 1 || e > 1024 { throw bad("--event-size must be in 1…1024, got \(e)") }
+            if !dataset.isEventData { throw bad("--event-size resizes event frames; \(dataset.rawValue) is not an event data set") }
+        }
         if dataset.isEventData != (encoding == .frames) {
             throw bad(dataset.isEventData ? "\(dataset.rawValue) holds event recordings: use --encoding frames (the default for it)"
                                           : "--encoding frames is for event data sets (nmnist), not \(dataset.rawValue)")
@@ -217,6 +223,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
         }
         if temporalWeighting { d["temporal_weighting"] = true }
         if dataset.isEventData { d["framing"] = framing.description }
+        if let eventSize { d["event_size"] = eventSize }
         if encoding == .deltaRows { d["delta_threshold"] = Double(deltaThreshold) }
         if let tks {
             d["tks"] = ["alpha": Double(tks.alpha), "temperature": Double(tks.temperature), "detach_teacher": tks.detachTeacher]
@@ -276,6 +283,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
             msg = options
         }
         temporalWeighting = d["temporal_weighting"] as? Bool ?? false
+        eventSize = (d["event_size"] as? NSNumber)?.intValue
         if let v = d["delta_threshold"] {
             guard let v = (v as? NSNumber)?.floatValue else { throw SNNError(.corrupt, "invalid \"delta_threshold\"", file: file) }
             deltaThreshold = v
@@ -317,7 +325,20 @@ public struct TrainingConfiguration: Sendable, Equatable {
             }
             if n < train.count { train = train.subset(Array(0..<n)) }
         }
+        if let size = eventSize {
+            train = Self.resizedFrames(train, size: size)
+            test = Self.resizedFrames(test, size: size)
+        }
         return (train, test)
+    }
+
+    /// Frames `[N, T, C, H, W]` resized bilinearly to `size` × `size`.
+    static func resizedFrames(_ data: LabeledImages, size: Int) -> LabeledImages {
+        let s = data.images.shape
+        guard s.count == 5, s[3] != size || s[4] != size else { return data }
+        let flat = data.images.reshaped(to: [s[0] * s[1], s[2], s[3], s[4]])
+        let resized = flat.interpolated(size: (size, size), mode: .bilinear).reshaped(to: [s[0], s[1], s[2], size, size])
+        return LabeledImages(images: resized, labels: data.labels, classCount: data.classCount)
     }
 
     /// The encoding of the inputs over time.

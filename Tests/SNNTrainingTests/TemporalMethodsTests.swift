@@ -133,3 +133,31 @@ import Testing
         #expect(state?.temporalWeights == weights)
     }
 }
+
+@Suite struct EventDataConfigurationTests {
+    @Test func eventSizeResizesTheFramesOfAnEmulatedSet() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("snn-evsize-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let digits = try Digits.load(.train).subset(Array(0..<6))
+        let data = LabeledImages(images: digits.images / 16, labels: digits.labels, classCount: 10)
+        for split in [Split.train, .test] { try EventEmulator().writeNMNIST(data, split: split, directory: directory, seed: 2) }
+        var c = TrainingConfiguration()
+        c.dataset = .nmnist
+        c.dataDirectory = directory
+        c.encoding = .frames
+        c.timeSteps = 3
+        let (plain, _) = try c.loadData()
+        c.eventSize = 48
+        try c.validate()
+        let (resized, test) = try c.loadData()
+        #expect(resized.images.shape == [6, 3, 2, 48, 48] && test.images.shape == [6, 3, 2, 48, 48])
+        let expected = plain.images.reshaped(to: [18, 2, 34, 34]).interpolated(size: (48, 48), mode: .bilinear)
+        #expect(resized.images.scalars == expected.scalars)
+        // The option round-trips through config.json and is refused for image data sets.
+        let back = try TrainingConfiguration(dictionary: JSONSerialization.jsonObject(with: JSONSerialization.data(withJSONObject: c.dictionary)) as! [String: Any], file: "c.json")
+        #expect(back.eventSize == 48)
+        var image = TrainingConfiguration()
+        image.eventSize = 48
+        #expect(throws: SNNError.self) { try image.validate() }
+    }
+}
