@@ -106,12 +106,14 @@ def relative(args):
     return " ".join(os.path.relpath(a, ROOT) if a.startswith(DATA) else a for a in args)
 
 
-def page(runs, seeds, task_args):
+def page(runs, seeds, task_args, note=None):
     lines = ["# Temporal training methods", "",
              "Written by `scripts/experiments/temporal_methods.py` from the run directories under "
              f"`{os.path.relpath(runs, ROOT)}`; mean ± standard deviation over seeds {', '.join(map(str, seeds))}.",
              "Accuracy is the best test accuracy of a run (the full test split), time the mean seconds per epoch on",
              "2 CPU cores, firing rate the test firing rate after the last epoch.", ""]
+    if note:
+        lines += [f"Note on these runs: {note}", ""]
     summary = {}
     for task, args in task_args.items():
         lines += [f"## {task}", "", f"`snn train {relative(args)} METHOD --seed S`", "",
@@ -173,6 +175,7 @@ def main():
     ap.add_argument("--runs", default=os.path.join(ROOT, "runs", "temporal-methods"))
     ap.add_argument("--nmnist-dir", default=None, help="emulated N-MNIST (snn data emulate)")
     ap.add_argument("--page-only", action="store_true")
+    ap.add_argument("--note", default=None, help="a sentence about the circumstances of the runs, printed on the page")
     ap.add_argument("--output", default=os.path.join(ROOT, "docs", "results", "temporal-methods.md"))
     a = ap.parse_args()
     seeds = [int(s) for s in a.seeds.split(",")]
@@ -180,7 +183,7 @@ def main():
 
     def write():
         with open(a.output, "w") as f:
-            f.write(page(a.runs, seeds, task_args))
+            f.write(page(a.runs, seeds, task_args, a.note))
 
     if not a.page_only:
         if not os.path.exists(SNN):
