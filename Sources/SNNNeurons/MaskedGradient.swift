@@ -67,14 +67,24 @@ public struct MaskStream: Sendable, Equatable {
     public func isMasked(_ index: Int) -> Bool { lanes(index)[0] }
 }
 
-/// Layers whose surrogate gradients can be masked (the fused IF/LIF/PLIF neurons).
+/// Layers whose surrogate gradients can be masked (every spiking neuron of the library).
 public protocol SurrogateGradientMasking: AnyObject {
-    /// The mask applied in training-mode backward passes; nil = plain surrogate gradients.
-    var gradientMask: SurrogateGradientMask? { get set }
-    /// Restarts the layer's mask stream; each later training forward pass takes the next key.
-    func reseedGradientMask(_ seed: UInt64)
+    /// The layer's MSG settings and stream of per-pass keys.
+    var maskState: GradientMaskState { get }
     /// Changes the surrogate's sharpness α.
     func setSurrogateAlpha(_ alpha: Float)
+}
+
+extension SurrogateGradientMasking {
+    /// The mask applied in training-mode backward passes; nil = plain surrogate gradients.
+    public var gradientMask: SurrogateGradientMask? {
+        get { maskState.mask }
+        set { maskState.mask = newValue }
+    }
+
+    /// Restarts the layer's mask stream (trainers reseed per epoch so any epoch can be replayed
+    /// exactly); each later training forward pass takes the next key.
+    public func reseedGradientMask(_ seed: UInt64) { maskState.reseed(seed) }
 }
 
 /// Sets `mask` on every maskable neuron of `model`, each with its own stream derived from `seed`

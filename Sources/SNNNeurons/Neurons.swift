@@ -103,18 +103,11 @@ public class FusedNeuron<S: Surrogate>: Module, SurrogateGradientMasking {
     public let detachReset: Bool
     let chargeRule: Charge
     public var statistics: SpikeStatistics?
-    /// Masked surrogate gradients (MSG) for training-mode backward passes; nil = plain.
-    public var gradientMask: SurrogateGradientMask? {
-        get { maskState.mask }
-        set { maskState.mask = newValue }
-    }
-    let maskState = GradientMaskState()
+    /// Masked surrogate gradients (MSG); see ``SurrogateGradientMasking``.
+    public let maskState = GradientMaskState()
 
     /// Changes the surrogate's sharpness α (MSG's α schedule); the forward pass does not depend on it.
     public func setSurrogateAlpha(_ alpha: Float) { surrogate = S(alpha: alpha) }
-
-    /// Restarts the mask stream (trainers reseed per epoch so any epoch can be replayed exactly).
-    public func reseedGradientMask(_ seed: UInt64) { maskState.reseed(seed) }
 
     /// The mask of this forward pass's backward pass: a fresh key per training forward pass.
     func nextMaskStream() -> MaskStream? { maskState.next(training: isTraining) }

@@ -81,12 +81,7 @@ public final class PSN<S: Surrogate>: Module, SpikeEmitting, SurrogateGradientMa
     public let timeSteps: Int
     public private(set) var surrogate: S
     public var statistics: SpikeStatistics?
-    let maskState = GradientMaskState()
-    public var gradientMask: SurrogateGradientMask? {
-        get { maskState.mask }
-        set { maskState.mask = newValue }
-    }
-    public func reseedGradientMask(_ seed: UInt64) { maskState.reseed(seed) }
+    public let maskState = GradientMaskState()
     public func setSurrogateAlpha(_ alpha: Float) { surrogate = S(alpha: alpha) }
 
     public init(timeSteps: Int, surrogate: S) {
@@ -109,12 +104,7 @@ public final class PSN<S: Surrogate>: Module, SpikeEmitting, SurrogateGradientMa
 /// Masked PSN of order k: H = (W ⊙ M(λ))·X + b with M(λ) = λ·M_k + (1 − λ)·1 (progressive masking:
 /// λ rises from 0 to 1 during training; with λ = 1 the neuron is causal).
 public final class MaskedPSN<S: Surrogate>: Module, SpikeEmitting, SurrogateGradientMasking {
-    let maskState = GradientMaskState()
-    public var gradientMask: SurrogateGradientMask? {
-        get { maskState.mask }
-        set { maskState.mask = newValue }
-    }
-    public func reseedGradientMask(_ seed: UInt64) { maskState.reseed(seed) }
+    public let maskState = GradientMaskState()
     public func setSurrogateAlpha(_ alpha: Float) { surrogate = S(alpha: alpha) }
 
     @Parameter public var weight: Tensor
@@ -161,12 +151,7 @@ public final class MaskedPSN<S: Surrogate>: Module, SpikeEmitting, SurrogateGrad
 /// H[t] = Σ_{i<k} w_i·X[t − k + 1 + i] (zero before t = 0), S = Θ(H + b), scalar b = −1,
 /// w = (…, 1/8, 1/4, 1/2, 1). Runs at any T (a T×T Toeplitz matrix built from w).
 public final class SlidingPSN<S: Surrogate>: Module, SpikeEmitting, SurrogateGradientMasking {
-    let maskState = GradientMaskState()
-    public var gradientMask: SurrogateGradientMask? {
-        get { maskState.mask }
-        set { maskState.mask = newValue }
-    }
-    public func reseedGradientMask(_ seed: UInt64) { maskState.reseed(seed) }
+    public let maskState = GradientMaskState()
     public func setSurrogateAlpha(_ alpha: Float) { surrogate = S(alpha: alpha) }
 
     @Parameter public var weight: Tensor
@@ -240,12 +225,7 @@ public func parallelUnitMatrices(timeSteps t: Int, tau: Float) -> (a: Tensor, r:
 public final class ParallelSpikingUnit: Module, SpikeEmitting, SurrogateGradientMasking {
     public enum Variant: String, Sendable, CaseIterable { case psu, ipsu, rpsu }
 
-    let maskState = GradientMaskState()
-    public var gradientMask: SurrogateGradientMask? {
-        get { maskState.mask }
-        set { maskState.mask = newValue }
-    }
-    public func reseedGradientMask(_ seed: UInt64) { maskState.reseed(seed) }
+    public let maskState = GradientMaskState()
     /// Sets the (learnable) arctangent α to `alpha` (MSG's α schedule).
     public func setSurrogateAlpha(_ alpha: Float) { self.alpha = Tensor(shape: self.alpha.shape, scalars: [alpha]) }
 

@@ -19,15 +19,11 @@ All neurons use threshold 0.5 (the papers' scripts; the PSN family has its own b
 arctangent surrogate, masked and sliding PSN order 4.
 """
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SNN = os.environ.get("SNN_BINARY", os.path.join(ROOT, ".build", "release", "snn"))  # a copy keeps rebuilds out
-DATA = os.path.join(ROOT, "..", "shared", "data")
+from runs import DATA, ROOT, SNN, mean_std, metrics, relative, train
 NEURONS = ["lif", "plif", "psn", "masked-psn", "sliding-psn", "psu", "ipsu", "rpsu"]
 TASKS = {
     "fsdd-mfcc": ["--dataset", "fsdd-mfcc", "--data-dir", os.path.join(DATA, "fsdd-mfcc"), "--time-steps", "32",
@@ -38,33 +34,10 @@ TASKS = {
 COMMON = ["--model", "sequential-conv", "--encoding", "rows", "--threshold", "0.5", "--psn-order", "4", "--json"]
 
 
-def metrics(run_dir):
-    path = os.path.join(run_dir, "metrics.jsonl")
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(l) for l in f if l.strip()]
-
-
 def run(task, neuron, seed, runs, epochs):
     run_dir = os.path.join(runs, f"{task}-{neuron}-s{seed}")
-    if len(metrics(run_dir)) >= epochs:
-        return run_dir
-    if os.path.exists(os.path.join(run_dir, "config.json")):
-        cmd = [SNN, "train", "--resume", run_dir, "--json"]
-    else:
-        cmd = [SNN, "train", *TASKS[task], *COMMON, "--neuron", neuron, "--seed", str(seed), "--output", run_dir]
-    print(" ".join(cmd), file=sys.stderr, flush=True)
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    train(run_dir, [*TASKS[task], *COMMON, "--neuron", neuron, "--seed", str(seed)], epochs)
     return run_dir
-
-
-def mean_std(values, scale=1.0, digits=2):
-    if not values:
-        return "—"
-    m = statistics.mean(values) * scale
-    s = statistics.stdev(values) * scale if len(values) > 1 else 0.0
-    return f"{m:.{digits}f} ± {s:.{digits}f}"
 
 
 def page(runs, seeds, note=None):
@@ -80,7 +53,7 @@ def page(runs, seeds, note=None):
     summary = {}
     for task in TASKS:
         epochs = int(TASKS[task][TASKS[task].index("--epochs") + 1])
-        options = " ".join(os.path.relpath(o, ROOT) if o.startswith(DATA) else o for o in TASKS[task])
+        options = relative(TASKS[task])
         lines += [f"## {task}", "", f"`snn train {options} {' '.join(COMMON)} --neuron N --seed S`", "", "| neuron | runs | test accuracy (%) | s / epoch | firing rate |", "|---|---:|---:|---:|---:|"]
         for neuron in NEURONS:
             acc, sec, rate = [], [], []

@@ -27,9 +27,7 @@ import statistics
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SNN = os.environ.get("SNN_BINARY", os.path.join(ROOT, ".build", "release", "snn"))
-DATA = os.path.join(ROOT, "..", "shared", "data")
+from runs import DATA, ROOT, SNN, mean_std, metrics, relative, train
 METHODS = {
     "baseline": [],
     "msg": ["--msg-probability", "0.5"],
@@ -58,27 +56,8 @@ SWEEP = ["--dataset", "mnist", "--data-dir", os.path.join(DATA, "mnist"), "--mod
          "--epochs", "4", *CNN_SMALL, *SURROGATE]
 
 
-def metrics(run_dir):
-    path = os.path.join(run_dir, "metrics.jsonl")
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(l) for l in f if l.strip()]
-
-
 def epochs_of(args):
     return int(args[args.index("--epochs") + 1])
-
-
-def train(run_dir, args):
-    if len(metrics(run_dir)) >= epochs_of(args):
-        return
-    if os.path.exists(os.path.join(run_dir, "config.json")):
-        cmd = [SNN, "train", "--resume", run_dir, "--json"]
-    else:
-        cmd = [SNN, "train", *args, "--output", run_dir, "--json"]
-    print(" ".join(cmd), file=sys.stderr, flush=True)
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 
 def sweep(run_dir):
@@ -92,18 +71,6 @@ def sweep(run_dir):
         with open(path) as f:
             return json.load(f)["sweep"]
     return None
-
-
-def mean_std(values, scale=1.0, digits=2):
-    if not values:
-        return "—"
-    m = statistics.mean(values) * scale
-    s = statistics.stdev(values) * scale if len(values) > 1 else 0.0
-    return f"{m:.{digits}f} ± {s:.{digits}f}"
-
-
-def relative(args):
-    return " ".join(os.path.relpath(a, ROOT) if a.startswith(DATA) else a for a in args)
 
 
 def page(runs, seeds, task_args, note=None):
@@ -192,7 +159,7 @@ def main():
             if task == "sweep":
                 for name, extra in (("baseline", []), ("tks", METHODS["tks"])):
                     run_dir = os.path.join(a.runs, f"sweep-{name}-s1")
-                    train(run_dir, [*SWEEP, *extra, "--seed", "1"])
+                    train(run_dir, [*SWEEP, *extra, "--seed", "1"], epochs_of(SWEEP))
                     sweep(run_dir)
                     write()
                 continue
@@ -201,7 +168,8 @@ def main():
                 continue
             for seed in seeds:
                 for method, extra in METHODS.items():
-                    train(os.path.join(a.runs, f"{task}-{method}-s{seed}"), [*task_args[task], *extra, "--seed", str(seed)])
+                    train(os.path.join(a.runs, f"{task}-{method}-s{seed}"), [*task_args[task], *extra, "--seed", str(seed)],
+                          epochs_of(task_args[task]))
                     write()
     write()
     print(f"wrote {a.output}", file=sys.stderr)
