@@ -151,8 +151,10 @@ struct Train: ParsableCommand {
     var tksTemperature: Float = 3
     @Flag(help: "TKS: stop gradients through the teacher (the released code keeps them).")
     var tksDetachTeacher = false
-    @Option(help: "Train on the first N training samples only (the test split stays whole).")
+    @Option(help: "Train on the first N training samples only (class-balanced for class-grouped data sets such as N-MNIST).")
     var trainSamples: Int?
+    @Option(help: "Test on the first N test samples only (also what `snn evaluate --run` uses).")
+    var testSamples: Int?
     @Option(help: "Random seed (weights, data order, augmentation).")
     var seed: UInt64 = 42
     @Option(help: "Run directory to create (default: runs/MODEL-DATASET-TIMESTAMP).")
@@ -168,6 +170,7 @@ struct Train: ParsableCommand {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be ≥ 1, got \(batchSize)") }
         guard learningRate > 0 else { throw ValidationError("--learning-rate must be > 0, got \(learningRate)") }
         if let trainSamples, trainSamples < 1 { throw ValidationError("--train-samples must be ≥ 1, got \(trainSamples)") }
+        if let testSamples, testSamples < 1 { throw ValidationError("--test-samples must be ≥ 1, got \(testSamples)") }
         guard cropPadding >= 0 else { throw ValidationError("--crop-padding must be ≥ 0, got \(cropPadding)") }
         if dataset.needsDirectory && dataDir == nil && resume == nil {
             throw ValidationError("--data-dir is required for --dataset \(dataset.rawValue)")
@@ -218,6 +221,7 @@ struct Train: ParsableCommand {
         c.augmentation = ImageAugmentation(cropPadding: cropPadding, horizontalFlip: horizontalFlip)
         c.seed = seed
         c.trainSamples = trainSamples
+        c.testSamples = testSamples
         if let p = msgProbability {
             c.msg = MSGOptions(probability: p, substitute: try parsedSubstitute(), schedule: try parsedSchedule())
         }

@@ -244,6 +244,11 @@ public enum AEDAT31 {
     public static func frames(_ bytes: [UInt8], file: String, width: Int = 128, height: Int = 128, frames: Int,
                               framing: Framing) throws(SNNError) -> Tensor {
         precondition(frames >= 1, "AEDAT31.frames: frames must be ≥ 1")
+        guard framing.fixesFrameCount else {
+            do { return try framing.frames(try decode(bytes, file: file, width: width, height: height), frames: frames) } catch {
+                throw error.file == nil ? SNNError(error.code, error.message, file: file) : error
+            }
+        }
         let start = try headerEnd(bytes, file: file)
         var n = 0, first: Int64 = 0, last: Int64 = 0
         try forEachEvent(bytes, from: start, file: file, width: width, height: height) { t, _, _, _ in
@@ -263,7 +268,7 @@ public enum AEDAT31 {
             switch framing {
             case .spikingJellyByNumber:
                 f = perFrame == 0 ? frames - 1 : Swift.min(index / perFrame, frames - 1)
-            case .spikingJellyByTime, .tonicTimeBins:
+            case .spikingJellyByTime, .tonicTimeBins, .tonicTimeWindow, .tonicEventCount:
                 let w = window == 0 ? Int64.max : (t - first) / window
                 if w >= Int64(frames) {
                     if framing == .tonicTimeBins { index += 1; return }
@@ -287,7 +292,10 @@ public enum AEDAT31 {
     }
 }
 
-/// How an event stream is integrated into T frames `[T, 2, H, W]` (channel 0 = OFF, 1 = ON counts).
+/// How an event stream is integrated into frames `[T, 2, H, W]` (channel 0 = OFF, 1 = ON counts).
+///
+/// The first three fix the number of frames T (what training needs); the tonic slicers by time
+/// window and by event count fix the window instead, so T follows from the recording.
 public enum Framing: Sendable, Equatable, Hashable, CustomStringConvertible {
     /// SpikingJelly `split_by='number'`: T chunks of ⌊N/T⌋ events, the leftover events in the last frame.
     case spikingJellyByNumber
@@ -297,27 +305,52 @@ public enum Framing: Sendable, Equatable, Hashable, CustomStringConvertible {
     /// tonic `ToFrame(n_time_bins=T)`: windows of ⌊(t_last − t_first)/T⌋ µs from t_first, half-open, so
     /// events at or after t_first + T·window (always including the last event) are dropped.
     case tonicTimeBins
+    /// tonic `ToFrame(time_window=W)` (no overlap, incomplete windows dropped): max(1, ⌊(t_last −
+    /// t_first)/W⌋) half-open windows of W µs from t_first.
+    case tonicTimeWindow(microseconds: Int64)
+    /// tonic `ToFrame(event_count=C)` (no overlap, incomplete slices dropped): ⌊(N − C′)/C⌋ + 1 slices
+    /// of C′ = min(C, N) events, slice i starting at event i·C.
+    case tonicEventCount(Int)
 
     public var description: String {
         switch self {
         case .spikingJellyByNumber: "sj-number"
         case .spikingJellyByTime: "sj-time"
         case .tonicTimeBins: "tonic-time-bins"
+        case .tonicTimeWindow(let w): "tonic-time-window:\(w)"
+        case .tonicEventCount(let c): "tonic-event-count:\(c)"
         }
     }
 
+    /// Parses ``description`` (and the short names `number`, `time`, `tonic`).
     public init?(name: String) {
         switch name {
         case "sj-number", "number": self = .spikingJellyByNumber
         case "sj-time", "time": self = .spikingJellyByTime
         case "tonic-time-bins", "tonic": self = .tonicTimeBins
-        default: return nil
+        default:
+            let parts = name.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count == 2, let n = Int64(parts[1]), n >= 1 else { return nil }
+            switch parts[0] {
+            case "tonic-time-window": self = .tonicTimeWindow(microseconds: n)
+            case "tonic-event-count": self = .tonicEventCount(Int(n))
+            default: return nil
+            }
         }
     }
 
-    public static let names = ["sj-number", "sj-time", "tonic-time-bins"]
+    public static let names = ["sj-number", "sj-time", "tonic-time-bins", "tonic-time-window:MICROSECONDS", "tonic-event-count:N"]
 
-    /// The event index range of each of the `frames` frames.
+    /// Whether the number of frames is the one asked for (otherwise it follows from the recording).
+    public var fixesFrameCount: Bool {
+        switch self {
+        case .spikingJellyByNumber, .spikingJellyByTime, .tonicTimeBins: true
+        case .tonicTimeWindow, .tonicEventCount: false
+        }
+    }
+
+    /// The event index range of each frame: `frames` of them, or for the tonic slicers by time
+    /// window and event count (which ignore `frames`) as many as the recording gives.
     public func segments(_ events: EventStream, frames: Int) throws(SNNError) -> [Range<Int>] {
         precondition(frames >= 1, "Framing: frames must be ≥ 1")
         let n = events.count
@@ -346,12 +379,21 @@ public enum Framing: Sendable, Equatable, Hashable, CustomStringConvertible {
                 start = stop
             }
             return ranges
+        case .tonicTimeWindow(let window):
+            let t0 = events.t[0], count = Swift.max(1, Int((events.t[n - 1] - t0) / window))
+            let bounds = (0...count).map { events.t.lowerBound(of: t0 + Int64($0) * window) }
+            return (0..<count).map { bounds[$0]..<bounds[$0 + 1] }
+        case .tonicEventCount(let c):
+            let size = Swift.min(c, n)
+            return (0..<((n - size) / c + 1)).map { $0 * c..<$0 * c + size }
         }
     }
 
     /// Event counts per frame, polarity and pixel: `[frames, 2, height, width]`.
-    public func frames(_ events: EventStream, frames: Int) throws(SNNError) -> Tensor {
-        let segments = try segments(events, frames: frames)
+    /// (For the tonic slicers by time window and event count the first axis is what the recording gives.)
+    public func frames(_ events: EventStream, frames requested: Int) throws(SNNError) -> Tensor {
+        let segments = try segments(events, frames: requested)
+        let frames = segments.count
         let h = events.height, w = events.width, plane = h * w
         let result = Tensor(uninitializedShape: [frames, 2, h, w])
         let out = result.unsafeStoragePointer
@@ -409,5 +451,17 @@ public struct EventAugmentation: Sendable, Equatable {
             out.append(t: events.t[i] + timeShift, x: UInt16(x), y: UInt16(y), p: events.p[i])
         }
         return out
+    }
+}
+
+extension Array where Element == Int64 {
+    /// The first index whose element is ≥ `value` in this ascending array (numpy `searchsorted`, side left).
+    func lowerBound(of value: Int64) -> Int {
+        var lo = 0, hi = count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if self[mid] < value { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
     }
 }

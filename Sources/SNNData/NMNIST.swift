@@ -7,7 +7,10 @@ import SNNTensor
 public enum NMNIST {
     public static let size = 34
 
-    /// The `.bin` files of one split with their labels, in a fixed order (label, then file name).
+    /// The `.bin` files of one split with their labels, class-interleaved: the first file of each
+    /// class in label order, then the second of each, and so on (files of a class in numeric name
+    /// order), so that every prefix of the list is class-balanced — the folders themselves are
+    /// grouped by class, and a prefix of a grouped list would hold a class or two.
     public static func files(_ split: Split, directory: String) throws(SNNError) -> [(path: String, label: Int)] {
         let root = (directory as NSString).appendingPathComponent(split == .train ? "Train" : "Test")
         var isDirectory: ObjCBool = false
@@ -15,7 +18,7 @@ public enum NMNIST {
             throw SNNError(.io, "missing the N-MNIST folder \(split == .train ? "Train" : "Test")", file: directory)
         }
         let fm = FileManager.default
-        var result: [(String, Int)] = []
+        var byClass: [[(String, Int)]] = []
         let labels: [String]
         do { labels = try fm.contentsOfDirectory(atPath: root) } catch {
             throw SNNError(.io, "cannot list the folder", file: root, underlying: "\(error)")
@@ -31,16 +34,21 @@ public enum NMNIST {
             }
             let bins = entries.filter { $0.hasSuffix(".bin") && !$0.hasPrefix(".") }
                 .sorted { $0.compare($1, options: .numeric) == .orderedAscending }
-            result += bins.map { ((folder as NSString).appendingPathComponent($0), label) }
+            byClass.append(bins.map { ((folder as NSString).appendingPathComponent($0), label) })
         }
+        byClass.sort { $0.first?.1 ?? 0 < $1.first?.1 ?? 0 }
+        let result = EventFraming.interleaved(byClass)
         guard !result.isEmpty else { throw SNNError(.io, "no .bin files", file: root) }
         return result
     }
 
-    /// Loads and frames one split.
-    public static func load(_ split: Split, directory: String, frames: Int, framing: Framing) throws(SNNError) -> LabeledImages {
+    /// Loads and frames one split, or its first `limit` samples in the order of ``files(_:directory:)``.
+    public static func load(_ split: Split, directory: String, frames: Int, framing: Framing,
+                            limit: Int? = nil) throws(SNNError) -> LabeledImages {
         precondition(frames >= 1, "NMNIST.load: frames must be ≥ 1")
-        let list = try files(split, directory: directory)
+        precondition(limit.map { $0 >= 0 } ?? true, "NMNIST.load: limit must be ≥ 0")
+        var list = try files(split, directory: directory)
+        if let limit, limit < list.count { list.removeLast(list.count - limit) }
         let per = frames * 2 * size * size
         let images = Tensor(uninitializedShape: [list.count, frames, 2, size, size])
         let out = images.unsafeStoragePointer

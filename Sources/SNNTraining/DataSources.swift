@@ -14,16 +14,28 @@ public enum DatasetName: String, Sendable, CaseIterable {
     case cifar100
     /// N-MNIST event recordings (or an emulated set, `snn data emulate`), framed at load time.
     case nmnist
+    /// DVS128 Gesture (AEDAT 3.1 recordings cut by their label CSVs, the official trial lists).
+    case dvsGesture = "dvs-gesture"
+    /// CIFAR10-DVS (AEDAT 2.0, class folders; 90 / 10 split per class).
+    case cifar10DVS = "cifar10-dvs"
+    /// N-Caltech101 (class folders of `.bin` recordings; 90 / 10 split per class).
+    case nCaltech101 = "n-caltech101"
 
     /// Whether samples are event recordings (framed into `[T, 2, H, W]`, `--encoding frames`).
-    public var isEventData: Bool { self == .nmnist }
+    public var isEventData: Bool { [.nmnist, .dvsGesture, .cifar10DVS, .nCaltech101].contains(self) }
 
     /// Whether `--data-dir` is required.
     public var needsDirectory: Bool { self != .digits }
 
     /// Loads the training and test splits.
     /// Event data is integrated into `frames` frames with `framing`.
-    public func load(directory: String?, frames: Int = 1, framing: Framing = .spikingJellyByNumber) throws(SNNError)
+    ///
+    /// `limits` bound how many samples of each split a reader must decode at least (nil: all); a
+    /// reader that decodes per sample (the event folders) stops there, the others load everything —
+    /// the caller cuts the splits to their final size.
+    /// Event frames are resized to `eventSize` × `eventSize` as each recording is framed (when given).
+    public func load(directory: String?, frames: Int = 1, framing: Framing = .spikingJellyByNumber,
+                     limits: (train: Int?, test: Int?) = (nil, nil), eventSize: Int? = nil) throws(SNNError)
         -> (train: LabeledImages, test: LabeledImages) {
         switch self {
         case .digits:
@@ -49,8 +61,23 @@ public enum DatasetName: String, Sendable, CaseIterable {
             guard let directory else {
                 throw SNNError(.invalidArgument, "--data-dir is required for \(rawValue)")
             }
-            return (try NMNIST.load(.train, directory: directory, frames: frames, framing: framing),
-                    try NMNIST.load(.test, directory: directory, frames: frames, framing: framing))
+            return (try NMNIST.load(.train, directory: directory, frames: frames, framing: framing, limit: limits.train),
+                    try NMNIST.load(.test, directory: directory, frames: frames, framing: framing, limit: limits.test))
+        case .dvsGesture, .cifar10DVS, .nCaltech101:
+            guard let directory else {
+                throw SNNError(.invalidArgument, "--data-dir is required for \(rawValue)")
+            }
+            func split(_ split: Split, _ limit: Int?) throws(SNNError) -> LabeledImages {
+                switch self {
+                case .dvsGesture:
+                    try DVSGesture.load(split, directory: directory, frames: frames, framing: framing, size: eventSize, limit: limit)
+                case .cifar10DVS:
+                    try CIFAR10DVS.load(split, directory: directory, frames: frames, framing: framing, size: eventSize, limit: limit)
+                default:
+                    try NCaltech101.load(split, directory: directory, frames: frames, framing: framing, size: eventSize, limit: limit)
+                }
+            }
+            return (try split(.train, limits.train), try split(.test, limits.test))
         }
     }
 }

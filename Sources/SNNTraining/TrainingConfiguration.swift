@@ -131,8 +131,11 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var encoding: EncodingName = .direct
     public var augmentation = ImageAugmentation()
     public var dropLast = false
-    /// Train on the first this many training samples only (nil: all); the test split is never cut.
+    /// Train on the first this many training samples only (nil: all). Class-grouped data sets list
+    /// their samples class-interleaved, so the first N are class-balanced.
     public var trainSamples: Int?
+    /// Test on the first this many test samples only (nil: the whole test split).
+    public var testSamples: Int?
     /// Masked surrogate gradients (nil: off).
     public var msg: MSGOptions?
     /// Temporally weighted output (TWO): learned per-step weights in the loss and at test time.
@@ -172,6 +175,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
             throw bad("--psn-order \(neuron.order) exceeds --time-steps \(timeSteps)")
         }
         if let n = trainSamples, n < 1 { throw bad("--train-samples must be ≥ 1, got \(n)") }
+        if let n = testSamples, n < 1 { throw bad("--test-samples must be ≥ 1, got \(n)") }
         if let msg {
             if !(msg.probability >= 0 && msg.probability <= 1) { throw bad("--msg-probability must be in [0, 1], got \(msg.probability)") }
             if let s = msg.schedule {
@@ -185,9 +189,12 @@ public struct TrainingConfiguration: Sendable, Equatable {
             if e < 1 || e > 1024 { throw bad("--event-size must be in 1…1024, got \(e)") }
             if !dataset.isEventData { throw bad("--event-size resizes event frames; \(dataset.rawValue) is not an event data set") }
         }
+        if !framing.fixesFrameCount {
+            throw bad("--framing \(framing) gives as many frames as each recording allows; training needs --time-steps frames (sj-number, sj-time or tonic-time-bins)")
+        }
         if dataset.isEventData != (encoding == .frames) {
             throw bad(dataset.isEventData ? "\(dataset.rawValue) holds event recordings: use --encoding frames (the default for it)"
-                                          : "--encoding frames is for event data sets (nmnist), not \(dataset.rawValue)")
+                                          : "--encoding frames is for event data sets (nmnist, dvs-gesture, cifar10-dvs, n-caltech101), not \(dataset.rawValue)")
         }
         if let tks {
             if !(tks.alpha >= 0 && tks.alpha <= 1) { throw bad("--tks-alpha must be in [0, 1], got \(tks.alpha)") }
@@ -211,6 +218,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
         if let dataDirectory { d["data_dir"] = dataDirectory }
         if let widths { d["widths"] = widths }
         if let trainSamples { d["train_samples"] = trainSamples }
+        if let testSamples { d["test_samples"] = testSamples }
         if let msg {
             var m: [String: Any] = ["probability": Double(msg.probability)]
             if let sub = msg.substitute { m["substitute"] = sub.name; m["substitute_alpha"] = Double(sub.alpha) }
@@ -262,6 +270,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
         dataDirectory = d["data_dir"] as? String
         widths = d["widths"] as? [Int]
         trainSamples = (d["train_samples"] as? NSNumber)?.intValue
+        testSamples = (d["test_samples"] as? NSNumber)?.intValue
         if let m = d["msg"] {
             guard let m = m as? [String: Any], let p = (m["probability"] as? NSNumber)?.floatValue else {
                 throw SNNError(.corrupt, "invalid \"msg\"", file: file)
@@ -316,15 +325,19 @@ public struct TrainingConfiguration: Sendable, Equatable {
         try validate()
     }
 
-    /// Loads the data set's two splits, the training split cut to ``trainSamples``.
+    /// Loads the data set's two splits, cut to ``trainSamples`` and ``testSamples``.
     public func loadData() throws(SNNError) -> (train: LabeledImages, test: LabeledImages) {
-        var (train, test) = try dataset.load(directory: dataDirectory, frames: timeSteps, framing: framing)
-        if let n = trainSamples {
-            guard n <= train.count else {
-                throw SNNError(.invalidArgument, "--train-samples \(n) exceeds the \(train.count) training samples of \(dataset.rawValue)")
+        var (train, test) = try dataset.load(directory: dataDirectory, frames: timeSteps, framing: framing,
+                                             limits: (trainSamples, testSamples), eventSize: eventSize)
+        func cut(_ data: LabeledImages, _ n: Int?, _ flag: String, _ what: String) throws(SNNError) -> LabeledImages {
+            guard let n else { return data }
+            guard n <= data.count else {
+                throw SNNError(.invalidArgument, "\(flag) \(n) exceeds the \(data.count) \(what) samples of \(dataset.rawValue)")
             }
-            if n < train.count { train = train.subset(Array(0..<n)) }
+            return n < data.count ? data.subset(Array(0..<n)) : data
         }
+        train = try cut(train, trainSamples, "--train-samples", "training")
+        test = try cut(test, testSamples, "--test-samples", "test")
         if let size = eventSize {
             train = Self.resizedFrames(train, size: size)
             test = Self.resizedFrames(test, size: size)

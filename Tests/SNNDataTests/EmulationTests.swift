@@ -79,10 +79,29 @@ import Testing
             e.events(image: $0.baseAddress!, imageHeight: 8, imageWidth: 8, seed: 9 ^ 0)
         }
         #expect(try NMNISTBinary.read(first.path, width: 34, height: 34) == again)
+        // A limit loads the first samples of that order and nothing else.
+        let four = try NMNIST.load(.train, directory: directory, frames: 5, framing: .spikingJellyByNumber, limit: 4)
+        #expect(four.labels == Array(files.prefix(4).map(\.label)) && four.labels == Array(loaded.labels.prefix(4)))
+        #expect(four.images.scalars == Array(loaded.images.scalars.prefix(four.images.count)))
         // A corrupt file is named in the error.
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: first.path))
         #expect {
             _ = try NMNIST.load(.train, directory: directory, frames: 5, framing: .spikingJellyByNumber)
         } throws: { ($0 as? SNNError)?.file == first.path }
+    }
+
+    @Test func folderFilesAreClassInterleaved() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("snn-nmnist-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let layout = ["0": ["10.bin", "1.bin", "2.bin"], "1": ["5.bin"], "2": ["4.bin", "3.bin", ".hidden.bin", "notes.txt"], "10": ["7.bin"]]
+        for (label, names) in layout {
+            let folder = (directory as NSString).appendingPathComponent("Train/\(label)")
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            for name in names { try Data().write(to: URL(fileURLWithPath: (folder as NSString).appendingPathComponent(name))) }
+        }
+        let files = try NMNIST.files(.train, directory: directory)
+        let relative = files.map { String($0.path.dropFirst(directory.count + "/Train/".count)) }
+        #expect(relative == ["0/1.bin", "1/5.bin", "2/3.bin", "10/7.bin", "0/2.bin", "2/4.bin", "0/10.bin"])
+        #expect(files.map(\.label) == [0, 1, 2, 10, 0, 2, 0])
     }
 }

@@ -117,6 +117,7 @@ import Testing
             case .tonicTimeBins:
                 guard window > 0, (s.t[i] - t0) / window < Int64(frames) else { continue }
                 f = Int((s.t[i] - t0) / window)
+            case .tonicTimeWindow, .tonicEventCount: return nil  // checked against tonic itself
             }
             if framing == .spikingJellyByTime, window > 0, (s.t[i] - t0) / window < Int64(frames) { seen.insert(f) }
             out[(f * 2 + Int(s.p[i])) * plane + Int(s.y[i]) * s.width + Int(s.x[i])] += 1
@@ -142,6 +143,33 @@ import Testing
         }
     }
 
+    /// tonic 1.7.0 `ToFrame` on the real 34×34 crop (Fixtures/tonic/make_tonic_fixtures.py), whole tensors.
+    @Test(.enabled(if: EventTests.events != nil, "needs ../shared/data/events"))
+    func tonicFramingsMatchTonic() throws {
+        let dir = try #require(Self.events, "../shared/data/events is not present")
+        let s = try Self.groundTruth(dir.appendingPathComponent("davis346-crop34-groundtruth.t32x16y16p8.bin"),
+                                     timeBytes: 4, width: 34, height: 34)
+        let fixtures = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent("tonic/tonic-frames.npz")
+        let expected = try NumPy.readNPZ(fixtures.path)
+        #expect(expected.count == 7)
+        let framings: [String: (Framing, Int)] = [
+            "tonic_time_bins_8": (.tonicTimeBins, 8),
+            "tonic_time_window_100000": (.tonicTimeWindow(microseconds: 100_000), 1),
+            "tonic_time_window_333333": (.tonicTimeWindow(microseconds: 333_333), 1),
+            "tonic_time_window_9000000": (.tonicTimeWindow(microseconds: 9_000_000), 1),
+            "tonic_event_count_1000": (.tonicEventCount(1000), 1),
+            "tonic_event_count_3333": (.tonicEventCount(3333), 1),
+            "tonic_event_count_20000": (.tonicEventCount(20_000), 1),
+        ]
+        for (name, frames) in expected {
+            let (framing, count) = try #require(framings[name], "\(name)")
+            #expect(Framing(name: framing.description) == framing)
+            let ours = try framing.frames(s, frames: count)
+            #expect(ours.shape == frames.shape, "\(name)")
+            #expect(ours.scalars == frames.scalars, "\(name)")
+        }
+    }
+
     @Test func framingEdgeBehaviours() throws {
         // 10 events, T = 3: by number 3, 3, 4 (leftover in the last frame).
         let s = EventStream(t: [0, 1, 2, 3, 4, 5, 6, 7, 8, 90], x: Array(repeating: 0, count: 10), y: Array(repeating: 0, count: 10),
@@ -156,6 +184,13 @@ import Testing
         #expect(try Framing.spikingJellyByTime.segments(t, frames: 3).map(\.count) == [1, 1, 2])
         #expect(try Framing.tonicTimeBins.segments(t, frames: 3).map(\.count) == [1, 1, 1])
         #expect(throws: SNNError.self) { try Framing.tonicTimeBins.segments(EventStream(width: 1, height: 1), frames: 2) }
+        // tonic slicers: time window 40 µs over 90 µs → ⌊90/40⌋ = 2 windows [0, 40), [40, 80); a window
+        // longer than the recording → one; event count 4 → ⌊(10 − 4)/4⌋ + 1 = 2 slices; 11 → one of 10.
+        #expect(try Framing.tonicTimeWindow(microseconds: 40).segments(s, frames: 1) == [0..<9, 9..<9])
+        #expect(try Framing.tonicTimeWindow(microseconds: 1000).segments(s, frames: 1) == [0..<10])
+        #expect(try Framing.tonicEventCount(4).segments(s, frames: 1) == [0..<4, 4..<8])
+        #expect(try Framing.tonicEventCount(11).segments(s, frames: 1) == [0..<10])
+        #expect(Framing(name: "tonic-time-window:0") == nil && Framing(name: "tonic-event-count:x") == nil && Framing(name: "tonic-time-window") == nil)
         // FileBytes reads what was written, and names a missing file.
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("snn-bytes-\(UUID().uuidString)").path
         let data = (0..<100_000).map { UInt8($0 % 251) }

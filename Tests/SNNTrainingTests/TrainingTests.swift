@@ -162,6 +162,8 @@ func temporaryPath(_ name: String) -> String {
             ["train", "--output", "/proc/self/not-writable/run"],
             ["train", "--train-samples", "0", "--output", output],
             ["train", "--train-samples", "999999", "--output", output],
+            ["train", "--test-samples", "0", "--output", output],
+            ["train", "--test-samples", "999999", "--output", output],
             ["train", "--msg-probability", "1.5", "--output", output],
             ["train", "--msg-probability", "0.5", "--msg-schedule", "oops", "--output", output],
             ["train", "--msg-substitute", "sigmoid", "--output", output],
@@ -201,19 +203,28 @@ func temporaryPath(_ name: String) -> String {
         c.augmentation = ImageAugmentation(cropPadding: 2, horizontalFlip: true)
         c.warmupEpochs = 1
         c.trainSamples = 1000
+        c.testSamples = 300
         let data = try JSONSerialization.data(withJSONObject: c.dictionary)
         let back = try TrainingConfiguration(dictionary: JSONSerialization.jsonObject(with: data) as! [String: Any], file: "c.json")
         #expect(back == c)
     }
 
-    @Test func trainSamplesCutsOnlyTheTrainingSplit() throws {
+    @Test func sampleLimitsCutEachSplitToItsPrefix() throws {
         var c = TrainingConfiguration()
         let (fullTrain, fullTest) = try c.loadData()
         c.trainSamples = 100
-        let (train, test) = try c.loadData()
+        var (train, test) = try c.loadData()
         #expect(train.count == 100 && test.count == fullTest.count)
         #expect(train.labels == Array(fullTrain.labels.prefix(100)))
         #expect(train.images.scalars == Array(fullTrain.images.scalars.prefix(train.images.count)))
+        c.trainSamples = nil
+        c.testSamples = 50
+        (train, test) = try c.loadData()
+        #expect(train.count == fullTrain.count && test.count == 50)
+        #expect(test.labels == Array(fullTest.labels.prefix(50)))
+        #expect(test.images.scalars == Array(fullTest.images.scalars.prefix(test.images.count)))
+        c.testSamples = fullTest.count + 1
+        #expect(throws: SNNError.self) { _ = try c.loadData() }
     }
 
     @Test func scheduleFollowsTheRecipe() {
