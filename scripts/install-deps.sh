@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system libraries swift-snn uses, when they are missing.
 #   Debian/Ubuntu: OpenBLAS (BLAS), oneDNN (fast convolutions; optional at run time), zlib (gzip'd data).
+#   HDF5 (SHD / SSC; loaded at run time, only those readers need it).
 #   macOS: nothing (Accelerate and zlib ship with the system; oneDNN is optional).
 # Usage: scripts/install-deps.sh   (as root, or with sudo available)
 set -euo pipefail
 
-packages=(libopenblas-dev libdnnl-dev zlib1g-dev)
+packages=(libopenblas-dev libdnnl-dev zlib1g-dev libhdf5-dev)
 
 case "$(uname -s)" in
 Darwin)

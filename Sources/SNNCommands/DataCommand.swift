@@ -14,18 +14,21 @@ struct DataCommand: ParsableCommand {
         if bytes.starts(with: Array("#!AER-DAT3.1".utf8)) {
             return ("aedat-3.1", try AEDAT31.decode(bytes, file: path, width: width ?? 128, height: height ?? 128))
         }
-        if bytes.starts(with: Array("#!AER-DAT".utf8)) || bytes.starts(with: Array("#!AER-DAT4".utf8)) {
-            throw SNNError(.unsupported, "this AEDAT version is not read yet (AEDAT 3.1 and N-MNIST .bin are)", file: path, offset: 0)
+        if bytes.starts(with: Array("#!AER-DAT2.0".utf8)) || (path.hasSuffix(".aedat") && bytes.first != UInt8(ascii: "#")) {
+            return ("aedat-2.0", try AEDAT20.decode(bytes, file: path))
+        }
+        if bytes.starts(with: Array("#!AER-DAT".utf8)) {
+            throw SNNError(.unsupported, "this AEDAT version is not read yet (AEDAT 2.0 and 3.1 and N-MNIST .bin are)", file: path, offset: 0)
         }
         if path.hasSuffix(".bin") {
             return ("nmnist-bin", try NMNISTBinary.decode(bytes, file: path, width: width, height: height))
         }
-        throw SNNError(.unsupported, "unknown event file format (expected AEDAT 3.1 or an N-MNIST .bin)", file: path, offset: 0)
+        throw SNNError(.unsupported, "unknown event file format (expected AEDAT 2.0 / 3.1 or an N-MNIST .bin)", file: path, offset: 0)
     }
 
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Detect a file's format and print what it holds.")
-        @Argument(help: "An event file (AEDAT 3.1, N-MNIST .bin) or an array file (.npy, .npz, .safetensors).") var file: String
+        @Argument(help: "An event file (AEDAT 2.0 / 3.1, N-MNIST .bin), an SHD / SSC .h5 file, or an array file (.npy, .npz, .safetensors).") var file: String
         @Option(help: "Sensor width (default: the format's, or the largest x + 1).") var width: Int?
         @Option(help: "Sensor height.") var height: Int?
         @Flag(help: "Print one JSON object.") var json = false
@@ -51,6 +54,22 @@ struct DataCommand: ParsableCommand {
                     } else {
                         print("\(file): \(format), \(arrays.count) tensor\(arrays.count == 1 ? "" : "s")")
                         for name in shapes.keys.sorted() { print("  \(name): \(shapes[name]!)") }
+                    }
+                    return
+                }
+                if file.hasSuffix(".h5") || file.hasSuffix(".hdf5") {
+                    let (samples, labels) = try SpikingSpeech.read(file, classCount: SpikingSpeech.Corpus.ssc.classCount)
+                    let spikes = samples.reduce(0) { $0 + $1.count }
+                    let longest = samples.map { $0.t.last ?? 0 }.max() ?? 0
+                    let facts: [String: Any] = [
+                        "file": file, "format": "hdf5-spiking-speech", "samples": samples.count, "spikes": spikes,
+                        "channels": SpikingSpeech.channels, "classes": Set(labels).count, "max_t_us": longest,
+                    ]
+                    if json {
+                        print(try JSONLine.encode(facts))
+                    } else {
+                        print(String(format: "%@: SHD/SSC HDF5, %d samples, %d spikes, %d classes present, longest %.3f s", file,
+                                     samples.count, spikes, Set(labels).count, Double(longest) / 1e6))
                     }
                     return
                 }

@@ -20,9 +20,16 @@ public enum DatasetName: String, Sendable, CaseIterable {
     case cifar10DVS = "cifar10-dvs"
     /// N-Caltech101 (class folders of `.bin` recordings; 90 / 10 split per class).
     case nCaltech101 = "n-caltech101"
+    /// Spiking Heidelberg Digits (`shd_train.h5`, `shd_test.h5`; HDF5), 700 channels framed per step.
+    case shd
+    /// Spiking Speech Commands (`ssc_train.h5`, `ssc_test.h5`; HDF5).
+    case ssc
 
     /// Whether samples are event recordings (framed into `[T, 2, H, W]`, `--encoding frames`).
-    public var isEventData: Bool { [.nmnist, .dvsGesture, .cifar10DVS, .nCaltech101].contains(self) }
+    public var isEventData: Bool { [.nmnist, .dvsGesture, .cifar10DVS, .nCaltech101, .shd, .ssc].contains(self) }
+
+    /// Whether the event frames are images (resizable with `--event-size`), not channel vectors.
+    public var hasEventImages: Bool { isEventData && self != .shd && self != .ssc }
 
     /// Whether `--data-dir` is required.
     public var needsDirectory: Bool { self != .digits }
@@ -78,6 +85,13 @@ public enum DatasetName: String, Sendable, CaseIterable {
                 }
             }
             return (try split(.train, limits.train), try split(.test, limits.test))
+        case .shd, .ssc:
+            guard let directory else {
+                throw SNNError(.invalidArgument, "--data-dir is required for \(rawValue)")
+            }
+            let corpus: SpikingSpeech.Corpus = self == .shd ? .shd : .ssc
+            return (try SpikingSpeech.load(corpus, .train, directory: directory, frames: frames, framing: framing, limit: limits.train),
+                    try SpikingSpeech.load(corpus, .test, directory: directory, frames: frames, framing: framing, limit: limits.test))
         }
     }
 }

@@ -187,14 +187,14 @@ public struct TrainingConfiguration: Sendable, Equatable {
         if !(deltaThreshold > 0) { throw bad("--delta-threshold must be > 0, got \(deltaThreshold)") }
         if let e = eventSize {
             if e < 1 || e > 1024 { throw bad("--event-size must be in 1…1024, got \(e)") }
-            if !dataset.isEventData { throw bad("--event-size resizes event frames; \(dataset.rawValue) is not an event data set") }
+            if !dataset.hasEventImages { throw bad("--event-size resizes event frames; \(dataset.rawValue) has no event images") }
         }
         if !framing.fixesFrameCount {
             throw bad("--framing \(framing) gives as many frames as each recording allows; training needs --time-steps frames (sj-number, sj-time or tonic-time-bins)")
         }
         if dataset.isEventData != (encoding == .frames) {
             throw bad(dataset.isEventData ? "\(dataset.rawValue) holds event recordings: use --encoding frames (the default for it)"
-                                          : "--encoding frames is for event data sets (nmnist, dvs-gesture, cifar10-dvs, n-caltech101), not \(dataset.rawValue)")
+                                          : "--encoding frames is for event data sets (nmnist, dvs-gesture, cifar10-dvs, n-caltech101, shd, ssc), not \(dataset.rawValue)")
         }
         if let tks {
             if !(tks.alpha >= 0 && tks.alpha <= 1) { throw bad("--tks-alpha must be in [0, 1], got \(tks.alpha)") }

@@ -3,3 +3,4 @@
 #include "snn_dnnl.h"
 #include "snn_gzip.h"
 #include "snn_layout.h"
+#include "snn_hdf5.h"
