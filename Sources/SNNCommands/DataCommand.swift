@@ -17,18 +17,21 @@ struct DataCommand: ParsableCommand {
         if bytes.starts(with: Array("#!AER-DAT2.0".utf8)) || (path.hasSuffix(".aedat") && bytes.first != UInt8(ascii: "#")) {
             return ("aedat-2.0", try AEDAT20.decode(bytes, file: path))
         }
+        if bytes.starts(with: AEDAT40.magic) {
+            return ("aedat-4.0", try AEDAT40.decode(bytes, file: path))
+        }
         if bytes.starts(with: Array("#!AER-DAT".utf8)) {
-            throw SNNError(.unsupported, "this AEDAT version is not read yet (AEDAT 2.0 and 3.1 and N-MNIST .bin are)", file: path, offset: 0)
+            throw SNNError(.unsupported, "this AEDAT version is not read (AEDAT 2.0, 3.1 and 4.0 are)", file: path, offset: 0)
         }
         if path.hasSuffix(".bin") {
             return ("nmnist-bin", try NMNISTBinary.decode(bytes, file: path, width: width, height: height))
         }
-        throw SNNError(.unsupported, "unknown event file format (expected AEDAT 2.0 / 3.1 or an N-MNIST .bin)", file: path, offset: 0)
+        throw SNNError(.unsupported, "unknown event file format (expected AEDAT 2.0 / 3.1 / 4.0 or an N-MNIST .bin)", file: path, offset: 0)
     }
 
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Detect a file's format and print what it holds.")
-        @Argument(help: "An event file (AEDAT 2.0 / 3.1, N-MNIST .bin), an SHD / SSC .h5 file, or an array file (.npy, .npz, .safetensors).") var file: String
+        @Argument(help: "An event file (AEDAT 2.0 / 3.1 / 4.0, N-MNIST .bin), an SHD / SSC .h5 file, or an array file (.npy, .npz, .safetensors).") var file: String
         @Option(help: "Sensor width (default: the format's, or the largest x + 1).") var width: Int?
         @Option(help: "Sensor height.") var height: Int?
         @Flag(help: "Print one JSON object.") var json = false

@@ -143,6 +143,30 @@ import Testing
         }
     }
 
+    /// AEDAT 4.0 written by dv-processing 2.0.4 (Fixtures/aedat4/make_aedat4_fixtures.py) from the real
+    /// crop: every event, under LZ4, Zstandard and no compression; then thousands of corruptions.
+    @Test(.enabled(if: EventTests.events != nil, "needs ../shared/data/events"))
+    func aedat4DecodesToTheGroundTruth() throws {
+        let dir = try #require(Self.events, "../shared/data/events is not present")
+        let truth = try Self.groundTruth(dir.appendingPathComponent("davis346-crop34-groundtruth.t32x16y16p8.bin"),
+                                         timeBytes: 4, width: 34, height: 34)
+        let fixtures = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent("aedat4")
+        let t0: Int64 = 1_700_000_000_000_000
+        for (name, count) in [("crop34-lz4.aedat4", 2000), ("crop34-none.aedat4", 700), ("crop34-zstd.aedat4", 700)] {
+            let s = try AEDAT40.read(fixtures.appendingPathComponent(name).path)
+            #expect(s.width == 34 && s.height == 34, "\(name)")
+            #expect(s.t == truth.t.prefix(count).map { $0 + t0 }, "\(name)")
+            #expect(s.x == Array(truth.x.prefix(count)) && s.y == Array(truth.y.prefix(count)) && s.p == Array(truth.p.prefix(count)), "\(name)")
+        }
+        for name in ["crop34-zstd.aedat4", "crop34-none.aedat4"] {
+            let bytes = [UInt8](try Data(contentsOf: fixtures.appendingPathComponent(name)))
+            survivesCorruption(bytes, name: "c.aedat4") { (b: [UInt8]) throws(SNNError) in try AEDAT40.decode(b, file: "c.aedat4") }
+        }
+        var wrong = [UInt8](try Data(contentsOf: fixtures.appendingPathComponent("crop34-lz4.aedat4")))
+        wrong[11] = UInt8(ascii: "1")
+        #expect { _ = try AEDAT40.decode(wrong, file: "w.aedat4") } throws: { ($0 as? SNNError)?.offset == 0 }
+    }
+
     /// tonic 1.7.0 `ToFrame` on the real 34×34 crop (Fixtures/tonic/make_tonic_fixtures.py), whole tensors.
     @Test(.enabled(if: EventTests.events != nil, "needs ../shared/data/events"))
     func tonicFramingsMatchTonic() throws {

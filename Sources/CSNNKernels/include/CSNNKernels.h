@@ -4,3 +4,4 @@
 #include "snn_gzip.h"
 #include "snn_layout.h"
 #include "snn_hdf5.h"
+#include "snn_decompress.h"
