@@ -155,6 +155,8 @@ struct Train: ParsableCommand {
     var trainSamples: Int?
     @Option(help: "Test on the first N test samples only (also what `snn evaluate --run` uses).")
     var testSamples: Int?
+    @Option(help: "Folder of the framed-event-data cache, or 'off' (default: $SNN_CACHE_DIR or ~/.cache/snn/frames).")
+    var frameCache: String?
     @Option(help: "Random seed (weights, data order, augmentation).")
     var seed: UInt64 = 42
     @Option(help: "Run directory to create (default: runs/MODEL-DATASET-TIMESTAMP).")
@@ -222,6 +224,7 @@ struct Train: ParsableCommand {
         c.seed = seed
         c.trainSamples = trainSamples
         c.testSamples = testSamples
+        if let frameCache { c.frameCacheDirectory = frameCache == "off" ? nil : frameCache }
         if let p = msgProbability {
             c.msg = MSGOptions(probability: p, substitute: try parsedSubstitute(), schedule: try parsedSchedule())
         }

@@ -42,35 +42,17 @@ public enum NMNIST {
         return result
     }
 
-    /// Loads and frames one split, or its first `limit` samples in the order of ``files(_:directory:)``.
-    public static func load(_ split: Split, directory: String, frames: Int, framing: Framing,
+    /// Loads and frames one split (resized to `size` × `size` when given), or its first `limit`
+    /// samples in the order of ``files(_:directory:)``.
+    public static func load(_ split: Split, directory: String, frames: Int, framing: Framing, size resized: Int? = nil,
                             limit: Int? = nil) throws(SNNError) -> LabeledImages {
-        precondition(frames >= 1, "NMNIST.load: frames must be ≥ 1")
         precondition(limit.map { $0 >= 0 } ?? true, "NMNIST.load: limit must be ≥ 0")
         var list = try files(split, directory: directory)
         if let limit, limit < list.count { list.removeLast(list.count - limit) }
-        let per = frames * 2 * size * size
-        let images = Tensor(uninitializedShape: [list.count, frames, 2, size, size])
-        let out = images.unsafeStoragePointer
-        let lock = NSLock()
-        nonisolated(unsafe) var failure: SNNError?
-        Parallelism.forEachChunk(list.count, grain: 32) { range in
-            for i in range {
-                do throws(SNNError) {
-                    let events = try NMNISTBinary.read(list[i].path, width: size, height: size)
-                    let f = try framing.frames(events, frames: frames)
-                    f.withUnsafeBufferPointer { (out + i * per).update(from: $0.baseAddress!, count: per) }
-                } catch {
-                    lock.lock()
-                    if failure == nil {
-                        failure = error.file == nil ? SNNError(error.code, error.message, file: list[i].path) : error
-                    }
-                    lock.unlock()
-                    return
-                }
-            }
+        let classCount = max(10, (list.map(\.label).max() ?? 0) + 1)
+        return try EventFraming.load(list.map { EventSample(path: $0.path, label: $0.label) }, classCount: classCount, frames: frames,
+                                     framing: framing, size: resized, sensor: (size, size)) { (path) throws(SNNError) in
+            try NMNISTBinary.read(path, width: size, height: size)
         }
-        if let failure { throw failure }
-        return LabeledImages(images: images, labels: list.map(\.label), classCount: max(10, (list.map(\.label).max() ?? 0) + 1))
     }
 }

@@ -40,9 +40,10 @@ public enum DatasetName: String, Sendable, CaseIterable {
     /// `limits` bound how many samples of each split a reader must decode at least (nil: all); a
     /// reader that decodes per sample (the event folders) stops there, the others load everything —
     /// the caller cuts the splits to their final size.
-    /// Event frames are resized to `eventSize` × `eventSize` as each recording is framed (when given).
+    /// Event frames are resized to `eventSize` × `eventSize` as each recording is framed (when given),
+    /// and kept in `cache` (when given) for the next load with the same parameters and sources.
     public func load(directory: String?, frames: Int = 1, framing: Framing = .spikingJellyByNumber,
-                     limits: (train: Int?, test: Int?) = (nil, nil), eventSize: Int? = nil) throws(SNNError)
+                     limits: (train: Int?, test: Int?) = (nil, nil), eventSize: Int? = nil, cache: FrameCache? = nil) throws(SNNError)
         -> (train: LabeledImages, test: LabeledImages) {
         switch self {
         case .digits:
@@ -64,34 +65,33 @@ public enum DatasetName: String, Sendable, CaseIterable {
             }
             let variant: CIFAR.Variant = self == .cifar10 ? .cifar10 : .cifar100(coarse: false)
             return (try CIFAR.load(.train, variant: variant, directory: directory), try CIFAR.load(.test, variant: variant, directory: directory))
-        case .nmnist:
+        case .nmnist, .dvsGesture, .cifar10DVS, .nCaltech101, .shd, .ssc:
             guard let directory else {
                 throw SNNError(.invalidArgument, "--data-dir is required for \(rawValue)")
             }
-            return (try NMNIST.load(.train, directory: directory, frames: frames, framing: framing, limit: limits.train),
-                    try NMNIST.load(.test, directory: directory, frames: frames, framing: framing, limit: limits.test))
-        case .dvsGesture, .cifar10DVS, .nCaltech101:
-            guard let directory else {
-                throw SNNError(.invalidArgument, "--data-dir is required for \(rawValue)")
-            }
+            let source = cache == nil ? "" : try FrameCache.fingerprint(directory)
             func split(_ split: Split, _ limit: Int?) throws(SNNError) -> LabeledImages {
-                switch self {
-                case .dvsGesture:
-                    try DVSGesture.load(split, directory: directory, frames: frames, framing: framing, size: eventSize, limit: limit)
-                case .cifar10DVS:
-                    try CIFAR10DVS.load(split, directory: directory, frames: frames, framing: framing, size: eventSize, limit: limit)
-                default:
-                    try NCaltech101.load(split, directory: directory, frames: frames, framing: framing, size: eventSize, limit: limit)
+                func build() throws(SNNError) -> LabeledImages {
+                    switch self {
+                    case .nmnist:
+                        try NMNIST.load(split, directory: directory, frames: frames, framing: framing, size: eventSize, limit: limit)
+                    case .dvsGesture:
+                        try DVSGesture.load(split, directory: directory, frames: frames, framing: framing, size: eventSize, limit: limit)
+                    case .cifar10DVS:
+                        try CIFAR10DVS.load(split, directory: directory, frames: frames, framing: framing, size: eventSize, limit: limit)
+                    case .nCaltech101:
+                        try NCaltech101.load(split, directory: directory, frames: frames, framing: framing, size: eventSize, limit: limit)
+                    default:
+                        try SpikingSpeech.load(self == .shd ? .shd : .ssc, split, directory: directory, frames: frames, framing: framing,
+                                               limit: limit)
+                    }
                 }
+                guard let cache else { return try build() }
+                let key = "v1 \(rawValue) \(split.rawValue) frames=\(frames) framing=\(framing) size=\(eventSize.map(String.init) ?? "-") "
+                    + "limit=\(limit.map(String.init) ?? "all") source=\(source)"
+                return try cache.load(key: key, build: build).0
             }
             return (try split(.train, limits.train), try split(.test, limits.test))
-        case .shd, .ssc:
-            guard let directory else {
-                throw SNNError(.invalidArgument, "--data-dir is required for \(rawValue)")
-            }
-            let corpus: SpikingSpeech.Corpus = self == .shd ? .shd : .ssc
-            return (try SpikingSpeech.load(corpus, .train, directory: directory, frames: frames, framing: framing, limit: limits.train),
-                    try SpikingSpeech.load(corpus, .test, directory: directory, frames: frames, framing: framing, limit: limits.test))
         }
     }
 }

@@ -136,6 +136,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var trainSamples: Int?
     /// Test on the first this many test samples only (nil: the whole test split).
     public var testSamples: Int?
+    /// Where framed event data is cached (nil: no cache). Not part of a run's record: it changes
+    /// how fast data loads, never what it is.
+    public var frameCacheDirectory: String? = FrameCache.defaultDirectory
     /// Masked surrogate gradients (nil: off).
     public var msg: MSGOptions?
     /// Temporally weighted output (TWO): learned per-step weights in the loss and at test time.
@@ -328,7 +331,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
     /// Loads the data set's two splits, cut to ``trainSamples`` and ``testSamples``.
     public func loadData() throws(SNNError) -> (train: LabeledImages, test: LabeledImages) {
         var (train, test) = try dataset.load(directory: dataDirectory, frames: timeSteps, framing: framing,
-                                             limits: (trainSamples, testSamples), eventSize: eventSize)
+                                             limits: (trainSamples, testSamples), eventSize: eventSize,
+                                             cache: frameCacheDirectory.map(FrameCache.init(directory:)))
         func cut(_ data: LabeledImages, _ n: Int?, _ flag: String, _ what: String) throws(SNNError) -> LabeledImages {
             guard let n else { return data }
             guard n <= data.count else {

@@ -146,6 +146,7 @@ import Testing
         c.dataDirectory = directory
         c.encoding = .frames
         c.timeSteps = 3
+        c.frameCacheDirectory = nil
         let (plain, _) = try c.loadData()
         c.eventSize = 48
         try c.validate()
@@ -159,5 +160,60 @@ import Testing
         var image = TrainingConfiguration()
         image.eventSize = 48
         #expect(throws: SNNError.self) { try image.validate() }
+    }
+
+    @Test func framedSetsAreCachedAndRebuiltWhenStaleOrDamaged() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("snn-cache-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let directory = root + "/nmnist", cacheDirectory = root + "/cache"
+        let digits = try Digits.load(.train).subset(Array(0..<8))
+        let data = LabeledImages(images: digits.images / 16, labels: digits.labels, classCount: 10)
+        for split in [Split.train, .test] { try EventEmulator().writeNMNIST(data, split: split, directory: directory, seed: 4) }
+        let cache = FrameCache(directory: cacheDirectory)
+        func load(_ split: Split = .train, size: Int? = nil) throws -> (LabeledImages, FrameCache.Outcome) {
+            try cache.load(key: "nmnist \(split) size=\(size ?? 0) source=\(FrameCache.fingerprint(directory))") { () throws(SNNError) in
+                try NMNIST.load(split, directory: directory, frames: 4, framing: .spikingJellyByNumber, size: size)
+            }
+        }
+        let fresh = try NMNIST.load(.train, directory: directory, frames: 4, framing: .spikingJellyByNumber)
+        let (first, o1) = try load()
+        let (second, o2) = try load()
+        #expect(o1 == .built && o2 == .hit)
+        #expect(first.images.scalars == fresh.images.scalars && second.images.scalars == fresh.images.scalars)
+        #expect(second.images.shape == fresh.images.shape && second.labels == fresh.labels && second.classCount == 10)
+        // Resized frames are not whole numbers: stored as floats, read back bit for bit.
+        let (_, o3) = try load(size: 20)
+        let (resized, o4) = try load(size: 20)
+        #expect(o3 == .built && o4 == .hit)
+        #expect(resized.images.scalars == (try NMNIST.load(.train, directory: directory, frames: 4, framing: .spikingJellyByNumber, size: 20)).images.scalars)
+        // A changed recording changes the fingerprint: a new entry, built from the new bytes.
+        let file = try #require(try NMNIST.files(.train, directory: directory).first).path
+        var events = try NMNISTBinary.read(file)
+        events.t = events.t.map { $0 + 1 }
+        try Data(try NMNISTBinary.encode(events)).write(to: URL(fileURLWithPath: file))
+        let (_, o5) = try load()
+        #expect(o5 == .built)
+        // A damaged cache file is reported and rebuilt, whatever byte is hit.
+        let key = "nmnist train size=0 source=\(try FrameCache.fingerprint(directory))"
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: cache.path(for: key))))
+        for position in [3, 20, bytes.count / 2, bytes.count - 1] {
+            bytes[position] ^= 0x10
+            try Data(bytes).write(to: URL(fileURLWithPath: cache.path(for: key)))
+            let (again, o6) = try load()
+            #expect(o6 == .rebuilt, "byte \(position)")
+            #expect(again.images.scalars == (try NMNIST.load(.train, directory: directory, frames: 4, framing: .spikingJellyByNumber)).images.scalars)
+            bytes[position] ^= 0x10
+        }
+        // Through the configuration: the second load of a run is served from the cache.
+        var c = TrainingConfiguration()
+        c.dataset = .nmnist
+        c.dataDirectory = directory
+        c.encoding = .frames
+        c.timeSteps = 4
+        c.frameCacheDirectory = root + "/run-cache"
+        let (a, _) = try c.loadData()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/run-cache").filter { $0.hasSuffix(".frames") }.count == 2)
+        let (b, _) = try c.loadData()
+        #expect(a.images.scalars == b.images.scalars && a.images.scalars == fresh.images.scalars)
     }
 }
