@@ -137,6 +137,8 @@ struct Train: ParsableCommand {
     var cropPadding = 0
     @Flag(help: "Random horizontal flips for augmentation.")
     var horizontalFlip = false
+    @Option(help: "Random rotations by up to ± this many degrees for augmentation (0 = off).")
+    var rotation: Float = 0
     @Option(help: "Masked surrogate gradients (MSG): mask each element's surrogate derivative with this probability.")
     var msgProbability: Float?
     @Option(help: "MSG: surrogate that masked entries use instead of zero (a --surrogate name, optionally NAME:ALPHA).")
@@ -174,6 +176,7 @@ struct Train: ParsableCommand {
         if let trainSamples, trainSamples < 1 { throw ValidationError("--train-samples must be ≥ 1, got \(trainSamples)") }
         if let testSamples, testSamples < 1 { throw ValidationError("--test-samples must be ≥ 1, got \(testSamples)") }
         guard cropPadding >= 0 else { throw ValidationError("--crop-padding must be ≥ 0, got \(cropPadding)") }
+        guard rotation >= 0 && rotation <= 180 else { throw ValidationError("--rotation must be in 0…180 degrees, got \(rotation)") }
         if dataset.needsDirectory && dataDir == nil && resume == nil {
             throw ValidationError("--data-dir is required for --dataset \(dataset.rawValue)")
         }
@@ -220,7 +223,7 @@ struct Train: ParsableCommand {
         c.framing = f
         c.deltaThreshold = deltaThreshold
         c.eventSize = eventSize
-        c.augmentation = ImageAugmentation(cropPadding: cropPadding, horizontalFlip: horizontalFlip)
+        c.augmentation = ImageAugmentation(cropPadding: cropPadding, horizontalFlip: horizontalFlip, maxRotation: rotation)
         c.seed = seed
         c.trainSamples = trainSamples
         c.testSamples = testSamples

@@ -46,37 +46,54 @@ public struct ImageAugmentation: Sendable, Equatable {
     public var cropPadding: Int
     /// Whether to flip each image horizontally with probability ½.
     public var horizontalFlip: Bool
+    /// Rotation by an angle drawn uniformly from ±this many degrees (0 = off): counter-clockwise
+    /// for positive angles, about the image centre, nearest pixel, zeros outside — torchvision's
+    /// `RandomRotation(degrees)` with its defaults.
+    public var maxRotation: Float
 
-    public init(cropPadding: Int = 0, horizontalFlip: Bool = false) {
+    public init(cropPadding: Int = 0, horizontalFlip: Bool = false, maxRotation: Float = 0) {
         precondition(cropPadding >= 0, "ImageAugmentation: crop padding must be ≥ 0")
+        precondition(maxRotation >= 0 && maxRotation <= 180, "ImageAugmentation: rotation must be in 0…180 degrees")
         self.cropPadding = cropPadding
         self.horizontalFlip = horizontalFlip
+        self.maxRotation = maxRotation
     }
 
-    public var isIdentity: Bool { cropPadding == 0 && !horizontalFlip }
+    public var isIdentity: Bool { cropPadding == 0 && !horizontalFlip && maxRotation == 0 }
 
-    /// Augments every image of `images`, drawing from `generator`.
+    /// Augments every sample of `images` — `[N, C, H, W]`, or `[N, T, C, H, W]` event frames, whose
+    /// planes all move together — drawing from `generator`.
     public func apply(_ images: Tensor, using generator: inout RandomGenerator) -> Tensor {
         if isIdentity { return images }
-        precondition(images.rank == 4, "ImageAugmentation: images must be [N, C, H, W], got \(images.shape)")
-        let (n, c, h, w) = (images.shape[0], images.shape[1], images.shape[2], images.shape[3])
+        precondition(images.rank >= 3, "ImageAugmentation: images must be [N, …, H, W], got \(images.shape)")
+        let r = images.rank
+        let (n, h, w) = (images.shape[0], images.shape[r - 2], images.shape[r - 1])
+        let c = images.count / max(n * h * w, 1)
         var out = Tensor(zeros: images.shape)
         let p = cropPadding
         images.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
+                let rotated = UnsafeMutableBufferPointer<Float>.allocate(capacity: maxRotation > 0 ? c * h * w : 0)
+                defer { rotated.deallocate() }
                 for i in 0..<n {
                     let dy = p > 0 ? Int(generator.next() % UInt64(2 * p + 1)) - p : 0
                     let dx = p > 0 ? Int(generator.next() % UInt64(2 * p + 1)) - p : 0
                     let flip = horizontalFlip && generator.next() & 1 == 1
+                    var source = UnsafeBufferPointer(rebasing: src[(i * c * h * w)..<((i + 1) * c * h * w)])
+                    if maxRotation > 0 {
+                        let u = Float(generator.next() >> 40) / Float(1 << 24)
+                        Self.rotate(source, into: rotated, planes: c, height: h, width: w, degrees: (2 * u - 1) * maxRotation)
+                        source = UnsafeBufferPointer(rotated)
+                    }
                     for ch in 0..<c {
-                        let plane = (i * c + ch) * h * w
+                        let plane = ch * h * w, target = (i * c + ch) * h * w
                         for y in 0..<h {
                             let sy = y + dy
                             if sy < 0 || sy >= h { continue }
                             for x in 0..<w {
                                 let ox = flip ? w - 1 - x : x
                                 let sx = ox + dx
-                                if sx >= 0 && sx < w { dst[plane + y * w + x] = src[plane + sy * w + sx] }
+                                if sx >= 0 && sx < w { dst[target + y * w + x] = source[plane + sy * w + sx] }
                             }
                         }
                     }
@@ -84,6 +101,23 @@ public struct ImageAugmentation: Sendable, Equatable {
             }
         }
         return out
+    }
+
+    /// `planes` planes of `height` × `width` rotated by `degrees` counter-clockwise about the centre
+    /// ((width − 1) / 2, (height − 1) / 2), nearest pixel, zeros where the source falls outside.
+    public static func rotate(_ src: UnsafeBufferPointer<Float>, into dst: UnsafeMutableBufferPointer<Float>, planes: Int, height h: Int,
+                              width w: Int, degrees: Float) {
+        let theta = Double(degrees) * .pi / 180, cosT = cos(theta), sinT = sin(theta)
+        let cx = Double(w - 1) / 2, cy = Double(h - 1) / 2
+        for y in 0..<h {
+            for x in 0..<w {
+                let ddx = Double(x) - cx, ddy = Double(y) - cy
+                let sx = (cx + cosT * ddx - sinT * ddy).rounded(), sy = (cy + sinT * ddx + cosT * ddy).rounded()
+                let inside = sx >= 0 && sx < Double(w) && sy >= 0 && sy < Double(h)
+                let from = inside ? Int(sy) * w + Int(sx) : 0
+                for p in 0..<planes { dst[p * h * w + y * w + x] = inside ? src[p * h * w + from] : 0 }
+            }
+        }
     }
 }
 

@@ -215,7 +215,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
             "optimizer": optimizer.rawValue, "weight_decay": Double(weightDecay), "momentum": Double(momentum),
             "label_smoothing": Double(labelSmoothing), "minimum_learning_rate": Double(minimumLearningRate),
             "seed": seed, "loss": loss.rawValue, "encoding": encoding.rawValue,
-            "crop_padding": augmentation.cropPadding, "horizontal_flip": augmentation.horizontalFlip, "drop_last": dropLast,
+            "crop_padding": augmentation.cropPadding, "horizontal_flip": augmentation.horizontalFlip,
+            "rotation": Double(augmentation.maxRotation), "drop_last": dropLast,
             "warmup_epochs": resolvedWarmupEpochs, "effective_learning_rate": Double(effectiveLearningRate),
         ]
         if let dataDirectory { d["data_dir"] = dataDirectory }
@@ -322,8 +323,10 @@ public struct TrainingConfiguration: Sendable, Equatable {
         minimumLearningRate = try number("minimum_learning_rate").floatValue
         seed = try number("seed").uint64Value
         warmupEpochs = try number("warmup_epochs").intValue
+        let rotation = (d["rotation"] as? NSNumber)?.floatValue ?? 0  // absent before rotation existed
+        guard rotation >= 0 && rotation <= 180 else { throw SNNError(.corrupt, "\"rotation\" must be in 0…180", file: file) }
         augmentation = ImageAugmentation(cropPadding: try number("crop_padding").intValue,
-                                         horizontalFlip: try field("horizontal_flip", Bool.self))
+                                         horizontalFlip: try field("horizontal_flip", Bool.self), maxRotation: rotation)
         dropLast = try field("drop_last", Bool.self)
         try validate()
     }

@@ -140,4 +140,68 @@ import Testing
         #expect(seen.contains([0, 0, 0, 0, 1, 2]))  // shifted down and right
         #expect(seen.contains([5, 6, 0, 0, 0, 0]))  // shifted up and left
     }
+
+    @Test func rotationClosedForms() {
+        // ±90° on square images of odd and even size: exact index maps (pixel centres land on centres).
+        for n in [5, 6] {
+            let src = (0..<(2 * n * n)).map { Float($0) }
+            var dst = [Float](repeating: -1, count: src.count)
+            for (degrees, map) in [(Float(90), { (y: Int, x: Int) in (x, n - 1 - y) }), (-90, { (y: Int, x: Int) in (n - 1 - x, y) }),
+                                   (0, { (y: Int, x: Int) in (y, x) })] {
+                src.withUnsafeBufferPointer { s in
+                    dst.withUnsafeMutableBufferPointer { ImageAugmentation.rotate(s, into: $0, planes: 2, height: n, width: n, degrees: degrees) }
+                }
+                var expected = [Float](repeating: 0, count: src.count)
+                for p in 0..<2 {
+                    for y in 0..<n {
+                        for x in 0..<n {
+                            let (sy, sx) = map(y, x)
+                            expected[p * n * n + y * n + x] = src[p * n * n + sy * n + sx]
+                        }
+                    }
+                }
+                #expect(dst == expected, "\(n)×\(n), \(degrees)°")
+            }
+        }
+        // 45° on 5×5: the centre stays, the corners come from outside (zeros), (row 2, col 4) from
+        // the source at distance 2·cos45, 2·sin45 rounded = (row 1, col 3)... computed by hand:
+        // output (x=4, y=2): dx = 2, dy = 0 → sx = 2 + 2·cos45 = 3.41 → 3, sy = 2 + 2·sin45 = 3.41 → 3.
+        let src = (0..<25).map { Float($0 + 1) }
+        var dst = [Float](repeating: -1, count: 25)
+        src.withUnsafeBufferPointer { s in dst.withUnsafeMutableBufferPointer { ImageAugmentation.rotate(s, into: $0, planes: 1, height: 5, width: 5, degrees: 45) } }
+        #expect(dst[12] == src[12] && dst[0] == 0 && dst[4] == 0 && dst[20] == 0 && dst[24] == 0)
+        #expect(dst[2 * 5 + 4] == src[3 * 5 + 3])
+        // A counter-clockwise quarter turn moves the right edge to the top: a bright pixel at the
+        // right-middle of the source shows at the top-middle.
+        var edge = [Float](repeating: 0, count: 25)
+        edge[2 * 5 + 4] = 1
+        edge.withUnsafeBufferPointer { s in dst.withUnsafeMutableBufferPointer { ImageAugmentation.rotate(s, into: $0, planes: 1, height: 5, width: 5, degrees: 90) } }
+        #expect(dst.firstIndex(of: 1) == 0 * 5 + 2)
+    }
+
+    @Test func eventFramesMoveTogetherUnderAugmentation() {
+        // [N, T, C, H, W]: every plane of a sample gets the same crop, flip and rotation, the same
+        // as augmenting the [N, T·C, H, W] view with the same draws.
+        var g0 = RandomGenerator(seed: 3)
+        let frames = Tensor(shape: [3, 2, 2, 6, 6], scalars: (0..<(3 * 2 * 2 * 36)).map { _ in Float(g0.next() % 5) })
+        let a = ImageAugmentation(cropPadding: 2, horizontalFlip: true, maxRotation: 30)
+        var g1 = RandomGenerator(seed: 9), g2 = RandomGenerator(seed: 9)
+        let five = a.apply(frames, using: &g1)
+        let four = a.apply(frames.reshaped(to: [3, 4, 6, 6]), using: &g2)
+        #expect(five.shape == frames.shape && five.scalars == four.scalars)
+        #expect(five.scalars != frames.scalars)
+        // Rotation only, many draws: angles stay within ±30°, so a 90° turn of this asymmetric
+        // image (exact for square images) never appears.
+        var g3 = RandomGenerator(seed: 1)
+        let image = Tensor(shape: [1, 1, 5, 5], scalars: (0..<25).map { Float($0 + 1) })
+        var quarter = [Float](repeating: 0, count: 25)
+        image.scalars.withUnsafeBufferPointer { s in quarter.withUnsafeMutableBufferPointer { ImageAugmentation.rotate(s, into: $0, planes: 1, height: 5, width: 5, degrees: 90) } }
+        var changed = 0
+        for _ in 0..<200 {
+            let out = ImageAugmentation(maxRotation: 30).apply(image, using: &g3).scalars
+            #expect(out != quarter && out[12] == 13)  // the centre pixel never moves
+            if out != image.scalars { changed += 1 }
+        }
+        #expect(changed > 100)
+    }
 }
