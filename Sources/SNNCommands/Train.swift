@@ -105,7 +105,8 @@ struct Train: ParsableCommand {
     @Option(help: "Hidden widths of spiking-mlp or conv channels of spiking-cnn, comma-separated.")
     var widths: String?
     @OptionGroup var neuronOptions: NeuronOptions
-    @Option(help: "Simulation time steps T.")
+    @Option(name: [.customLong("time-steps"), .customLong("frames")],
+            help: "Simulation time steps T (for event data: the frames each recording is integrated into).")
     var timeSteps = 4
     @Option(help: "Training epochs.")
     var epochs = 10

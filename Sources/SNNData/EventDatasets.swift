@@ -159,7 +159,7 @@ public enum DVSGesture {
             }
             rows.append((c - 1, start..<end))
         }
-        guard !rows.isEmpty else { throw SNNError(.corrupt, "no label rows", file: file) }
+        guard !rows.isEmpty else { throw SNNError(.corrupt, "no label rows", file: file, offset: bytes.count) }
         return rows
     }
 

@@ -74,13 +74,15 @@ import Testing
         try "class,startTime_usec,endTime_usec\n3,9000000,9500000\n".write(toFile: "\(dir)/user02_led_labels.csv", atomically: true, encoding: .utf8)
         #expect { _ = try DVSGesture.load(.test, directory: dir, frames: 2, framing: .spikingJellyByNumber, sensor: (346, 260)) }
             throws: { ($0 as? SNNError)?.file == "\(dir)/user02_led.aedat" }
-        let bad = [("class,a,b\n3,1,x\n", 10), ("class,s,e\n12,0,5\n", 10), ("class,s,e\n1,0,5\n2,7,7\n", 16), ("class,s,e\n", nil)]
+        let bad = [("class,a,b\n3,1,x\n", 10), ("class,s,e\n12,0,5\n", 10), ("class,s,e\n1,0,5\n2,7,7\n", 16), ("class,s,e\n", 10)]
         for (text, offset) in bad {
             #expect { _ = try DVSGesture.labels(Array(text.utf8), file: "l.csv") } throws: {
                 let e = $0 as? SNNError
                 return e?.file == "l.csv" && e?.offset == offset
             }
         }
+        let csv = Array("class,startTime_usec,endTime_usec\r\n3,100,500\r\n11,600,900\r\n".utf8)
+        survivesCorruption(csv, name: "l.csv") { (b: [UInt8]) throws(SNNError) in try DVSGesture.labels(b, file: "l.csv") }
         try FileManager.default.removeItem(atPath: "\(dir)/trials_to_test.txt")
         #expect { _ = try DVSGesture.samples(.test, directory: dir) } throws: { ($0 as? SNNError)?.file == "\(dir)/trials_to_test.txt" }
     }

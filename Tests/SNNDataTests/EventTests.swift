@@ -3,6 +3,30 @@ import SNN
 import SNNTestSupport
 import Testing
 
+/// Every truncation and thousands of byte flips: either a clean decode of a prefix / other valid
+/// stream, or an SNNError naming the file and an offset; never a crash or hang.
+func survivesCorruption<R>(_ valid: [UInt8], name: String, decode: ([UInt8]) throws(SNNError) -> R) {
+    for cut in 0..<valid.count {
+        do {
+            _ = try decode(Array(valid[0..<cut]))
+        } catch {
+            #expect(error.file == name && error.offset != nil, "cut at \(cut): \(error)")
+        }
+    }
+    var rng = RandomGenerator(seed: 11)
+    for _ in 0..<3000 {
+        var bytes = valid
+        for _ in 0..<(1 + Int(rng.next() % 4)) {
+            bytes[Int(rng.next() % UInt64(bytes.count))] ^= UInt8(1 << (rng.next() % 8))
+        }
+        do {
+            _ = try decode(bytes)
+        } catch {
+            #expect(error.file == name && error.offset != nil, "\(error)")
+        }
+    }
+}
+
 /// Event readers on the real DAVIS346 recording of ../shared/data/events and its ground truth;
 /// corruption; both framing conventions against independent computations.
 @Suite struct EventTests {
@@ -56,30 +80,6 @@ import Testing
         // Hand-made: one event at 3 µs after one marker is at 8192 + 3 µs.
         let hand = try NMNISTBinary.decode([0, 240, 0, 0, 0, 7, 9, 0x80, 0, 3], file: "hand")
         #expect(hand.t == [8195] && hand.x == [7] && hand.y == [9] && hand.p == [1])
-    }
-
-    /// Every truncation and thousands of byte flips: either a clean decode of a prefix / other valid
-    /// stream, or an SNNError naming the file and an offset; never a crash or hang.
-    func survivesCorruption(_ valid: [UInt8], name: String, decode: ([UInt8]) throws(SNNError) -> EventStream) {
-        for cut in 0..<valid.count {
-            do {
-                _ = try decode(Array(valid[0..<cut]))
-            } catch {
-                #expect(error.file == name && error.offset != nil, "cut at \(cut): \(error)")
-            }
-        }
-        var rng = RandomGenerator(seed: 11)
-        for _ in 0..<3000 {
-            var bytes = valid
-            for _ in 0..<(1 + Int(rng.next() % 4)) {
-                bytes[Int(rng.next() % UInt64(bytes.count))] ^= UInt8(1 << (rng.next() % 8))
-            }
-            do {
-                _ = try decode(bytes)
-            } catch {
-                #expect(error.file == name && error.offset != nil, "\(error)")
-            }
-        }
     }
 
     @Test(.enabled(if: EventTests.events != nil, "needs ../shared/data/events")) func readersSurviveTruncationAndByteFlips() throws {
@@ -269,6 +269,7 @@ import Testing
                 #expect(error.file == "a.aedat" && error.offset != nil)
             }
         }
+        survivesCorruption(file, name: "a.aedat") { (b: [UInt8]) throws(SNNError) in try AEDAT20.decode(b, file: "a.aedat") }
         var backwards = body
         backwards[15] = 5  // second event at 5 µs < 10 µs
         #expect(throws: SNNError.self) { try AEDAT20.decode(backwards, file: "a.aedat") }
