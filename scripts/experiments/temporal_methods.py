@@ -36,7 +36,7 @@ METHODS = {
     "tks": ["--tks-alpha", "0.7", "--tks-temperature", "3"],
     "tet": ["--loss", "tet"],
 }
-CNN_SMALL = ["--train-samples", "10000", "--batch-size", "32", "--learning-rate", "0.32"]
+CNN_SMALL = ["--batch-size", "32", "--learning-rate", "0.32"]
 # Every method uses MSG's base surrogate, the triangle α − α²|x| with α = 2 (`qgate`), so MSG is
 # compared with the same surrogate unmasked.
 SURROGATE = ["--surrogate", "qgate", "--alpha", "2"]
@@ -47,14 +47,14 @@ def tasks(nmnist_dir):
         "fsdd-mfcc": ["--dataset", "fsdd-mfcc", "--data-dir", os.path.join(DATA, "fsdd-mfcc"), "--model", "sequential-conv",
                       "--encoding", "rows", "--time-steps", "32", "--threshold", "0.5", "--epochs", "10", *SURROGATE],
         "mnist": ["--dataset", "mnist", "--data-dir", os.path.join(DATA, "mnist"), "--model", "spiking-cnn", "--time-steps", "4",
-                  "--epochs", "8", *CNN_SMALL, *SURROGATE],
+                  "--epochs", "8", "--train-samples", "10000", *CNN_SMALL, *SURROGATE],
         "nmnist": ["--dataset", "nmnist", "--data-dir", nmnist_dir or "NMNIST_DIR", "--model", "spiking-cnn", "--time-steps", "8",
                    "--epochs", "8", *CNN_SMALL, *SURROGATE, "--train-samples", "2000", "--test-samples", "1000"],
     }
 
 
 SWEEP = ["--dataset", "mnist", "--data-dir", os.path.join(DATA, "mnist"), "--model", "spiking-cnn", "--time-steps", "8",
-         "--epochs", "4", *CNN_SMALL, *SURROGATE]
+         "--epochs", "4", "--train-samples", "10000", *CNN_SMALL, *SURROGATE]
 
 
 def epochs_of(args):
