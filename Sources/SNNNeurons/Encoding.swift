@@ -25,12 +25,15 @@ public enum Encoding: Sendable, Equatable {
     /// the value rose by `threshold` since the feature's reference level, a DOWN spike when it fell by
     /// as much, the reference moving by `threshold` per spike → `[H, N, 2C, W]` (UP channels first).
     case deltaRows(threshold: Float)
+    /// Rate coding of row sequences: rows as `rows`, each value replaced by a Bernoulli spike of
+    /// probability clamp(x, 0, 1) (inputs scaled to [0, 1]), drawn from a generator seeded with `seed`.
+    case rateRows(seed: UInt64)
 
     /// The shape of one step's input for samples of shape `sample` (`[C, H, W]`).
     public func stepShape(forSample sample: [Int]) -> [Int] {
         switch self {
         case .direct, .poisson, .latency: return sample
-        case .rows:
+        case .rows, .rateRows:
             precondition(sample.count == 3, "rows encoding needs images [C, H, W], got \(sample)")
             return [sample[0], sample[2]]
         case .columns:
@@ -51,7 +54,7 @@ public enum Encoding: Sendable, Equatable {
     /// The number of steps this encoding imposes (rows: H, columns: W), if any.
     public func requiredTimeSteps(forSample sample: [Int]) -> Int? {
         switch self {
-        case .rows: sample.count == 3 ? sample[1] : nil
+        case .rows, .rateRows: sample.count == 3 ? sample[1] : nil
         case .columns: sample.count == 3 ? sample[2] : nil
         case .pixels: sample.count == 3 ? sample[1] * sample[2] : nil
         case .deltaRows: sample.count == 3 ? sample[1] : nil
@@ -71,6 +74,7 @@ public struct Encoder: Sendable {
         self.encoding = encoding
         self.timeSteps = timeSteps
         if case .poisson(let seed) = encoding { generator = RandomGenerator(seed: seed) }
+        if case .rateRows(let seed) = encoding { generator = RandomGenerator(seed: seed) }
     }
 
     /// `[N, ...]` → `[T, N, ...]`.
@@ -98,6 +102,14 @@ public struct Encoder: Sendable {
             precondition(input.rank == 4 && input.shape[2] == timeSteps,
                          "rows encoding: images \(input.shape) must have H = T = \(timeSteps)")
             return input.permuted([2, 0, 1, 3])
+        case .rateRows:
+            precondition(input.rank == 4 && input.shape[2] == timeSteps,
+                         "rate-rows encoding: sequences \(input.shape) must have H = T = \(timeSteps)")
+            let p = input.detached.clamped(min: 0, max: 1).permuted([2, 0, 1, 3])
+            var g = generator!
+            let u = Tensor.randomUniform(p.shape, using: &g)
+            generator = g
+            return (u .< p)
         case .columns:
             precondition(input.rank == 4 && input.shape[3] == timeSteps,
                          "columns encoding: images \(input.shape) must have W = T = \(timeSteps)")

@@ -31,6 +31,8 @@ public enum EncodingName: String, Sendable, CaseIterable {
     case permutedPixels = "permuted-pixels"
     /// Delta modulation of rows (UP/DOWN spikes per feature; `deltaThreshold`).
     case deltaRows = "delta-rows"
+    /// Rate-coded rows: Bernoulli spikes of probability clamp(x, 0, 1), one row per step.
+    case rateRows = "rate-rows"
 }
 
 /// Masked surrogate gradients for a run (METHODS.md §6).
@@ -373,6 +375,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
         case .pixels: .pixels(permutationSeed: nil)
         case .permutedPixels: .pixels(permutationSeed: 0x5EED_0F_0DE5)  // fixed: the same order for every run
         case .deltaRows: .deltaRows(threshold: deltaThreshold)
+        case .rateRows: .rateRows(seed: seed ^ 0x5EED_0F_7A7E)
         }
     }
 

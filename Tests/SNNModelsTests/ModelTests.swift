@@ -174,4 +174,26 @@ extension Encoder {
         #expect(s.scalars == [0, 0, 1, 0, 1, 0, 0, 0, 0, 1])
         #expect(Encoding.deltaRows(threshold: 0.5).stepShape(forSample: [3, 5, 7]) == [6, 7])
     }
+
+    @Test func rateRowsFireWithTheRowValueAsProbability() {
+        // Rows of 0, 1 and 0.3: never, always, and 30 % of the time (±5σ over 40 000 draws).
+        let n = 4000
+        var values = [Float](repeating: 0, count: n * 3 * 10)
+        for i in 0..<n {
+            for t in 0..<3 { for w in 0..<10 { values[(i * 3 + t) * 10 + w] = [0, 1, 0.3][t] } }
+        }
+        let x = Tensor(shape: [n, 1, 3, 10], scalars: values)
+        var e = Encoder(.rateRows(seed: 5), timeSteps: 3)
+        let s = e.encode(x)
+        #expect(s.shape == [3, n, 1, 10])
+        #expect(Encoding.rateRows(seed: 5).stepShape(forSample: [1, 3, 10]) == [1, 10])
+        let v = s.scalars, per = n * 10
+        #expect(v[0..<per].allSatisfy { $0 == 0 } && v[per..<(2 * per)].allSatisfy { $0 == 1 })
+        let rate = Double(v[(2 * per)...].reduce(0, +)) / Double(per)
+        #expect(abs(rate - 0.3) < 5 * (0.3 * 0.7 / Double(per)).squareRoot())
+        // Same seed, same spikes; the next call draws new ones.
+        var again = Encoder(.rateRows(seed: 5), timeSteps: 3)
+        #expect(again.encode(x).scalars == v)
+        #expect(e.encode(x).scalars != v)
+    }
 }
