@@ -97,7 +97,7 @@ struct DataCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Integrate an event file into frames [T, 2, H, W] and write them as safetensors (key \"frames\").")
         @Argument(help: "An event file (AEDAT 3.1, N-MNIST .bin).") var file: String
-        @Option(help: "Number of frames T.") var frames = 8
+        @Option(help: "Number of frames T (the tonic time-window and event-count framings make as many as the recording gives).") var frames = 8
         @Option(help: "Framing convention: \(Framing.names.joined(separator: ", ")).") var framing = "sj-number"
         @Option(help: "Sensor width.") var width: Int?
         @Option(help: "Sensor height.") var height: Int?
