@@ -53,6 +53,10 @@ def tasks(nmnist_dir):
     }
 
 
+# How the --nmnist-dir set of the runs on the page was made.
+EMULATED = ("all 70 000 MNIST images turned into N-MNIST-style recordings by "
+            "`snn data emulate --data-dir ../shared/data/mnist --output NMNIST_DIR` (its default seed and camera model).")
+
 SWEEP = ["--dataset", "mnist", "--data-dir", os.path.join(DATA, "mnist"), "--model", "spiking-cnn", "--time-steps", "8",
          "--epochs", "4", "--train-samples", "10000", *CNN_SMALL, *SURROGATE]
 
@@ -74,7 +78,7 @@ def sweep(run_dir):
     return None
 
 
-def page(runs, seeds, task_args, note=None):
+def page(runs, seeds, task_args, note=None, nmnist_made=None):
     lines = ["# Temporal training methods", "",
              "Written by `scripts/experiments/temporal_methods.py` from the run directories under "
              f"`{os.path.relpath(runs, ROOT)}`; mean ± standard deviation over seeds {', '.join(map(str, seeds))}.",
@@ -84,7 +88,12 @@ def page(runs, seeds, task_args, note=None):
         lines += [f"Note on these runs: {note}", ""]
     summary = {}
     for task, args in task_args.items():
-        lines += [f"## {task}", "", f"`snn train {relative(args)} METHOD --seed S`", "",
+        shown = relative(args)
+        made = []
+        if task == "nmnist" and nmnist_made:
+            shown = shown.replace(args[args.index("--data-dir") + 1], "NMNIST_DIR")
+            made = [f"NMNIST_DIR: {nmnist_made}", ""]
+        lines += [f"## {task}", "", f"`snn train {shown} METHOD --seed S`", "", *made,
                   "| method | options | runs | test accuracy (%) | s / epoch | firing rate |", "|---|---|---:|---:|---:|---:|"]
         for method, extra in METHODS.items():
             acc, sec, rate = [], [], []
@@ -151,7 +160,7 @@ def main():
 
     def write():
         with open(a.output, "w") as f:
-            f.write(page(a.runs, seeds, task_args, a.note))
+            f.write(page(a.runs, seeds, task_args, a.note, EMULATED if a.nmnist_dir else None))
 
     if not a.page_only:
         if not os.path.exists(SNN):
