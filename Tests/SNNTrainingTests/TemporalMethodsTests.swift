@@ -216,4 +216,39 @@ import Testing
         let (b, _) = try c.loadData()
         #expect(a.images.scalars == b.images.scalars && a.images.scalars == fresh.images.scalars)
     }
+
+    @Test func cifar10DVSLoadsThroughTheConfigurationResizedAndCached() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("snn-c10dvs-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        // Ten recordings per class, each a short AEDAT 2.0 stream of 4 events around one pixel.
+        for (c, name) in CIFAR10DVS.classNames.enumerated() {
+            try FileManager.default.createDirectory(atPath: "\(root)/data/\(name)", withIntermediateDirectories: true)
+            for f in 0..<10 {
+                var b = Array("#!AER-DAT2.0\r\n".utf8)
+                for k in 0..<4 {
+                    let x = UInt32(10 * c + f), y = UInt32(5 * f + k), address = (y << 8) | (x << 1) | UInt32(k % 2), t = UInt32(100 * k)
+                    for v in [address, t] { b += [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+                }
+                try Data(b).write(to: URL(fileURLWithPath: "\(root)/data/\(name)/r_\(f).aedat"))
+            }
+        }
+        var c = TrainingConfiguration()
+        c.dataset = .cifar10DVS
+        c.dataDirectory = root + "/data"
+        c.encoding = .frames
+        c.timeSteps = 2
+        c.eventSize = 16
+        c.frameCacheDirectory = root + "/cache"
+        try c.validate()
+        let (train, test) = try c.loadData()
+        #expect(train.images.shape == [90, 2, 2, 16, 16] && test.images.shape == [10, 2, 2, 16, 16])
+        #expect(test.labels == Array(0..<10) && train.classCount == 10)
+        // The same frames as framing and resizing one recording by hand.
+        let first = try AEDAT20.read("\(root)/data/airplane/r_0.aedat", orientation: .cifar10DVS)
+        let expected = try Framing.spikingJellyByNumber.frames(first, frames: 2).reshaped(to: [4, 1, 128, 128])
+            .interpolated(size: (16, 16), mode: .bilinear)
+        #expect(Array(train.images.scalars.prefix(2 * 2 * 16 * 16)) == expected.scalars)
+        let (again, _) = try c.loadData()
+        #expect(again.images.scalars == train.images.scalars && again.labels == train.labels)
+    }
 }
