@@ -257,6 +257,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let trainer: Trainer
+        let setup = Date()
         do {
             if let resume {
                 trainer = try Trainer(resuming: resume)
@@ -269,6 +270,7 @@ struct Train: ParsableCommand {
             throw CommandFailure(error)
         }
         let reporter = ProgressReporter(toStandardError: json)
+        reporter.write(String(format: "data loaded and model built in %.1f s\n", Date().timeIntervalSince(setup)))
         trainer.onEvent = reporter.handle
         let summary: TrainingSummary
         do {
