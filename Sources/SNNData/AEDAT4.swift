@@ -108,11 +108,11 @@ public enum AEDAT40 {
     /// The id and sensor size of the first output stream whose type is EVTS in the header's XML.
     static func eventStream(_ info: String) -> (id: Int32, width: Int, height: Int)? {
         let parts = info.components(separatedBy: "<node name=\"")
-        for part in parts.dropFirst() {
+        for index in parts.indices.dropFirst() {
+            let part = parts[index]
             guard let quote = part.firstIndex(of: "\""), let id = Int32(part[..<quote]),
                   part.contains("path=\"/outInfo/\(id)/\""), part.contains(">EVTS</attr>") else { continue }
             // The stream's info node follows its own node: search this node and the next one.
-            let index = parts.firstIndex(of: part)!
             let scope = parts[index..<min(index + 2, parts.count)].joined()
             func attribute(_ key: String) -> Int? {
                 guard let r = scope.range(of: "key=\"\(key)\" type=\"int\">") else { return nil }

@@ -347,20 +347,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
         }
         train = try cut(train, trainSamples, "--train-samples", "training")
         test = try cut(test, testSamples, "--test-samples", "test")
-        if let size = eventSize {
-            train = Self.resizedFrames(train, size: size)
-            test = Self.resizedFrames(test, size: size)
-        }
         return (train, test)
-    }
-
-    /// Frames `[N, T, C, H, W]` resized bilinearly to `size` × `size`.
-    static func resizedFrames(_ data: LabeledImages, size: Int) -> LabeledImages {
-        let s = data.images.shape
-        guard s.count == 5, s[3] != size || s[4] != size else { return data }
-        let flat = data.images.reshaped(to: [s[0] * s[1], s[2], s[3], s[4]])
-        let resized = flat.interpolated(size: (size, size), mode: .bilinear).reshaped(to: [s[0], s[1], s[2], size, size])
-        return LabeledImages(images: resized, labels: data.labels, classCount: data.classCount)
     }
 
     /// The encoding of the inputs over time.

@@ -48,6 +48,17 @@ func survivesCorruption<R>(_ valid: [UInt8], name: String, decode: ([UInt8]) thr
         return s
     }
 
+    /// The ground truth of the real 34×34 crop (`davis346-crop34-groundtruth.t32x16y16p8.bin`).
+    static func crop34Truth() throws -> EventStream {
+        let dir = try #require(events, "../shared/data/events is not present")
+        return try groundTruth(dir.appendingPathComponent("davis346-crop34-groundtruth.t32x16y16p8.bin"), timeBytes: 4, width: 34, height: 34)
+    }
+
+    /// A path inside this suite's Fixtures folder.
+    static func fixtures(_ path: String) -> URL {
+        Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent(path)
+    }
+
     @Test(.enabled(if: EventTests.events != nil, "needs ../shared/data/events")) func nmnistEncodingDecodesToTheGroundTruth() throws {
         let dir = try #require(Self.events, "../shared/data/events is not present")
         let decoded = try NMNISTBinary.read(dir.appendingPathComponent("davis346-crop34-nmnist-format.bin").path, width: 34, height: 34)
@@ -147,10 +158,8 @@ func survivesCorruption<R>(_ valid: [UInt8], name: String, decode: ([UInt8]) thr
     /// crop: every event, under LZ4, Zstandard and no compression; then thousands of corruptions.
     @Test(.enabled(if: EventTests.events != nil, "needs ../shared/data/events"))
     func aedat4DecodesToTheGroundTruth() throws {
-        let dir = try #require(Self.events, "../shared/data/events is not present")
-        let truth = try Self.groundTruth(dir.appendingPathComponent("davis346-crop34-groundtruth.t32x16y16p8.bin"),
-                                         timeBytes: 4, width: 34, height: 34)
-        let fixtures = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent("aedat4")
+        let truth = try Self.crop34Truth()
+        let fixtures = Self.fixtures("aedat4")
         let t0: Int64 = 1_700_000_000_000_000
         for (name, count) in [("crop34-lz4.aedat4", 2000), ("crop34-none.aedat4", 700), ("crop34-zstd.aedat4", 700)] {
             let s = try AEDAT40.read(fixtures.appendingPathComponent(name).path)
@@ -170,11 +179,8 @@ func survivesCorruption<R>(_ valid: [UInt8], name: String, decode: ([UInt8]) thr
     /// tonic 1.7.0 `ToFrame` on the real 34×34 crop (Fixtures/tonic/make_tonic_fixtures.py), whole tensors.
     @Test(.enabled(if: EventTests.events != nil, "needs ../shared/data/events"))
     func tonicFramingsMatchTonic() throws {
-        let dir = try #require(Self.events, "../shared/data/events is not present")
-        let s = try Self.groundTruth(dir.appendingPathComponent("davis346-crop34-groundtruth.t32x16y16p8.bin"),
-                                     timeBytes: 4, width: 34, height: 34)
-        let fixtures = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent("tonic/tonic-frames.npz")
-        let expected = try NumPy.readNPZ(fixtures.path)
+        let s = try Self.crop34Truth()
+        let expected = try NumPy.readNPZ(Self.fixtures("tonic/tonic-frames.npz").path)
         #expect(expected.count == 7)
         let framings: [String: (Framing, Int)] = [
             "tonic_time_bins_8": (.tonicTimeBins, 8),
