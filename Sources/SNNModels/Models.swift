@@ -21,6 +21,10 @@ public enum ModelName: String, Sendable, CaseIterable {
     /// The PSU paper's SHD network: Linear(F → 1024) → Dropout 0.4 → BN → neuron, twice, then
     /// Linear(1024 → classes); per-step input flattened to `[F]` (700 channels for SHD).
     case shdFC = "shd-fc"
+    /// A recurrent spiking MLP for sequences: per width, Linear(F → H) → BN → H neurons with all-to-all
+    /// feedback of their spikes (``RecurrentSpiking``), then Linear(H → classes); per-step input
+    /// flattened. Stepwise neurons only (IF, LIF, PLIF).
+    case recurrentMLP = "recurrent-mlp"
 }
 
 /// What a model is built for and with.
@@ -54,6 +58,7 @@ public struct ModelConfiguration: Sendable, Equatable {
         case .sequentialConv: return Models.sequentialConv(self)
         case .sequentialCIFAR: return Models.sequentialCIFAR(self)
         case .shdFC: return Models.shdFC(self)
+        case .recurrentMLP: return Models.recurrentMLP(self)
         }
     }
 
@@ -63,6 +68,7 @@ public struct ModelConfiguration: Sendable, Equatable {
         case .sequentialConv: [128, 128]
         case .sequentialCIFAR: [128, 256]  // conv channels, hidden Linear width
         case .shdFC: [1024, 1024]
+        case .recurrentMLP: [256]
         default: [32, 64]
         }
     }
@@ -134,6 +140,19 @@ enum Models {
         for hidden in c.widths {
             layers += [Linear(width, hidden), Dropout(probability: 0.4, sharedAcrossTime: true), BatchNorm1d(hidden),
                        c.neuron.make()]
+            width = hidden
+        }
+        layers.append(Linear(width, c.classes))
+        return Sequential(layers)
+    }
+
+    /// Per width: Linear (no bias) → BN → recurrent neurons; then Linear.
+    static func recurrentMLP(_ c: ModelConfiguration) -> Sequential {
+        var layers: [any Layer] = [Flatten(startAxis: 2)]
+        var width = c.inputShape.reduce(1, *)
+        for hidden in c.widths {
+            layers += [Linear(width, hidden, bias: false), BatchNorm1d(hidden),
+                       RecurrentSpiking(features: hidden, neuron: c.neuron.makeStepwise())]
             width = hidden
         }
         layers.append(Linear(width, c.classes))

@@ -70,14 +70,37 @@ public struct NeuronConfiguration: Sendable, Equatable {
         surrogate.withSurrogate { makeNeuron($0) }
     }
 
-    private func makeNeuron<S: Surrogate>(_ s: S) -> any Layer {
+    /// Whether the neuron runs one step at a time from its own state (IF, LIF, PLIF), as recurrent
+    /// layers need; the parallel neurons see all steps at once.
+    public var isStepwise: Bool {
         switch kind {
-        case .integrateAndFire:
-            IF(threshold: threshold, reset: reset, detachReset: detachReset, surrogate: s)
+        case .integrateAndFire, .leakyIntegrateAndFire, .parametricLIF: true
+        case .psn, .maskedPSN, .slidingPSN, .psu, .ipsu, .rpsu: false
+        }
+    }
+
+    /// A new stepwise neuron (IF, LIF or PLIF), for recurrent layers.
+    public func makeStepwise() -> any SpikingNeuron {
+        precondition(isStepwise, "\(kind.rawValue) computes all time steps at once; a recurrent layer needs if, lif or plif")
+        return surrogate.withSurrogate { makeStepwise($0) }
+    }
+
+    private func makeStepwise<S: Surrogate>(_ s: S) -> any SpikingNeuron {
+        switch kind {
+        case .integrateAndFire: IF(threshold: threshold, reset: reset, detachReset: detachReset, surrogate: s)
         case .leakyIntegrateAndFire:
             LIF(tau: tau, threshold: threshold, reset: reset, detachReset: detachReset, decayInput: decayInput, surrogate: s)
         case .parametricLIF:
             PLIF(initialTau: tau, threshold: threshold, reset: reset, detachReset: detachReset, decayInput: decayInput, surrogate: s)
+        case .psn, .maskedPSN, .slidingPSN, .psu, .ipsu, .rpsu:
+            preconditionFailure("\(kind.rawValue) computes all time steps at once; a recurrent layer needs if, lif or plif")
+        }
+    }
+
+    private func makeNeuron<S: Surrogate>(_ s: S) -> any Layer {
+        switch kind {
+        case .integrateAndFire, .leakyIntegrateAndFire, .parametricLIF:
+            makeStepwise(s)
         case .psn:
             PSN(timeSteps: timeSteps, surrogate: s)
         case .maskedPSN:

@@ -176,6 +176,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
         if neuron.threshold <= 0 { throw bad("--threshold must be > 0, got \(neuron.threshold)") }
         if neuron.kind != .integrateAndFire && neuron.tau <= 1 { throw bad("--tau must be > 1, got \(neuron.tau)") }
         if neuron.order < 1 { throw bad("--psn-order must be ≥ 1, got \(neuron.order)") }
+        if model == .recurrentMLP && !neuron.isStepwise {
+            throw bad("--model recurrent-mlp feeds spikes back step by step: use --neuron if, lif or plif, not \(neuron.kind.rawValue)")
+        }
         if neuron.kind == .maskedPSN && neuron.order > timeSteps {
             throw bad("--psn-order \(neuron.order) exceeds --time-steps \(timeSteps)")
         }

@@ -7,13 +7,14 @@ import Testing
 @Suite struct ModelTests {
     static let cases: [(ModelName, [Int])] = [
         (.spikingMLP, [1, 8, 8]), (.spikingCNN, [2, 8, 8]), (.vggSNN, [2, 16, 16]), (.sewResNet18, [3, 8, 8]), (.resnet19, [3, 8, 8]),
-        (.sequentialConv, [1, 8]), (.sequentialCIFAR, [3, 8]), (.shdFC, [20]),
+        (.sequentialConv, [1, 8]), (.sequentialCIFAR, [3, 8]), (.shdFC, [20]), (.recurrentMLP, [1, 8]),
     ]
 
     @Test(arguments: cases)
     func forwardAndBackward(_ c: (ModelName, [Int])) {
         GlobalRandom.seed(1)
-        for kind in NeuronKind.allCases {
+        // A recurrent layer needs a neuron that steps from its own state.
+        for kind in NeuronKind.allCases where c.0 != .recurrentMLP || NeuronConfiguration(kind: kind).isStepwise {
             let config = ModelConfiguration(name: c.0, inputShape: c.1, classes: 5,
                                             neuron: NeuronConfiguration(kind: kind, threshold: 0.5, timeSteps: 3))
             let model = config.make()
@@ -49,6 +50,15 @@ import Testing
         // Linear(700 → 1024) → Dropout → BN → neuron, twice, Linear(1024 → 20).
         let shd = ModelConfiguration(name: .shdFC, inputShape: [700], classes: 20).make()
         #expect(shd.parameterCount == (700 * 1024 + 1024) + 2048 + (1024 * 1024 + 1024) + 2048 + (1024 * 20 + 20))
+    }
+
+    @Test func recurrentMLPParameterCountAndPaths() {
+        // Linear(28 → 256, no bias) → BN → recurrent PLIF (256 × 256 feedback, w) → Linear(256 → 10).
+        let config = ModelConfiguration(name: .recurrentMLP, inputShape: [1, 28], classes: 10, neuron: NeuronConfiguration(kind: .parametricLIF))
+        let model = config.make()
+        #expect(model.parameterCount == 28 * 256 + 2 * 256 + (256 * 256 + 1) + (256 * 10 + 10))
+        // Flatten (0), Linear (1), BatchNorm1d (2), RecurrentSpiking (3), Linear (4).
+        #expect(Set(model.namedParameters().map(\.path)).isSuperset(of: ["3.weight", "3.neuron.w"]))
     }
 
     @Test func dropoutSharedAcrossTimeDropsTheSameNeuronsAtEveryStep() {

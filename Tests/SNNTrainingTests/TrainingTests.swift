@@ -171,6 +171,7 @@ func temporaryPath(_ name: String) -> String {
             ["train", "--encoding", "frames", "--output", output],
             ["train", "--dataset", "nmnist", "--data-dir", "/nonexistent-events", "--output", output],
             ["train", "--framing", "bogus", "--output", output],
+            ["train", "--model", "recurrent-mlp", "--neuron", "psn", "--output", output],
         ]
         for arguments in cases {
             let r = try runSNN(arguments)
