@@ -20,6 +20,8 @@ void snn_blas_set_threads(int threads) { (void)threads; }
 int snn_cpu_has_avx512(void) { return 0; }
 int snn_cpu_has_avx2(void) { return 0; }
 const char *snn_blas_preferred_core(void) { return ""; }
+void snn_blas_hold_calls(void) {}
+void snn_blas_allow_calls(void) {}
 
 #else
 #include <dlfcn.h>
@@ -128,6 +130,27 @@ static void portable_sgemm(int transA, int transB, int m, int n, int k, float al
     }
 }
 
+// Shared by BLAS calls, exclusive around a fork (snn_blas.h); writers first, so that a stream of
+// calls from other threads cannot keep a fork waiting.
+static pthread_rwlock_t fork_lock;
+static pthread_once_t fork_lock_once = PTHREAD_ONCE_INIT;
+static void init_fork_lock(void) {
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+#if defined(__GLIBC__)
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+    pthread_rwlock_init(&fork_lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+}
+
+void snn_blas_hold_calls(void) {
+    pthread_once(&fork_lock_once, init_fork_lock);
+    pthread_rwlock_wrlock(&fork_lock);
+}
+
+void snn_blas_allow_calls(void) { pthread_rwlock_unlock(&fork_lock); }
+
 void snn_sgemm(int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda,
                const float *b, int ldb, float beta, float *c, int ldc) {
     pthread_once(&load_once, load_blas);
@@ -137,9 +160,12 @@ void snn_sgemm(int transA, int transB, int m, int n, int k, float alpha, const f
             for (int j = 0; j < n; j++) c[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[(size_t)i * ldc + j];
         return;
     }
-    if (blas_sgemm)
+    if (blas_sgemm) {
+        pthread_once(&fork_lock_once, init_fork_lock);
+        pthread_rwlock_rdlock(&fork_lock);
         blas_sgemm(101, transA ? 112 : 111, transB ? 112 : 111, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    else
+        pthread_rwlock_unlock(&fork_lock);
+    } else
         portable_sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 #endif

@@ -4,9 +4,17 @@
 // variables, are read from those variables after H5open().
 
 #include "snn_hdf5.h"
+#include "snn_blas.h"
 
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,14 +58,9 @@ static hid_t native_double, native_int64;
 static int loaded;
 static char version[32];
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
-// The library is built thread-safe or not; calls are serialised here either way. A thread-safe build
-// keeps the error-printing setting per thread, so it is switched off on every call.
+// The library is built thread-safe or not; every use is in a child process (below), and the fork is
+// serialised here so that no thread of the parent is inside the library when it is copied.
 static pthread_mutex_t lock_ = PTHREAD_MUTEX_INITIALIZER;
-static void lock(void) {
-    pthread_mutex_lock(&lock_);
-    h5.H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-static void unlock(void) { pthread_mutex_unlock(&lock_); }
 
 static void load_hdf5(void) {
     static const char *const names[] = {
@@ -105,23 +108,6 @@ int snn_h5_available(void) {
 
 const char *snn_h5_version(void) { return snn_h5_available() ? version : ""; }
 
-int snn_h5_open(const char *path, int64_t *file) {
-    if (!snn_h5_available()) return SNN_H5_UNAVAILABLE;
-    lock();
-    hid_t f = h5.H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    unlock();
-    if (f < 0) return SNN_H5_OPEN_FAILED;
-    *file = f;
-    return SNN_H5_OK;
-}
-
-void snn_h5_close(int64_t file) {
-    if (!snn_h5_available()) return;
-    lock();
-    h5.H5Fclose(file);
-    unlock();
-}
-
 // Opens a one-dimensional dataset; *length its size. Caller holds the lock.
 static int open_1d(hid_t file, const char *name, hid_t *dataset, hsize_t *length) {
     if (h5.H5Lexists(file, name, H5P_DEFAULT) <= 0) return SNN_H5_NO_DATASET;
@@ -159,37 +145,39 @@ static void type_classes(hid_t dataset, int *outer, int *inner) {
     h5.H5Tclose(t);
 }
 
-int snn_h5_read_int64(int64_t file, const char *name, int64_t *out, uint64_t capacity, uint64_t *length) {
-    if (!snn_h5_available()) return SNN_H5_UNAVAILABLE;
-    lock();
+// A one-dimensional integer dataset into a malloc'd array.
+static int read_int64(hid_t file, const char *name, uint64_t *length, int64_t **out) {
     hid_t d;
     hsize_t n;
     int status = open_1d(file, name, &d, &n);
-    if (status == SNN_H5_OK) {
-        int outer, inner;
-        type_classes(d, &outer, &inner);
-        *length = n;
-        if (outer != H5T_INTEGER) status = SNN_H5_WRONG_TYPE;
-        else if (out && n != capacity) status = SNN_H5_WRONG_TYPE;
-        else if (out && h5.H5Dread(d, native_int64, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0) status = SNN_H5_READ_FAILED;
-        h5.H5Dclose(d);
-    }
-    unlock();
+    if (status != SNN_H5_OK) return status;
+    int outer, inner;
+    type_classes(d, &outer, &inner);
+    *length = n;
+    if (outer != H5T_INTEGER) status = SNN_H5_WRONG_TYPE;
+    else if (!(*out = malloc((n ? n : 1) * sizeof(int64_t)))) status = SNN_H5_NO_MEMORY;
+    else if (h5.H5Dread(d, native_int64, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0) status = SNN_H5_READ_FAILED;
+    h5.H5Dclose(d);
     return status;
 }
 
-int snn_h5_read_vlen(int64_t file, const char *name, uint64_t count, uint64_t *offsets, double **values) {
-    if (!snn_h5_available()) return SNN_H5_UNAVAILABLE;
-    *values = NULL;
-    lock();
+// A one-dimensional dataset of variable-length sequences of numbers: malloc'd offsets (length + 1)
+// and concatenated values.
+static int read_vlen(hid_t file, const char *name, uint64_t *length, uint64_t **offsets_out, double **values) {
     hid_t d;
     hsize_t n;
     int status = open_1d(file, name, &d, &n);
-    if (status != SNN_H5_OK) goto done;
+    if (status != SNN_H5_OK) return status;
+    uint64_t count = n, *offsets = NULL;
+    *length = n;
     int outer, inner;
     type_classes(d, &outer, &inner);
-    if (outer != H5T_VLEN || (inner != H5T_FLOAT && inner != H5T_INTEGER) || n != count) {
+    if (outer != H5T_VLEN || (inner != H5T_FLOAT && inner != H5T_INTEGER)) {
         status = SNN_H5_WRONG_TYPE;
+        goto close_dataset;
+    }
+    if (!(offsets = *offsets_out = malloc((count + 1) * sizeof(uint64_t)))) {
+        status = SNN_H5_NO_MEMORY;
         goto close_dataset;
     }
     hvl_t *seqs = calloc(count ? count : 1, sizeof(hvl_t));
@@ -221,7 +209,166 @@ int snn_h5_read_vlen(int64_t file, const char *name, uint64_t count, uint64_t *o
     free(seqs);
 close_dataset:
     h5.H5Dclose(d);
-done:
-    unlock();
     return status;
+}
+
+// ---- Isolation: the library runs in a child process -------------------------------------------
+// Damaged metadata can make libhdf5 dereference wild pointers or loop. The reads therefore run in a
+// forked child that streams the results through a pipe; the parent survives a crash (reported with
+// its signal) and stops a child that runs past the deadline. The child only calls C: malloc (made
+// fork-safe by the C library), the already loaded HDF5 functions (no other thread is inside them:
+// the parent holds the lock across fork), write and _exit. The fork also waits for BLAS calls of
+// other threads to end (snn_blas_hold_calls): OpenBLAS's fork handler would otherwise hang them.
+
+static int write_all(int fd, const void *data, size_t size) {
+    const char *p = data;
+    while (size > 0) {
+        ssize_t w = write(fd, p, size > (1u << 20) ? (1u << 20) : size);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        p += w;
+        size -= (size_t)w;
+    }
+    return 0;
+}
+
+static void child_reads(const char *path, snn_h5_request *requests, int count, int fd) {
+    h5.H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = h5.H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    int32_t status = f < 0 ? SNN_H5_OPEN_FAILED : SNN_H5_OK;
+    if (write_all(fd, &status, sizeof status) || status != SNN_H5_OK) return;
+    for (int i = 0; i < count; i++) {
+        uint64_t length = 0, *offsets = NULL;
+        int64_t *integers = NULL;
+        double *values = NULL;
+        status = requests[i].vlen ? read_vlen(f, requests[i].name, &length, &offsets, &values)
+                                  : read_int64(f, requests[i].name, &length, &integers);
+        if (write_all(fd, &status, sizeof status) || status != SNN_H5_OK) return;
+        if (write_all(fd, &length, sizeof length)) return;
+        if (requests[i].vlen) {
+            if (write_all(fd, offsets, (length + 1) * sizeof(uint64_t)) ||
+                write_all(fd, values, offsets[length] * sizeof(double)))
+                return;
+        } else if (write_all(fd, integers, length * sizeof(int64_t))) {
+            return;
+        }
+        free(offsets);
+        free(integers);
+        free(values);
+    }
+    h5.H5Fclose(f);
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+// Reads exactly `size` bytes before `deadline`: 0, or 1 at end of stream, -1 on error, -2 on timeout.
+static int read_all(int fd, void *data, size_t size, double deadline) {
+    char *p = data;
+    while (size > 0) {
+        double left = deadline - now_seconds();
+        if (left <= 0) return -2;
+        struct pollfd pfd = {fd, POLLIN, 0};
+        int r = poll(&pfd, 1, (int)(left * 1000) + 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return -1;
+        if (r == 0) return -2;
+        ssize_t got = read(fd, p, size > (1u << 20) ? (1u << 20) : size);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) return -1;
+        if (got == 0) return 1;
+        p += got;
+        size -= (size_t)got;
+    }
+    return 0;
+}
+
+static int parent_reads(int fd, snn_h5_request *requests, int count, double deadline) {
+    int32_t status = 0;
+    int r = read_all(fd, &status, sizeof status, deadline);
+    if (r) return r == -2 ? SNN_H5_TIMEOUT : SNN_H5_CRASHED;
+    if (status != SNN_H5_OK) return status;
+    for (int i = 0; i < count; i++) {
+        snn_h5_request *q = &requests[i];
+        if ((r = read_all(fd, &status, sizeof status, deadline))) return r == -2 ? SNN_H5_TIMEOUT : SNN_H5_CRASHED;
+        q->status = status;
+        if (status != SNN_H5_OK) return status;
+        if ((r = read_all(fd, &q->length, sizeof q->length, deadline))) return r == -2 ? SNN_H5_TIMEOUT : SNN_H5_CRASHED;
+        if (q->length > (1ull << 40)) return SNN_H5_NO_MEMORY;
+        if (q->vlen) {
+            if (!(q->offsets = malloc((q->length + 1) * sizeof(uint64_t)))) return SNN_H5_NO_MEMORY;
+            if ((r = read_all(fd, q->offsets, (q->length + 1) * sizeof(uint64_t), deadline)))
+                return r == -2 ? SNN_H5_TIMEOUT : SNN_H5_CRASHED;
+            uint64_t total = q->offsets[q->length];
+            if (total > (1ull << 40)) return SNN_H5_NO_MEMORY;
+            if (!(q->values = malloc((total ? total : 1) * sizeof(double)))) return SNN_H5_NO_MEMORY;
+            if ((r = read_all(fd, q->values, total * sizeof(double), deadline))) return r == -2 ? SNN_H5_TIMEOUT : SNN_H5_CRASHED;
+        } else {
+            if (!(q->integers = malloc((q->length ? q->length : 1) * sizeof(int64_t)))) return SNN_H5_NO_MEMORY;
+            if ((r = read_all(fd, q->integers, q->length * sizeof(int64_t), deadline)))
+                return r == -2 ? SNN_H5_TIMEOUT : SNN_H5_CRASHED;
+        }
+    }
+    return SNN_H5_OK;
+}
+
+int snn_h5_read(const char *path, snn_h5_request *requests, int count, double timeout_seconds, int *signal_number) {
+    *signal_number = 0;
+    for (int i = 0; i < count; i++) {
+        requests[i].status = SNN_H5_OK;
+        requests[i].length = 0;
+        requests[i].integers = NULL;
+        requests[i].offsets = NULL;
+        requests[i].values = NULL;
+    }
+    if (!snn_h5_available()) return SNN_H5_UNAVAILABLE;
+    int fds[2];
+    if (pipe(fds)) return SNN_H5_READ_FAILED;
+    pthread_mutex_lock(&lock_);
+    snn_blas_hold_calls();
+    pid_t child = fork();
+    if (child == 0) {
+        close(fds[0]);
+        // A crash ends the child quietly: no crash reporter of the parent's runtime runs in it.
+        static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGPIPE};
+        for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) signal(fatal[i], SIG_DFL);
+        // The C library's own messages on a damaged heap ("free(): invalid pointer") are not ours to print.
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) dup2(null, STDERR_FILENO);
+        child_reads(path, requests, count, fds[1]);
+        _exit(0);
+    }
+    snn_blas_allow_calls();
+    pthread_mutex_unlock(&lock_);
+    close(fds[1]);
+    if (child < 0) {
+        close(fds[0]);
+        return SNN_H5_READ_FAILED;
+    }
+    int status = parent_reads(fds[0], requests, count, now_seconds() + timeout_seconds);
+    close(fds[0]);
+    if (status == SNN_H5_TIMEOUT) kill(child, SIGKILL);
+    int wstatus = 0;
+    while (waitpid(child, &wstatus, 0) < 0 && errno == EINTR) {
+    }
+    if (status != SNN_H5_TIMEOUT && WIFSIGNALED(wstatus)) {
+        *signal_number = WTERMSIG(wstatus);
+        status = SNN_H5_CRASHED;
+    }
+    if (status != SNN_H5_OK) snn_h5_free(requests, count);
+    return status;
+}
+
+void snn_h5_free(snn_h5_request *requests, int count) {
+    for (int i = 0; i < count; i++) {
+        free(requests[i].integers);
+        free(requests[i].offsets);
+        free(requests[i].values);
+        requests[i].integers = NULL;
+        requests[i].offsets = NULL;
+        requests[i].values = NULL;
+    }
 }

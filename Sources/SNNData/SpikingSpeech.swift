@@ -32,16 +32,13 @@ public enum SpikingSpeech {
             let hint = FileManager.default.fileExists(atPath: path + ".gz") ? " (found \(path).gz: gunzip it first)" : ""
             throw SNNError(.io, "no such file\(hint)", file: path)
         }
-        var file: Int64 = 0
-        try check(snn_h5_open(path, &file), path, nil)
-        defer { snn_h5_close(file) }
-        var n: UInt64 = 0
-        try check(snn_h5_read_int64(file, "labels", nil, 0, &n), path, "labels")
-        let count = Int(n)
-        var labels64 = [Int64](repeating: 0, count: count)
-        try check(snn_h5_read_int64(file, "labels", &labels64, n, &n), path, "labels")
-        let times = try vlen(file, "spikes/times", count, path)
-        let units = try vlen(file, "spikes/units", count, path)
+        try HDF5Superblock.check(path)
+        let (labels64, times, units) = try readDatasets(path)
+        let count = labels64.count
+        guard times.offsets.count == count + 1, units.offsets.count == count + 1 else {
+            throw SNNError(.corrupt, "\(count) labels but \(times.offsets.count - 1) spike-time and \(units.offsets.count - 1) unit "
+                           + "sequences (expected one of each per label)", file: path)
+        }
         var samples: [EventStream] = []
         samples.reserveCapacity(count)
         for i in 0..<count {
@@ -102,13 +99,38 @@ public enum SpikingSpeech {
         return LabeledImages(images: images, labels: labels, classCount: corpus.classCount)
     }
 
-    static func vlen(_ file: Int64, _ name: String, _ count: Int, _ path: String) throws(SNNError)
-        -> (offsets: [UInt64], values: [Double]) {
-        var offsets = [UInt64](repeating: 0, count: count + 1)
-        var values: UnsafeMutablePointer<Double>?
-        try check(snn_h5_read_vlen(file, name, UInt64(count), &offsets, &values), path, name)
-        defer { free(values) }
-        return (offsets, Array(UnsafeBufferPointer(start: values, count: Int(offsets[count]))))
+    /// `labels`, `spikes/times` and `spikes/units`, read by the library in a child process.
+    static func readDatasets(_ path: String) throws(SNNError)
+        -> (labels: [Int64], times: (offsets: [UInt64], values: [Double]), units: (offsets: [UInt64], values: [Double])) {
+        let names = ["labels", "spikes/times", "spikes/units"]
+        let cNames = names.map { strdup($0)! }
+        defer { cNames.forEach { free($0) } }
+        var requests = cNames.enumerated().map { i, name in
+            snn_h5_request(name: name, vlen: i == 0 ? 0 : 1, status: 0, length: 0, integers: nil, offsets: nil, values: nil)
+        }
+        // Damaged metadata can make the library loop; the limit allows 5 MB/s, far below its real speed.
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        let timeout = 5 + Double(size) / 5e6
+        var signal: Int32 = 0
+        let status = Int(snn_h5_read(path, &requests, Int32(requests.count), timeout, &signal))
+        if status != Int(SNN_H5_OK) {
+            let failed = requests.firstIndex { $0.status != SNN_H5_OK }.map { names[$0] }
+            switch status {
+            case Int(SNN_H5_CRASHED):
+                throw SNNError(.corrupt, "the HDF5 library crashed reading it (signal \(signal)): its metadata is damaged", file: path)
+            case Int(SNN_H5_TIMEOUT):
+                throw SNNError(.corrupt, "the HDF5 library did not finish reading it within \(Int(timeout)) s: its metadata is damaged",
+                               file: path)
+            default: try check(Int32(status), path, failed)
+            }
+        }
+        defer { snn_h5_free(&requests, Int32(requests.count)) }
+        let labels = Array(UnsafeBufferPointer(start: requests[0].integers, count: Int(requests[0].length)))
+        func sequences(_ r: snn_h5_request) -> (offsets: [UInt64], values: [Double]) {
+            let offsets = Array(UnsafeBufferPointer(start: r.offsets, count: Int(r.length) + 1))
+            return (offsets, Array(UnsafeBufferPointer(start: r.values, count: Int(offsets.last!))))
+        }
+        return (labels, sequences(requests[1]), sequences(requests[2]))
     }
 
     static func check(_ status: Int32, _ path: String, _ dataset: String?) throws(SNNError) {
@@ -121,6 +143,55 @@ public enum SpikingSpeech {
         case Int(SNN_H5_NO_MEMORY): throw SNNError(.io, "out of memory reading \(what)", file: path)
         case Int(SNN_H5_UNAVAILABLE): throw SNNError(.unsupported, "the HDF5 library is not available", file: path)
         default: throw SNNError(.corrupt, "HDF5 could not read \(what) (damaged data)", file: path)
+        }
+    }
+}
+
+/// The HDF5 superblock's own checks, made before the library sees a file, so that the common damage
+/// (not HDF5 at all, a wrong version, truncation) is reported with its byte offset; the library's
+/// errors name only the dataset.
+enum HDF5Superblock {
+    static let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
+
+    static func check(_ path: String) throws(SNNError) {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw SNNError(.io, "cannot open the file", file: path) }
+        defer { try? handle.close() }
+        let size = Int((try? handle.seekToEnd()) ?? 0)
+        func bytes(at offset: Int, _ count: Int) -> [UInt8] {
+            guard (try? handle.seek(toOffset: UInt64(offset))) != nil else { return [] }
+            return [UInt8]((try? handle.read(upToCount: count)) ?? Data())
+        }
+        // The superblock sits at 0 or, after a user block, at 512, 1024, 2048, …
+        var base = 0
+        while base + 8 <= size && bytes(at: base, 8) != signature { base = base == 0 ? 512 : base * 2 }
+        guard base + 8 <= size else {
+            throw SNNError(.corrupt, "no HDF5 signature (\\x89HDF\\r\\n\\x1a\\n) at offset 0 or any 512·2ᵏ: not an HDF5 file",
+                           file: path, offset: 0)
+        }
+        let head = bytes(at: base, 64)
+        func truncated(_ field: String) -> SNNError {
+            SNNError(.corrupt, "truncated inside the superblock (its \(field))", file: path, offset: size)
+        }
+        guard head.count > 9 else { throw truncated("version") }
+        let version = Int(head[8])
+        let sizeField: Int, eofField: Int
+        switch version {
+        case 0, 1: sizeField = 13; eofField = version == 0 ? 24 : 28  // then base, free-space, end-of-file addresses
+        case 2, 3: sizeField = 9; eofField = 12
+        default: throw SNNError(.corrupt, "superblock version \(version) (expected 0…3)", file: path, offset: base + 8)
+        }
+        guard head.count > sizeField else { throw truncated("size of offsets") }
+        let width = Int(head[sizeField])
+        guard [2, 4, 8].contains(width) else {
+            throw SNNError(.corrupt, "size of offsets \(width) (expected 2, 4 or 8)", file: path, offset: base + sizeField)
+        }
+        let at = eofField + 2 * width  // after the base address and the free-space (v0/1) or extension (v2/3) address
+        guard head.count >= at + width else { throw truncated("end-of-file address") }
+        let eof = (0..<width).reduce(UInt64(0)) { $0 | UInt64(head[at + $1]) << (8 * UInt64($1)) }
+        let undefined = width == 8 ? UInt64.max : (UInt64(1) << (8 * UInt64(width))) - 1
+        if eof != undefined && UInt64(base) + eof > UInt64(size) {
+            throw SNNError(.corrupt, "truncated: the superblock's end-of-file address (offset \(base + at)) gives \(UInt64(base) + eof) "
+                           + "bytes, the file has \(size)", file: path, offset: size)
         }
     }
 }

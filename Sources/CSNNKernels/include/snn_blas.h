@@ -26,6 +26,12 @@ const char *snn_blas_core_name(void);
 /// Sets the number of threads the BLAS uses (no effect with the portable fallback).
 void snn_blas_set_threads(int threads);
 
+/// Brackets a fork(): waits until no thread is inside the BLAS and keeps new calls out until
+/// snn_blas_allow_calls(). OpenBLAS shuts its thread pool down in a fork handler, and a thread that
+/// is inside a BLAS call at that moment hangs with the pool; every BLAS call holds this lock shared.
+void snn_blas_hold_calls(void);
+void snn_blas_allow_calls(void);
+
 /// 1 when the CPU supports AVX-512F, else 0 (used to detect a regression of the core-type fix).
 int snn_cpu_has_avx512(void);
 

@@ -17,6 +17,8 @@ enum {
     SNN_H5_WRONG_TYPE = -4,     // the dataset's type or rank is not the one asked for
     SNN_H5_READ_FAILED = -5,    // the library failed while reading (corrupt data)
     SNN_H5_NO_MEMORY = -6,
+    SNN_H5_CRASHED = -7,        // the library crashed on the file (damaged metadata)
+    SNN_H5_TIMEOUT = -8,        // the library did not finish in time (damaged metadata)
 };
 
 /// 1 when the HDF5 library is loaded (it is opened on the first call).
@@ -24,18 +26,26 @@ int snn_h5_available(void);
 /// The library's version as "1.10.8", or "" when unavailable.
 const char *snn_h5_version(void);
 
-/// Opens a file read-only; `*file` is its handle.
-int snn_h5_open(const char *path, int64_t *file);
-void snn_h5_close(int64_t file);
+/// One dataset to read: a one-dimensional integer dataset (`vlen` = 0) into `integers`, or a
+/// one-dimensional dataset of variable-length sequences of numbers, float or integer (`vlen` = 1), into
+/// `offsets` (length + 1 entries: where each sequence starts in `values`) and `values` (doubles).
+typedef struct {
+    const char *name;   // in: the dataset's path in the file ("spikes/times")
+    int vlen;           // in
+    int status;         // out: SNN_H5_OK or why this dataset failed
+    uint64_t length;    // out: elements, or sequences
+    int64_t *integers;  // out (malloc'd)
+    uint64_t *offsets;  // out (malloc'd)
+    double *values;     // out (malloc'd)
+} snn_h5_request;
 
-/// A one-dimensional integer dataset: `*length` receives its number of elements; when `out` is not
-/// NULL the elements are read into it (`capacity` must equal that number).
-int snn_h5_read_int64(int64_t file, const char *name, int64_t *out, uint64_t capacity, uint64_t *length);
-
-/// Reads a one-dimensional dataset of `count` variable-length sequences of numbers (float or
-/// integer): `offsets` (count + 1 entries) receives the start of each sequence in the concatenated
-/// values, `*values` a malloc'd array (free it) of doubles.
-int snn_h5_read_vlen(int64_t file, const char *name, uint64_t count, uint64_t *offsets, double **values);
+/// Opens `path` read-only and reads the requested datasets, in a child process: damaged metadata that
+/// makes the library crash gives SNN_H5_CRASHED (`*signal_number` the signal) and one that makes it run
+/// past `timeout_seconds` gives SNN_H5_TIMEOUT, instead of taking the caller down. On SNN_H5_OK free
+/// the results with snn_h5_free; on failure nothing is left allocated, and a dataset's own failure is
+/// both returned and left in its `status`.
+int snn_h5_read(const char *path, snn_h5_request *requests, int count, double timeout_seconds, int *signal_number);
+void snn_h5_free(snn_h5_request *requests, int count);
 
 #ifdef __cplusplus
 }
