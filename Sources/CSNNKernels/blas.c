@@ -105,10 +105,7 @@ const char *snn_blas_core_name(void) {
     return (blas_sgemm && blas_corename) ? blas_corename() : "";
 }
 
-void snn_blas_set_threads(int threads) {
-    pthread_once(&load_once, load_blas);
-    if (blas_threads) blas_threads(threads);
-}
+
 
 // Portable fallback: a cache-blocked triple loop. Slow, but correct and dependency-free.
 static void portable_sgemm(int transA, int transB, int m, int n, int k, float alpha, const float *a,
@@ -131,7 +128,7 @@ static void portable_sgemm(int transA, int transB, int m, int n, int k, float al
 }
 
 // Shared by BLAS calls, exclusive around a fork (snn_blas.h); writers first, so that a stream of
-// calls from other threads cannot keep a fork waiting.
+// calls from other threads cannot keep a fork waiting (glibc; elsewhere a fork may wait for a gap).
 static pthread_rwlock_t fork_lock;
 static pthread_once_t fork_lock_once = PTHREAD_ONCE_INIT;
 static void init_fork_lock(void) {
@@ -150,6 +147,15 @@ void snn_blas_hold_calls(void) {
 }
 
 void snn_blas_allow_calls(void) { pthread_rwlock_unlock(&fork_lock); }
+
+void snn_blas_set_threads(int threads) {
+    pthread_once(&load_once, load_blas);
+    if (!blas_threads) return;
+    pthread_once(&fork_lock_once, init_fork_lock);
+    pthread_rwlock_rdlock(&fork_lock);
+    blas_threads(threads);
+    pthread_rwlock_unlock(&fork_lock);
+}
 
 void snn_sgemm(int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda,
                const float *b, int ldb, float beta, float *c, int ldc) {

@@ -3,6 +3,7 @@
 // of HDF5 ≥ 1.10 (hid_t is 64-bit there), and the native type ids, which are macros over global
 // variables, are read from those variables after H5open().
 
+#define _GNU_SOURCE  // pipe2
 #include "snn_hdf5.h"
 #include "snn_blas.h"
 
@@ -53,6 +54,7 @@ static struct {
     hid_t (*H5Tvlen_create)(hid_t);
     herr_t (*H5Tclose)(hid_t);
     int (*H5Lexists)(hid_t, const char *, hid_t);
+    herr_t (*H5PLset_loading_state)(unsigned);  // optional
 } h5;
 static hid_t native_double, native_int64;
 static int loaded;
@@ -87,6 +89,8 @@ static void load_hdf5(void) {
     LOOKUP(H5Sclose) LOOKUP(H5Tget_class) LOOKUP(H5Tget_super) LOOKUP(H5Tvlen_create) LOOKUP(H5Tclose)
     LOOKUP(H5Lexists)
 #undef LOOKUP
+    void *plugins = dlsym(handle, "H5PLset_loading_state");
+    memcpy(&h5.H5PLset_loading_state, &plugins, sizeof h5.H5PLset_loading_state);
     if (!ok || h5.H5open() < 0) return;
     unsigned major = 0, minor = 0, release = 0;
     h5.H5get_libversion(&major, &minor, &release);
@@ -108,7 +112,7 @@ int snn_h5_available(void) {
 
 const char *snn_h5_version(void) { return snn_h5_available() ? version : ""; }
 
-// Opens a one-dimensional dataset; *length its size. Caller holds the lock.
+// Opens a one-dimensional dataset; *length its size.
 static int open_1d(hid_t file, const char *name, hid_t *dataset, hsize_t *length) {
     if (h5.H5Lexists(file, name, H5P_DEFAULT) <= 0) return SNN_H5_NO_DATASET;
     hid_t d = h5.H5Dopen2(file, name, H5P_DEFAULT);
@@ -234,6 +238,8 @@ static int write_all(int fd, const void *data, size_t size) {
 
 static void child_reads(const char *path, snn_h5_request *requests, int count, int fd) {
     h5.H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    // Damaged bytes can name a filter; no plugin is loaded for one.
+    if (h5.H5PLset_loading_state) h5.H5PLset_loading_state(0);
     hid_t f = h5.H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     int32_t status = f < 0 ? SNN_H5_OPEN_FAILED : SNN_H5_OK;
     if (write_all(fd, &status, sizeof status) || status != SNN_H5_OK) return;
@@ -256,7 +262,7 @@ static void child_reads(const char *path, snn_h5_request *requests, int count, i
         free(integers);
         free(values);
     }
-    h5.H5Fclose(f);
+    // No H5Fclose: on damaged metadata it can loop or crash too, and the process ends here anyway.
 }
 
 static double now_seconds(void) {
@@ -325,9 +331,24 @@ int snn_h5_read(const char *path, snn_h5_request *requests, int count, double ti
         requests[i].values = NULL;
     }
     if (!snn_h5_available()) return SNN_H5_UNAVAILABLE;
-    int fds[2];
-    if (pipe(fds)) return SNN_H5_READ_FAILED;
+    // The pipe is made under the lock and closed on exec, so that no other read's child and no
+    // spawned process holds its write end (which would hide the end of the stream).
     pthread_mutex_lock(&lock_);
+    int fds[2];
+#if defined(__linux__)
+    int piped = pipe2(fds, O_CLOEXEC);
+#else
+    int piped = pipe(fds);
+    if (!piped) {
+        fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+        fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+    }
+#endif
+    if (piped) {
+        *signal_number = errno;
+        pthread_mutex_unlock(&lock_);
+        return SNN_H5_SYSTEM;
+    }
     snn_blas_hold_calls();
     pid_t child = fork();
     if (child == 0) {
@@ -341,23 +362,24 @@ int snn_h5_read(const char *path, snn_h5_request *requests, int count, double ti
         child_reads(path, requests, count, fds[1]);
         _exit(0);
     }
+    int fork_error = errno;
     snn_blas_allow_calls();
-    pthread_mutex_unlock(&lock_);
     close(fds[1]);
+    pthread_mutex_unlock(&lock_);
     if (child < 0) {
         close(fds[0]);
-        return SNN_H5_READ_FAILED;
+        *signal_number = fork_error;
+        return SNN_H5_SYSTEM;
     }
     int status = parent_reads(fds[0], requests, count, now_seconds() + timeout_seconds);
     close(fds[0]);
-    if (status == SNN_H5_TIMEOUT) kill(child, SIGKILL);
+    // Whatever went wrong (a crash, a loop, a result the parent refused), the child goes now.
+    if (status != SNN_H5_OK) kill(child, SIGKILL);
     int wstatus = 0;
     while (waitpid(child, &wstatus, 0) < 0 && errno == EINTR) {
     }
-    if (status != SNN_H5_TIMEOUT && WIFSIGNALED(wstatus)) {
-        *signal_number = WTERMSIG(wstatus);
-        status = SNN_H5_CRASHED;
-    }
+    // The stream ended early: the child died, by a signal (a crash) or by exiting.
+    if (status == SNN_H5_CRASHED && WIFSIGNALED(wstatus) && WTERMSIG(wstatus) != SIGKILL) *signal_number = WTERMSIG(wstatus);
     if (status != SNN_H5_OK) snn_h5_free(requests, count);
     return status;
 }

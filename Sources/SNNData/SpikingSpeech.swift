@@ -117,7 +117,10 @@ public enum SpikingSpeech {
             let failed = requests.firstIndex { $0.status != SNN_H5_OK }.map { names[$0] }
             switch status {
             case Int(SNN_H5_CRASHED):
-                throw SNNError(.corrupt, "the HDF5 library crashed reading it (signal \(signal)): its metadata is damaged", file: path)
+                let how = signal != 0 ? "crashed reading it (signal \(signal))" : "stopped before it had read everything"
+                throw SNNError(.corrupt, "the HDF5 library \(how): its metadata is damaged", file: path)
+            case Int(SNN_H5_SYSTEM):
+                throw SNNError(.io, "could not start the HDF5 reader process: \(String(cString: strerror(signal)))", file: path)
             case Int(SNN_H5_TIMEOUT):
                 throw SNNError(.corrupt, "the HDF5 library did not finish reading it within \(Int(timeout)) s: its metadata is damaged",
                                file: path)
@@ -126,11 +129,16 @@ public enum SpikingSpeech {
         }
         defer { snn_h5_free(&requests, Int32(requests.count)) }
         let labels = Array(UnsafeBufferPointer(start: requests[0].integers, count: Int(requests[0].length)))
-        func sequences(_ r: snn_h5_request) -> (offsets: [UInt64], values: [Double]) {
+        // The child's results are checked as any input: offsets start at 0 and never decrease.
+        func sequences(_ i: Int) throws(SNNError) -> (offsets: [UInt64], values: [Double]) {
+            let r = requests[i]
             let offsets = Array(UnsafeBufferPointer(start: r.offsets, count: Int(r.length) + 1))
+            guard offsets.first == 0, zip(offsets, offsets.dropFirst()).allSatisfy({ $0 <= $1 }) else {
+                throw SNNError(.corrupt, "the sequences of \"\(names[i])\" do not add up", file: path)
+            }
             return (offsets, Array(UnsafeBufferPointer(start: r.values, count: Int(offsets.last!))))
         }
-        return (labels, sequences(requests[1]), sequences(requests[2]))
+        return (labels, try sequences(1), try sequences(2))
     }
 
     static func check(_ status: Int32, _ path: String, _ dataset: String?) throws(SNNError) {
@@ -165,6 +173,9 @@ enum HDF5Superblock {
         var base = 0
         while base + 8 <= size && bytes(at: base, 8) != signature { base = base == 0 ? 512 : base * 2 }
         guard base + 8 <= size else {
+            if size < 8 && signature.starts(with: bytes(at: 0, size)) {
+                throw SNNError(.corrupt, "truncated inside the HDF5 signature", file: path, offset: size)
+            }
             throw SNNError(.corrupt, "no HDF5 signature (\\x89HDF\\r\\n\\x1a\\n) at offset 0 or any 512·2ᵏ: not an HDF5 file",
                            file: path, offset: 0)
         }
@@ -172,26 +183,28 @@ enum HDF5Superblock {
         func truncated(_ field: String) -> SNNError {
             SNNError(.corrupt, "truncated inside the superblock (its \(field))", file: path, offset: size)
         }
-        guard head.count > 9 else { throw truncated("version") }
+        guard head.count > 8 else { throw truncated("version") }
         let version = Int(head[8])
-        let sizeField: Int, eofField: Int
+        let sizeField: Int, baseField: Int
         switch version {
-        case 0, 1: sizeField = 13; eofField = version == 0 ? 24 : 28  // then base, free-space, end-of-file addresses
-        case 2, 3: sizeField = 9; eofField = 12
+        case 0, 1: sizeField = 13; baseField = version == 0 ? 24 : 28  // then base, free-space, end-of-file addresses
+        case 2, 3: sizeField = 9; baseField = 12  // then base, extension, end-of-file addresses
         default: throw SNNError(.corrupt, "superblock version \(version) (expected 0…3)", file: path, offset: base + 8)
         }
         guard head.count > sizeField else { throw truncated("size of offsets") }
         let width = Int(head[sizeField])
-        guard [2, 4, 8].contains(width) else {
-            throw SNNError(.corrupt, "size of offsets \(width) (expected 2, 4 or 8)", file: path, offset: base + sizeField)
+        guard [2, 4, 8, 16, 32].contains(width) else {
+            throw SNNError(.corrupt, "size of offsets \(width) (expected 2, 4, 8, 16 or 32)", file: path, offset: base + sizeField)
         }
-        let at = eofField + 2 * width  // after the base address and the free-space (v0/1) or extension (v2/3) address
+        let at = baseField + 2 * width
         guard head.count >= at + width else { throw truncated("end-of-file address") }
+        guard width <= 8 else { return }  // addresses wider than 64 bits: left to the library
+        // The end-of-file address is absolute (the library compares it with the file's size).
         let eof = (0..<width).reduce(UInt64(0)) { $0 | UInt64(head[at + $1]) << (8 * UInt64($1)) }
         let undefined = width == 8 ? UInt64.max : (UInt64(1) << (8 * UInt64(width))) - 1
-        if eof != undefined && UInt64(base) + eof > UInt64(size) {
-            throw SNNError(.corrupt, "truncated: the superblock's end-of-file address (offset \(base + at)) gives \(UInt64(base) + eof) "
-                           + "bytes, the file has \(size)", file: path, offset: size)
+        if eof != undefined && eof > UInt64(size) {
+            throw SNNError(.corrupt, "truncated: the superblock's end-of-file address (offset \(base + at)) is \(eof), "
+                           + "the file has \(size) bytes", file: path, offset: size)
         }
     }
 }

@@ -179,6 +179,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
         if model == .recurrentMLP && !neuron.isStepwise {
             throw bad("--model recurrent-mlp feeds spikes back step by step: use --neuron if, lif or plif, not \(neuron.kind.rawValue)")
         }
+        if model == .recurrentMLP && msg != nil {
+            throw bad("--msg-probability masks the fused neuron kernels; recurrent-mlp runs its neurons step by step, unmasked")
+        }
         if neuron.kind == .maskedPSN && neuron.order > timeSteps {
             throw bad("--psn-order \(neuron.order) exceeds --time-steps \(timeSteps)")
         }

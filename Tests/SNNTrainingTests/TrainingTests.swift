@@ -172,6 +172,7 @@ func temporaryPath(_ name: String) -> String {
             ["train", "--dataset", "nmnist", "--data-dir", "/nonexistent-events", "--output", output],
             ["train", "--framing", "bogus", "--output", output],
             ["train", "--model", "recurrent-mlp", "--neuron", "psn", "--output", output],
+            ["train", "--model", "recurrent-mlp", "--msg-probability", "0.5", "--output", output],
         ]
         for arguments in cases {
             let r = try runSNN(arguments)

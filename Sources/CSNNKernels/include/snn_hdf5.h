@@ -19,6 +19,7 @@ enum {
     SNN_H5_NO_MEMORY = -6,
     SNN_H5_CRASHED = -7,        // the library crashed on the file (damaged metadata)
     SNN_H5_TIMEOUT = -8,        // the library did not finish in time (damaged metadata)
+    SNN_H5_SYSTEM = -9,         // no pipe or process could be made (errno in *signal_number)
 };
 
 /// 1 when the HDF5 library is loaded (it is opened on the first call).
@@ -40,8 +41,9 @@ typedef struct {
 } snn_h5_request;
 
 /// Opens `path` read-only and reads the requested datasets, in a child process: damaged metadata that
-/// makes the library crash gives SNN_H5_CRASHED (`*signal_number` the signal) and one that makes it run
-/// past `timeout_seconds` gives SNN_H5_TIMEOUT, instead of taking the caller down. On SNN_H5_OK free
+/// makes the library crash gives SNN_H5_CRASHED (`*signal_number` the signal, 0 if it exited) and one
+/// that makes it run past `timeout_seconds` gives SNN_H5_TIMEOUT, instead of taking the caller down.
+/// On SNN_H5_OK free
 /// the results with snn_h5_free; on failure nothing is left allocated, and a dataset's own failure is
 /// both returned and left in its `status`.
 int snn_h5_read(const char *path, snn_h5_request *requests, int count, double timeout_seconds, int *signal_number);
