@@ -55,6 +55,7 @@ static struct {
     herr_t (*H5Tclose)(hid_t);
     int (*H5Lexists)(hid_t, const char *, hid_t);
     herr_t (*H5PLset_loading_state)(unsigned);  // optional
+    herr_t (*H5Ewalk2)(hid_t, int, void *, void *);  // optional
 } h5;
 static hid_t native_double, native_int64;
 static int loaded;
@@ -89,8 +90,9 @@ static void load_hdf5(void) {
     LOOKUP(H5Sclose) LOOKUP(H5Tget_class) LOOKUP(H5Tget_super) LOOKUP(H5Tvlen_create) LOOKUP(H5Tclose)
     LOOKUP(H5Lexists)
 #undef LOOKUP
-    void *plugins = dlsym(handle, "H5PLset_loading_state");
+    void *plugins = dlsym(handle, "H5PLset_loading_state"), *walk = dlsym(handle, "H5Ewalk2");
     memcpy(&h5.H5PLset_loading_state, &plugins, sizeof h5.H5PLset_loading_state);
+    memcpy(&h5.H5Ewalk2, &walk, sizeof h5.H5Ewalk2);
     if (!ok || h5.H5open() < 0) return;
     unsigned major = 0, minor = 0, release = 0;
     h5.H5get_libversion(&major, &minor, &release);
@@ -112,17 +114,41 @@ int snn_h5_available(void) {
 
 const char *snn_h5_version(void) { return snn_h5_available() ? version : ""; }
 
+// The library's own description of its most specific error, kept by note_error() right after a
+// failing call (the next call clears the library's error stack).
+typedef struct {
+    hid_t cls_id, maj_num, min_num;
+    unsigned line;
+    const char *func_name, *file_name, *desc;
+} h5e_error2;
+static char last_error[240];
+static herr_t first_error(unsigned n, const h5e_error2 *e, void *data) {
+    (void)data;
+    if (n == 0 && e && e->desc) snprintf(last_error, sizeof last_error, "%s", e->desc);
+    return 0;
+}
+static void note_error(void) {
+    last_error[0] = 0;
+    if (h5.H5Ewalk2) h5.H5Ewalk2(H5E_DEFAULT, 0 /* H5E_WALK_UPWARD: most specific first */, (void *)first_error, NULL);
+}
+
 // Opens a one-dimensional dataset; *length its size.
 static int open_1d(hid_t file, const char *name, hid_t *dataset, hsize_t *length) {
-    if (h5.H5Lexists(file, name, H5P_DEFAULT) <= 0) return SNN_H5_NO_DATASET;
+    int exists = h5.H5Lexists(file, name, H5P_DEFAULT);
+    if (exists < 0) note_error();
+    if (exists <= 0) return exists < 0 ? SNN_H5_READ_FAILED : SNN_H5_NO_DATASET;
     hid_t d = h5.H5Dopen2(file, name, H5P_DEFAULT);
-    if (d < 0) return SNN_H5_NO_DATASET;
+    if (d < 0) {
+        note_error();
+        return SNN_H5_READ_FAILED;
+    }
     hid_t space = h5.H5Dget_space(d);
+    if (space < 0) note_error();
     int rank = space < 0 ? -1 : h5.H5Sget_simple_extent_ndims(space);
     hsize_t dims[1] = {0};
     int status = SNN_H5_OK;
     if (rank != 1) status = rank < 0 ? SNN_H5_READ_FAILED : SNN_H5_WRONG_TYPE;
-    else if (h5.H5Sget_simple_extent_dims(space, dims, NULL) < 0) status = SNN_H5_READ_FAILED;
+    else if (h5.H5Sget_simple_extent_dims(space, dims, NULL) < 0) status = SNN_H5_READ_FAILED, note_error();
     if (space >= 0) h5.H5Sclose(space);
     if (status != SNN_H5_OK) {
         h5.H5Dclose(d);
@@ -160,7 +186,7 @@ static int read_int64(hid_t file, const char *name, uint64_t *length, int64_t **
     *length = n;
     if (outer != H5T_INTEGER) status = SNN_H5_WRONG_TYPE;
     else if (!(*out = malloc((n ? n : 1) * sizeof(int64_t)))) status = SNN_H5_NO_MEMORY;
-    else if (h5.H5Dread(d, native_int64, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0) status = SNN_H5_READ_FAILED;
+    else if (h5.H5Dread(d, native_int64, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0) status = SNN_H5_READ_FAILED, note_error();
     h5.H5Dclose(d);
     return status;
 }
@@ -190,6 +216,7 @@ static int read_vlen(hid_t file, const char *name, uint64_t *length, uint64_t **
     if (!seqs || memtype < 0 || space < 0) {
         status = seqs ? SNN_H5_READ_FAILED : SNN_H5_NO_MEMORY;
     } else if (h5.H5Dread(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, seqs) < 0) {
+        note_error();
         status = SNN_H5_READ_FAILED;
     } else {
         uint64_t total = 0;
@@ -236,20 +263,33 @@ static int write_all(int fd, const void *data, size_t size) {
     return 0;
 }
 
+// After a failure status: the length of the library's message, then the message.
+static void write_message(int fd) {
+    uint32_t n = (uint32_t)strlen(last_error);
+    if (!write_all(fd, &n, sizeof n)) write_all(fd, last_error, n);
+}
+
 static void child_reads(const char *path, snn_h5_request *requests, int count, int fd) {
     h5.H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     // Damaged bytes can name a filter; no plugin is loaded for one.
     if (h5.H5PLset_loading_state) h5.H5PLset_loading_state(0);
     hid_t f = h5.H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) note_error();
     int32_t status = f < 0 ? SNN_H5_OPEN_FAILED : SNN_H5_OK;
-    if (write_all(fd, &status, sizeof status) || status != SNN_H5_OK) return;
+    if (write_all(fd, &status, sizeof status) || status != SNN_H5_OK) {
+        write_message(fd);
+        return;
+    }
     for (int i = 0; i < count; i++) {
         uint64_t length = 0, *offsets = NULL;
         int64_t *integers = NULL;
         double *values = NULL;
         status = requests[i].vlen ? read_vlen(f, requests[i].name, &length, &offsets, &values)
                                   : read_int64(f, requests[i].name, &length, &integers);
-        if (write_all(fd, &status, sizeof status) || status != SNN_H5_OK) return;
+        if (write_all(fd, &status, sizeof status) || status != SNN_H5_OK) {
+            write_message(fd);
+            return;
+        }
         if (write_all(fd, &length, sizeof length)) return;
         if (requests[i].vlen) {
             if (write_all(fd, offsets, (length + 1) * sizeof(uint64_t)) ||
@@ -292,16 +332,32 @@ static int read_all(int fd, void *data, size_t size, double deadline) {
     return 0;
 }
 
-static int parent_reads(int fd, snn_h5_request *requests, int count, double deadline) {
+// The message that follows a failure status, into `message` (best effort).
+static void read_message(int fd, char *message, size_t capacity, double deadline) {
+    uint32_t n = 0;
+    if (capacity == 0 || read_all(fd, &n, sizeof n, deadline) || n >= sizeof last_error) return;
+    char text[sizeof last_error];
+    if (read_all(fd, text, n, deadline)) return;
+    text[n] = 0;
+    snprintf(message, capacity, "%s", text);
+}
+
+static int parent_reads(int fd, snn_h5_request *requests, int count, double deadline, char *message, size_t capacity) {
     int32_t status = 0;
     int r = read_all(fd, &status, sizeof status, deadline);
     if (r) return r == -2 ? SNN_H5_TIMEOUT : SNN_H5_CRASHED;
-    if (status != SNN_H5_OK) return status;
+    if (status != SNN_H5_OK) {
+        read_message(fd, message, capacity, deadline);
+        return status;
+    }
     for (int i = 0; i < count; i++) {
         snn_h5_request *q = &requests[i];
         if ((r = read_all(fd, &status, sizeof status, deadline))) return r == -2 ? SNN_H5_TIMEOUT : SNN_H5_CRASHED;
         q->status = status;
-        if (status != SNN_H5_OK) return status;
+        if (status != SNN_H5_OK) {
+            read_message(fd, message, capacity, deadline);
+            return status;
+        }
         if ((r = read_all(fd, &q->length, sizeof q->length, deadline))) return r == -2 ? SNN_H5_TIMEOUT : SNN_H5_CRASHED;
         if (q->length > (1ull << 40)) return SNN_H5_NO_MEMORY;
         if (q->vlen) {
@@ -321,8 +377,10 @@ static int parent_reads(int fd, snn_h5_request *requests, int count, double dead
     return SNN_H5_OK;
 }
 
-int snn_h5_read(const char *path, snn_h5_request *requests, int count, double timeout_seconds, int *signal_number) {
+int snn_h5_read(const char *path, snn_h5_request *requests, int count, double timeout_seconds, int *signal_number,
+                char *message, size_t message_capacity) {
     *signal_number = 0;
+    if (message_capacity) message[0] = 0;
     for (int i = 0; i < count; i++) {
         requests[i].status = SNN_H5_OK;
         requests[i].length = 0;
@@ -371,7 +429,7 @@ int snn_h5_read(const char *path, snn_h5_request *requests, int count, double ti
         *signal_number = fork_error;
         return SNN_H5_SYSTEM;
     }
-    int status = parent_reads(fds[0], requests, count, now_seconds() + timeout_seconds);
+    int status = parent_reads(fds[0], requests, count, now_seconds() + timeout_seconds, message, message_capacity);
     close(fds[0]);
     // Whatever went wrong (a crash, a loop, a result the parent refused), the child goes now.
     if (status != SNN_H5_OK) kill(child, SIGKILL);

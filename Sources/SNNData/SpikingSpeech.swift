@@ -112,8 +112,10 @@ public enum SpikingSpeech {
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         let timeout = 5 + Double(size) / 5e6
         var signal: Int32 = 0
-        let status = Int(snn_h5_read(path, &requests, Int32(requests.count), timeout, &signal))
+        var message = [CChar](repeating: 0, count: 256)
+        let status = Int(snn_h5_read(path, &requests, Int32(requests.count), timeout, &signal, &message, message.count))
         if status != Int(SNN_H5_OK) {
+            let detail = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             let failed = requests.firstIndex { $0.status != SNN_H5_OK }.map { names[$0] }
             switch status {
             case Int(SNN_H5_CRASHED):
@@ -124,7 +126,7 @@ public enum SpikingSpeech {
             case Int(SNN_H5_TIMEOUT):
                 throw SNNError(.corrupt, "the HDF5 library did not finish reading it within \(Int(timeout)) s: its metadata is damaged",
                                file: path)
-            default: try check(Int32(status), path, failed)
+            default: try check(Int32(status), path, failed, detail: detail)
             }
         }
         defer { snn_h5_free(&requests, Int32(requests.count)) }
@@ -141,23 +143,24 @@ public enum SpikingSpeech {
         return (labels, try sequences(1), try sequences(2))
     }
 
-    static func check(_ status: Int32, _ path: String, _ dataset: String?) throws(SNNError) {
+    static func check(_ status: Int32, _ path: String, _ dataset: String?, detail: String = "") throws(SNNError) {
         let what = dataset.map { "the dataset \"\($0)\"" } ?? "the file"
+        let library = detail.isEmpty ? "" : ": the library says \"\(detail)\""
         switch Int(status) {
         case Int(SNN_H5_OK): return
-        case Int(SNN_H5_OPEN_FAILED): throw SNNError(.corrupt, "not a readable HDF5 file (bad signature, truncated or damaged)", file: path)
+        case Int(SNN_H5_OPEN_FAILED): throw SNNError(.corrupt, "not a readable HDF5 file (damaged metadata)\(library)", file: path)
         case Int(SNN_H5_NO_DATASET): throw SNNError(.corrupt, "missing \(what) of the SHD / SSC layout", file: path)
         case Int(SNN_H5_WRONG_TYPE): throw SNNError(.corrupt, "\(what) has the wrong type or length for the SHD / SSC layout", file: path)
         case Int(SNN_H5_NO_MEMORY): throw SNNError(.io, "out of memory reading \(what)", file: path)
         case Int(SNN_H5_UNAVAILABLE): throw SNNError(.unsupported, "the HDF5 library is not available", file: path)
-        default: throw SNNError(.corrupt, "HDF5 could not read \(what) (damaged data)", file: path)
+        default: throw SNNError(.corrupt, "HDF5 could not read \(what) (damaged metadata or data)\(library)", file: path)
         }
     }
 }
 
 /// The HDF5 superblock's own checks, made before the library sees a file, so that the common damage
 /// (not HDF5 at all, a wrong version, truncation) is reported with its byte offset; the library's
-/// errors name only the dataset.
+/// errors name the dataset and quote the library's description, which has no offset.
 enum HDF5Superblock {
     static let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
 

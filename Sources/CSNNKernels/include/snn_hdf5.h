@@ -15,7 +15,7 @@ enum {
     SNN_H5_OPEN_FAILED = -2,    // not an HDF5 file, truncated, or unreadable
     SNN_H5_NO_DATASET = -3,     // no dataset of that name
     SNN_H5_WRONG_TYPE = -4,     // the dataset's type or rank is not the one asked for
-    SNN_H5_READ_FAILED = -5,    // the library failed while reading (corrupt data)
+    SNN_H5_READ_FAILED = -5,    // the library failed while reading (damaged metadata or data)
     SNN_H5_NO_MEMORY = -6,
     SNN_H5_CRASHED = -7,        // the library crashed on the file (damaged metadata)
     SNN_H5_TIMEOUT = -8,        // the library did not finish in time (damaged metadata)
@@ -43,10 +43,11 @@ typedef struct {
 /// Opens `path` read-only and reads the requested datasets, in a child process: damaged metadata that
 /// makes the library crash gives SNN_H5_CRASHED (`*signal_number` the signal, 0 if it exited) and one
 /// that makes it run past `timeout_seconds` gives SNN_H5_TIMEOUT, instead of taking the caller down.
-/// On SNN_H5_OK free
-/// the results with snn_h5_free; on failure nothing is left allocated, and a dataset's own failure is
-/// both returned and left in its `status`.
-int snn_h5_read(const char *path, snn_h5_request *requests, int count, double timeout_seconds, int *signal_number);
+/// On SNN_H5_OK free the results with snn_h5_free; on failure nothing is left allocated, a dataset's
+/// own failure is both returned and left in its `status`, and `message` receives the library's
+/// description of the error when it gave one.
+int snn_h5_read(const char *path, snn_h5_request *requests, int count, double timeout_seconds, int *signal_number,
+                char *message, size_t message_capacity);
 void snn_h5_free(snn_h5_request *requests, int count);
 
 #ifdef __cplusplus
