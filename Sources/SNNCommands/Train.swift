@@ -140,6 +140,8 @@ struct Train: ParsableCommand {
     var horizontalFlip = false
     @Option(help: "Random rotations by up to ± this many degrees for augmentation (0 = off).")
     var rotation: Float = 0
+    @Option(help: "Event sets: drop each counted event with this probability, per epoch (tonic's DropEvent; not with --event-size).")
+    var eventDrop: Float = 0
     @Option(help: "Masked surrogate gradients (MSG): mask each element's surrogate derivative with this probability.")
     var msgProbability: Float?
     @Option(help: "MSG: surrogate that masked entries use instead of zero (a --surrogate name, optionally NAME:ALPHA).")
@@ -178,6 +180,7 @@ struct Train: ParsableCommand {
         if let testSamples, testSamples < 1 { throw ValidationError("--test-samples must be ≥ 1, got \(testSamples)") }
         guard cropPadding >= 0 else { throw ValidationError("--crop-padding must be ≥ 0, got \(cropPadding)") }
         guard rotation >= 0 && rotation <= 180 else { throw ValidationError("--rotation must be in 0…180 degrees, got \(rotation)") }
+        guard eventDrop >= 0 && eventDrop < 1 else { throw ValidationError("--event-drop must be in [0, 1), got \(eventDrop)") }
         if dataset.needsDirectory && dataDir == nil && resume == nil {
             throw ValidationError("--data-dir is required for --dataset \(dataset.rawValue)")
         }
@@ -224,7 +227,8 @@ struct Train: ParsableCommand {
         c.framing = f
         c.deltaThreshold = deltaThreshold
         c.eventSize = eventSize
-        c.augmentation = ImageAugmentation(cropPadding: cropPadding, horizontalFlip: horizontalFlip, maxRotation: rotation)
+        c.augmentation = ImageAugmentation(cropPadding: cropPadding, horizontalFlip: horizontalFlip, maxRotation: rotation,
+                                           eventDropProbability: eventDrop)
         c.seed = seed
         c.trainSamples = trainSamples
         c.testSamples = testSamples

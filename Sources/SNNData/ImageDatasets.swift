@@ -50,21 +50,34 @@ public struct ImageAugmentation: Sendable, Equatable {
     /// for positive angles, about the image centre, nearest pixel, zeros outside — torchvision's
     /// `RandomRotation(degrees)` with its defaults.
     public var maxRotation: Float
+    /// For event frames of spike counts: each counted event is dropped with this probability (0 = off),
+    /// which gives exactly the frames of the recording after tonic's `DropEvent(p)`, since framing
+    /// counts events (a count c becomes a Binomial(c, 1 − p) draw). On such frames the crop with
+    /// padding is likewise exact: it shifts every event of the sample by the same (dx, dy), and those
+    /// that leave the sensor are dropped.
+    public var eventDropProbability: Float
 
-    public init(cropPadding: Int = 0, horizontalFlip: Bool = false, maxRotation: Float = 0) {
+    public init(cropPadding: Int = 0, horizontalFlip: Bool = false, maxRotation: Float = 0, eventDropProbability: Float = 0) {
         precondition(cropPadding >= 0, "ImageAugmentation: crop padding must be ≥ 0")
         precondition(maxRotation >= 0 && maxRotation <= 180, "ImageAugmentation: rotation must be in 0…180 degrees")
+        precondition(eventDropProbability >= 0 && eventDropProbability < 1, "ImageAugmentation: event drop probability must be in [0, 1)")
         self.cropPadding = cropPadding
         self.horizontalFlip = horizontalFlip
         self.maxRotation = maxRotation
+        self.eventDropProbability = eventDropProbability
     }
 
-    public var isIdentity: Bool { cropPadding == 0 && !horizontalFlip && maxRotation == 0 }
+    public var isIdentity: Bool { cropPadding == 0 && !horizontalFlip && maxRotation == 0 && eventDropProbability == 0 }
 
     /// Augments every sample of `images` — `[N, C, H, W]`, or `[N, T, C, H, W]` event frames, whose
     /// planes all move together — drawing from `generator`.
     public func apply(_ images: Tensor, using generator: inout RandomGenerator) -> Tensor {
         if isIdentity { return images }
+        if eventDropProbability > 0 {
+            let moved = ImageAugmentation(cropPadding: cropPadding, horizontalFlip: horizontalFlip, maxRotation: maxRotation)
+                .apply(images, using: &generator)
+            return Self.dropEvents(moved, probability: eventDropProbability, using: &generator)
+        }
         precondition(images.rank >= 3, "ImageAugmentation: images must be [N, …, H, W], got \(images.shape)")
         let r = images.rank
         let (n, h, w) = (images.shape[0], images.shape[r - 2], images.shape[r - 1])
@@ -98,6 +111,24 @@ public struct ImageAugmentation: Sendable, Equatable {
                         }
                     }
                 }
+            }
+        }
+        return out
+    }
+
+    /// Every count c of `frames` replaced by the number of its c events that survive an independent
+    /// drop with `probability`. Counts must be whole numbers (frames of counted events, not resized).
+    public static func dropEvents(_ frames: Tensor, probability: Float, using generator: inout RandomGenerator) -> Tensor {
+        var out = frames
+        let keep = UInt64((1 - Double(probability)) * 0x1p53)
+        out.withUnsafeMutableBufferPointer { p in
+            for i in p.indices where p[i] != 0 {
+                let count = p[i]
+                precondition(count > 0 && count == count.rounded() && count < 1e7,
+                             "ImageAugmentation: event drop needs frames of event counts, found \(count)")
+                var kept = 0
+                for _ in 0..<Int(count) where generator.next() >> 11 < keep { kept += 1 }
+                p[i] = Float(kept)
             }
         }
         return out

@@ -200,6 +200,10 @@ public struct TrainingConfiguration: Sendable, Equatable {
             if e < 1 || e > 1024 { throw bad("--event-size must be in 1…1024, got \(e)") }
             if !dataset.hasEventImages { throw bad("--event-size resizes event frames; \(dataset.rawValue) has no event images") }
         }
+        if augmentation.eventDropProbability > 0 {
+            if !dataset.isEventData { throw bad("--event-drop drops events; \(dataset.rawValue) has no event recordings") }
+            if eventSize != nil { throw bad("--event-drop needs frames of event counts; --event-size resizes them into other numbers") }
+        }
         if !framing.fixesFrameCount {
             throw bad("--framing \(framing) gives as many frames as each recording allows; training needs --time-steps frames (sj-number, sj-time or tonic-time-bins)")
         }
@@ -224,7 +228,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
             "label_smoothing": Double(labelSmoothing), "minimum_learning_rate": Double(minimumLearningRate),
             "seed": seed, "loss": loss.rawValue, "encoding": encoding.rawValue,
             "crop_padding": augmentation.cropPadding, "horizontal_flip": augmentation.horizontalFlip,
-            "rotation": Double(augmentation.maxRotation), "drop_last": dropLast,
+            "rotation": Double(augmentation.maxRotation), "event_drop": Double(augmentation.eventDropProbability), "drop_last": dropLast,
             "warmup_epochs": resolvedWarmupEpochs, "effective_learning_rate": Double(effectiveLearningRate),
         ]
         if let dataDirectory { d["data_dir"] = dataDirectory }
@@ -333,8 +337,11 @@ public struct TrainingConfiguration: Sendable, Equatable {
         warmupEpochs = try number("warmup_epochs").intValue
         let rotation = (d["rotation"] as? NSNumber)?.floatValue ?? 0  // absent before rotation existed
         guard rotation >= 0 && rotation <= 180 else { throw SNNError(.corrupt, "\"rotation\" must be in 0…180", file: file) }
+        let eventDrop = (d["event_drop"] as? NSNumber)?.floatValue ?? 0  // absent before event drop existed
+        guard eventDrop >= 0 && eventDrop < 1 else { throw SNNError(.corrupt, "\"event_drop\" must be in [0, 1)", file: file) }
         augmentation = ImageAugmentation(cropPadding: try number("crop_padding").intValue,
-                                         horizontalFlip: try field("horizontal_flip", Bool.self), maxRotation: rotation)
+                                         horizontalFlip: try field("horizontal_flip", Bool.self), maxRotation: rotation,
+                                         eventDropProbability: eventDrop)
         dropLast = try field("drop_last", Bool.self)
         try validate()
     }

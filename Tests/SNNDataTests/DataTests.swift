@@ -179,6 +179,27 @@ import Testing
         #expect(dst.firstIndex(of: 1) == 0 * 5 + 2)
     }
 
+    @Test func eventDropThinsCountsBinomially() {
+        // One cell of 20 events, p = 0.3, 4,000 draws: the kept count is Binomial(20, 0.7), mean 14 and
+        // variance 4.2 (bounds at about 5 standard errors); never more than 20.
+        var g = RandomGenerator(seed: 4)
+        let cell = Tensor(shape: [1, 1, 1, 1, 1], scalars: [20])
+        let draws = (0..<4000).map { _ in ImageAugmentation.dropEvents(cell, probability: 0.3, using: &g).item }
+        let mean = draws.reduce(0, +) / 4000
+        let variance = draws.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 3999
+        #expect(draws.allSatisfy { $0 >= 0 && $0 <= 20 && $0 == $0.rounded() })
+        #expect(abs(mean - 14) < 0.17 && abs(variance - 4.2) < 0.5, "mean \(mean), variance \(variance)")
+        // Through the augmentation, after the crop: zeros stay zero, nothing grows, whole frames keep
+        // about 1 − p of their events.
+        var g0 = RandomGenerator(seed: 5)
+        let frames = Tensor(shape: [4, 3, 2, 8, 8], scalars: (0..<(4 * 3 * 2 * 64)).map { _ in Float(g0.next() % 6) })
+        var g1 = RandomGenerator(seed: 6)
+        let dropped = ImageAugmentation(eventDropProbability: 0.5).apply(frames, using: &g1)
+        #expect(zip(dropped.scalars, frames.scalars).allSatisfy { $0 <= $1 && ($1 > 0 || $0 == 0) })
+        let before = frames.scalars.reduce(0, +), after = dropped.scalars.reduce(0, +)
+        #expect(abs(after / before - 0.5) < 0.05, "kept \(after) of \(before)")
+    }
+
     @Test func eventFramesMoveTogetherUnderAugmentation() {
         // [N, T, C, H, W]: every plane of a sample gets the same crop, flip and rotation, the same
         // as augmenting the [N, T·C, H, W] view with the same draws.

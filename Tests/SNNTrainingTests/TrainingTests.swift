@@ -173,6 +173,9 @@ func temporaryPath(_ name: String) -> String {
             ["train", "--framing", "bogus", "--output", output],
             ["train", "--model", "recurrent-mlp", "--neuron", "psn", "--output", output],
             ["train", "--model", "recurrent-mlp", "--msg-probability", "0.5", "--output", output],
+            ["train", "--event-drop", "0.2", "--output", output],
+            ["train", "--dataset", "nmnist", "--data-dir", output, "--event-drop", "0.2", "--event-size", "48", "--output", output],
+            ["train", "--event-drop", "1", "--output", output],
         ]
         for arguments in cases {
             let r = try runSNN(arguments)
@@ -209,6 +212,15 @@ func temporaryPath(_ name: String) -> String {
         let data = try JSONSerialization.data(withJSONObject: c.dictionary)
         let back = try TrainingConfiguration(dictionary: JSONSerialization.jsonObject(with: data) as! [String: Any], file: "c.json")
         #expect(back == c)
+        var events = TrainingConfiguration()
+        events.dataset = .nmnist
+        events.dataDirectory = "/data/nmnist"
+        events.encoding = .frames
+        events.augmentation = ImageAugmentation(cropPadding: 1, eventDropProbability: 0.25)
+        events.warmupEpochs = 1  // stored resolved
+        let eventData = try JSONSerialization.data(withJSONObject: events.dictionary)
+        let eventsBack = try TrainingConfiguration(dictionary: JSONSerialization.jsonObject(with: eventData) as! [String: Any], file: "e.json")
+        #expect(eventsBack == events)
     }
 
     @Test func sampleLimitsCutEachSplitToItsPrefix() throws {
