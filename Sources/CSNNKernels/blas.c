@@ -24,7 +24,7 @@ void snn_blas_hold_calls(void) {}
 void snn_blas_allow_calls(void) {}
 
 #else
-#include <dlfcn.h>
+#include "dl.h"
 #include <pthread.h>
 
 // cblas enum values (identical in every CBLAS): RowMajor = 101, NoTrans = 111, Trans = 112.
@@ -83,8 +83,7 @@ static void load_blas(void) {
     const char *core = best_core_type();
     if (core && getenv("OPENBLAS_CORETYPE") == NULL) setenv("OPENBLAS_CORETYPE", core, 0);
     const char *names[] = {"libopenblas.so.0", "libopenblas.so", "libopenblasp.so.0", NULL};
-    void *handle = NULL;
-    for (int i = 0; names[i] && !handle; i++) handle = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    void *handle = snn_dlopen_first(names);
     if (!handle) return;
     blas_sgemm = (sgemm_fn)dlsym(handle, "cblas_sgemm");
     blas_corename = (corename_fn)dlsym(handle, "openblas_get_corename");

@@ -2,8 +2,8 @@
 // ship with every Debian system, as dependencies of apt), so the package needs neither to build.
 
 #include "snn_decompress.h"
+#include "dl.h"
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,12 +34,6 @@ static struct {
 static int have_lz4, have_zstd;
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 
-static void *open_first(const char *const *names) {
-    void *h = NULL;
-    for (int i = 0; names[i] && !h; i++) h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-    return h;
-}
-
 static void load(void) {
 #if defined(__APPLE__)
     static const char *const lz4[] = {"liblz4.1.dylib", "/opt/homebrew/lib/liblz4.1.dylib", "/usr/local/lib/liblz4.1.dylib", NULL};
@@ -48,20 +42,15 @@ static void load(void) {
     static const char *const lz4[] = {"liblz4.so.1", "liblz4.so", NULL};
     static const char *const zstd[] = {"libzstd.so.1", "libzstd.so", NULL};
 #endif
-#define LOOKUP(handle, name, ok)                          \
-    {                                                     \
-        void *sym = dlsym(handle, #name);                 \
-        if (!sym) ok = 0;                                 \
-        memcpy(&fn.name, &sym, sizeof fn.name);           \
-    }
-    void *h = open_first(lz4);
+#define LOOKUP(handle, name, ok) SNN_DLSYM(handle, fn.name, #name, ok);
+    void *h = snn_dlopen_first(lz4);
     if (h) {
         int ok = 1;
         LOOKUP(h, LZ4F_createDecompressionContext, ok) LOOKUP(h, LZ4F_freeDecompressionContext, ok)
         LOOKUP(h, LZ4F_decompress, ok) LOOKUP(h, LZ4F_isError, ok) LOOKUP(h, LZ4F_getErrorName, ok)
         have_lz4 = ok;
     }
-    h = open_first(zstd);
+    h = snn_dlopen_first(zstd);
     if (h) {
         int ok = 1;
         LOOKUP(h, ZSTD_createDStream, ok) LOOKUP(h, ZSTD_freeDStream, ok) LOOKUP(h, ZSTD_initDStream, ok)

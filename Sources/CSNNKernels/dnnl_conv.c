@@ -76,7 +76,7 @@ int snn_dnnl_conv2d_backward_weights_blocked(const snn_conv2d_params *p, const f
 
 #else // SNN_HAVE_DNNL
 
-#include <dlfcn.h>
+#include "dl.h"
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -131,17 +131,11 @@ static void load_dnnl(void) {
     // ~7 % faster with passive waiting). libgomp reads the variable when it loads, so set it first;
     // a value the user chose is kept.
     setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
-    void *handle = NULL;
-    for (int i = 0; names[i] && !handle; i++) handle = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    void *handle = snn_dlopen_first(names);
     if (!handle) return;
 
     int ok = 1;
-#define SNN_DNNL_LOOKUP(name)                               \
-    {                                                       \
-        void *sym = dlsym(handle, #name);                   \
-        if (!sym) ok = 0;                                   \
-        memcpy(&fn.name, &sym, sizeof fn.name);             \
-    }
+#define SNN_DNNL_LOOKUP(name) SNN_DLSYM(handle, fn.name, #name, ok);
     SNN_DNNL_FUNCS(SNN_DNNL_LOOKUP)
 #undef SNN_DNNL_LOOKUP
     if (!ok) return; // keep the library mapped: harmless, and dlclose of OpenMP code is risky

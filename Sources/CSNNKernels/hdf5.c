@@ -6,8 +6,8 @@
 #define _GNU_SOURCE  // pipe2
 #include "snn_hdf5.h"
 #include "snn_blas.h"
+#include "dl.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -74,25 +74,18 @@ static void load_hdf5(void) {
         "libhdf5.so", "libhdf5.so.310", "libhdf5.so.320",
 #endif
         NULL};
-    void *handle = NULL;
-    for (int i = 0; names[i] && !handle; i++) handle = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    void *handle = snn_dlopen_first(names);
     if (!handle) return;
-    int ok = 1;
-#define LOOKUP(name)                                  \
-    {                                                 \
-        void *sym = dlsym(handle, #name);             \
-        if (!sym) ok = 0;                             \
-        memcpy(&h5.name, &sym, sizeof h5.name);       \
-    }
+    int ok = 1, optional = 1;
+#define LOOKUP(name) SNN_DLSYM(handle, h5.name, #name, ok);
     LOOKUP(H5open) LOOKUP(H5get_libversion) LOOKUP(H5Eset_auto2) LOOKUP(H5Fopen) LOOKUP(H5Fclose)
     LOOKUP(H5Dopen2) LOOKUP(H5Dclose) LOOKUP(H5Dget_space) LOOKUP(H5Dget_type) LOOKUP(H5Dread)
     LOOKUP(H5Dvlen_reclaim) LOOKUP(H5Sget_simple_extent_ndims) LOOKUP(H5Sget_simple_extent_dims)
     LOOKUP(H5Sclose) LOOKUP(H5Tget_class) LOOKUP(H5Tget_super) LOOKUP(H5Tvlen_create) LOOKUP(H5Tclose)
     LOOKUP(H5Lexists)
 #undef LOOKUP
-    void *plugins = dlsym(handle, "H5PLset_loading_state"), *walk = dlsym(handle, "H5Ewalk2");
-    memcpy(&h5.H5PLset_loading_state, &plugins, sizeof h5.H5PLset_loading_state);
-    memcpy(&h5.H5Ewalk2, &walk, sizeof h5.H5Ewalk2);
+    SNN_DLSYM(handle, h5.H5PLset_loading_state, "H5PLset_loading_state", optional);
+    SNN_DLSYM(handle, h5.H5Ewalk2, "H5Ewalk2", optional);
     if (!ok || h5.H5open() < 0) return;
     unsigned major = 0, minor = 0, release = 0;
     h5.H5get_libversion(&major, &minor, &release);

@@ -98,14 +98,12 @@ public struct Encoder: Sendable {
                 out[step * x.count + i] = 1
             }
             return Tensor(shape: [t] + input.shape, scalars: out)
-        case .rows:
+        case .rows, .rateRows:
             precondition(input.rank == 4 && input.shape[2] == timeSteps,
                          "rows encoding: images \(input.shape) must have H = T = \(timeSteps)")
-            return input.permuted([2, 0, 1, 3])
-        case .rateRows:
-            precondition(input.rank == 4 && input.shape[2] == timeSteps,
-                         "rate-rows encoding: sequences \(input.shape) must have H = T = \(timeSteps)")
-            let p = input.detached.clamped(min: 0, max: 1).permuted([2, 0, 1, 3])
+            let rows = input.permuted([2, 0, 1, 3])
+            guard case .rateRows = encoding else { return rows }
+            let p = rows.detached.clamped(min: 0, max: 1)
             var g = generator!
             let u = Tensor.randomUniform(p.shape, using: &g)
             generator = g
