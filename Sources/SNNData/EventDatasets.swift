@@ -95,7 +95,7 @@ public enum EventFraming {
     static func listing(_ folder: String, suffixes: [String]) throws(SNNError) -> [String] {
         let entries: [String]
         do { entries = try FileManager.default.contentsOfDirectory(atPath: folder) } catch {
-            throw SNNError(.io, "cannot list the folder", file: folder, underlying: "\(error)")
+            throw SNNError(.io, "cannot list the folder", file: folder, underlying: error.localizedDescription)
         }
         return entries.filter { name in !name.hasPrefix(".") && suffixes.contains { name.hasSuffix($0) } }.sorted()
     }
@@ -104,7 +104,7 @@ public enum EventFraming {
     static func subfolders(_ folder: String) throws(SNNError) -> [String] {
         let entries: [String]
         do { entries = try FileManager.default.contentsOfDirectory(atPath: folder) } catch {
-            throw SNNError(.io, "cannot list the folder", file: folder, underlying: "\(error)")
+            throw SNNError(.io, "cannot list the folder", file: folder, underlying: error.localizedDescription)
         }
         return entries.filter { name in
             var isDirectory: ObjCBool = false

@@ -21,7 +21,7 @@ public enum NMNIST {
         var byClass: [[(String, Int)]] = []
         let labels: [String]
         do { labels = try fm.contentsOfDirectory(atPath: root) } catch {
-            throw SNNError(.io, "cannot list the folder", file: root, underlying: "\(error)")
+            throw SNNError(.io, "cannot list the folder", file: root, underlying: error.localizedDescription)
         }
         for name in labels.sorted() where !name.hasPrefix(".") {
             guard let label = Int(name), label >= 0 else {
@@ -30,7 +30,7 @@ public enum NMNIST {
             let folder = (root as NSString).appendingPathComponent(name)
             let entries: [String]
             do { entries = try fm.contentsOfDirectory(atPath: folder) } catch {
-                throw SNNError(.io, "cannot list the folder", file: folder, underlying: "\(error)")
+                throw SNNError(.io, "cannot list the folder", file: folder, underlying: error.localizedDescription)
             }
             let bins = entries.filter { $0.hasSuffix(".bin") && !$0.hasPrefix(".") }
                 .sorted { $0.compare($1, options: .numeric) == .orderedAscending }

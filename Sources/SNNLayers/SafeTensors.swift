@@ -444,7 +444,7 @@ public struct SafeTensors: Sendable, Equatable {
     /// - Throws: `SNNError` with code `.io` naming `path` when the directory does not exist or the
     ///   file cannot be created, written, flushed or renamed.
     public func write(to path: String) throws(SNNError) {
-        try SafeTensorsIO.writeAtomically(encoded(), to: path)
+        try AtomicFile.write(Data(encoded()), to: path)
     }
 }
 
@@ -816,49 +816,5 @@ private enum SafeTensorsIO {
             throw SNNError(.io, "read failed", file: path, offset: bytes.count, underlying: failure)
         }
         return bytes
-    }
-
-    static func writeAtomically(_ bytes: [UInt8], to path: String) throws(SNNError) {
-        let directory: String, name: String
-        if let slash = path.lastIndex(of: "/") {
-            directory = slash == path.startIndex ? "/" : String(path[..<slash])
-            name = String(path[path.index(after: slash)...])
-        } else {
-            (directory, name) = (".", path)
-        }
-        guard !name.isEmpty else { throw SNNError(.io, "path names a directory, not a file", file: path) }
-        let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 16)
-        let temporary = (directory == "/" ? "" : directory) + "/.\(name).\(suffix).tmp"
-
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
-        guard descriptor >= 0 else {
-            throw SNNError(.io, "cannot create a temporary file in \(directory)", file: path, underlying: systemError())
-        }
-        var failure: (message: String, reason: String)?
-        var written = 0
-        bytes.withUnsafeBytes { buffer in
-            while written < buffer.count {
-                let count = write(descriptor, buffer.baseAddress! + written, buffer.count - written)
-                if count >= 0 {
-                    written += count
-                } else if errno != EINTR {
-                    failure = ("write failed", systemError())
-                    return
-                }
-            }
-        }
-        if failure == nil, fsync(descriptor) != 0 { failure = ("cannot flush the file to disk", systemError()) }
-        if close(descriptor) != 0, failure == nil { failure = ("cannot close the file", systemError()) }
-        if failure == nil, rename(temporary, path) != 0 { failure = ("cannot move the new file into place", systemError()) }
-        if let failure {
-            unlink(temporary)
-            throw SNNError(.io, failure.message, file: path, underlying: failure.reason)
-        }
-        // Make the rename itself durable; a failure here leaves a complete file, so it is ignored.
-        let directoryDescriptor = open(directory, O_RDONLY | O_CLOEXEC)
-        if directoryDescriptor >= 0 {
-            fsync(directoryDescriptor)
-            close(directoryDescriptor)
-        }
     }
 }

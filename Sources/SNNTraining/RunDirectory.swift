@@ -26,54 +26,87 @@ public struct CheckpointState: Sendable, Equatable {
 /// A run directory: `config.json`, `metrics.jsonl`, and checkpoints `best` / `last`, each as
 /// `NAME.safetensors` (the model, keyed by parameter path), `NAME.optimizer.safetensors` and
 /// `NAME.json` (epoch, best accuracy, RNG state). The three files of a checkpoint carry one
-/// generation id, so a checkpoint torn by a crash between two renames is detected.
+/// generation id and are written as one group (all staged on disk before any is renamed into place),
+/// so a full disk leaves the previous checkpoint whole and a crash between two renames is detected.
+///
+/// A process that writes to a run directory holds an exclusive lock on its `.lock` file (released by
+/// the system when the process ends, however it ends), so two runs never write into one directory.
 public struct RunDirectory: Sendable {
-    public enum Checkpoint: String, Sendable { case best, last }
+    public enum Checkpoint: String, Sendable, CaseIterable { case best, last }
 
     public let path: String
+    /// The lock held while this process writes here (nil for read-only use).
+    let lock: RunLock?
     public var configurationPath: String { path + "/config.json" }
     public var metricsPath: String { path + "/metrics.jsonl" }
 
-    /// Creates a new run directory holding `config.json`. Fails if `path` exists and is not empty
-    /// or cannot be written; a directory it created is removed again on failure.
-    public static func create(at path: String, configuration: [String: Any]) throws(SNNError) -> RunDirectory {
-        let fm = FileManager.default
-        var isDirectory: ObjCBool = false
+    /// Creates a new run directory holding `config.json`. Fails if `path` exists and is not empty,
+    /// is in use by another process, or cannot be written; a directory it created is removed again
+    /// on failure. With `unique`, an existing `path` is not an error: the first free `path-2`,
+    /// `path-3`, … is created instead (default names made within the same second stay apart).
+    public static func create(at path: String, configuration: [String: Any], unique: Bool = false) throws(SNNError)
+        -> RunDirectory {
+        let parent = AtomicFile.directoryOf(path)
+        try AtomicFile.createDirectory(parent)
+        var chosen = path
         var created = false
-        if fm.fileExists(atPath: path, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw SNNError(.io, "exists and is not a directory", file: path) }
-            let contents = (try? fm.contentsOfDirectory(atPath: path)) ?? []
-            guard contents.isEmpty else {
-                throw SNNError(.io, "run directory is not empty (use --resume to continue a run, or another --output)", file: path)
-            }
-        } else {
-            do {
-                try fm.createDirectory(atPath: path, withIntermediateDirectories: true)
+        for attempt in 1...10_000 {
+            chosen = attempt == 1 ? path : "\(path)-\(attempt)"
+            if mkdir(chosen, 0o777) == 0 {
                 created = true
-            } catch {
-                throw SNNError(.io, "cannot create the run directory", file: path, underlying: "\(error)")
+                break
             }
+            guard errno == EEXIST else {
+                throw SNNError(.io, "cannot create the run directory", file: chosen, underlying: AtomicFile.systemError())
+            }
+            if !unique { break }
         }
-        let run = RunDirectory(path: (path as NSString).standardizingPath)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: chosen, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw SNNError(.io, "exists and is not a directory", file: chosen)
+        }
+        let lock: RunLock
+        do {
+            lock = try RunLock(directory: chosen)
+        } catch {
+            if created { try? FileManager.default.removeItem(atPath: chosen) }
+            throw error
+        }
+        let contents = ((try? FileManager.default.contentsOfDirectory(atPath: chosen)) ?? []).filter { $0 != RunLock.name }
+        guard contents.isEmpty else { throw notEmptyError(chosen, contents: contents) }
+        let run = RunDirectory(path: (chosen as NSString).standardizingPath, lock: lock)
         do {
             var config = configuration
             config["format_version"] = 1
             try AtomicFile.writeJSON(config, to: run.configurationPath)
             try AtomicFile.write(Data(), to: run.metricsPath)
         } catch {
-            if created { try? fm.removeItem(atPath: path) }
+            if created { try? FileManager.default.removeItem(atPath: chosen) }
             throw error
         }
         return run
     }
 
-    /// Opens an existing run directory.
-    public static func open(at path: String) throws(SNNError) -> RunDirectory {
-        let run = RunDirectory(path: (path as NSString).standardizingPath)
-        guard FileManager.default.fileExists(atPath: run.configurationPath) else {
+    /// Why a non-empty directory cannot take a new run, with what to do instead.
+    private static func notEmptyError(_ path: String, contents: [String]) -> SNNError {
+        guard contents.contains("config.json") else {
+            return SNNError(.io, "the directory is not empty and holds no run; choose another --output", file: path)
+        }
+        let state = try? AtomicFile.readJSON(path + "/last.json")
+        let progress = (state?["epoch"] as? NSNumber).map { "has completed \($0) epoch(s)" }
+            ?? "stopped before its first checkpoint"
+        return SNNError(.io, "holds a run that \(progress); continue it with `snn train --resume \(path)`, "
+                        + "or choose another --output", file: path)
+    }
+
+    /// Opens an existing run directory; with `forWriting`, takes its lock (failing when another
+    /// process holds it).
+    public static func open(at path: String, forWriting: Bool = false) throws(SNNError) -> RunDirectory {
+        let standardized = (path as NSString).standardizingPath
+        guard FileManager.default.fileExists(atPath: standardized + "/config.json") else {
             throw SNNError(.io, "not a run directory (no config.json)", file: path)
         }
-        return run
+        return RunDirectory(path: standardized, lock: forWriting ? try RunLock(directory: standardized) : nil)
     }
 
     public func readConfiguration() throws(SNNError) -> [String: Any] { try AtomicFile.readJSON(configurationPath) }
@@ -96,11 +129,17 @@ public struct RunDirectory: Sendable {
         return lines
     }
 
-    /// Appends one line (rewriting the file atomically).
+    /// Appends one line (rewriting the file atomically). Numbers that are not finite (the test loss
+    /// of a model that diverged) are written as `null`, since JSON has no NaN.
     public func appendMetrics(_ line: [String: Any]) throws(SNNError) {
         var data = FileManager.default.contents(atPath: metricsPath) ?? Data()
+        let finite = line.mapValues { value -> Any in
+            if let number = value as? Double, !number.isFinite { return NSNull() }
+            if let number = value as? Float, !number.isFinite { return NSNull() }
+            return value
+        }
         do {
-            data.append(try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]))
+            data.append(try JSONSerialization.data(withJSONObject: finite, options: [.sortedKeys]))
         } catch {
             throw SNNError(.invalidArgument, "metrics are not JSON-serialisable", file: metricsPath)
         }
@@ -123,19 +162,32 @@ public struct RunDirectory: Sendable {
         (path + "/\(c.rawValue).safetensors", path + "/\(c.rawValue).optimizer.safetensors", path + "/\(c.rawValue).json")
     }
 
-    /// Writes a checkpoint: tensors first, the state file (which names the generation) last.
+    /// Writes a checkpoint as one group: the model and optimizer tensors, then the state file that
+    /// names the generation.
     public func saveCheckpoint(_ c: Checkpoint, model: Module, optimizer: any Optimizer, state: CheckpointState) throws(SNNError) {
         let generation = UUID().uuidString
         let f = files(c)
-        try model.save(to: f.model, metadata: ["generation": generation, "epoch": String(state.epoch)])
-        try SafeTensors(tensors: optimizer.stateDictionary(), metadata: ["generation": generation]).write(to: f.optimizer)
+        let modelFile = SafeTensors(tensors: model.stateDictionary(),
+                                    metadata: ["generation": generation, "epoch": String(state.epoch)])
+        let optimizerFile = SafeTensors(tensors: optimizer.stateDictionary(), metadata: ["generation": generation])
         var json: [String: Any] = [
             "generation": generation, "epoch": state.epoch, "best_test_accuracy": Double(state.bestAccuracy),
             "best_epoch": state.bestEpoch, "random_state": state.randomState.map { String($0) },
             "learning_rate": Double(optimizer.learningRate),
         ]
         if let w = state.temporalWeights { json["temporal_weights"] = w.map(Double.init) }
-        try AtomicFile.writeJSON(json, to: f.state)
+        try AtomicFile.writeAll([(f.model, Data(modelFile.encoded())), (f.optimizer, Data(optimizerFile.encoded())),
+                                 (f.state, try AtomicFile.encodeJSON(json, for: f.state))])
+    }
+
+    /// The epoch count a checkpoint records, or nil when there is none yet.
+    public func checkpointEpoch(_ c: Checkpoint) throws(SNNError) -> Int? {
+        let file = files(c).state
+        guard FileManager.default.fileExists(atPath: file) else { return nil }
+        guard let epoch = (try AtomicFile.readJSON(file)["epoch"] as? NSNumber)?.intValue else {
+            throw SNNError(.corrupt, "checkpoint state is missing fields", file: file)
+        }
+        return epoch
     }
 
     /// Loads a checkpoint into `model` (and `optimizer` when given); nil when there is none yet.
@@ -171,4 +223,28 @@ public struct RunDirectory: Sendable {
         return CheckpointState(epoch: epoch, bestAccuracy: bestAccuracy, bestEpoch: bestEpoch, randomState: random,
                                temporalWeights: weights)
     }
+}
+
+/// An exclusive `flock` on a run directory's `.lock` file, held for the life of this object (and
+/// dropped by the system when the process ends, however it ends).
+final class RunLock: @unchecked Sendable {
+    static let name = ".lock"
+    private let descriptor: Int32
+
+    init(directory: String) throws(SNNError) {
+        let file = directory + "/" + Self.name
+        descriptor = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
+        guard descriptor >= 0 else {
+            throw SNNError(.io, "cannot create the run directory's lock file", file: file, underlying: AtomicFile.systemError())
+        }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            let busy = errno == EWOULDBLOCK
+            let reason = AtomicFile.systemError()
+            close(descriptor)
+            throw busy ? SNNError(.io, "another snn process is writing to this run directory", file: directory)
+                       : SNNError(.io, "cannot lock the run directory", file: directory, underlying: reason)
+        }
+    }
+
+    deinit { close(descriptor) }
 }
