@@ -22,7 +22,7 @@ let package = Package(
         .target(name: "SNNOptimizers", dependencies: ["SNNTensor", "SNNLayers"]),
         .target(name: "SNNNeurons", dependencies: ["SNNTensor", "SNNLayers"]),
         .target(name: "SNNModels", dependencies: ["SNNTensor", "SNNLayers", "SNNNeurons"]),
-        .target(name: "SNNTraining", dependencies: ["SNNTensor", "SNNLayers", "SNNOptimizers", "SNNNeurons", "SNNModels", "SNNData"]),
+        .target(name: "SNNTraining", dependencies: ["CSNNKernels", "SNNTensor", "SNNLayers", "SNNOptimizers", "SNNNeurons", "SNNModels", "SNNData"]),
         .target(name: "SNNData", dependencies: ["SNNTensor", "CSNNKernels"], resources: [.copy("Resources")]),
         .target(name: "SNN", dependencies: ["SNNTensor", "SNNLayers", "SNNOptimizers", "SNNData", "SNNNeurons", "SNNModels", "SNNTraining"]),
         .target(name: "SNNCommands", dependencies: [

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import SNN
 
+extension RunDirectory.Checkpoint: ExpressibleByArgument {}
+
 /// `snn evaluate`.
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -9,10 +11,10 @@ struct Evaluate: ParsableCommand {
 
     @Option(name: .customLong("run"), help: "Run directory written by snn train.")
     var runDirectory: String
-    @Option(help: "Time steps to evaluate with (default: the training T).")
+    @Option(parsing: .unconditional, help: "Time steps to evaluate with (default: the training T).")
     var timeSteps: Int?
     @Option(help: "Which checkpoint: best or last.")
-    var checkpoint: String = "best"
+    var checkpoint: RunDirectory.Checkpoint = .best
     @Flag(help: "Evaluate with every T' from 1 to the training T (train long, test short) and print each accuracy.")
     var timeStepsSweep = false
     @Flag(help: "Print one JSON object.")
@@ -21,7 +23,6 @@ struct Evaluate: ParsableCommand {
     func validate() throws {
         if let timeSteps, timeSteps < 1 { throw ValidationError("--time-steps must be ≥ 1, got \(timeSteps)") }
         if timeSteps != nil && timeStepsSweep { throw ValidationError("--time-steps and --time-steps-sweep exclude each other") }
-        guard checkpoint == "best" || checkpoint == "last" else { throw ValidationError("--checkpoint must be best or last") }
     }
 
     func run() throws {
@@ -29,9 +30,13 @@ struct Evaluate: ParsableCommand {
             let directory = try RunDirectory.open(at: runDirectory)
             let config = try TrainingConfiguration(dictionary: try directory.readConfiguration(), file: directory.configurationPath)
             let (train, test) = try config.loadData()
+            var evaluated = config
+            evaluated.timeSteps = timeSteps ?? config.timeSteps
+            try evaluated.validate(sampleShape: Array(train.images.shape.dropFirst()), trainSamples: 0, testSamples: test.count,
+                                   training: false)
             let model = config.modelConfiguration(inputShape: Array(train.images.shape.dropFirst()), classes: train.classCount).make()
-            guard let state = try directory.loadCheckpoint(checkpoint == "best" ? .best : .last, model: model, optimizer: nil) else {
-                throw SNNError(.io, "no \(checkpoint) checkpoint yet", file: directory.path)
+            guard let state = try directory.loadCheckpoint(checkpoint, model: model, optimizer: nil) else {
+                throw SNNError(.io, "no \(checkpoint.rawValue) checkpoint yet", file: directory.path)
             }
             let encoding = config.resolvedEncoding
             let option = timeStepsSweep ? "--time-steps-sweep" : "--time-steps"
@@ -62,17 +67,22 @@ struct Evaluate: ParsableCommand {
             let r = Evaluator.evaluate(model, on: test, timeSteps: steps, encoding: encoding, batchSize: config.batchSize,
                                        countOperations: true, temporalWeights: state.temporalWeights)
             if json {
-                var rates: [String: Double] = [:]
-                for (path, rate) in r.firingRates { rates[path] = rate }
+                var rates: [String: Double] = [:], layers: [String: String] = [:]
+                for (path, layer, rate) in r.firingRates {
+                    rates[path] = rate
+                    layers[path] = layer
+                }
                 print(try JSONLine.encode([
-                    "test_accuracy": Double(r.accuracy), "test_loss": Double(r.loss), "firing_rates": rates,
+                    "test_accuracy": Double(r.accuracy), "test_loss": Double(r.loss), "firing_rates": rates, "firing_rate_layers": layers,
                     "firing_rate": r.firingRate, "synaptic_operations": r.synapticOperations ?? 0, "macs": r.macs ?? 0,
                     "energy_joules": r.energyJoules ?? 0, "time_steps": steps, "epoch": state.epoch, "samples": r.samples,
                 ]))
             } else {
                 print(String(format: "test accuracy %.2f%% (T = %d, checkpoint %@ of epoch %d, %d samples)",
-                             r.accuracy * 100, steps, checkpoint, state.epoch, r.samples))
-                for (path, rate) in r.firingRates { print(String(format: "  firing rate %-28@ %.4f", path, rate)) }
+                             r.accuracy * 100, steps, checkpoint.rawValue, state.epoch, r.samples))
+                for (path, layer, rate) in r.firingRates {
+                    print(String(format: "  firing rate %-28@ %.4f", "\(path) (\(layer))", rate))
+                }
                 print(String(format: "synaptic operations %.3g per sample, MACs %.3g, energy %.3g µJ per sample",
                              r.synapticOperations ?? 0, r.macs ?? 0, (r.energyJoules ?? 0) * 1e6))
             }

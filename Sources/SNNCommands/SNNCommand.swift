@@ -7,7 +7,11 @@ public struct SNNCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "snn",
         abstract: "Train, evaluate and benchmark spiking neural networks on the CPU.",
+        version: SNNCommand.version,
         subcommands: [Train.self, Evaluate.self, DataCommand.self, Bench.self, Info.self])
+
+    /// The release this binary was built from (`snn --version`).
+    public static let version = "0.5.0"
 
     public init() {}
 }

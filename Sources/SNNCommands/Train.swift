@@ -12,38 +12,58 @@ extension EncodingName: ExpressibleByArgument {}
 /// The reset options of the command line.
 enum ResetName: String, ExpressibleByArgument, CaseIterable { case hard, soft, none }
 
-/// Neuron options shared by the commands that build models.
+/// Neuron options shared by the commands that build models. Every option is optional: one that is
+/// not given keeps the configuration's default (stated in its help), so a resumed run can tell which
+/// options were given.
 struct NeuronOptions: ParsableArguments {
-    @Option(help: "Spiking neuron: \(NeuronKind.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var neuron: NeuronKind = .leakyIntegrateAndFire
-    @Option(help: "Surrogate gradient: \(SurrogateChoice.names.joined(separator: ", ")).")
-    var surrogate = "arctangent"
-    @Option(help: "Surrogate sharpness α (default: the surrogate's own).")
+    @Option(help: "Spiking neuron: \(NeuronKind.allCases.map(\.rawValue).joined(separator: ", ")) (default: lif).")
+    var neuron: NeuronKind?
+    @Option(help: "Surrogate gradient: \(SurrogateChoice.names.joined(separator: ", ")) (default: arctangent).")
+    var surrogate: String?
+    @Option(parsing: .unconditional, help: "Surrogate sharpness α > 0 (default: the surrogate's own).")
     var alpha: Float?
-    @Option(help: "Membrane time constant τ (LIF; initial τ for PLIF).")
-    var tau: Float = 2
-    @Option(help: "Firing threshold V_th.")
-    var threshold: Float = 1
-    @Option(help: "Reset after a spike: hard (to --reset-value), soft (subtract V_th) or none.")
-    var reset: ResetName = .hard
-    @Option(help: "Membrane value of a hard reset.")
-    var resetValue: Float = 0
-    @Flag(inversion: .prefixedNo, help: "Detach the reset from the graph (no gradient through it).")
-    var detachReset = true
-    @Option(help: "Order k of the masked and sliding PSN.")
-    var psnOrder = 2
+    @Option(parsing: .unconditional, help: "Membrane time constant τ > 1 (LIF; initial τ for PLIF; default: 2).")
+    var tau: Float?
+    @Option(parsing: .unconditional, help: "Firing threshold V_th > 0 (default: 1).")
+    var threshold: Float?
+    @Option(help: "Reset after a spike: hard (to --reset-value), soft (subtract V_th) or none (default: hard).")
+    var reset: ResetName?
+    @Option(parsing: .unconditional, help: "Membrane value of a hard reset (default: 0).")
+    var resetValue: Float?
+    @Flag(inversion: .prefixedNo, help: "Detach the reset from the graph (no gradient through it; default: on).")
+    var detachReset: Bool?
+    @Option(parsing: .unconditional, help: "Order k of the masked and sliding PSN (default: 2).")
+    var psnOrder: Int?
+
+    /// The flags given on the command line.
+    var given: [String] {
+        [("--neuron", neuron != nil), ("--surrogate", surrogate != nil), ("--alpha", alpha != nil), ("--tau", tau != nil),
+         ("--threshold", threshold != nil), ("--reset", reset != nil), ("--reset-value", resetValue != nil),
+         ("--[no-]detach-reset", detachReset != nil), ("--psn-order", psnOrder != nil)].filter(\.1).map(\.0)
+    }
 
     func configuration() throws -> NeuronConfiguration {
-        guard let surrogate = SurrogateChoice(name: surrogate, alpha: alpha) else {
-            throw ValidationError("unknown surrogate '\(self.surrogate)'; choose one of \(SurrogateChoice.names.joined(separator: ", "))")
+        var n = NeuronConfiguration()
+        if let alpha, !(alpha > 0 && alpha.isFinite) { throw ValidationError("--alpha must be a finite number > 0, got \(alpha)") }
+        if let surrogate {
+            guard let s = SurrogateChoice(name: surrogate, alpha: alpha) else {
+                throw ValidationError("unknown surrogate '\(surrogate)'; choose one of \(SurrogateChoice.names.joined(separator: ", "))")
+            }
+            n.surrogate = s
+        } else if let alpha, let s = SurrogateChoice(name: n.surrogate.name, alpha: alpha) {
+            n.surrogate = s
         }
-        let r: Reset = switch reset {
-        case .hard: .hard(to: resetValue)
-        case .soft: .soft
-        case .none: .none
+        if let neuron { n.kind = neuron }
+        if let tau { n.tau = tau }
+        if let threshold { n.threshold = threshold }
+        switch reset {
+        case .hard?, nil: if reset != nil || resetValue != nil { n.reset = .hard(to: resetValue ?? 0) }
+        case .soft?: n.reset = .soft
+        case .none?: n.reset = .none
         }
-        return NeuronConfiguration(kind: neuron, surrogate: surrogate, tau: tau, threshold: threshold, reset: r, detachReset: detachReset,
-                                   order: psnOrder)
+        if let detachReset { n.detachReset = detachReset }
+        if let psnOrder { n.order = psnOrder }
+        return n
     }
 }
 
@@ -92,57 +112,61 @@ final class ProgressReporter {
 }
 
 /// `snn train`.
+///
+/// Every training option is optional: one that is not given keeps ``TrainingConfiguration``'s
+/// default (stated in its help). That is how `--resume`, which takes its options from the run's
+/// `config.json`, can refuse options that would be silently ignored.
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a spiking network and write a run directory (config.json, metrics.jsonl, checkpoints).")
 
-    @Option(help: "Data set: \(DatasetName.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var dataset: DatasetName = .digits
+    @Option(help: "Data set: \(DatasetName.allCases.map(\.rawValue).joined(separator: ", ")) (default: digits).")
+    var dataset: DatasetName?
     @Option(help: "Directory holding the data set's files (not needed for digits).")
     var dataDir: String?
-    @Option(help: "Model: \(ModelName.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var model: ModelName = .spikingCNN
+    @Option(help: "Model: \(ModelName.allCases.map(\.rawValue).joined(separator: ", ")) (default: spiking-cnn).")
+    var model: ModelName?
     @Option(help: "Hidden widths of spiking-mlp or conv channels of spiking-cnn, comma-separated.")
     var widths: String?
     @OptionGroup var neuronOptions: NeuronOptions
-    @Option(name: [.customLong("time-steps"), .customLong("frames")],
-            help: "Simulation time steps T (for event data: the frames each recording is integrated into).")
-    var timeSteps = 4
-    @Option(help: "Training epochs.")
-    var epochs = 10
-    @Option(help: "Mini-batch size.")
-    var batchSize = 64
-    @Option(help: "Base learning rate (scaled by batch/1024 unless --no-linear-scaling).")
-    var learningRate: Float = 0.02
-    @Flag(inversion: .prefixedNo, help: "Scale the learning rate by batch size / 1024.")
-    var linearScaling = true
-    @Option(help: "Optimizer: adamw, adam or sgd.")
-    var optimizer: OptimizerName = .adamw
-    @Option(help: "Weight decay (AdamW: decoupled, none on 1-D parameters).")
-    var weightDecay: Float = 0.01
-    @Option(help: "Label smoothing of the cross-entropy.")
-    var labelSmoothing: Float = 0.1
-    @Option(help: "Warm-up epochs before the cosine decay (default: min(5, epochs/10)).")
+    @Option(name: [.customLong("time-steps"), .customLong("frames")], parsing: .unconditional,
+            help: "Simulation time steps T (for event data: the frames each recording is integrated into; default: 4).")
+    var timeSteps: Int?
+    @Option(parsing: .unconditional, help: "Training epochs (default: 10). With --resume: extend (or end) the run at this many epochs.")
+    var epochs: Int?
+    @Option(parsing: .unconditional, help: "Mini-batch size (default: 64).")
+    var batchSize: Int?
+    @Option(parsing: .unconditional, help: "Base learning rate (scaled by batch/1024 unless --no-linear-scaling; default: 0.02).")
+    var learningRate: Float?
+    @Flag(inversion: .prefixedNo, help: "Scale the learning rate by batch size / 1024 (default: on).")
+    var linearScaling: Bool?
+    @Option(help: "Optimizer: adamw, adam or sgd (default: adamw).")
+    var optimizer: OptimizerName?
+    @Option(parsing: .unconditional, help: "Weight decay (AdamW: decoupled, none on 1-D parameters; default: 0.01).")
+    var weightDecay: Float?
+    @Option(parsing: .unconditional, help: "Label smoothing of the cross-entropy, in [0, 1) (default: 0.1).")
+    var labelSmoothing: Float?
+    @Option(parsing: .unconditional, help: "Warm-up epochs before the cosine decay (default: min(5, epochs/10)).")
     var warmupEpochs: Int?
-    @Option(help: "Loss: mean (cross-entropy of the mean output) or tet (mean of per-step cross-entropies).")
-    var loss: LossName = .mean
+    @Option(help: "Loss: mean (cross-entropy of the mean output) or tet (mean of per-step cross-entropies; default: mean).")
+    var loss: LossName?
     @Option(help: "Encoding: direct, poisson, latency; sequential rows, columns, pixels, permuted-pixels (one row / column / pixel per step), delta-rows (UP/DOWN spikes of row sequences), rate-rows (Bernoulli spikes of rows scaled to [0, 1]); frames for event data (default: frames for event data sets, else direct).")
     var encoding: EncodingName?
-    @Option(help: "Step of the delta-rows encoding (UP/DOWN spikes when a feature moves by this much).")
-    var deltaThreshold: Float = 0.5
-    @Option(help: "Resize event frames bilinearly to N×N pixels (e.g. 48, as BrainCog-based papers do).")
+    @Option(parsing: .unconditional, help: "Step of the delta-rows encoding (UP/DOWN spikes when a feature moves by this much; default: 0.5).")
+    var deltaThreshold: Float?
+    @Option(parsing: .unconditional, help: "Resize event frames bilinearly to N×N pixels (e.g. 48, as BrainCog-based papers do).")
     var eventSize: Int?
-    @Option(help: "How event data is integrated into the T frames: \(Framing.names.joined(separator: ", ")).")
-    var framing = "sj-number"
-    @Option(help: "Random-crop padding for augmentation (0 = off).")
-    var cropPadding = 0
+    @Option(help: "How event data is integrated into the T frames: \(Framing.names.joined(separator: ", ")) (default: sj-number).")
+    var framing: String?
+    @Option(parsing: .unconditional, help: "Random-crop padding for augmentation, at most the image's smaller side (default: 0 = off).")
+    var cropPadding: Int?
     @Flag(help: "Random horizontal flips for augmentation.")
     var horizontalFlip = false
-    @Option(help: "Random rotations by up to ± this many degrees for augmentation (0 = off).")
-    var rotation: Float = 0
-    @Option(help: "Event sets: drop each counted event with this probability, per epoch (tonic's DropEvent; not with --event-size).")
-    var eventDrop: Float = 0
-    @Option(help: "Masked surrogate gradients (MSG): mask each element's surrogate derivative with this probability.")
+    @Option(parsing: .unconditional, help: "Random rotations by up to ± this many degrees for augmentation (default: 0 = off).")
+    var rotation: Float?
+    @Option(parsing: .unconditional, help: "Event sets: drop each counted event with this probability, per epoch (tonic's DropEvent; not with --event-size).")
+    var eventDrop: Float?
+    @Option(parsing: .unconditional, help: "Masked surrogate gradients (MSG): mask each element's surrogate derivative with this probability.")
     var msgProbability: Float?
     @Option(help: "MSG: surrogate that masked entries use instead of zero (a --surrogate name, optionally NAME:ALPHA).")
     var msgSubstitute: String?
@@ -150,48 +174,72 @@ struct Train: ParsableCommand {
     var msgSchedule: String?
     @Flag(help: "Temporally weighted output (TWO): per-step weights learned from per-step accuracy, in the loss and at test time.")
     var temporalWeighting = false
-    @Option(help: "Temporal knowledge sharing (TKS): final weight α of the TKS loss (ramps from 0; 0.7 in the paper).")
+    @Option(parsing: .unconditional, help: "Temporal knowledge sharing (TKS): final weight α of the TKS loss (ramps from 0; 0.7 in the paper).")
     var tksAlpha: Float?
-    @Option(help: "TKS temperature τ.")
-    var tksTemperature: Float = 3
+    @Option(parsing: .unconditional, help: "TKS temperature τ (default: 3).")
+    var tksTemperature: Float?
     @Flag(help: "TKS: stop gradients through the teacher (the released code keeps them).")
     var tksDetachTeacher = false
-    @Option(help: "Train on the first N training samples only (class-balanced for class-grouped data sets such as N-MNIST).")
+    @Option(parsing: .unconditional, help: "Train on the first N training samples only (class-balanced for class-grouped data sets such as N-MNIST).")
     var trainSamples: Int?
-    @Option(help: "Test on the first N test samples only (also what `snn evaluate --run` uses).")
+    @Option(parsing: .unconditional, help: "Test on the first N test samples only (also what `snn evaluate --run` uses).")
     var testSamples: Int?
     @Option(help: "Folder of the framed-event-data cache, or 'off' (default: $SNN_CACHE_DIR or ~/.cache/snn/frames).")
     var frameCache: String?
-    @Option(help: "Random seed (weights, data order, augmentation).")
-    var seed: UInt64 = 42
-    @Option(help: "Run directory to create (default: runs/MODEL-DATASET-TIMESTAMP).")
+    @Option(help: "When a step's loss or gradients are not finite: stop (keep the last good checkpoint) or skip the step (default: stop).")
+    var onNonfinite: NonFinitePolicy?
+    @Option(parsing: .unconditional, help: "Random seed (weights, data order, augmentation; default: 42).")
+    var seed: UInt64?
+    @Option(help: "Run directory to create (default: runs/MODEL-DATASET-TIMESTAMP, made unique with -2, -3, …).")
     var output: String?
-    @Option(help: "Continue the run in this directory from its last checkpoint (other options are taken from its config.json).")
+    @Option(help: "Continue the run in this directory from its last checkpoint (its options come from its config.json; only --epochs, --on-nonfinite, --frame-cache and --json may be given).")
     var resume: String?
     @Flag(help: "Print a JSON summary as the last line of standard output (progress goes to standard error).")
     var json = false
 
+    /// The options that define a run, which `--resume` takes from the run's config.json.
+    var givenRunOptions: [String] {
+        var given: [(String, Bool)] = [
+            ("--dataset", dataset != nil), ("--data-dir", dataDir != nil), ("--model", model != nil), ("--widths", widths != nil),
+            ("--time-steps", timeSteps != nil), ("--batch-size", batchSize != nil), ("--learning-rate", learningRate != nil),
+            ("--[no-]linear-scaling", linearScaling != nil), ("--optimizer", optimizer != nil),
+            ("--weight-decay", weightDecay != nil), ("--label-smoothing", labelSmoothing != nil),
+            ("--warmup-epochs", warmupEpochs != nil), ("--loss", loss != nil), ("--encoding", encoding != nil),
+            ("--delta-threshold", deltaThreshold != nil), ("--event-size", eventSize != nil), ("--framing", framing != nil),
+            ("--crop-padding", cropPadding != nil), ("--horizontal-flip", horizontalFlip), ("--rotation", rotation != nil),
+            ("--event-drop", eventDrop != nil), ("--msg-probability", msgProbability != nil),
+            ("--msg-substitute", msgSubstitute != nil), ("--msg-schedule", msgSchedule != nil),
+            ("--temporal-weighting", temporalWeighting), ("--tks-alpha", tksAlpha != nil),
+            ("--tks-temperature", tksTemperature != nil), ("--tks-detach-teacher", tksDetachTeacher),
+            ("--train-samples", trainSamples != nil), ("--test-samples", testSamples != nil), ("--seed", seed != nil),
+            ("--output", output != nil),
+        ]
+        given += neuronOptions.given.map { ($0, true) }
+        return given.filter(\.1).map(\.0)
+    }
+
     func validate() throws {
-        guard timeSteps >= 1 else { throw ValidationError("--time-steps must be ≥ 1, got \(timeSteps)") }
-        guard epochs >= 1 else { throw ValidationError("--epochs must be ≥ 1, got \(epochs)") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be ≥ 1, got \(batchSize)") }
-        guard learningRate > 0 else { throw ValidationError("--learning-rate must be > 0, got \(learningRate)") }
-        if let trainSamples, trainSamples < 1 { throw ValidationError("--train-samples must be ≥ 1, got \(trainSamples)") }
-        if let testSamples, testSamples < 1 { throw ValidationError("--test-samples must be ≥ 1, got \(testSamples)") }
-        guard cropPadding >= 0 else { throw ValidationError("--crop-padding must be ≥ 0, got \(cropPadding)") }
-        guard rotation >= 0 && rotation <= 180 else { throw ValidationError("--rotation must be in 0…180 degrees, got \(rotation)") }
-        guard eventDrop >= 0 && eventDrop < 1 else { throw ValidationError("--event-drop must be in [0, 1), got \(eventDrop)") }
-        if dataset.needsDirectory && dataDir == nil && resume == nil {
-            throw ValidationError("--data-dir is required for --dataset \(dataset.rawValue)")
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be ≥ 1, got \(epochs)") }
+        if resume != nil {
+            let ignored = givenRunOptions
+            guard ignored.isEmpty else {
+                throw ValidationError("--resume continues a run with the options of its config.json; \(ignored.joined(separator: ", ")) cannot change now (only --epochs, --on-nonfinite, --frame-cache and --json can be given)")
+            }
+            return
         }
-        _ = try parsedWidths()
+        let d = dataset ?? .digits
+        if d.needsDirectory && dataDir == nil { throw ValidationError("--data-dir is required for --dataset \(d.rawValue)") }
         if msgProbability == nil && (msgSubstitute != nil || msgSchedule != nil) {
             throw ValidationError("--msg-substitute and --msg-schedule need --msg-probability")
         }
-        _ = try parsedSubstitute()
-        _ = try parsedSchedule()
-        if tksAlpha == nil && tksDetachTeacher { throw ValidationError("--tks-detach-teacher needs --tks-alpha") }
-        _ = try neuronOptions.configuration()
+        if tksAlpha == nil && (tksDetachTeacher || tksTemperature != nil) {
+            throw ValidationError("--tks-temperature and --tks-detach-teacher need --tks-alpha")
+        }
+        do {
+            try makeConfiguration().validate()
+        } catch let error as SNNError {
+            throw ValidationError(error.message)
+        }
     }
 
     func parsedWidths() throws -> [Int]? {
@@ -200,44 +248,55 @@ struct Train: ParsableCommand {
         guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) >= 1 }) else {
             throw ValidationError("--widths must be positive integers separated by commas, got '\(widths)'")
         }
-        return values.map { $0! }
+        return values.compactMap { $0 }
     }
 
+    /// The configuration of a new run: the given options over the defaults.
     func makeConfiguration() throws -> TrainingConfiguration {
         var c = TrainingConfiguration()
-        c.dataset = dataset
+        if let dataset { c.dataset = dataset }
         c.dataDirectory = dataDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-        c.model = model
+        if let model { c.model = model }
         c.widths = try parsedWidths()
         c.neuron = try neuronOptions.configuration()
-        c.timeSteps = timeSteps
-        c.epochs = epochs
-        c.batchSize = batchSize
-        c.learningRate = learningRate
-        c.linearScaling = linearScaling
-        c.optimizer = optimizer
-        c.weightDecay = weightDecay
-        c.labelSmoothing = labelSmoothing
+        if let timeSteps { c.timeSteps = timeSteps }
+        if let epochs { c.epochs = epochs }
+        if let batchSize { c.batchSize = batchSize }
+        if let learningRate { c.learningRate = learningRate }
+        if let linearScaling { c.linearScaling = linearScaling }
+        if let optimizer { c.optimizer = optimizer }
+        if let weightDecay { c.weightDecay = weightDecay }
+        if let labelSmoothing { c.labelSmoothing = labelSmoothing }
         c.warmupEpochs = warmupEpochs
-        c.loss = loss
-        c.encoding = encoding ?? (dataset.isEventData ? .frames : .direct)
-        guard let f = Framing(name: framing) else {
-            throw ValidationError("--framing must be one of \(Framing.names.joined(separator: ", ")), got '\(framing)'")
+        if let loss { c.loss = loss }
+        c.encoding = encoding ?? (c.dataset.isEventData ? .frames : .direct)
+        if let framing {
+            guard let f = Framing(name: framing) else {
+                throw ValidationError("--framing must be one of \(Framing.names.joined(separator: ", ")), got '\(framing)'")
+            }
+            c.framing = f
         }
-        c.framing = f
-        c.deltaThreshold = deltaThreshold
+        if let deltaThreshold { c.deltaThreshold = deltaThreshold }
         c.eventSize = eventSize
-        c.augmentation = ImageAugmentation(cropPadding: cropPadding, horizontalFlip: horizontalFlip, maxRotation: rotation,
-                                           eventDropProbability: eventDrop)
-        c.seed = seed
+        // ImageAugmentation's initialiser takes only valid values: check the user's first.
+        let padding = cropPadding ?? 0, degrees = rotation ?? 0, drop = eventDrop ?? 0
+        guard padding >= 0 else { throw ValidationError("--crop-padding must be ≥ 0, got \(padding)") }
+        guard degrees >= 0 && degrees <= 180 else { throw ValidationError("--rotation must be in 0…180 degrees, got \(degrees)") }
+        guard drop >= 0 && drop < 1 else { throw ValidationError("--event-drop must be in [0, 1), got \(drop)") }
+        c.augmentation = ImageAugmentation(cropPadding: padding, horizontalFlip: horizontalFlip, maxRotation: degrees,
+                                           eventDropProbability: drop)
+        if let seed { c.seed = seed }
         c.trainSamples = trainSamples
         c.testSamples = testSamples
         if let frameCache { c.frameCacheDirectory = frameCache == "off" ? nil : frameCache }
+        if let onNonfinite { c.onNonfinite = onNonfinite }
         if let p = msgProbability {
             c.msg = MSGOptions(probability: p, substitute: try parsedSubstitute(), schedule: try parsedSchedule())
         }
         c.temporalWeighting = temporalWeighting
-        if let a = tksAlpha { c.tks = TKSOptions(alpha: a, temperature: tksTemperature, detachTeacher: tksDetachTeacher) }
+        if let a = tksAlpha {
+            c.tks = TKSOptions(alpha: a, temperature: tksTemperature ?? TKSOptions().temperature, detachTeacher: tksDetachTeacher)
+        }
         return c
     }
 
@@ -264,11 +323,13 @@ struct Train: ParsableCommand {
         let setup = Date()
         do {
             if let resume {
-                trainer = try Trainer(resuming: resume)
+                trainer = try Trainer(resuming: resume, epochs: epochs, onNonfinite: onNonfinite,
+                                      frameCache: frameCache.map { $0 == "off" ? nil : $0 })
             } else {
                 let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
-                let directory = output ?? "runs/\(model.rawValue)-\(dataset.rawValue)-\(stamp)"
-                trainer = try Trainer(configuration: try makeConfiguration(), directory: directory)
+                let c = try makeConfiguration()
+                let directory = output ?? "runs/\(c.model.rawValue)-\(c.dataset.rawValue)-\(stamp)"
+                trainer = try Trainer(configuration: c, directory: directory, uniqueDirectory: output == nil)
             }
         } catch let error as SNNError {
             throw CommandFailure(error)
@@ -277,8 +338,14 @@ struct Train: ParsableCommand {
         reporter.write(String(format: "data loaded and model built in %.1f s\n", Date().timeIntervalSince(setup)))
         trainer.onEvent = reporter.handle
         let summary: TrainingSummary
+        let interruption = InterruptionHandler.install()
+        trainer.shouldStop = { interruption.signal != nil }
         do {
             summary = try trainer.run()
+        } catch where error.code == .interrupted {
+            reporter.write("\n")
+            FileHandle.standardError.write(Data("interrupted — resume with: snn train --resume \(trainer.runDirectory.path)\n".utf8))
+            throw ExitCode(128 + (interruption.signal ?? SIGINT))
         } catch {
             throw CommandFailure(error)
         }
@@ -289,11 +356,13 @@ struct Train: ParsableCommand {
             print(try JSONLine.encode([
                 "test_accuracy": Double(summary.testAccuracy), "best_test_accuracy": Double(summary.bestTestAccuracy),
                 "best_epoch": summary.bestEpoch, "epochs": summary.epochs, "seconds": summary.seconds,
-                "firing_rate": summary.firingRate, "run_dir": summary.runDirectory,
+                "firing_rate": summary.firingRate, "run_dir": summary.runDirectory, "skipped_steps": summary.skippedSteps,
             ]))
         }
     }
 }
+
+extension NonFinitePolicy: ExpressibleByArgument {}
 
 /// A library error shown as one line, with a non-zero exit.
 struct CommandFailure: Error, CustomStringConvertible {

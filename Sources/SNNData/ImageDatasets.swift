@@ -190,7 +190,10 @@ public struct DataLoader: Sendable {
     }
 
     /// Batches per epoch.
-    public var batchCount: Int { dropLast ? data.count / batchSize : (data.count + batchSize - 1) / batchSize }
+    public var batchCount: Int {
+        // Written without `count + batchSize − 1`, which overflows for a batch size near Int.max.
+        data.count / batchSize + (dropLast || data.count % batchSize == 0 ? 0 : 1)
+    }
 
     /// The sample order of `epoch`.
     public func indices(forEpoch epoch: Int) -> [Int] {

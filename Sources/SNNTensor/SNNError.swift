@@ -17,6 +17,8 @@ public struct SNNError: Error, CustomStringConvertible, Sendable, Equatable {
         case mismatch
         /// A value given by the user is out of range.
         case invalidArgument
+        /// A long computation stopped because it was asked to (a signal); its last checkpoint stands.
+        case interrupted
     }
 
     public var code: Code

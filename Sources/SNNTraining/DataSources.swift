@@ -31,6 +31,23 @@ public enum DatasetName: String, Sendable, CaseIterable {
     /// Whether the event frames are images (resizable with `--event-size`), not channel vectors.
     public var hasEventImages: Bool { isEventData && self != .shd && self != .ssc }
 
+    /// The shape of one event frame `[C, H, W]` (`[F]` for the speech sets) at the sensor's size, or
+    /// at `eventSize` × `eventSize` when resized; empty for image sets. N-Caltech101's recordings vary
+    /// in size: its largest (240 × 180) is given.
+    public func nominalFrameShape(eventSize: Int?) -> [Int] {
+        switch self {
+        case .shd, .ssc: return [700]
+        case .digits, .mnist, .fashionMNIST, .fsddMFCC, .cifar10, .cifar100: return []
+        case .nmnist, .dvsGesture, .cifar10DVS, .nCaltech101:
+            if let eventSize { return [2, eventSize, eventSize] }
+            switch self {
+            case .nmnist: return [2, 34, 34]
+            case .nCaltech101: return [2, 180, 240]
+            default: return [2, 128, 128]
+            }
+        }
+    }
+
     /// Whether `--data-dir` is required.
     public var needsDirectory: Bool { self != .digits }
 

@@ -8,8 +8,9 @@ import SNNTensor
 public struct EvaluationResult: Sendable {
     public var accuracy: Float
     public var loss: Float
-    /// Spikes per neuron-step of each neuron layer, by module path.
-    public var firingRates: [(path: String, rate: Double)]
+    /// Spikes per neuron-step of each neuron layer, by module path, with the layer's type name
+    /// (`LIF`, `PSN`, …).
+    public var firingRates: [(path: String, layer: String, rate: Double)]
     /// Spikes per neuron-step over all neuron layers.
     public var firingRate: Double
     /// Synaptic operations per sample (spike-driven accumulates), when operations were counted.
@@ -29,6 +30,11 @@ public enum Evaluator {
         model.namedModules().compactMap { path, module in
             (module as? any SpikeEmitting).map { (String(path.dropLast()), $0) }
         }
+    }
+
+    /// A layer's type name without its generic arguments: `LIF` for `LIF<Arctangent>`.
+    public static func layerName(_ layer: Any) -> String {
+        String(String(describing: type(of: layer)).prefix { $0 != "<" })
     }
 
     /// Accuracy, mean loss and spike statistics of `model` on `data`.
@@ -54,7 +60,7 @@ public enum Evaluator {
             lossSum += Double(crossEntropy(logits: logits, labels: batch.labels).item) * Double(batch.labels.count)
             correct += zip(logits.argmax(alongAxis: 1), batch.labels).filter { $0 == $1 }.count
         }
-        let rates = layers.map { ($0.path, $0.neuron.statistics?.firingRate ?? 0) }
+        let rates = layers.map { ($0.path, layerName($0.neuron), $0.neuron.statistics?.firingRate ?? 0) }
         let spikes = layers.reduce(0.0) { $0 + ($1.neuron.statistics?.spikes ?? 0) }
         let steps = layers.reduce(0.0) { $0 + ($1.neuron.statistics?.neuronSteps ?? 0) }
         var result = EvaluationResult(accuracy: Float(correct) / Float(max(data.count, 1)),

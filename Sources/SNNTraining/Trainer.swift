@@ -16,11 +16,17 @@ public struct EpochMetrics: Sendable {
     public var testAccuracy: Float
     public var firingRate: Double
     public var seconds: Double
+    /// Steps left out because their loss or gradients were not finite (`--on-nonfinite skip`).
+    public var skippedSteps = 0
 
     public var dictionary: [String: Any] {
-        ["epoch": epoch, "learning_rate": Double(learningRate), "train_loss": Double(trainLoss),
-         "train_accuracy": Double(trainAccuracy), "test_loss": Double(testLoss), "test_accuracy": Double(testAccuracy),
-         "firing_rate": firingRate, "seconds": seconds]
+        var d: [String: Any] = [
+            "epoch": epoch, "learning_rate": Double(learningRate), "train_loss": Double(trainLoss),
+            "train_accuracy": Double(trainAccuracy), "test_loss": Double(testLoss), "test_accuracy": Double(testAccuracy),
+            "firing_rate": firingRate, "seconds": seconds,
+        ]
+        if skippedSteps > 0 { d["skipped_steps"] = skippedSteps }
+        return d
     }
 }
 
@@ -43,6 +49,8 @@ public struct TrainingSummary: Sendable {
     public var seconds: Double
     public var firingRate: Double
     public var runDirectory: String
+    /// Steps skipped in the epochs this call trained (`--on-nonfinite skip`).
+    public var skippedSteps = 0
 }
 
 /// Trains a model from a ``TrainingConfiguration`` into a run directory: `config.json`,
@@ -64,16 +72,17 @@ public final class Trainer {
     public private(set) var temporalWeighting: TemporalWeighting?
     /// Called on the training thread for each event.
     public var onEvent: ((TrainingEvent) -> Void)?
+    /// Asked after every step: when it returns true, training stops there and ``run()`` throws an
+    /// `.interrupted` error. The run stays resumable from its last checkpoint (taken at every
+    /// epoch's end, so that a resumed run is bit-identical to an uninterrupted one).
+    public var shouldStop: (() -> Bool)?
+    private var skippedSteps = 0
 
     /// Sets up a new run: loads the data, builds the model, creates `directory` and writes
-    /// `config.json`. On any error nothing is left behind.
-    public init(configuration: TrainingConfiguration, directory: String) throws(SNNError) {
-        try configuration.validate()
-        let (train, test) = try configuration.loadData()
-        if let required = configuration.resolvedEncoding.requiredTimeSteps(forSample: Array(train.images.shape.dropFirst())),
-           required != configuration.timeSteps {
-            throw SNNError(.invalidArgument, "--encoding \(configuration.encoding.rawValue) presents \(required) steps per image: use --time-steps \(required)")
-        }
+    /// `config.json`. On any error nothing is left behind. With `uniqueDirectory`, an existing
+    /// `directory` is not an error: `directory-2`, `-3`, … is used instead.
+    public init(configuration: TrainingConfiguration, directory: String, uniqueDirectory: Bool = false) throws(SNNError) {
+        let (train, test) = try Self.prepare(configuration)
         self.configuration = configuration
         self.train = train
         self.test = test
@@ -82,14 +91,55 @@ public final class Trainer {
                                                  classes: train.classCount).make()
         optimizer = configuration.makeOptimizer()
         if configuration.temporalWeighting { temporalWeighting = TemporalWeighting(timeSteps: configuration.timeSteps) }
-        runDirectory = try RunDirectory.create(at: directory, configuration: configuration.dictionary)
+        runDirectory = try RunDirectory.create(at: directory, configuration: configuration.dictionary, unique: uniqueDirectory)
     }
 
-    /// Reopens the run in `directory` at its last checkpoint.
-    public init(resuming directory: String) throws(SNNError) {
-        runDirectory = try RunDirectory.open(at: directory)
-        let config = try TrainingConfiguration(dictionary: try runDirectory.readConfiguration(), file: runDirectory.configurationPath)
-        let (train, test) = try config.loadData()
+    /// Validates `configuration`, loads its data and checks that the run fits in memory, before
+    /// anything large is allocated.
+    static func prepare(_ configuration: TrainingConfiguration) throws(SNNError) -> (LabeledImages, LabeledImages) {
+        try configuration.validate()
+        try configuration.validateDataSize()
+        let (train, test) = try configuration.loadData()
+        let sample = Array(train.images.shape.dropFirst())
+        if let required = configuration.resolvedEncoding.requiredTimeSteps(forSample: sample),
+           required != configuration.timeSteps {
+            throw SNNError(.invalidArgument, "--encoding \(configuration.encoding.rawValue) presents \(required) steps per image: use --time-steps \(required)")
+        }
+        try configuration.validate(sampleShape: sample, trainSamples: train.count, testSamples: test.count)
+        return (train, test)
+    }
+
+    /// Reopens the run in `directory` at its last checkpoint, taking the directory's lock.
+    /// `epochs` extends (or ends earlier) a run whose `config.json` planned another number of epochs
+    /// (the cosine schedule then spans the new number from here on); `onNonfinite` and
+    /// `frameCache` (a folder, or nil for none) override the stored choices. Changes are written
+    /// back to `config.json`.
+    public init(resuming directory: String, epochs: Int? = nil, onNonfinite: NonFinitePolicy? = nil,
+                frameCache: String?? = nil) throws(SNNError) {
+        runDirectory = try RunDirectory.open(at: directory, forWriting: true)
+        var dictionary = try runDirectory.readConfiguration()
+        let configurationOnDisk = try TrainingConfiguration(dictionary: dictionary, file: runDirectory.configurationPath)
+        var config = configurationOnDisk
+        let stored = try runDirectory.checkpointEpoch(.last)
+        if let epochs, epochs != config.epochs {
+            guard epochs >= max(stored ?? 0, 1) else {
+                throw SNNError(.invalidArgument, "--epochs \(epochs): the run has already completed \(stored ?? 0) epochs", file: directory)
+            }
+            guard epochs >= config.resolvedWarmupEpochs else {
+                throw SNNError(.invalidArgument, "--epochs \(epochs) is shorter than the run's \(config.resolvedWarmupEpochs) warm-up epochs", file: directory)
+            }
+            config.epochs = epochs
+            dictionary["epochs"] = epochs
+        }
+        if let onNonfinite, onNonfinite != config.onNonfinite {
+            config.onNonfinite = onNonfinite
+            dictionary["on_nonfinite"] = onNonfinite.rawValue
+        }
+        if let frameCache { config.frameCacheDirectory = frameCache }
+        if config.epochs != configurationOnDisk.epochs || config.onNonfinite != configurationOnDisk.onNonfinite {
+            try AtomicFile.writeJSON(dictionary, to: runDirectory.configurationPath)
+        }
+        let (train, test) = try Self.prepare(config)
         configuration = config
         self.train = train
         self.test = test
@@ -133,9 +183,10 @@ public final class Trainer {
                                 trainAccuracy: .nan, testLoss: evaluation.loss, testAccuracy: evaluation.accuracy,
                                 firingRate: evaluation.firingRate, seconds: 0)
         }
-        return TrainingSummary(testAccuracy: last!.testAccuracy, bestTestAccuracy: best.accuracy, bestEpoch: best.epoch,
+        guard let last else { preconditionFailure("unreachable: the final metrics were set above") }
+        return TrainingSummary(testAccuracy: last.testAccuracy, bestTestAccuracy: best.accuracy, bestEpoch: best.epoch,
                                epochs: configuration.epochs, seconds: Date().timeIntervalSince(start),
-                               firingRate: last!.firingRate, runDirectory: runDirectory.path)
+                               firingRate: last.firingRate, runDirectory: runDirectory.path, skippedSteps: skippedSteps)
     }
 
     /// Seeds every per-epoch random stream from (seed, epoch).
@@ -184,10 +235,17 @@ public final class Trainer {
         let batches = loader.batchCount
         var lossSum: Double = 0, correct = 0, seen = 0
         var perStepCorrect = [Int](repeating: 0, count: configuration.timeSteps)
+        var skipped = 0
         for batch in loader.batches(forEpoch: epoch) {
+            if shouldStop?() == true { throw interruption(epoch: epoch, step: batch.index) }
             optimizer.learningRate = configuration.learningRate(atEpoch: Double(epoch) + Double(batch.index) / Double(batches))
             let input = encoder.encode(batch.inputs)
             var logits = Tensor(0)
+            // With `skip`, a step that goes wrong is undone: the weights and batch-norm statistics (which
+            // move in the forward pass) and the optimizer state are kept by reference, so copy-on-write
+            // preserves them through the step at the cost of one copy of each.
+            let before = configuration.onNonfinite == .skip ? (model.stateDictionary(), optimizer.stateDictionary()) : nil
+            let stepCorrectBefore = perStepCorrect
             let (loss, gradients) = valueWithGradient(at: model) { model in
                 let perStep = model(input)
                 if temporalWeighting != nil {  // TWO learns from each step's own accuracy
@@ -200,10 +258,26 @@ public final class Trainer {
                 logits = readout.detached
                 return loss
             }
-            guard loss.item.isFinite else {
-                throw SNNError(.invalidArgument, "training diverged: loss \(loss.item) at epoch \(epoch + 1), batch \(batch.index + 1); lower --learning-rate")
+            if let problem = Self.nonFinite(loss: loss.item, gradients: gradients) {
+                switch configuration.onNonfinite {
+                case .stop:
+                    let kept = completedEpochs > 0 ? "the checkpoint of epoch \(completedEpochs) is kept" : "no epoch was completed yet"
+                    throw SNNError(.invalidArgument, "training diverged at epoch \(epoch + 1), step \(batch.index + 1) of \(batches): \(problem); \(kept) (resume with `snn train --resume \(runDirectory.path) --on-nonfinite skip` to step over such batches, or start again with a lower --learning-rate)")
+                case .skip:
+                    try restore(before)
+                    perStepCorrect = stepCorrectBefore
+                    skipped += 1
+                    continue
+                }
             }
             optimizer.update(model, along: gradients)
+            if before != nil, Self.nonFiniteParameter(in: model) != nil {
+                // A finite gradient times a large learning rate can still overflow the weights.
+                try restore(before)
+                perStepCorrect = stepCorrectBefore
+                skipped += 1
+                continue
+            }
             lossSum += Double(loss.item) * Double(batch.labels.count)
             correct += zip(logits.argmax(alongAxis: 1), batch.labels).filter { $0 == $1 }.count
             seen += batch.labels.count
@@ -215,10 +289,16 @@ public final class Trainer {
         let evaluation = Evaluator.evaluate(model, on: test, timeSteps: configuration.timeSteps, encoding: encoding,
                                             batchSize: configuration.batchSize, temporalWeights: temporalWeighting?.weights)
         let metrics = EpochMetrics(epoch: epoch + 1, learningRate: optimizer.learningRate,
-                                   trainLoss: Float(lossSum / Double(max(seen, 1))),
-                                   trainAccuracy: Float(correct) / Float(max(seen, 1)), testLoss: evaluation.loss,
+                                   // NaN (null in metrics.jsonl) when every step was skipped.
+                                   trainLoss: seen > 0 ? Float(lossSum / Double(seen)) : .nan,
+                                   trainAccuracy: seen > 0 ? Float(correct) / Float(seen) : .nan, testLoss: evaluation.loss,
                                    testAccuracy: evaluation.accuracy, firingRate: evaluation.firingRate,
-                                   seconds: Date().timeIntervalSince(epochStart))
+                                   seconds: Date().timeIntervalSince(epochStart), skippedSteps: skipped)
+        skippedSteps += skipped
+        if let problem = Self.nonFiniteParameter(in: model) {
+            let kept = completedEpochs > 0 ? "the checkpoint of epoch \(completedEpochs) is kept" : "no epoch was completed yet"
+            throw SNNError(.invalidArgument, "training diverged in epoch \(epoch + 1): \(problem); \(kept) (start again with a lower --learning-rate)")
+        }
         let improved = evaluation.accuracy > best.accuracy
         if improved { best = (evaluation.accuracy, epoch + 1) }
         let state = CheckpointState(epoch: epoch + 1, bestAccuracy: best.accuracy, bestEpoch: best.epoch,
@@ -229,6 +309,36 @@ public final class Trainer {
         completedEpochs = epoch + 1
         onEvent?(.epoch(metrics))
         return metrics
+    }
+
+    /// What is not finite in a step, or nil when all is well. A tensor's sum is not finite exactly
+    /// when one of its elements is not (or the sum overflows, which is divergence too).
+    static func nonFinite(loss: Float, gradients: Gradients) -> String? {
+        if !loss.isFinite { return "the loss is \(loss)" }
+        for (path, g) in gradients.byPath.sorted(by: { $0.key < $1.key }) where !g.sum().item.isFinite {
+            return "the gradient of \(path) is not finite"
+        }
+        return nil
+    }
+
+    /// The first parameter or buffer of `model` that holds a value that is not finite, described.
+    static func nonFiniteParameter(in model: Module) -> String? {
+        for (path, tensor) in model.stateDictionary().sorted(by: { $0.key < $1.key }) where !tensor.sum().item.isFinite {
+            return "\(path) is not finite"
+        }
+        return nil
+    }
+
+    /// Puts back the model's and the optimizer's state taken before a step.
+    private func restore(_ state: ([String: Tensor], [String: Tensor])?) throws(SNNError) {
+        guard let (weights, optimizerState) = state else { return }
+        try model.load(stateDictionary: weights)
+        try optimizer.load(stateDictionary: optimizerState)
+    }
+
+    private func interruption(epoch: Int, step: Int) -> SNNError {
+        let kept = completedEpochs > 0 ? "resumes after epoch \(completedEpochs)" : "starts again from epoch 1"
+        return SNNError(.interrupted, "interrupted at epoch \(epoch + 1), step \(step + 1); the run \(kept)", file: runDirectory.path)
     }
 
     private func epochEncoding(_ epoch: Int) -> Encoding {

@@ -17,6 +17,15 @@ public enum LossName: String, Sendable, CaseIterable {
     case tet
 }
 
+/// What training does when a step's loss or gradients are not finite (NaN or infinite).
+public enum NonFinitePolicy: String, Sendable, CaseIterable {
+    /// Stop with an error naming the epoch and step; the last good checkpoint stays, resumable.
+    case stop
+    /// Leave the weights, the optimizer state and the batch-norm statistics as they were before the
+    /// step, count it in the epoch's `skipped_steps`, and go on.
+    case skip
+}
+
 /// How static images are presented over T steps.
 public enum EncodingName: String, Sendable, CaseIterable {
     case direct, poisson, latency
@@ -153,6 +162,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var deltaThreshold: Float = 0.5
     /// Event frames are resized (bilinear, as BrainCog-based papers do) to this many pixels a side.
     public var eventSize: Int?
+    /// What to do with a step whose loss or gradients are not finite.
+    public var onNonfinite: NonFinitePolicy = .stop
 
     public init() {}
 
@@ -166,6 +177,31 @@ public struct TrainingConfiguration: Sendable, Equatable {
     /// Checks values a user may get wrong; the message names the option.
     public func validate() throws(SNNError) {
         func bad(_ message: String) -> SNNError { SNNError(.invalidArgument, message) }
+        // NaN fails every comparison, so each float is checked for finiteness first, by name.
+        let floats: [(String, Float)] = [
+            ("--learning-rate", learningRate), ("--weight-decay", weightDecay), ("--label-smoothing", labelSmoothing),
+            ("--tau", neuron.tau), ("--threshold", neuron.threshold), ("--alpha", neuron.surrogate.alpha),
+            ("--delta-threshold", deltaThreshold), ("--rotation", augmentation.maxRotation),
+            ("--event-drop", augmentation.eventDropProbability), ("momentum", momentum),
+            ("minimum learning rate", minimumLearningRate),
+            ("--reset-value", neuron.reset.restingPotential),
+        ] + (msg.map { [("--msg-probability", $0.probability)] } ?? [])
+            + (msg?.substitute.map { [("--msg-substitute α", $0.alpha)] } ?? [])
+            + (msg?.schedule.map { [("--msg-schedule final probability", $0.finalProbability)] } ?? [])
+            + (msg?.schedule?.finalAlpha.map { [("--msg-schedule final α", $0)] } ?? [])
+            + (tks.map { [("--tks-alpha", $0.alpha), ("--tks-temperature", $0.temperature)] } ?? [])
+        for (name, value) in floats where !value.isFinite { throw bad("\(name) must be a finite number, got \(value)") }
+        if !(neuron.surrogate.alpha > 0) { throw bad("--alpha must be > 0, got \(neuron.surrogate.alpha)") }
+        if let sub = msg?.substitute, !(sub.alpha > 0) { throw bad("--msg-substitute α must be > 0, got \(sub.alpha)") }
+        if !(momentum >= 0 && momentum < 1) { throw bad("momentum must be in [0, 1), got \(momentum)") }
+        if !(minimumLearningRate >= 0) { throw bad("minimum learning rate must be ≥ 0, got \(minimumLearningRate)") }
+        if augmentation.cropPadding < 0 { throw bad("--crop-padding must be ≥ 0, got \(augmentation.cropPadding)") }
+        if !(augmentation.maxRotation >= 0 && augmentation.maxRotation <= 180) {
+            throw bad("--rotation must be in 0…180 degrees, got \(augmentation.maxRotation)")
+        }
+        if !(augmentation.eventDropProbability >= 0 && augmentation.eventDropProbability < 1) {
+            throw bad("--event-drop must be in [0, 1), got \(augmentation.eventDropProbability)")
+        }
         if timeSteps < 1 { throw bad("--time-steps must be ≥ 1, got \(timeSteps)") }
         if epochs < 1 { throw bad("--epochs must be ≥ 1, got \(epochs)") }
         if batchSize < 1 { throw bad("--batch-size must be ≥ 1, got \(batchSize)") }
@@ -219,6 +255,49 @@ public struct TrainingConfiguration: Sendable, Equatable {
         if let widths, widths.isEmpty || widths.contains(where: { $0 < 1 }) { throw bad("--widths must be positive, got \(widths)") }
     }
 
+    /// Refuses, before any data is read, a run whose single sample cannot fit in memory or whose size
+    /// overflows (event recordings are framed into `--time-steps` frames as they load).
+    public func validateDataSize(availableBytes: Int = MemoryBudget.physicalBytes) throws(SNNError) {
+        guard dataset.isEventData else { return }
+        var budget = MemoryBudget(availableBytes: availableBytes)
+        try budget.add("one framed recording", factors: [timeSteps] + dataset.nominalFrameShape(eventSize: eventSize),
+                       flags: ["--time-steps"])
+    }
+
+    /// Checks what depends on the data's sample shape `[C, H, W]` (or `[T, C, H, W]` for event frames,
+    /// `[F]` for features) and the model built for it, before anything large is allocated: the crop
+    /// padding against the image, the model's shape rules, and a lower bound on the memory the run
+    /// needs (data, parameters with their gradients and optimizer state, and one batch's
+    /// activations), refused when it exceeds `availableBytes`.
+    ///
+    /// For evaluation (`training` false) only the parameters and one encoded input batch count: no
+    /// tape keeps the activations.
+    public func validate(sampleShape: [Int], trainSamples trainCount: Int, testSamples testCount: Int,
+                         training: Bool = true, availableBytes: Int = MemoryBudget.physicalBytes) throws(SNNError) {
+        if augmentation.cropPadding > 0 {
+            let side = sampleShape.count >= 2 ? min(sampleShape[sampleShape.count - 1], sampleShape[sampleShape.count - 2]) : 0
+            if augmentation.cropPadding > side {
+                throw SNNError(.invalidArgument, "--crop-padding \(augmentation.cropPadding) exceeds the \(side)-pixel side of \(dataset.rawValue)'s images")
+            }
+        }
+        let model = modelConfiguration(inputShape: sampleShape, classes: 1)
+        let footprint = try model.footprint()
+        var budget = MemoryBudget(availableBytes: availableBytes)
+        try budget.add("the data set", factors: sampleShape + [trainCount + testCount],
+                       flags: ["--time-steps", "--train-samples", "--test-samples"])
+        if training {
+            // Weights, gradients and at least one optimizer state per parameter.
+            try budget.add("the parameters", factors: [footprint.parameters, 3], flags: ["--widths", "--time-steps"])
+            try budget.add("one batch's activations",
+                           factors: [footprint.activationsPerSampleStep, timeSteps, min(batchSize, max(trainCount, 1))],
+                           flags: ["--time-steps", "--batch-size", "--widths"])
+        } else {
+            try budget.add("the parameters", factors: [footprint.parameters], flags: ["--widths", "--time-steps"])
+            try budget.add("one encoded input batch", factors: model.inputShape + [timeSteps, min(batchSize, max(testCount, 1))],
+                           flags: ["--time-steps"])
+        }
+    }
+
     /// The JSON form (`config.json`).
     public var dictionary: [String: Any] {
         var d: [String: Any] = [
@@ -249,6 +328,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
         if dataset.isEventData { d["framing"] = framing.description }
         if let eventSize { d["event_size"] = eventSize }
         if encoding == .deltaRows { d["delta_threshold"] = Double(deltaThreshold) }
+        if onNonfinite != .stop { d["on_nonfinite"] = onNonfinite.rawValue }
         if let tks {
             d["tks"] = ["alpha": Double(tks.alpha), "temperature": Double(tks.temperature), "detach_teacher": tks.detachTeacher]
         }
@@ -339,7 +419,15 @@ public struct TrainingConfiguration: Sendable, Equatable {
         guard rotation >= 0 && rotation <= 180 else { throw SNNError(.corrupt, "\"rotation\" must be in 0…180", file: file) }
         let eventDrop = (d["event_drop"] as? NSNumber)?.floatValue ?? 0  // absent before event drop existed
         guard eventDrop >= 0 && eventDrop < 1 else { throw SNNError(.corrupt, "\"event_drop\" must be in [0, 1)", file: file) }
-        augmentation = ImageAugmentation(cropPadding: try number("crop_padding").intValue,
+        if let policy = d["on_nonfinite"] {
+            guard let name = policy as? String, let p = NonFinitePolicy(rawValue: name) else {
+                throw SNNError(.corrupt, "\"on_nonfinite\" must be stop or skip", file: file)
+            }
+            onNonfinite = p
+        }
+        let cropPadding = try number("crop_padding").intValue
+        guard cropPadding >= 0 else { throw SNNError(.corrupt, "\"crop_padding\" must be ≥ 0", file: file) }
+        augmentation = ImageAugmentation(cropPadding: cropPadding,
                                          horizontalFlip: try field("horizontal_flip", Bool.self), maxRotation: rotation,
                                          eventDropProbability: eventDrop)
         dropLast = try field("drop_last", Bool.self)

@@ -15,15 +15,23 @@ func snnExecutable() -> URL? {
     return nil
 }
 
-/// Runs the executable to completion; returns exit status, stdout and stderr.
+/// Runs the executable to completion; returns exit status, stdout and stderr. `directory` is its
+/// working directory; `shell`, when given, is bash run first (`ulimit`, `trap`) before the executable.
 @discardableResult
-func runSNN(_ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
+func runSNN(_ arguments: [String], in directory: String? = nil, shell: String? = nil) throws
+    -> (status: Int32, output: String, error: String) {
     let process = Process()
     guard let executable = snnExecutable() else {
         throw SNNError(.io, "the snn executable was not built beside the tests (set SNN_EXECUTABLE)")
     }
-    process.executableURL = executable
-    process.arguments = arguments
+    if let shell {
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = ["-c", shell + " exec \"$0\" \"$@\"", executable.path] + arguments
+    } else {
+        process.executableURL = executable
+        process.arguments = arguments
+    }
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err

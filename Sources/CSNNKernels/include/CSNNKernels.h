@@ -5,3 +5,4 @@
 #include "snn_layout.h"
 #include "snn_hdf5.h"
 #include "snn_decompress.h"
+#include "snn_signals.h"
