@@ -68,8 +68,8 @@ import Testing
         #expect(throws: SNNError.self) { try IDXArray.read(contentsOf: directory.appendingPathComponent("missing").path) }
     }
 
-    @Test func mnistFromSharedDirectory() throws {
-        guard let shared = sharedDataDirectory() else { return }
+    @Test(.enabled(if: sharedDataDirectory() != nil, "needs ../shared/data")) func mnistFromSharedDirectory() throws {
+        let shared = try #require(sharedDataDirectory())
         let test = try MNIST.load(.test, directory: shared.appendingPathComponent("mnist").path)
         #expect(test.images.shape == [10000, 1, 28, 28])
         #expect(test.labels.prefix(5) == [7, 2, 1, 0, 4])  // the well-known first t10k labels
@@ -77,8 +77,8 @@ import Testing
         #expect(throws: SNNError.self) { try MNIST.load(.train, directory: "/nonexistent-dir") }
     }
 
-    @Test func fsddFromSharedDirectory() throws {
-        guard let shared = sharedDataDirectory() else { return }
+    @Test(.enabled(if: sharedDataDirectory() != nil, "needs ../shared/data")) func fsddFromSharedDirectory() throws {
+        let shared = try #require(sharedDataDirectory())
         let directory = shared.appendingPathComponent("fsdd-mfcc").path
         let train = try FSDD.load(.train, directory: directory, frames: 20), test = try FSDD.load(.test, directory: directory, frames: 20)
         #expect(train.count == 2400 && test.count == 600)

@@ -331,9 +331,16 @@ func survivesCorruption<R>(_ valid: [UInt8], name: String, decode: ([UInt8]) thr
         #expect(Array(png[8..<33].prefix(21)) == [0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 2, 0, 0, 0, 2, 8, 2, 0, 0, 0])
         // The IEND chunk and its well-known CRC 0xAE426082 close the file.
         #expect(Array(png.suffix(12)) == [0, 0, 0, 0, 73, 69, 78, 68, 0xAE, 0x42, 0x60, 0x82])
-        // Python's zlib inflates IDAT back to the filter-0 scanlines (when python3 is around).
-        let python = ProcessInfo.processInfo.environment["SNN_PYTHON"] ?? "/usr/bin/python3"
-        guard FileManager.default.isExecutableFile(atPath: python) else { return }
+    }
+
+    static let python = ProcessInfo.processInfo.environment["SNN_PYTHON"] ?? "/usr/bin/python3"
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: PNGTests.python), "needs python3"))
+    func pngImageDataInflatesToTheScanlines() throws {
+        let rgb: [UInt8] = [255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255]
+        let png = try PNG.encode(rgb: rgb, width: 2, height: 2)
+        // Python's zlib inflates IDAT back to the filter-0 scanlines.
+        let python = Self.python
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("snn-\(UUID().uuidString).png").path
         try Data(png).write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
