@@ -2,10 +2,12 @@
 #   make train   install missing system packages, release build, train the default spiking CNN on digits
 #   make test    install missing system packages, build, run the whole test suite
 #   make bench   release build, then the benchmark workloads as JSON lines
+#   make install release build, then copy snn to $(PREFIX)/bin (default /usr/local)
 SWIFT ?= swift
+PREFIX ?= /usr/local
 RELEASE_FLAGS = -c release
 
-.PHONY: deps train test bench build release clean
+.PHONY: deps train test bench build release install clean
 
 deps:
 	@scripts/install-deps.sh
@@ -30,6 +32,10 @@ bench: release
 	.build/release/snn bench conv --json
 	.build/release/snn bench lif --json
 	.build/release/snn bench train-step --json
+
+install: release
+	install -d "$(PREFIX)/bin"
+	install -m 755 .build/release/snn "$(PREFIX)/bin/snn"
 
 clean:
 	rm -rf .build .venv-test
