@@ -263,6 +263,12 @@ public final class Dropout: Module, Layer {
     /// Restarts the mask stream (trainers reseed per epoch so any epoch can be replayed exactly).
     public func reseed(_ seed: UInt64) { generator = RandomGenerator(seed: seed) }
 
+    /// The mask stream's position, for checkpoints taken within an epoch.
+    public var randomState: [UInt64] {
+        get { generator.state }
+        set { generator.state = newValue }
+    }
+
     public func callAsFunction(_ input: Tensor) -> Tensor {
         guard isTraining && probability > 0 else { return input }
         let maskShape = sharedAcrossTime && input.rank >= 2 ? Array(input.shape.dropFirst()) : input.shape

@@ -77,6 +77,13 @@ public struct Encoder: Sendable {
         if case .rateRows(let seed) = encoding { generator = RandomGenerator(seed: seed) }
     }
 
+    /// The position of the random stream of the Poisson and rate-rows encodings (nil for the others),
+    /// for checkpoints taken within an epoch.
+    public var randomState: [UInt64]? {
+        get { generator?.state }
+        set { if let newValue { generator?.state = newValue } }
+    }
+
     /// `[N, ...]` → `[T, N, ...]`.
     public mutating func encode(_ input: Tensor) -> Tensor {
         switch encoding {

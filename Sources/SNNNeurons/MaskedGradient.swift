@@ -120,6 +120,15 @@ public final class GradientMaskState: @unchecked Sendable {
         passes = 0
     }
 
+    /// The stream's position (seed, passes so far), for checkpoints taken within an epoch.
+    public var streamState: [UInt64] {
+        get { [seed, passes] }
+        set {
+            precondition(newValue.count == 2, "GradientMaskState: a stream state is [seed, passes], got \(newValue)")
+            (seed, passes) = (newValue[0], newValue[1])
+        }
+    }
+
     /// The mask of the coming backward pass: a fresh key per training forward pass; nil when off or
     /// in inference.
     public func next(training: Bool) -> MaskStream? {

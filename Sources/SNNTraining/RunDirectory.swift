@@ -13,13 +13,72 @@ public struct CheckpointState: Sendable, Equatable {
     public var randomState: [UInt64]
     /// TWO's per-step output weights, in runs that learn them.
     public var temporalWeights: [Float]?
+    /// For a checkpoint taken within epoch `epoch + 1` (an interrupted run): how far it got.
+    public var progress: EpochProgress?
 
-    public init(epoch: Int, bestAccuracy: Float, bestEpoch: Int, randomState: [UInt64], temporalWeights: [Float]? = nil) {
+    public init(epoch: Int, bestAccuracy: Float, bestEpoch: Int, randomState: [UInt64], temporalWeights: [Float]? = nil,
+                progress: EpochProgress? = nil) {
         self.epoch = epoch
         self.bestAccuracy = bestAccuracy
         self.bestEpoch = bestEpoch
         self.randomState = randomState
         self.temporalWeights = temporalWeights
+        self.progress = progress
+    }
+}
+
+/// Where a checkpoint taken within an epoch stands: the steps done, the epoch's running sums and the
+/// positions of the random streams that move within an epoch, so that training resumed from it
+/// goes on exactly as the uninterrupted run would have.
+public struct EpochProgress: Sendable, Equatable {
+    /// Steps (batches) of the epoch already trained.
+    public var steps: Int
+    public var lossSum: Double
+    public var correct: Int
+    public var seen: Int
+    public var skipped: Int
+    /// TWO's per-step correct counts so far.
+    public var perStepCorrect: [Int]
+    /// Stream positions by owner: `dropout:PATH`, `mask:PATH`, `encoder`.
+    public var randomStates: [String: [UInt64]]
+
+    public init(steps: Int, lossSum: Double, correct: Int, seen: Int, skipped: Int, perStepCorrect: [Int],
+                randomStates: [String: [UInt64]]) {
+        self.steps = steps
+        self.lossSum = lossSum
+        self.correct = correct
+        self.seen = seen
+        self.skipped = skipped
+        self.perStepCorrect = perStepCorrect
+        self.randomStates = randomStates
+    }
+
+    /// The JSON form; the loss sum as its bit pattern, so it comes back exactly.
+    var dictionary: [String: Any] {
+        ["steps": steps, "loss_sum_bits": String(lossSum.bitPattern), "correct": correct, "seen": seen, "skipped": skipped,
+         "per_step_correct": perStepCorrect, "random_states": randomStates.mapValues { $0.map { String($0) } }]
+    }
+
+    init(dictionary d: [String: Any], file: String) throws(SNNError) {
+        func int(_ key: String) throws(SNNError) -> Int {
+            guard let v = (d[key] as? NSNumber)?.intValue, v >= 0 else {
+                throw SNNError(.corrupt, "\"progress.\(key)\" must be a count", file: file)
+            }
+            return v
+        }
+        guard let bits = (d["loss_sum_bits"] as? String).flatMap({ UInt64($0) }),
+              let perStep = (d["per_step_correct"] as? [NSNumber])?.map(\.intValue),
+              let states = d["random_states"] as? [String: [String]] else {
+            throw SNNError(.corrupt, "\"progress\" is missing fields", file: file)
+        }
+        var randomStates: [String: [UInt64]] = [:]
+        for (key, words) in states {
+            let values = words.compactMap { UInt64($0) }
+            guard values.count == words.count else { throw SNNError(.corrupt, "\"progress.random_states.\(key)\" is not a list of integers", file: file) }
+            randomStates[key] = values
+        }
+        self.init(steps: try int("steps"), lossSum: Double(bitPattern: bits), correct: try int("correct"), seen: try int("seen"),
+                  skipped: try int("skipped"), perStepCorrect: perStep, randomStates: randomStates)
     }
 }
 
@@ -176,18 +235,21 @@ public struct RunDirectory: Sendable {
             "learning_rate": Double(optimizer.learningRate),
         ]
         if let w = state.temporalWeights { json["temporal_weights"] = w.map(Double.init) }
+        if let progress = state.progress { json["progress"] = progress.dictionary }
         try AtomicFile.writeAll([(f.model, Data(modelFile.encoded())), (f.optimizer, Data(optimizerFile.encoded())),
                                  (f.state, try AtomicFile.encodeJSON(json, for: f.state))])
     }
 
-    /// The epoch count a checkpoint records, or nil when there is none yet.
-    public func checkpointEpoch(_ c: Checkpoint) throws(SNNError) -> Int? {
+    /// The epochs a checkpoint has completed, and whether it was taken within the next one (an
+    /// interrupted run); nil when there is no checkpoint yet.
+    public func checkpointEpoch(_ c: Checkpoint) throws(SNNError) -> (completed: Int, withinEpoch: Bool)? {
         let file = files(c).state
         guard FileManager.default.fileExists(atPath: file) else { return nil }
-        guard let epoch = (try AtomicFile.readJSON(file)["epoch"] as? NSNumber)?.intValue else {
+        let state = try AtomicFile.readJSON(file)
+        guard let epoch = (state["epoch"] as? NSNumber)?.intValue else {
             throw SNNError(.corrupt, "checkpoint state is missing fields", file: file)
         }
-        return epoch
+        return (epoch, state["progress"] != nil)
     }
 
     /// Loads a checkpoint into `model` (and `optimizer` when given); nil when there is none yet.
@@ -220,8 +282,13 @@ public struct RunDirectory: Sendable {
             }
             weights = values.map(\.floatValue)
         }
+        var progress: EpochProgress?
+        if let p = state["progress"] {
+            guard let p = p as? [String: Any] else { throw SNNError(.corrupt, "\"progress\" must be an object", file: f.state) }
+            progress = try EpochProgress(dictionary: p, file: f.state)
+        }
         return CheckpointState(epoch: epoch, bestAccuracy: bestAccuracy, bestEpoch: bestEpoch, randomState: random,
-                               temporalWeights: weights)
+                               temporalWeights: weights, progress: progress)
     }
 }
 

@@ -77,6 +77,8 @@ public final class Trainer {
     /// epoch's end, so that a resumed run is bit-identical to an uninterrupted one).
     public var shouldStop: (() -> Bool)?
     private var skippedSteps = 0
+    /// Where the resumed epoch stands when the run was interrupted within it.
+    private var pendingProgress: EpochProgress?
 
     /// Sets up a new run: loads the data, builds the model, creates `directory` and writes
     /// `config.json`. On any error nothing is left behind. With `uniqueDirectory`, an existing
@@ -122,8 +124,10 @@ public final class Trainer {
         var config = configurationOnDisk
         let stored = try runDirectory.checkpointEpoch(.last)
         if let epochs, epochs != config.epochs {
-            guard epochs >= max(stored ?? 0, 1) else {
-                throw SNNError(.invalidArgument, "--epochs \(epochs): the run has already completed \(stored ?? 0) epochs", file: directory)
+            let started = (stored?.completed ?? 0) + (stored?.withinEpoch == true ? 1 : 0)
+            guard epochs >= max(started, 1) else {
+                throw SNNError(.invalidArgument, "--epochs \(epochs): the run has already completed \(stored?.completed ?? 0) epochs"
+                               + (stored?.withinEpoch == true ? " and started epoch \(started)" : ""), file: directory)
             }
             guard epochs >= config.resolvedWarmupEpochs else {
                 throw SNNError(.invalidArgument, "--epochs \(epochs) is shorter than the run's \(config.resolvedWarmupEpochs) warm-up epochs", file: directory)
@@ -158,6 +162,7 @@ public final class Trainer {
                 temporalWeighting = TemporalWeighting(weights: w)
             }
             GlobalRandom.state = state.randomState
+            pendingProgress = state.progress
             try runDirectory.truncateMetrics(afterEpoch: state.epoch)
         } else {
             try runDirectory.truncateMetrics(afterEpoch: 0)
@@ -235,9 +240,28 @@ public final class Trainer {
         let batches = loader.batchCount
         var lossSum: Double = 0, correct = 0, seen = 0
         var perStepCorrect = [Int](repeating: 0, count: configuration.timeSteps)
-        var skipped = 0
-        for batch in loader.batches(forEpoch: epoch) {
-            if shouldStop?() == true { throw interruption(epoch: epoch, step: batch.index) }
+        var skipped = 0, first = 0
+        if let progress = pendingProgress {  // resumed within this epoch: go on where it stopped
+            pendingProgress = nil
+            guard progress.steps <= batches, progress.perStepCorrect.count == configuration.timeSteps else {
+                throw SNNError(.corrupt, "the checkpoint's epoch progress does not fit this run", file: runDirectory.path + "/last.json")
+            }
+            try restoreRandomStates(progress.randomStates, encoder: &encoder)
+            (first, lossSum, correct, seen, skipped) = (progress.steps, progress.lossSum, progress.correct, progress.seen,
+                                                        progress.skipped)
+            perStepCorrect = progress.perStepCorrect
+        }
+        for batch in loader.batches(forEpoch: epoch, startingAt: first) {
+            if shouldStop?() == true {
+                // Checkpoint where the epoch stands, with the random streams' positions, then stop.
+                let progress = EpochProgress(steps: batch.index, lossSum: lossSum, correct: correct, seen: seen, skipped: skipped,
+                                             perStepCorrect: perStepCorrect, randomStates: randomStates(encoder: encoder))
+                let state = CheckpointState(epoch: epoch, bestAccuracy: best.accuracy, bestEpoch: best.epoch,
+                                            randomState: GlobalRandom.state, temporalWeights: temporalWeighting?.weights,
+                                            progress: progress)
+                try runDirectory.saveCheckpoint(.last, model: model, optimizer: optimizer, state: state)
+                throw interruption(epoch: epoch, step: batch.index)
+            }
             optimizer.learningRate = configuration.learningRate(atEpoch: Double(epoch) + Double(batch.index) / Double(batches))
             let input = encoder.encode(batch.inputs)
             var logits = Tensor(0)
@@ -337,8 +361,34 @@ public final class Trainer {
     }
 
     private func interruption(epoch: Int, step: Int) -> SNNError {
-        let kept = completedEpochs > 0 ? "resumes after epoch \(completedEpochs)" : "starts again from epoch 1"
-        return SNNError(.interrupted, "interrupted at epoch \(epoch + 1), step \(step + 1); the run \(kept)", file: runDirectory.path)
+        SNNError(.interrupted, "interrupted in epoch \(epoch + 1) after \(step) steps; the checkpoint continues from there",
+                 file: runDirectory.path)
+    }
+
+    /// The positions of the random streams that move within an epoch, by owner.
+    private func randomStates(encoder: Encoder) -> [String: [UInt64]] {
+        var states: [String: [UInt64]] = [:]
+        for (path, module) in model.namedModules() {
+            if let dropout = module as? Dropout { states["dropout:" + path] = dropout.randomState }
+            if let neuron = module as? SurrogateGradientMasking { states["mask:" + path] = neuron.maskState.streamState }
+        }
+        if let state = encoder.randomState { states["encoder"] = state }
+        return states
+    }
+
+    /// Puts back the stream positions ``randomStates(encoder:)`` recorded.
+    private func restoreRandomStates(_ states: [String: [UInt64]], encoder: inout Encoder) throws(SNNError) {
+        func state(_ key: String, words: Int) throws(SNNError) -> [UInt64] {
+            guard let s = states[key], s.count == words else {
+                throw SNNError(.corrupt, "the checkpoint lacks the random state \"\(key)\" of this model", file: runDirectory.path + "/last.json")
+            }
+            return s
+        }
+        for (path, module) in model.namedModules() {
+            if let dropout = module as? Dropout { dropout.randomState = try state("dropout:" + path, words: 4) }
+            if let neuron = module as? SurrogateGradientMasking { neuron.maskState.streamState = try state("mask:" + path, words: 2) }
+        }
+        if encoder.randomState != nil { encoder.randomState = try state("encoder", words: 4) }
     }
 
     private func epochEncoding(_ epoch: Int) -> Encoding {
