@@ -238,9 +238,10 @@ public struct TemporalWeighting: Sendable, Equatable {
 
 /// Temporal knowledge sharing (TKS, METHODS.md §7) on per-step logits z `[T, N, C]`: the teacher of
 /// a sample is the sum of the logits of the steps that classify it correctly (all wrong: zeros, a
-/// uniform target), q = softmax(teacher/τ), and the loss is (1/T)·Σ_t τ²·CE(q, softmax(z_t/τ))
-/// averaged over the batch. The teacher keeps its gradient unless `detachTeacher`, as in the
-/// released code.
+/// uniform target), q = softmax(teacher/τ), and the loss is (1/T)·Σ_t τ²·CE(q, softmax(z_t))
+/// averaged over the batch. Only the teacher is softened by τ: the student's logits are not divided
+/// by it (the released code; dividing them too is the common distillation form, not TKS). The
+/// teacher keeps its gradient unless `detachTeacher`, as in the released code.
 public func temporalKnowledgeSharingLoss(perStepLogits z: Tensor, labels: [Int], temperature tau: Float,
                                          detachTeacher: Bool = false) -> Tensor {
     precondition(z.rank == 3 && z.shape[1] == labels.count,
@@ -253,18 +254,22 @@ public func temporalKnowledgeSharingLoss(perStepLogits z: Tensor, labels: [Int],
     var teacher = (z * correct).sum(alongAxis: 0)  // [N, C]
     if detachTeacher { teacher = teacher.detached }
     let q = (teacher / tau).softmax(alongAxis: -1)
-    let logP = (z / tau).logSoftmax(alongAxis: -1)  // [T, N, C]
+    let logP = z.logSoftmax(alongAxis: -1)  // [T, N, C]; the student is not softened
     // −Σ_c q·log p, summed over t and n, then divided by T·N.
     return -(logP * q).sum() * (tau * tau / Float(t * n))
 }
 
-/// The TKS training loss: a·CE(mean_t z_t, y) + (1 − a)·L_TKS with a = 1 − α·epoch/epochs, so the
+/// The TKS training loss: a·CE(prediction, y) + (1 − a)·L_TKS with a = 1 − α·epoch/epochs, so the
 /// weight of the shared knowledge ramps from 0 to α over training (`epoch` counts from 0).
-public func temporalKnowledgeSharingTrainingLoss(perStepLogits z: Tensor, labels: [Int], alpha: Float, epoch: Int,
-                                                 epochs: Int, temperature: Float, labelSmoothing: Float = 0,
-                                                 detachTeacher: Bool = false) -> Tensor {
+///
+/// `prediction` is the readout `[N, C]` the cross-entropy term trains: by default the mean over t of
+/// z (METHODS.md §7); a TWO run passes its weighted readout. `labelSmoothing` applies to that term
+/// only (the shared-knowledge term has its own soft target).
+public func temporalKnowledgeSharingTrainingLoss(perStepLogits z: Tensor, labels: [Int], prediction: Tensor? = nil,
+                                                 alpha: Float, epoch: Int, epochs: Int, temperature: Float,
+                                                 labelSmoothing: Float = 0, detachTeacher: Bool = false) -> Tensor {
     let a = 1 - alpha * Float(epoch) / Float(max(epochs, 1))
-    let ce = crossEntropy(logits: Readout.mean(z), labels: labels, labelSmoothing: labelSmoothing)
+    let ce = crossEntropy(logits: prediction ?? Readout.mean(z), labels: labels, labelSmoothing: labelSmoothing)
     let tks = temporalKnowledgeSharingLoss(perStepLogits: z, labels: labels, temperature: temperature, detachTeacher: detachTeacher)
     return ce * a + tks * (1 - a)
 }

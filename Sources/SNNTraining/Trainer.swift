@@ -211,15 +211,17 @@ public final class Trainer {
         }
     }
 
-    /// The training loss of one batch's per-step outputs `[T, N, C]` and the prediction logits it trains.
-    private func loss(_ perStep: Tensor, labels: [Int], epoch: Int) -> (loss: Tensor, logits: Tensor) {
+    /// The training loss of one batch's per-step outputs `[T, N, C]` at `epoch` (0-based) and the
+    /// prediction logits it trains (TWO's weighted readout in TWO runs, else the mean over t).
+    public func loss(_ perStep: Tensor, labels: [Int], epoch: Int) -> (loss: Tensor, logits: Tensor) {
         let readout = temporalWeighting.map { Readout.weighted(perStep, weights: $0.weights) } ?? Readout.mean(perStep)
         let smoothing = configuration.labelSmoothing
         if let tks = configuration.tks {
-            let a = 1 - tks.alpha * Float(epoch) / Float(configuration.epochs)
-            let shared = temporalKnowledgeSharingLoss(perStepLogits: perStep, labels: labels, temperature: tks.temperature,
-                                                      detachTeacher: tks.detachTeacher)
-            return (crossEntropy(logits: readout, labels: labels, labelSmoothing: smoothing) * a + shared * (1 - a), readout)
+            let loss = temporalKnowledgeSharingTrainingLoss(
+                perStepLogits: perStep, labels: labels, prediction: readout, alpha: tks.alpha, epoch: epoch,
+                epochs: configuration.epochs, temperature: tks.temperature, labelSmoothing: smoothing,
+                detachTeacher: tks.detachTeacher)
+            return (loss, readout)
         }
         switch configuration.loss {
         case .mean:

@@ -17,13 +17,27 @@ import Testing
         // The training loss mixes them with a = 1 − α·e/E: at e = E/2 with α = 0.5, a = 0.75.
         let mixed = temporalKnowledgeSharingTrainingLoss(perStepLogits: z, labels: [0], alpha: 0.5, epoch: 5, epochs: 10, temperature: 1)
         #expect(abs(mixed.item - (0.75 * 1.464369 + 0.25 * 1.589013)) < 1e-5)
-        // All steps wrong: the teacher is zero, the target uniform: L = τ²·mean_t CE(uniform, softmax(z_t/τ)).
+        // All steps wrong: the teacher is zero, the target uniform: L = τ²·mean_t CE(uniform, softmax(z_t)).
         let wrong = temporalKnowledgeSharingLoss(perStepLogits: z, labels: [2], temperature: 2)
         let expected = (0..<2).map { t -> Float in
-            let logP = (z.selecting(t).reshaped(to: [3]) / 2).logSoftmax().scalars
+            let logP = z.selecting(t).reshaped(to: [3]).logSoftmax().scalars
             return -logP.reduce(0, +) / 3
         }.reduce(0, +) / 2 * 4
         #expect(abs(wrong.item - expected) < 1e-5)
+    }
+
+    @Test func tksTestVectorAtTemperatureThree() {
+        // METHODS.md §7 at τ = 3 (same z, y = 0): only the teacher is divided by τ. The student's logits
+        // are not (dividing them as well gives 10.334118, the distillation form, which is not TKS).
+        let z = Tensor(shape: [2, 1, 3], scalars: [2, 1, 0, 0, 3, 1])
+        let q = (Tensor(shape: [3], scalars: [2, 1, 0]) / 3).softmax()
+        #expect(q.scalars.enumerated().allSatisfy { abs($1 - [0.448441, 0.321322, 0.230237][$0]) < 1e-6 })
+        let tks = temporalKnowledgeSharingLoss(perStepLogits: z, labels: [0], temperature: 3)
+        #expect(abs(tks.item - 14.242703) < 1e-4)
+        // The training loss at a = 0.75 mixes the same two numbers.
+        let mixed = temporalKnowledgeSharingTrainingLoss(perStepLogits: z, labels: [0], alpha: 0.5, epoch: 5, epochs: 10,
+                                                         temperature: 3)
+        #expect(abs(mixed.item - (0.75 * 1.464369 + 0.25 * 14.242703)) < 1e-4)
     }
 
     @Test func tksAndTetLossesPassFiniteDifferences() {
@@ -50,7 +64,7 @@ import Testing
         })
         let q = (teacher / 3).softmax(alongAxis: -1)
         let (_, detached) = valueWithGradient(at: z) { temporalKnowledgeSharingLoss(perStepLogits: $0, labels: labels, temperature: 3, detachTeacher: true) }
-        let numeric = numericalGradient(at: z, step: 1e-2) { t in -((t / 3).logSoftmax(alongAxis: -1) * q).sum() * (9 / 12) }
+        let numeric = numericalGradient(at: z, step: 1e-2) { t in -(t.logSoftmax(alongAxis: -1) * q).sum() * (9 / 12) }
         #expect(relativeError(detached, numeric) < 2e-2)
     }
 
@@ -131,6 +145,43 @@ import Testing
         let run = try RunDirectory.open(at: directory)
         let state = try run.loadCheckpoint(.last, model: c.modelConfiguration(inputShape: [1, 8, 8], classes: 10).make(), optimizer: nil)
         #expect(state?.temporalWeights == weights)
+        // The trainer's loss of this TKS + TWO run, against the formula in plain scalars: a·CE_ε(readout)
+        // + (1 − a)·L_TKS, readout = (1/T)·Σ_t w_t·z_t, a = 1 − α·e/E, L_TKS with the unsoftened student.
+        let z = distinctTensor([3, 4, 10], seed: 3, spacing: 0.05)
+        // Samples 0–2 are classified correctly by step 0–2 at least (a teacher from one or more steps).
+        let labels = (0..<4).map { k in k < 3 ? Array(z.scalars[(k * 4 + k) * 10..<(k * 4 + k + 1) * 10]).argmaxIndex : 9 }
+        let (loss, logits) = trainer.loss(z, labels: labels, epoch: 2)
+        let expected = referenceTKSLoss(z.scalars, t: 3, n: 4, c: 10, labels: labels, weights: weights, alpha: 0.7,
+                                        epoch: 2, epochs: 6, tau: 3, smoothing: 0.1)
+        #expect(abs(loss.item - expected) < 1e-4 * max(1, abs(expected)))
+        #expect(logits.isClose(to: Readout.weighted(z, weights: weights)))
+    }
+
+    /// The TKS training loss from its definition (METHODS.md §7), one scalar at a time, in double.
+    func referenceTKSLoss(_ z: [Float], t: Int, n: Int, c: Int, labels: [Int], weights: [Float], alpha: Float,
+                          epoch: Int, epochs: Int, tau: Double, smoothing: Double) -> Float {
+        func logSoftmax(_ v: [Double]) -> [Double] {
+            let m = v.max() ?? 0, s = v.reduce(0) { $0 + exp($1 - m) }
+            return v.map { $0 - m - log(s) }
+        }
+        func row(_ step: Int, _ sample: Int) -> [Double] { (0..<c).map { Double(z[(step * n + sample) * c + $0]) } }
+        var ce = 0.0, shared = 0.0
+        for k in 0..<n {
+            let readout = (0..<c).map { j in (0..<t).reduce(0.0) { $0 + Double(weights[$1]) * row($1, k)[j] } / Double(t) }
+            let target = (0..<c).map { j in (j == labels[k] ? 1 - smoothing : 0) + smoothing / Double(c) }
+            ce -= zip(target, logSoftmax(readout)).reduce(0) { $0 + $1.0 * $1.1 } / Double(n)
+            var teacher = [Double](repeating: 0, count: c)
+            for step in 0..<t {
+                let r = row(step, k)
+                if r.firstIndex(of: r.max() ?? 0) == labels[k] { for j in 0..<c { teacher[j] += r[j] } }
+            }
+            let q = logSoftmax(teacher.map { $0 / tau }).map { exp($0) }
+            for step in 0..<t {
+                shared -= tau * tau * zip(q, logSoftmax(row(step, k))).reduce(0) { $0 + $1.0 * $1.1 } / Double(t * n)
+            }
+        }
+        let a = 1 - Double(alpha) * Double(epoch) / Double(epochs)
+        return Float(a * ce + (1 - a) * shared)
     }
 }
 
@@ -251,4 +302,8 @@ import Testing
         let (again, _) = try c.loadData()
         #expect(again.images.scalars == train.images.scalars && again.labels == train.labels)
     }
+}
+
+private extension Array where Element == Float {
+    var argmaxIndex: Int { indices.max { self[$0] < self[$1] } ?? 0 }
 }
