@@ -12,7 +12,7 @@ struct DataCommand: ParsableCommand {
     static func readEvents(_ path: String, width: Int?, height: Int?) throws(SNNError) -> (format: String, events: EventStream) {
         let bytes = try FileBytes.read(path)
         if bytes.starts(with: Array("#!AER-DAT3.1".utf8)) {
-            return ("aedat-3.1", try AEDAT31.decode(bytes, file: path, width: width ?? 128, height: height ?? 128))
+            return ("aedat-3.1", try AEDAT31.decode(bytes, file: path, width: width, height: height))
         }
         if bytes.starts(with: Array("#!AER-DAT2.0".utf8)) || (path.hasSuffix(".aedat") && bytes.first != UInt8(ascii: "#")) {
             return ("aedat-2.0", try AEDAT20.decode(bytes, file: path))

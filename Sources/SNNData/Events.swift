@@ -117,9 +117,20 @@ public enum NMNISTBinary {
 }
 
 /// AEDAT 3.1 (DVS128 Gesture): `#` header lines, then 28-byte packet headers and payloads (FORMATS.md).
+///
+/// The sensor size, per axis: the width and height given, else the size of the camera the header's
+/// `#Source` lines name (``EventSensor``), else the largest coordinate + 1. An event outside the
+/// size is an error that says which of these the size came from.
 public enum AEDAT31 {
-    /// The offset just after the header; checks the magic and the end marker.
-    static func headerEnd(_ bytes: [UInt8], file: String) throws(SNNError) -> Int {
+    /// What the header holds for the reader: where the packets start, and the camera its `#Source`
+    /// lines name with that camera's size (nil unless every such line names the same known size).
+    struct Header {
+        var end: Int
+        var sensor: (name: String, width: Int, height: Int)?
+    }
+
+    /// Reads the header; checks the magic and the end marker.
+    static func header(_ bytes: [UInt8], file: String) throws(SNNError) -> Header {
         // Header: lines starting with '#', the first "#!AER-DAT3.1", the last "#!END-HEADER\r\n".
         let magic = Array("#!AER-DAT3.1".utf8)
         guard bytes.count >= magic.count, Array(bytes[0..<magic.count]) == magic else {
@@ -127,6 +138,7 @@ public enum AEDAT31 {
         }
         var i = 0
         var ended = false
+        var named: [(name: String, width: Int, height: Int)] = [], unknown = false
         while i < bytes.count && bytes[i] == UInt8(ascii: "#") {
             guard let nl = bytes[i...].firstIndex(of: UInt8(ascii: "\n")) else {
                 throw SNNError(.corrupt, "header line without an end", file: file, offset: i)
@@ -137,13 +149,48 @@ public enum AEDAT31 {
                 ended = true
                 break
             }
+            // "#Source <id>: <name>" (cAER writes one per event source).
+            if line.hasPrefix("#Source "), let colon = line.firstIndex(of: ":") {
+                let name = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                if let size = EventSensor.size(named: name) { named.append((name, size.width, size.height)) } else { unknown = true }
+            }
         }
         guard ended else { throw SNNError(.corrupt, "missing \"#!END-HEADER\"", file: file, offset: i) }
-        return i
+        // One size for the whole stream: sources of different or unknown sizes leave it to the fallbacks.
+        let agreed = !unknown && named.dropFirst().allSatisfy { $0.width == named[0].width && $0.height == named[0].height }
+        return Header(end: i, sensor: agreed ? named.first : nil)
     }
 
-    public static func decode(_ bytes: [UInt8], file: String, width: Int = 128, height: Int = 128) throws(SNNError) -> EventStream {
-        let i = try headerEnd(bytes, file: file)
+    /// The size events are checked against, per axis the value given, else the header camera's, else
+    /// none (the largest coordinate + 1, measured afterwards); `origin` says which, for errors.
+    struct Bounds {
+        var width: Int?, height: Int?
+        var origin: String
+
+        init(width: Int?, height: Int?, header: Header) {
+            self.width = width ?? header.sensor?.width
+            self.height = height ?? header.sensor?.height
+            func source(given: Bool, value: Int?) -> String {
+                given ? "given" : value == nil ? "none: the largest coordinate + 1"
+                    : "the header's #Source camera \(header.sensor?.name ?? "")"
+            }
+            let w = source(given: width != nil, value: self.width), h = source(given: height != nil, value: self.height)
+            origin = w == h ? (w == "given" ? "the width and height given" : w) : "width \(w), height \(h)"
+        }
+
+        /// The limits to check coordinates against (x and y are 15-bit fields: 2¹⁵ never rejects).
+        var limits: (width: Int, height: Int) { (width ?? 1 << 15, height ?? 1 << 15) }
+
+        /// "346×260", with "any" for an axis without a size.
+        var size: String { "\(width.map(String.init) ?? "any")×\(height.map(String.init) ?? "any")" }
+    }
+
+    /// Decodes `bytes`; `file` names it in errors. `width` and `height` override the size of the
+    /// header's camera; with neither, the largest coordinate + 1.
+    public static func decode(_ bytes: [UInt8], file: String, width: Int? = nil, height: Int? = nil) throws(SNNError) -> EventStream {
+        let header = try header(bytes, file: file)
+        let bounds = Bounds(width: width, height: height, header: header)
+        let i = header.end
         // At most one event per 8 payload bytes: decode straight into uninitialised arrays.
         let capacity = max(0, (bytes.count - i) / 8)
         var failure: SNNError?
@@ -154,7 +201,7 @@ public enum AEDAT31 {
                 ys = [UInt16](unsafeUninitializedCapacity: capacity) { yb, yCount in
                     ps = [UInt8](unsafeUninitializedCapacity: capacity) { pb, pCount in
                         do throws(SNNError) {
-                            pCount = try decodePackets(bytes, from: start, file: file, width: width, height: height,
+                            pCount = try decodePackets(bytes, from: start, file: file, bounds: bounds,
                                                        t: tb.baseAddress!, x: xb.baseAddress!, y: yb.baseAddress!, p: pb.baseAddress!)
                         } catch {
                             failure = error
@@ -168,15 +215,16 @@ public enum AEDAT31 {
             }
         }
         if let failure { throw failure }
-        return EventStream(t: ts, x: xs, y: ys, p: ps, width: width, height: height)
+        return EventStream(t: ts, x: xs, y: ys, p: ps, width: bounds.width ?? (xs.max().map { Int($0) + 1 } ?? 0),
+                           height: bounds.height ?? (ys.max().map { Int($0) + 1 } ?? 0))
     }
 
     /// The packets from byte `i` on, written to t/x/y/p (room for (count − i)/8 events); returns the count.
-    static func decodePackets(_ bytes: [UInt8], from start: Int, file: String, width: Int, height: Int,
+    static func decodePackets(_ bytes: [UInt8], from start: Int, file: String, bounds: Bounds,
                               t ts: UnsafeMutablePointer<Int64>, x xs: UnsafeMutablePointer<UInt16>,
                               y ys: UnsafeMutablePointer<UInt16>, p ps: UnsafeMutablePointer<UInt8>) throws(SNNError) -> Int {
         var n = 0
-        try forEachEvent(bytes, from: start, file: file, width: width, height: height) { t, x, y, p in
+        try forEachEvent(bytes, from: start, file: file, bounds: bounds) { t, x, y, p in
             ts[n] = t
             xs[n] = UInt16(x)
             ys[n] = UInt16(y)
@@ -189,8 +237,9 @@ public enum AEDAT31 {
     /// Calls `body(t, x, y, p)` for every valid polarity event of the packets from byte `start` on,
     /// checking each packet and event as ``decode(_:file:width:height:)`` does.
     @inline(__always)
-    static func forEachEvent(_ bytes: [UInt8], from start: Int, file: String, width: Int, height: Int,
+    static func forEachEvent(_ bytes: [UInt8], from start: Int, file: String, bounds: Bounds,
                              _ body: (Int64, Int, Int, UInt8) -> Void) throws(SNNError) {
+        let (width, height) = bounds.limits
         var i = start
         var failure: SNNError?
         bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
@@ -222,7 +271,8 @@ public enum AEDAT31 {
                         let stamp = UInt32(littleEndian: base.loadUnaligned(fromByteOffset: o + 4, as: UInt32.self))
                         let x = Int(data >> 17) & 0x7FFF, y = Int(data >> 2) & 0x7FFF
                         guard x < width, y < height else {
-                            throw SNNError(.corrupt, "event at (\(x), \(y)) outside the \(width)×\(height) sensor", file: file, offset: o)
+                            throw SNNError(.corrupt, "event at (\(x), \(y)) outside the \(bounds.size) sensor (size from \(bounds.origin))",
+                                           file: file, offset: o)
                         }
                         let t = high | Int64(stamp)
                         guard t >= last else {
@@ -241,7 +291,7 @@ public enum AEDAT31 {
 
     /// Decodes and frames in two passes over the packets without materialising the event stream
     /// (the same frames as `framing.frames(decode(...), frames:)`).
-    public static func frames(_ bytes: [UInt8], file: String, width: Int = 128, height: Int = 128, frames: Int,
+    public static func frames(_ bytes: [UInt8], file: String, width: Int? = nil, height: Int? = nil, frames: Int,
                               framing: Framing) throws(SNNError) -> Tensor {
         precondition(frames >= 1, "AEDAT31.frames: frames must be ≥ 1")
         guard framing.fixesFrameCount else {
@@ -249,21 +299,25 @@ public enum AEDAT31 {
                 throw error.file == nil ? SNNError(error.code, error.message, file: file) : error
             }
         }
-        let start = try headerEnd(bytes, file: file)
-        var n = 0, first: Int64 = 0, last: Int64 = 0
-        try forEachEvent(bytes, from: start, file: file, width: width, height: height) { t, _, _, _ in
+        let header = try header(bytes, file: file)
+        let start = header.end, bounds = Bounds(width: width, height: height, header: header)
+        var n = 0, first: Int64 = 0, last: Int64 = 0, maxX = 0, maxY = 0
+        try forEachEvent(bytes, from: start, file: file, bounds: bounds) { t, x, y, _ in
             if n == 0 { first = t }
             last = t
+            maxX = Swift.max(maxX, x)
+            maxY = Swift.max(maxY, y)
             n += 1
         }
         guard n > 0 else { throw SNNError(.invalidArgument, "cannot frame an empty event stream", file: file) }
+        let width = bounds.width ?? maxX + 1, height = bounds.height ?? maxY + 1
         let plane = width * height
         let result = Tensor(zeros: [frames, 2, height, width])
         let out = result.unsafeStoragePointer
         var counts = [Int](repeating: 0, count: frames)
         let perFrame = n / frames, window = (last - first) / Int64(frames)
         var index = 0
-        try forEachEvent(bytes, from: start, file: file, width: width, height: height) { t, x, y, p in
+        try forEachEvent(bytes, from: start, file: file, bounds: bounds) { t, x, y, p in
             let f: Int
             switch framing {
             case .spikingJellyByNumber:
@@ -287,7 +341,7 @@ public enum AEDAT31 {
         return result
     }
 
-    public static func read(_ path: String, width: Int = 128, height: Int = 128) throws(SNNError) -> EventStream {
+    public static func read(_ path: String, width: Int? = nil, height: Int? = nil) throws(SNNError) -> EventStream {
         try decode(try FileBytes.read(path), file: path, width: width, height: height)
     }
 }

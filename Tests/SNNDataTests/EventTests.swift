@@ -114,6 +114,67 @@ func survivesCorruption<R>(_ valid: [UInt8], name: String, decode: ([UInt8]) thr
         #expect(throws: SNNError.self) { try AEDAT31.decode(wrongMagic, file: "a.aedat") }
     }
 
+    @Test(.enabled(if: EventTests.events != nil, "needs ../shared/data/events")) func aedat31SizeFromTheHeaderTheCallerOrTheEvents() throws {
+        let dir = try #require(Self.events, "../shared/data/events is not present")
+        let path = dir.appendingPathComponent("davis346-aedat31-reencoded.aedat").path
+        let full = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let given = try AEDAT31.decode(full, file: "a", width: 346, height: 260)
+        // "#Source 1: DAVIS346": the DAVIS346's 346 × 260, the same events as with the size given.
+        let named = try AEDAT31.read(path)
+        #expect(named.count == 78_830 && named.width == 346 && named.height == 260 && named == given)
+        let frames = try AEDAT31.frames(full, file: "a", frames: 4, framing: .spikingJellyByNumber)
+        #expect(frames.scalars == (try AEDAT31.frames(full, file: "a", width: 346, height: 260, frames: 4,
+                                                      framing: .spikingJellyByNumber)).scalars)
+        // The same packets under other headers.
+        let body = Array(full[(try #require(full.indices.first { full[$0...].starts(with: Array("#!END-HEADER\r\n".utf8)) }) + 14)...])
+        func file(_ source: String?) -> [UInt8] {
+            Array(("#!AER-DAT3.1\r\n#Format: RAW\r\n" + (source.map { "#Source 1: \($0)\r\n" } ?? "") + "#!END-HEADER\r\n").utf8) + body
+        }
+        // cAER's chip name for the same sensor.
+        #expect(try AEDAT31.decode(file("DAVIS346B"), file: "b").width == 346)
+        // A smaller camera: refused, naming the header as the size's origin.
+        do {
+            _ = try AEDAT31.decode(file("DVS128"), file: "c")
+            Issue.record("a DAVIS346 recording decoded as DVS128")
+        } catch {
+            #expect(error.message.hasPrefix("event at (") && error.message.hasSuffix(
+                "outside the 128×128 sensor (size from the header's #Source camera DVS128)"), "\(error.message)")
+            #expect(error.file == "c" && error.offset != nil)
+        }
+        // The caller's size wins over the header's.
+        let wider = try AEDAT31.decode(file("DVS128"), file: "d", width: 400, height: 300)
+        #expect(wider.width == 400 && wider.height == 300 && wider.t == given.t && wider.x == given.x)
+        // An unknown camera or no source line: the largest coordinate + 1.
+        let maxX = Int(given.x.max() ?? 0), maxY = Int(given.y.max() ?? 0)
+        for source in ["Prophesee Gen4", nil] {
+            let measured = try AEDAT31.decode(file(source), file: "e")
+            #expect(measured.width == maxX + 1 && measured.height == maxY + 1 && measured.t == given.t)
+            let f = try AEDAT31.frames(file(source), file: "e", frames: 2, framing: .spikingJellyByNumber)
+            #expect(f.shape == [2, 2, maxY + 1, maxX + 1])
+        }
+        // One axis given, the other from the header; the error names both origins.
+        do {
+            _ = try AEDAT31.decode(file("DAVIS346"), file: "f", width: 200)
+            Issue.record("x ≥ 200 accepted")
+        } catch {
+            #expect(error.message.hasSuffix("outside the 200×260 sensor (size from width given, height the header's #Source camera DAVIS346)"),
+                    "\(error.message)")
+        }
+    }
+
+    @Test func sensorNamesAndSizes() {
+        let cases: [(String, Int, Int)] = [
+            ("DVS128", 128, 128), ("DAVIS128", 128, 128), ("DAVIS240C", 240, 180), ("DAVIS346", 346, 260),
+            ("DAVIS346Cbsi", 346, 260), ("DAVIS208", 208, 192), ("DAVIS640", 640, 480), ("DVXplorer", 640, 480),
+            ("DVXplorer Lite", 320, 240), ("DVXPLORER_LITE", 320, 240),
+        ]
+        for (name, w, h) in cases {
+            let size = EventSensor.size(named: name)
+            #expect(size?.width == w && size?.height == h, "\(name)")
+        }
+        #expect(EventSensor.size(named: "DAVIS") == nil && EventSensor.size(named: "Gen4") == nil)
+    }
+
     /// Frames computed event by event from the definitions (not from segment ranges).
     func independentFrames(_ s: EventStream, frames: Int, framing: Framing) -> [Float]? {
         let n = s.count, plane = s.width * s.height

@@ -135,6 +135,15 @@ func temporaryPath(_ name: String) -> String {
         try #require(inspect.status == 0, "\(inspect.error)")
         let facts = try #require(try JSONSerialization.jsonObject(with: Data(inspect.output.utf8)) as? [String: Any])
         #expect(facts["format"] as? String == "nmnist-bin" && facts["events"] as? Int == 10_067 && facts["width"] as? Int == 34)
+        // AEDAT 3.1 without --width/--height: the size of the DAVIS346 its header names.
+        let davis = try runSNN(["data", "inspect", events + "/davis346-aedat31-reencoded.aedat", "--json"])
+        try #require(davis.status == 0, "\(davis.error)")
+        let d = try #require(try JSONSerialization.jsonObject(with: Data(davis.output.utf8)) as? [String: Any])
+        #expect(d["format"] as? String == "aedat-3.1" && d["events"] as? Int == 78_830)
+        #expect(d["width"] as? Int == 346 && d["height"] as? Int == 260)
+        // Sizes given that the events do not fit: refused, naming where the size came from.
+        let small = try runSNN(["data", "inspect", events + "/davis346-aedat31-reencoded.aedat", "--width", "128", "--height", "128"])
+        #expect(small.status != 0 && small.error.contains("outside the 128×128 sensor (size from the width and height given)"))
         let output = temporaryPath("frames") + ".safetensors", emulated = temporaryPath("emulated")
         defer {
             try? FileManager.default.removeItem(atPath: output)
