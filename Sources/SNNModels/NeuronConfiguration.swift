@@ -108,11 +108,11 @@ public struct NeuronConfiguration: Sendable, Equatable {
         case .slidingPSN:
             SlidingPSN(order: order, surrogate: s)
         case .psu:
-            ParallelSpikingUnit(.psu, timeSteps: timeSteps, tau: tau, threshold: threshold, alpha: surrogate.alpha)
+            ParallelSpikingUnit(.psu, timeSteps: timeSteps, tau: tau, threshold: threshold, surrogate: surrogate)
         case .ipsu:
-            ParallelSpikingUnit(.ipsu, timeSteps: timeSteps, tau: tau, threshold: threshold, alpha: surrogate.alpha)
+            ParallelSpikingUnit(.ipsu, timeSteps: timeSteps, tau: tau, threshold: threshold, surrogate: surrogate)
         case .rpsu:
-            ParallelSpikingUnit(.rpsu, timeSteps: timeSteps, tau: tau, threshold: threshold, alpha: surrogate.alpha)
+            ParallelSpikingUnit(.rpsu, timeSteps: timeSteps, tau: tau, threshold: threshold, surrogate: surrogate)
         }
     }
 

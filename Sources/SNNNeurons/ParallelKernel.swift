@@ -178,9 +178,9 @@ extension Tensor {
 }
 
 /// The fused kernel of the PSU (the variant without learnable matrices): per 512-neuron tile,
-/// H = A·X, σ = sigmoid(H), V = H − V_th·R·σ, S = [V − V_th > 0]; backward with the learnable
-/// arctangent α: ∂V = ∂S ⊙ g_α(V − V_th), ∂σ = −V_th·Rᵀ∂V, ∂H = ∂V + ∂σ ⊙ σ(1 − σ), ∂X = Aᵀ∂H,
-/// ∂α = Σ ∂S ⊙ ∂g_α/∂α(V − V_th). `ParallelSpikingUnit.membrane` is its composed twin.
+/// H = A·X, σ = sigmoid(H), V = H − V_th·R·σ, S = [V − V_th > 0]; backward with the surrogate g:
+/// ∂V = ∂S ⊙ g(V − V_th), ∂σ = −V_th·Rᵀ∂V, ∂H = ∂V + ∂σ ⊙ σ(1 − σ), ∂X = Aᵀ∂H, and for a learned α
+/// (the arctangent) ∂α = Σ ∂S ⊙ ∂g_α/∂α(V − V_th). `ParallelSpikingUnit.membrane` is its composed twin.
 enum PSUKernel {
     static let lanes = NeuronVector.scalarCount
     static let tile = ParallelNeuronKernel.tile
@@ -192,8 +192,11 @@ enum PSUKernel {
         return r
     }
 
-    static func spikes(_ x: Tensor, a: Tensor, r: Tensor, threshold: Float, alpha: Tensor, mask: MaskStream? = nil,
-                       substitute: SurrogateChoice? = nil) -> Tensor {
+    /// `learnedAlpha`, when given, is the one-element tensor holding `surrogate`'s α: the pullback then
+    /// also returns ∂L/∂α.
+    static func spikes<S: Surrogate>(_ x: Tensor, a: Tensor, r: Tensor, threshold: Float, surrogate: S,
+                                     learnedAlpha: Tensor? = nil, mask: MaskStream? = nil,
+                                     substitute: SurrogateChoice? = nil) -> Tensor {
         let t = x.shape[0], n = x.shape[1]
         let membrane = Tensor(uninitializedShape: [t, n]), gate = Tensor(uninitializedShape: [t, n])
         let spikes = Tensor(uninitializedShape: [t, n])
@@ -233,21 +236,21 @@ enum PSUKernel {
                 }
             }
         }
-        return Tensor(spikes, inputs: [x, alpha]) { [a, r, membrane, gate, alpha] g, needs in
+        return Tensor(spikes, inputs: [x] + (learnedAlpha.map { [$0] } ?? [])) { [a, r, membrane, gate] g, needs in
             withSubstitute(substitute) { sub, useSubstitute in
-                backward(a: a, r: r, membrane: membrane, gate: gate, gradSpikes: g, threshold: threshold, alpha: alpha, needs: needs,
-                         mask: mask, substitute: sub, useSubstitute: useSubstitute)
+                backward(a: a, r: r, membrane: membrane, gate: gate, gradSpikes: g, threshold: threshold, surrogate: surrogate,
+                         learnsAlpha: learnedAlpha != nil, needs: needs, mask: mask, substitute: sub, useSubstitute: useSubstitute)
             }
         }
     }
 
     /// With `mask` (MSG) masked elements (index t·N + j) use 0 or the substitute's derivative and add
-    /// nothing to ∂α.
-    static func backward<Sub: Surrogate>(a: Tensor, r: Tensor, membrane: Tensor, gate: Tensor, gradSpikes: Tensor, threshold: Float,
-                                         alpha: Tensor, needs: [Bool], mask: MaskStream? = nil, substitute: Sub = Rectangular(alpha: 1),
-                                         useSubstitute: Bool = false) -> [Tensor?] {
+    /// nothing to ∂α. Returns [∂X, ∂α] when `learnsAlpha`, else [∂X].
+    static func backward<S: Surrogate, Sub: Surrogate>(a: Tensor, r: Tensor, membrane: Tensor, gate: Tensor, gradSpikes: Tensor,
+                                                       threshold: Float, surrogate: S, learnsAlpha: Bool, needs: [Bool],
+                                                       mask: MaskStream? = nil, substitute: Sub = Rectangular(alpha: 1),
+                                                       useSubstitute: Bool = false) -> [Tensor?] {
         let t = membrane.shape[0], n = membrane.shape[1]
-        let surrogate = Arctangent(alpha: alpha.scalars[0])
         let pa = a.unsafeStoragePointer, pr = r.unsafeStoragePointer
         let pv = membrane.unsafeStoragePointer, pgate = gate.unsafeStoragePointer, pgs = gradSpikes.unsafeStoragePointer
         let gx = Tensor(uninitializedShape: [t, n])
@@ -255,7 +258,7 @@ enum PSUKernel {
         let threads = Swift.max(1, Parallelism.threadCount)
         let chunkSize = (n + threads - 1) / threads
         var alphaPartials = [Double](repeating: 0, count: threads * 4)
-        let wantAlpha = needs[1]
+        let wantAlpha = learnsAlpha && needs[1]
         alphaPartials.withUnsafeMutableBufferPointer { partial in
             Parallelism.forEachChunk(n, grain: 4096) { range in
                 let slot = range.lowerBound / Swift.max(chunkSize, 1)
@@ -296,7 +299,8 @@ enum PSUKernel {
                 partial[slot] += alphaSum
             }
         }
-        let dAlpha = wantAlpha ? Tensor(shape: alpha.shape, scalars: [Float(alphaPartials.reduce(0, +))]) : nil
+        guard learnsAlpha else { return [needs[0] ? gx : nil] }
+        let dAlpha = wantAlpha ? Tensor(shape: [1], scalars: [Float(alphaPartials.reduce(0, +))]) : nil
         return [needs[0] ? gx : nil, dAlpha]
     }
 }

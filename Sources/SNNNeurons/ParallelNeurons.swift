@@ -9,10 +9,25 @@ extension Tensor {
     public func heaviside(arctangentAlpha alpha: Tensor, strict: Bool = false, mask: MaskStream? = nil,
                           substitute: SurrogateChoice? = nil) -> Tensor {
         precondition(alpha.count == 1, "heaviside(arctangentAlpha:): α must be a single value, got \(alpha.shape)")
-        let x = self, a = alpha.scalars[0]
-        let s = Arctangent(alpha: a)
+        return heaviside(surrogate: Arctangent(alpha: alpha.scalars[0]), strict: strict, learnedAlpha: alpha, mask: mask,
+                         substitute: substitute)
+    }
+
+    /// Θ(x) (x > 0 when `strict`, else x ≥ 0) with a fixed surrogate. With `mask` (MSG), masked
+    /// elements use 0 (or `substitute`'s derivative).
+    public func heaviside<S: Surrogate>(surrogate: S, strict: Bool, mask: MaskStream? = nil,
+                                        substitute: SurrogateChoice? = nil) -> Tensor {
+        if !strict && mask == nil { return heaviside(surrogate: surrogate) }
+        return heaviside(surrogate: surrogate, strict: strict, learnedAlpha: nil, mask: mask, substitute: substitute)
+    }
+
+    /// The step of both: with `learnedAlpha` (the one-element tensor holding `surrogate`'s α) the
+    /// pullback also returns ∂L/∂α = Σ g·∂g_α(x)/∂α over the unmasked elements.
+    func heaviside<S: Surrogate>(surrogate s: S, strict: Bool, learnedAlpha: Tensor?, mask: MaskStream?,
+                                 substitute: SurrogateChoice?) -> Tensor {
+        let x = self
         let forward = strict ? map { $0 > 0 ? 1 : 0 } : map { $0 >= 0 ? 1 : 0 }
-        return Tensor(forward, inputs: [self, alpha]) { g, needs in
+        return Tensor(forward, inputs: [self] + (learnedAlpha.map { [$0] } ?? [])) { g, needs in
             var masked: [Bool]?
             if let mask {
                 var m = [Bool](repeating: false, count: x.count)
@@ -33,6 +48,7 @@ extension Tensor {
                     dx = g.zipMap(x) { g, x in g * s.derivative(x) }
                 }
             }
+            guard let learnedAlpha else { return [dx] }
             var dAlpha: Tensor?
             if needs[1] {
                 var total = 0.0
@@ -41,17 +57,10 @@ extension Tensor {
                         for i in 0..<gp.count where !(masked?[i] ?? false) { total += Double(gp[i] * s.derivativeWithRespectToAlpha(xp[i])) }
                     }
                 }
-                dAlpha = Tensor(shape: alpha.shape, scalars: [Float(total)])
+                dAlpha = Tensor(shape: learnedAlpha.shape, scalars: [Float(total)])
             }
             return [dx, dAlpha]
         }
-    }
-
-    /// Θ(x) (x > 0 when `strict`, else x ≥ 0) with a fixed surrogate.
-    public func heaviside<S: Surrogate>(surrogate: S, strict: Bool) -> Tensor {
-        if !strict { return heaviside(surrogate: surrogate) }
-        let x = self
-        return Tensor(map { $0 > 0 ? 1 : 0 }, input: self) { g in g.zipMap(x) { g, x in g * surrogate.derivative(x) } }
     }
 }
 
@@ -221,32 +230,43 @@ public func parallelUnitMatrices(timeSteps t: Int, tau: Float) -> (a: Tensor, r:
 /// - PSU: H = A·I, V = H − V_th·R·σ(H)
 /// - IPSU (input-aware): H = (W ⊙ M)·I + b, V = H − R·I
 /// - RPSU (reset-aware): V = A·I − R·σ((W ⊙ M)·I + b)
-/// and S = Θ(V − V_th) (firing when V − V_th > 0) with an arctangent surrogate whose α is learned.
+/// and S = Θ(V − V_th) (firing when V − V_th > 0). The surrogate is the arctangent with α learned per
+/// layer (the papers' default), or any other surrogate with a fixed α (QGate for DVS runs).
 public final class ParallelSpikingUnit: Module, SpikeEmitting, SurrogateGradientMasking {
     public enum Variant: String, Sendable, CaseIterable { case psu, ipsu, rpsu }
 
     public let maskState = GradientMaskState()
-    /// Sets the (learnable) arctangent α to `alpha` (MSG's α schedule).
+    /// Sets the surrogate's α to `alpha` (MSG's α schedule); a learned α then goes on from there.
     public func setSurrogateAlpha(_ alpha: Float) { self.alpha = Tensor(shape: self.alpha.shape, scalars: [alpha]) }
 
     public let variant: Variant
     public let timeSteps: Int
     public let tau: Float, threshold: Float
+    /// The surrogate's α: a parameter trained with the rest for the arctangent, frozen for the others.
     @Parameter public var alpha: Tensor
     @Parameter public var weight: Tensor
     @Parameter public var bias: Tensor
     @Buffer public var inputMatrix: Tensor
     @Buffer public var resetMatrix: Tensor
     let causalMask: Tensor
+    /// The kind of surrogate (its α is ``alpha``).
+    let surrogateKind: SurrogateChoice
     public var statistics: SpikeStatistics?
 
-    public init(_ variant: Variant, timeSteps: Int, tau: Float = 2, threshold: Float = 0.5, alpha: Float = 2) {
+    /// The surrogate in use, with the current α.
+    public var surrogate: SurrogateChoice { surrogateKind.with(alpha: alpha.scalars[0]) }
+    /// Whether α is learned (the arctangent).
+    public var learnsAlpha: Bool { if case .arctangent = surrogateKind { true } else { false } }
+
+    public init(_ variant: Variant, timeSteps: Int, tau: Float = 2, threshold: Float = 0.5,
+                surrogate: SurrogateChoice = .arctangent(alpha: 2)) {
         precondition(timeSteps >= 1, "ParallelSpikingUnit: T must be ≥ 1")
         self.variant = variant
         self.timeSteps = timeSteps
         self.tau = tau
         self.threshold = threshold
-        self.alpha = Tensor([alpha])
+        surrogateKind = surrogate
+        self.alpha = Tensor([surrogate.alpha])
         let (a, r) = parallelUnitMatrices(timeSteps: timeSteps, tau: tau)
         inputMatrix = a
         resetMatrix = r
@@ -259,6 +279,8 @@ public final class ParallelSpikingUnit: Module, SpikeEmitting, SurrogateGradient
             $weight.requiresGradient = false
             $bias.requiresGradient = false
         }
+        // Only the arctangent's ∂g/∂α is implemented: the other surrogates keep their α.
+        $alpha.requiresGradient = learnsAlpha
     }
 
     /// The membrane potentials V `[T, N]` for input I `[T, N]`, as composed operations (the PSU itself
@@ -279,14 +301,25 @@ public final class ParallelSpikingUnit: Module, SpikeEmitting, SurrogateGradient
 
     public func callAsFunction(_ input: Tensor) -> Tensor {
         let i = timeMatrix(input, timeSteps: timeSteps, name: variant.rawValue.uppercased())
-        if variant == .psu {
-            let s = PSUKernel.spikes(i, a: inputMatrix, r: resetMatrix, threshold: threshold, alpha: alpha,
-                                     mask: maskState.next(training: isTraining), substitute: gradientMask?.substitute)
-            return recordSpikes(s.reshaped(to: input.shape), statistics)
+        let mask = maskState.next(training: isTraining), substitute = gradientMask?.substitute
+        let s: Tensor
+        if learnsAlpha {
+            // The default: a concrete call, so the fused kernel is specialised for the arctangent.
+            s = fire(i, surrogate: Arctangent(alpha: alpha.scalars[0]), learnedAlpha: alpha, mask: mask, substitute: substitute)
+        } else {
+            s = surrogate.withSurrogate { fire(i, surrogate: $0, learnedAlpha: nil, mask: mask, substitute: substitute) }
         }
-        let v = membrane(i)
-        let s = (v - threshold).heaviside(arctangentAlpha: alpha, strict: true, mask: maskState.next(training: isTraining),
-                                          substitute: gradientMask?.substitute)
         return recordSpikes(s.reshaped(to: input.shape), statistics)
+    }
+
+    /// S = Θ(V − V_th) for I `[T, N]`: the fused kernel for the PSU, the composed membrane otherwise.
+    private func fire<S: Surrogate>(_ i: Tensor, surrogate: S, learnedAlpha: Tensor?, mask: MaskStream?,
+                                    substitute: SurrogateChoice?) -> Tensor {
+        if variant == .psu {
+            return PSUKernel.spikes(i, a: inputMatrix, r: resetMatrix, threshold: threshold, surrogate: surrogate,
+                                    learnedAlpha: learnedAlpha, mask: mask, substitute: substitute)
+        }
+        return (membrane(i) - threshold).heaviside(surrogate: surrogate, strict: true, learnedAlpha: learnedAlpha, mask: mask,
+                                                   substitute: substitute)
     }
 }

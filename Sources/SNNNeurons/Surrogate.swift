@@ -199,6 +199,19 @@ public enum SurrogateChoice: Sendable, Equatable, Hashable, CustomStringConverti
 
     public var description: String { "\(name)(α = \(alpha))" }
 
+    /// The same kind of surrogate with sharpness `alpha`.
+    public func with(alpha: Float) -> SurrogateChoice {
+        switch self {
+        case .qgate: .qgate(alpha: alpha)
+        case .arctangent: .arctangent(alpha: alpha)
+        case .sigmoid: .sigmoid(alpha: alpha)
+        case .rectangular: .rectangular(alpha: alpha)
+        case .piecewiseLinear: .piecewiseLinear(alpha: alpha)
+        case .superSpike: .superSpike(alpha: alpha)
+        case .erf: .erf(alpha: alpha)
+        }
+    }
+
     /// Calls `body` with the concrete surrogate, so generic code is specialised per type.
     public func withSurrogate<R>(_ body: (any Surrogate) -> R) -> R {
         switch self {

@@ -135,4 +135,28 @@ import Testing
             #expect(gradients(substituted, x, g) == gradients(make(kind, .sigmoid(alpha: 4)), x, g))
         }
     }
+
+    /// The PSU family with a fixed surrogate (QGate) masks like the PSN family: p = 0 is the plain
+    /// surrogate, p = 1 removes it, and p = 1 with a substitute equals training with the substitute.
+    @Test(arguments: [NeuronKind.psu, .ipsu, .rpsu])
+    func psuFamilyWithQGate(_ kind: NeuronKind) {
+        let x = randomTensor([6, 3, 200], seed: 4, scale: 2), g = randomTensor([6, 3, 200], seed: 5)
+        let plain = make(kind, .qgate(alpha: 2)), zero = make(kind, .qgate(alpha: 2)), one = make(kind, .qgate(alpha: 2))
+        let half = make(kind, .qgate(alpha: 2)), substituted = make(kind, .qgate(alpha: 2))
+        let settings: [(any Layer, Float, SurrogateChoice?)] = [(zero, 0, nil), (one, 1, nil), (half, 0.5, nil),
+                                                                 (substituted, 1, .sigmoid(alpha: 4))]
+        for (layer, p, sub) in settings {
+            let m = layer as! SurrogateGradientMasking
+            m.gradientMask = SurrogateGradientMask(probability: p, substitute: sub)
+            m.reseedGradientMask(3)
+        }
+        let reference = gradients(plain, x, g)
+        #expect(reference[0].contains { $0 != 0 })
+        #expect(gradients(zero, x, g) == reference)
+        #expect(gradients(one, x, g).allSatisfy { $0.allSatisfy { $0 == 0 } })
+        #expect(gradients(substituted, x, g) == gradients(make(kind, .sigmoid(alpha: 4)), x, g))
+        // p = 1/2: an input gradient that is neither the plain one nor zero.
+        let masked = gradients(half, x, g)[0]
+        #expect(masked != reference[0] && masked.contains { $0 != 0 })
+    }
 }

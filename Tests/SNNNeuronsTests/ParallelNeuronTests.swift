@@ -111,7 +111,7 @@ import Testing
     @Test(arguments: [(4, 3), (8, 9_001), (12, 5_000)])
     func fusedPSUEqualsComposedOperations(_ dims: (Int, Int)) {
         let (t, n) = dims
-        let psu = ParallelSpikingUnit(.psu, timeSteps: t, tau: 3, threshold: 0.5, alpha: 2.5)
+        let psu = ParallelSpikingUnit(.psu, timeSteps: t, tau: 3, threshold: 0.5, surrogate: .arctangent(alpha: 2.5))
         let x = randomTensor([t, n], seed: 14, scale: 1.5), r = randomTensor([t, n], seed: 15)
         let alpha0 = psu.alpha
         func run(_ f: @escaping (Tensor) -> Tensor) -> (Tensor, [Tensor]) {
@@ -130,6 +130,53 @@ import Testing
         #expect(fused.0.scalars == composed.0.scalars)
         #expect(relativeError(fused.1[0], composed.1[0]) < 1e-4)
         #expect(relativeError(fused.1[1], composed.1[1]) < 1e-4)
+    }
+
+    /// The PSU family with a fixed surrogate (QGate, the DVS runs' choice, and others): the spikes, and
+    /// the gradients of x, W and b against the composed membrane with the surrogate's derivative
+    /// applied by hand: ∂L/∂θ = ∂/∂θ Σ c·V with c = r ⊙ g(V − V_th) held constant.
+    @Test(arguments: ParallelSpikingUnit.Variant.allCases,
+          [SurrogateChoice.qgate(alpha: 2), .sigmoid(alpha: 4), .superSpike(alpha: 10), .rectangular(alpha: 1)])
+    func psuFamilyWithAFixedSurrogate(_ variant: ParallelSpikingUnit.Variant, _ surrogate: SurrogateChoice) throws {
+        let t = 6, n = 700, threshold: Float = 0.5
+        let kind = try #require(NeuronKind(rawValue: variant.rawValue))
+        let layer = GlobalRandom.withSeed(16) {
+            NeuronConfiguration(kind: kind, surrogate: surrogate, tau: 2, threshold: threshold, timeSteps: t).make()
+        }
+        let unit = try #require(layer as? ParallelSpikingUnit)
+        #expect(unit.surrogate == surrogate && !unit.learnsAlpha)
+        #expect(unit.namedParameters().first { $0.path == "alpha" }?.parameter.requiresGradient == false)
+        let x = randomTensor([t, n], seed: 17, scale: 1.5), r = randomTensor([t, n], seed: 18)
+        let w0 = unit.weight, b0 = unit.bias
+        let sources = variant == .psu ? [x] : [x, w0, b0]
+        func gradients(_ f: @escaping (Tensor) -> Tensor) -> [Tensor] {
+            let (_, g) = valueWithGradient(at: sources) { v in
+                if v.count > 1 {
+                    unit.weight = v[1]
+                    unit.bias = v[2]
+                }
+                return f(v[0])
+            }
+            unit.weight = w0
+            unit.bias = b0
+            return g
+        }
+        let v = unit.membrane(x)
+        let c = Tensor(shape: [t, n], scalars: zip(v.scalars, r.scalars).map { $1 * surrogate.derivative($0 - threshold) })
+        #expect(unit(x).scalars == v.scalars.map { $0 - threshold > 0 ? 1 : 0 })
+        let fused = gradients { (unit($0) * r).sum() }, composed = gradients { (unit.membrane($0) * c).sum() }
+        for k in composed.indices { #expect(relativeError(fused[k], composed[k]) < 1e-5, "gradient \(k)") }
+    }
+
+    @Test func fusedPSUWithQGateEqualsComposedOperations() {
+        let psu = ParallelSpikingUnit(.psu, timeSteps: 8, tau: 3, threshold: 0.5, surrogate: .qgate(alpha: 2))
+        let x = randomTensor([8, 9_001], seed: 19, scale: 1.5), r = randomTensor([8, 9_001], seed: 20)
+        let (_, fused) = valueWithGradient(at: [x]) { v in (psu(v[0]) * r).sum() }
+        let (_, composed) = valueWithGradient(at: [x]) { v in
+            ((psu.membrane(v[0]) - 0.5).heaviside(surrogate: QGate(alpha: 2), strict: true) * r).sum()
+        }
+        #expect(psu(x).scalars == (psu.membrane(x) - 0.5).heaviside(surrogate: QGate(alpha: 2), strict: true).scalars)
+        #expect(relativeError(fused[0], composed[0]) < 1e-4)
     }
 
     @Test func learnableAlphaGradient() {
