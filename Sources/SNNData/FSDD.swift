@@ -13,12 +13,36 @@ import SNNTensor
 public enum FSDD {
     public static let coefficients = 13
 
+    /// Loads one split from the three files in `directory`.
     public static func load(_ split: Split, directory: String, frames: Int = 32) throws(SNNError) -> LabeledImages {
-        precondition(frames >= 1, "FSDD.load: frames must be ≥ 1")
         let base = (directory as NSString).appendingPathComponent("fsdd-mfcc13")
-        let featurePath = base + ".f32", lengthPath = base + ".len.u32", labelPath = base + ".labels.u8"
-        let features = try FileBytes.read(featurePath), lengthBytes = try FileBytes.read(lengthPath)
-        let labels = try FileBytes.read(labelPath)
+        let paths = Files(features: base + ".f32", lengths: base + ".len.u32", labels: base + ".labels.u8")
+        return try decode(features: try FileBytes.read(paths.features), lengths: try FileBytes.read(paths.lengths),
+                          labels: try FileBytes.read(paths.labels), split: split, frames: frames, files: paths)
+    }
+
+    /// The names of the three files, for errors.
+    public struct Files: Sendable, Equatable {
+        /// `fsdd-mfcc13.f32`: the coefficients.
+        public var features: String
+        /// `fsdd-mfcc13.len.u32`: the frames per sequence.
+        public var lengths: String
+        /// `fsdd-mfcc13.labels.u8`: the digits.
+        public var labels: String
+
+        public init(features: String, lengths: String, labels: String) {
+            self.features = features
+            self.lengths = lengths
+            self.labels = labels
+        }
+    }
+
+    /// Decodes the contents of the three files (see the type's comment) into one split; `files`
+    /// names them in errors.
+    public static func decode(features: [UInt8], lengths lengthBytes: [UInt8], labels: [UInt8], split: Split, frames: Int,
+                              files: Files) throws(SNNError) -> LabeledImages {
+        precondition(frames >= 1, "FSDD.decode: frames must be ≥ 1")
+        let featurePath = files.features, lengthPath = files.lengths, labelPath = files.labels
         guard lengthBytes.count % 4 == 0 else {
             throw SNNError(.corrupt, "length file of \(lengthBytes.count) bytes is not a whole number of uint32", file: lengthPath,
                            offset: lengthBytes.count - lengthBytes.count % 4)

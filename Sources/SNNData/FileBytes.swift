@@ -37,9 +37,13 @@ public enum FileBytes {
 
     /// The bytes of `path`, gunzipped when the file starts with the gzip magic.
     public static func readDecompressing(_ path: String) throws(SNNError) -> [UInt8] {
-        let bytes = try read(path)
+        try decompressing(try read(path), file: path)
+    }
+
+    /// `bytes` gunzipped when they start with the gzip magic, else unchanged; `file` names them in errors.
+    public static func decompressing(_ bytes: [UInt8], file: String) throws(SNNError) -> [UInt8] {
         guard bytes.count >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B else { return bytes }
-        return try gunzip(bytes, file: path)
+        return try gunzip(bytes, file: file)
     }
 
     /// Decompresses a gzip stream.

@@ -120,7 +120,11 @@ public struct FrameCache: Sendable {
     }
 
     static func read(_ file: String, key: String) throws(SNNError) -> LabeledImages {
-        let b = try FileBytes.read(file)
+        try decode(try FileBytes.read(file), key: key, file: file)
+    }
+
+    /// Decodes the bytes of a cache file written for `key`; `file` names it in errors.
+    static func decode(_ b: [UInt8], key: String, file: String) throws(SNNError) -> LabeledImages {
         guard b.starts(with: magic), b.count >= magic.count + 4 else {
             throw SNNError(.corrupt, "not a frame cache file", file: file, offset: 0)
         }
