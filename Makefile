@@ -3,11 +3,15 @@
 #   make test    install missing system packages, build, run the whole test suite
 #   make bench   release build, then the benchmark workloads as JSON lines
 #   make install release build, then copy snn to $(PREFIX)/bin (default /usr/local)
+#   make fuzz    build the readers' fuzz targets (libFuzzer + AddressSanitizer) and run each for
+#                FUZZ_SECONDS (default 60) seconds, as many at a time as there are cores
 SWIFT ?= swift
 PREFIX ?= /usr/local
 RELEASE_FLAGS = -c release
 
-.PHONY: deps train test bench build release install clean
+FUZZ_SECONDS ?= 60
+
+.PHONY: deps train test bench build release install fuzz clean
 
 deps:
 	@scripts/install-deps.sh
@@ -37,5 +41,8 @@ install: release
 	install -d "$(PREFIX)/bin"
 	install -m 755 .build/release/snn "$(PREFIX)/bin/snn"
 
+fuzz: deps
+	SWIFT=$(SWIFT) scripts/fuzz.sh $(FUZZ_SECONDS)
+
 clean:
-	rm -rf .build .venv-test
+	rm -rf .build .build-fuzz .venv-test
