@@ -6,7 +6,8 @@ import SNNTensor
 /// Flatbuffer `IOHeader` (compression, data-table position, XML stream description), then packets
 /// `int32 streamID, int32 size` + a (NONE / LZ4 / ZSTD compressed) size-prefixed Flatbuffer; event
 /// packets carry the identifier `EVTS` and a vector of 16-byte structs `int64 t, int16 x, int16 y,
-/// bool on`. The polarity events of the first event stream are read; other streams are skipped.
+/// bool on` (t in µs since the Unix epoch). The polarity events of the first event stream are read;
+/// other streams are skipped.
 public enum AEDAT40 {
     public static let magic = Array("#!AER-DAT4.0\r\n".utf8)
     /// The largest decompressed packet accepted (a guard against damaged size fields).
@@ -83,6 +84,12 @@ public enum AEDAT40 {
                 }
                 guard on <= 1 else {
                     throw SNNError(.corrupt, "polarity byte \(on) is not a bool (event \(k) of the packet)", file: file, offset: pos)
+                }
+                // Microseconds since the Unix epoch: a negative time is damage (and would make the span
+                // of a recording, t_last − t_first, overflow when it is framed).
+                guard t >= 0 else {
+                    throw SNNError(.corrupt, "timestamp \(t) µs is negative (event \(k) of the packet)", file: file,
+                                   offset: pos)
                 }
                 guard t >= last else {
                     throw SNNError(.corrupt, "timestamp \(t) µs goes back in time (previous \(last) µs; event \(k) of the packet)",
