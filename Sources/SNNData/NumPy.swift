@@ -138,6 +138,12 @@ public enum NumPy {
             case 0:
                 payload = Array(b[dataStart..<(dataStart + compressed)])
             case 8:
+                // Deflate expands at most 1032:1, so a larger size is a damaged directory entry, not a
+                // reason to allocate gigabytes.
+                guard size <= (compressed + 1) * 1032 else {
+                    throw SNNError(.corrupt, "entry \(name): \(size) bytes cannot come from \(compressed) deflated "
+                                   + "bytes", file: file, offset: p + 24)
+                }
                 var out = [UInt8](repeating: 0, count: size)
                 let status = b.withUnsafeBufferPointer { input in
                     out.withUnsafeMutableBufferPointer { snn_inflate_raw(input.baseAddress! + dataStart, compressed, $0.baseAddress!, size) }

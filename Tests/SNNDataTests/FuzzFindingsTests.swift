@@ -32,4 +32,18 @@ import Testing
             return e?.code == .corrupt && e?.file == "c.aedat4" && e?.offset != nil && e?.message.contains("negative") == true
         }
     }
+
+    /// `.npz` (target npz): a deflated entry's uncompressed size was taken from the central directory
+    /// unchecked, so one damaged size field made the reader allocate gigabytes before inflating.
+    @Test func npzRefusesSizesDeflateCannotReach() throws {
+        var bytes = [UInt8](try Data(contentsOf: Self.fixture("numpy/deflated.npz")))
+        let entry = try #require(bytes.indices.first { bytes[$0...].starts(with: [0x50, 0x4B, 1, 2]) }, "no central directory")
+        bytes.replaceSubrange(entry + 24..<entry + 28, with: Self.littleEndian(UInt32(0x7FFF_FFFF)))  // uncompressed size
+        #expect {
+            try NumPy.decodeNPZ(bytes, file: "d.npz")
+        } throws: {
+            let e = $0 as? SNNError
+            return e?.code == .corrupt && e?.file == "d.npz" && e?.offset == entry + 24
+        }
+    }
 }
