@@ -39,8 +39,8 @@ public enum FSDD {
 
     /// Decodes the contents of the three files (see the type's comment) into one split; `files`
     /// names them in errors.
-    public static func decode(features: [UInt8], lengths lengthBytes: [UInt8], labels: [UInt8], split: Split, frames: Int,
-                              files: Files) throws(SNNError) -> LabeledImages {
+    public static func decode(features: [UInt8], lengths lengthBytes: [UInt8], labels: [UInt8], split: Split,
+                              frames: Int, files: Files) throws(SNNError) -> LabeledImages {
         precondition(frames >= 1, "FSDD.decode: frames must be ≥ 1")
         let featurePath = files.features, lengthPath = files.lengths, labelPath = files.labels
         guard lengthBytes.count % 4 == 0 else {
@@ -78,27 +78,40 @@ public enum FSDD {
         var starts: [Int] = []
         var position = 0
         for n in lengths { starts.append(position); position += n }
-        var mean = [Double](repeating: 0, count: coefficients), square = [Double](repeating: 0, count: coefficients)
-        var trainFrames = 0.0
-        for i in 0..<count where i % 5 != 0 {
-            for f in 0..<lengths[i] {
-                for c in 0..<coefficients {
-                    let v = Double(values[(starts[i] + f) * coefficients + c])
-                    mean[c] += v
-                    square[c] += v * v
+        let training = (0..<count).filter { $0 % 5 != 0 }
+        let trainFrames = Double(training.reduce(0) { $0 + lengths[$1] })
+        guard trainFrames > 0 else {
+            throw SNNError(.corrupt, "\(count) sequences and none for training (sequence i is a test one when "
+                           + "i % 5 == 0)", file: lengthPath, offset: lengthBytes.count)
+        }
+        // Two passes (mean, then squared deviations): the one-pass E[v²] − E[v]² can come out negative
+        // from rounding and make σ NaN.
+        func trainingSums(_ term: (_ coefficient: Int, _ value: Double) -> Double) -> [Double] {
+            var sums = [Double](repeating: 0, count: coefficients)
+            for i in training {
+                for f in 0..<lengths[i] {
+                    for c in 0..<coefficients { sums[c] += term(c, Double(values[(starts[i] + f) * coefficients + c])) }
                 }
             }
-            trainFrames += Double(lengths[i])
+            return sums
         }
-        let mu = mean.map { $0 / trainFrames }
-        let sigma = zip(square, mu).map { Swift.max(($0 / trainFrames - $1 * $1).squareRoot(), 1e-6) }
+        let mu = trainingSums { _, v in v }.map { $0 / trainFrames }
+        let sigma = trainingSums { c, v in (v - mu[c]) * (v - mu[c]) }
+            .map { Swift.max(($0 / trainFrames).squareRoot(), 1e-6) }
         let indices = (0..<count).filter { split == .test ? $0 % 5 == 0 : $0 % 5 != 0 }
         var out = [Float](repeating: 0, count: indices.count * frames * coefficients)
         for (k, i) in indices.enumerated() {
             for f in 0..<Swift.min(frames, lengths[i]) {
                 for c in 0..<coefficients {
-                    let v = Double(values[(starts[i] + f) * coefficients + c])
-                    out[(k * frames + f) * coefficients + c] = Float((v - mu[c]) / sigma[c])
+                    let at = (starts[i] + f) * coefficients + c
+                    let z = Float((Double(values[at]) - mu[c]) / sigma[c])
+                    // A finite coefficient so far from the training ones (beyond Float's range in σ)
+                    // is damage, not a value to train on.
+                    guard z.isFinite else {
+                        throw SNNError(.corrupt, "coefficient \(values[at]) lies \(z) training standard deviations "
+                                       + "from the training mean \(mu[c])", file: featurePath, offset: 4 * at)
+                    }
+                    out[(k * frames + f) * coefficients + c] = z
                 }
             }
         }
