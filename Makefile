@@ -1,6 +1,7 @@
 # swift-snn — build, train, test, benchmark.
 #   make train   install missing system packages, release build, train the default spiking CNN on digits
-#   make test    install missing system packages, build, run the whole test suite
+#   make test    install missing system packages, check the C kernels (scripts/check-native.sh), build,
+#                run the whole test suite
 #   make bench   release build, then the benchmark workloads as JSON lines
 #   make install release build, then copy snn to $(PREFIX)/bin (default /usr/local)
 #   make fuzz    build the readers' fuzz targets (libFuzzer + AddressSanitizer) and run each for
@@ -11,7 +12,7 @@ RELEASE_FLAGS = -c release
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: deps train test bench build release install fuzz clean
+.PHONY: deps train test check-native bench build release install fuzz clean
 
 deps:
 	@scripts/install-deps.sh
@@ -25,7 +26,10 @@ release: deps
 train: release
 	.build/release/snn train --dataset digits --model spiking-cnn --time-steps 4 --epochs 10 $(TRAIN_FLAGS)
 
-test: deps
+check-native: deps
+	@scripts/check-native.sh
+
+test: check-native
 	@SNN_PYTHON="$$(scripts/test-python.sh)"; export SNN_PYTHON; \
 	if [ -z "$$SNN_PYTHON" ]; then echo "note: no Python with safetensors; the Python interoperability test will be skipped"; fi; \
 	$(SWIFT) build --build-tests && $(SWIFT) test

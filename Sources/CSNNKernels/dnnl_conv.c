@@ -1,9 +1,11 @@
 // 2-D convolution (forward, backward-data, backward-weights) through oneDNN 2.x, loaded at run time.
 //
-// oneDNN is opened with dlopen("libdnnl.so.2") and every dnnl_* function is called through a pointer
-// obtained with dlsym, so the package has no link-time dependency on it. dnnl.h is used only for
-// types, enums and constants, and only when it is present and is a 2.x header (oneDNN 3.x removed the
-// *_desc_init calls used here); otherwise every function reports "unavailable".
+// oneDNN is opened with dlopen("libdnnl.so.2") on first use and every dnnl_* function is called through
+// a pointer obtained with dlsym, so the package has neither a link-time nor a build-time dependency on
+// it: the types, constants and prototypes come from dnnl_abi.h, not from oneDNN's headers. A binary
+// built on a machine without oneDNN therefore uses it as soon as the library is installed. When no
+// 2.x library loads (absent, or another major version, whose structures differ), every function
+// reports "unavailable" and the caller runs its own convolution.
 //
 // Performance design: the convolution primitives are created with format_tag_any so that oneDNN
 // picks its preferred (usually blocked, e.g. nChw16c) layouts; the caller's plain NCHW/OIHW/GOIHW
@@ -15,102 +17,19 @@
 
 #include "snn_dnnl.h"
 
-#include <stddef.h>
-#include <string.h>
-
-#if defined(__has_include)
-#if __has_include(<oneapi/dnnl/dnnl.h>)
-#include <oneapi/dnnl/dnnl.h>
-#if defined(DNNL_VERSION_MAJOR) && DNNL_VERSION_MAJOR == 2
-#define SNN_HAVE_DNNL 1
-#endif
-#endif
-#endif
-
-#ifndef SNN_HAVE_DNNL
-
-int snn_dnnl_available(void) { return 0; }
-
-int snn_dnnl_conv2d_forward(const snn_conv2d_params *p, const float *x, const float *weight,
-                            const float *bias, float *y) {
-    (void)p; (void)x; (void)weight; (void)bias; (void)y;
-    return SNN_DNNL_ERR_UNAVAILABLE;
-}
-
-int snn_dnnl_conv2d_backward_data(const snn_conv2d_params *p, const float *dy, const float *weight,
-                                  float *dx) {
-    (void)p; (void)dy; (void)weight; (void)dx;
-    return SNN_DNNL_ERR_UNAVAILABLE;
-}
-
-int snn_dnnl_conv2d_backward_weights(const snn_conv2d_params *p, const float *x, const float *dy,
-                                     float *dweight, float *dbias) {
-    (void)p; (void)x; (void)dy; (void)dweight; (void)dbias;
-    return SNN_DNNL_ERR_UNAVAILABLE;
-}
-
-int snn_dnnl_conv2d_blocks(const snn_conv2d_params *p, int op, int has_bias, int *src_block, int *dst_block) {
-    (void)p; (void)op; (void)has_bias;
-    if (src_block) *src_block = 0;
-    if (dst_block) *dst_block = 0;
-    return SNN_DNNL_ERR_UNAVAILABLE;
-}
-
-int snn_dnnl_conv2d_forward_blocked(const snn_conv2d_params *p, const float *x, const float *weight,
-                                    const float *bias, float *y, int flags) {
-    (void)p; (void)x; (void)weight; (void)bias; (void)y; (void)flags;
-    return SNN_DNNL_ERR_UNAVAILABLE;
-}
-
-int snn_dnnl_conv2d_backward_data_blocked(const snn_conv2d_params *p, const float *dy, const float *weight,
-                                          float *dx, int flags) {
-    (void)p; (void)dy; (void)weight; (void)dx; (void)flags;
-    return SNN_DNNL_ERR_UNAVAILABLE;
-}
-
-int snn_dnnl_conv2d_backward_weights_blocked(const snn_conv2d_params *p, const float *x, const float *dy,
-                                             float *dweight, float *dbias, int flags) {
-    (void)p; (void)x; (void)dy; (void)dweight; (void)dbias; (void)flags;
-    return SNN_DNNL_ERR_UNAVAILABLE;
-}
-
-#else // SNN_HAVE_DNNL
-
 #include "dl.h"
+#include "dnnl_abi.h"
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 // MARK: - Run-time binding
 
-#define SNN_DNNL_FUNCS(X)                                  \
-    X(dnnl_version)                                        \
-    X(dnnl_engine_create)                                  \
-    X(dnnl_stream_create)                                  \
-    X(dnnl_stream_wait)                                    \
-    X(dnnl_memory_desc_init_by_tag)                        \
-    X(dnnl_memory_desc_equal)                              \
-    X(dnnl_memory_desc_get_size)                           \
-    X(dnnl_memory_create)                                  \
-    X(dnnl_memory_destroy)                                 \
-    X(dnnl_memory_set_data_handle)                         \
-    X(dnnl_dilated_convolution_forward_desc_init)          \
-    X(dnnl_dilated_convolution_backward_data_desc_init)    \
-    X(dnnl_dilated_convolution_backward_weights_desc_init) \
-    X(dnnl_primitive_attr_create)                          \
-    X(dnnl_primitive_attr_destroy)                         \
-    X(dnnl_primitive_attr_set_scratchpad_mode)             \
-    X(dnnl_primitive_desc_create)                          \
-    X(dnnl_primitive_desc_destroy)                         \
-    X(dnnl_primitive_desc_query_md)                        \
-    X(dnnl_reorder_primitive_desc_create)                  \
-    X(dnnl_primitive_create)                               \
-    X(dnnl_primitive_destroy)                              \
-    X(dnnl_primitive_execute)
-
-// One pointer per function, typed from the header's own prototype.
-#define SNN_DNNL_DECLARE(name) __typeof__(&name) name;
-static struct { SNN_DNNL_FUNCS(SNN_DNNL_DECLARE) } fn;
+// One pointer per function, typed from the prototype in dnnl_abi.h.
+#define SNN_DNNL_DECLARE(result, name, parameters) result(*name) parameters;
+static struct { SNN_DNNL_FUNCTIONS(SNN_DNNL_DECLARE) } fn;
 #undef SNN_DNNL_DECLARE
 
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
@@ -123,7 +42,9 @@ static void load_dnnl(void) {
 #if defined(__APPLE__)
         "libdnnl.2.dylib", "libdnnl.dylib",
 #else
-        "libdnnl.so.2",
+        // The 2.x soname first; the unversioned development link last (the version check below
+        // refuses it when it leads to another major version).
+        "libdnnl.so.2", "libdnnl.so",
 #endif
         NULL};
     // oneDNN's OpenMP workers spin after each primitive by default, stealing the cores from the
@@ -135,14 +56,15 @@ static void load_dnnl(void) {
     if (!handle) return;
 
     int ok = 1;
-#define SNN_DNNL_LOOKUP(name) SNN_DLSYM(handle, fn.name, #name, ok);
-    SNN_DNNL_FUNCS(SNN_DNNL_LOOKUP)
+#define SNN_DNNL_LOOKUP(result, name, parameters) SNN_DLSYM(handle, fn.name, #name, ok);
+    SNN_DNNL_FUNCTIONS(SNN_DNNL_LOOKUP)
 #undef SNN_DNNL_LOOKUP
     if (!ok) return; // keep the library mapped: harmless, and dlclose of OpenMP code is risky
 
-    // The structures in dnnl.h must match the library's: require the same major version.
+    // The structures in dnnl_abi.h must match the library's: require the major version they were
+    // copied from (3.x, for one, lacks the *_desc_init calls and made memory descriptors opaque).
     const dnnl_version_t *v = fn.dnnl_version();
-    if (!v || v->major != DNNL_VERSION_MAJOR) return;
+    if (!v || v->major != SNN_DNNL_ABI_MAJOR) return;
 
     if (fn.dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) return;
     if (fn.dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) != dnnl_success) return;
@@ -567,5 +489,3 @@ int snn_dnnl_conv2d_backward_weights_blocked(const snn_conv2d_params *p, const f
     void *ptrs[4] = {(void *)x, (void *)dy, dweight, dbias};
     return run_op(p, OP_BACKWARD_WEIGHTS, dbias != NULL, ptrs, flags);
 }
-
-#endif // SNN_HAVE_DNNL

@@ -1,4 +1,7 @@
-// Build & run from the package root: cc -O2 -pthread -I Sources/CSNNKernels/include Tests/CSNNKernelsCheck/dnnl_conv_check.c Sources/CSNNKernels/dnnl_conv.c -lm -o /tmp/dnnl_check && /tmp/dnnl_check [--bench]
+// `make test` builds and runs this (scripts/check-native.sh). By hand, from the package root:
+//   cc -O2 -pthread -I Sources/CSNNKernels/include Tests/CSNNKernelsCheck/dnnl_conv_check.c
+//      Sources/CSNNKernels/dnnl_conv.c -lm -ldl -o /tmp/dnnl_check && /tmp/dnnl_check [--bench]
+// No oneDNN header is needed: the adapter loads libdnnl.so.2 at run time.
 //
 // Checks snn_dnnl_conv2d_{forward,backward_data,backward_weights} against naive double-precision
 // reference convolutions on many shapes (odd sizes, stride, padding, dilation, groups, depthwise,

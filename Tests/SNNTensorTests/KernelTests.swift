@@ -1,3 +1,4 @@
+import CSNNKernels
 import Foundation
 import SNN
 import SNNTestSupport
@@ -72,6 +73,45 @@ import Testing
         let lhs = (naiveConv2d(x, w, bias: nil, stride: stride, padding: padding, dilation: dilation, groups: groups) * r).sum().item
         let rhs = (x * results[0].1[0]).sum().item
         #expect(abs(lhs - rhs) <= 1e-4 * max(1, abs(lhs)))
+    }
+
+    /// The major version of the oneDNN library this process can load itself, 0 when none loads.
+    static let loadableOneDNNMajor: Int32 = {
+        #if canImport(Darwin)
+        let names = ["libdnnl.2.dylib", "libdnnl.dylib"]
+        #else
+        let names = ["libdnnl.so.2", "libdnnl.so"]
+        #endif
+        for name in names {
+            guard let handle = dlopen(name, RTLD_NOW | RTLD_LOCAL), let symbol = dlsym(handle, "dnnl_version") else { continue }
+            // dnnl_version_t starts with `int major` in every oneDNN release.
+            let version = unsafeBitCast(symbol, to: (@convention(c) () -> UnsafePointer<Int32>?).self)
+            return version()?.pointee ?? 0
+        }
+        return 0
+    }()
+
+    @Test(.enabled(if: loadableOneDNNMajor != 0, "no oneDNN library can be loaded here (install libdnnl-dev: make deps)"))
+    func oneDNNIsBoundAtRunTime() {
+        // The adapter is compiled without oneDNN's headers and binds the library on first use, so a
+        // 2.x library that loads must be in use, whatever was installed when the package was built;
+        // another major version (whose structures differ) must be refused.
+        #expect(ConvolutionBackend.oneDNNAvailable == (Self.loadableOneDNNMajor == 2),
+                "oneDNN \(Self.loadableOneDNNMajor) loads, but the adapter reports \(ConvolutionBackend.oneDNNAvailable)")
+        guard ConvolutionBackend.oneDNNAvailable else { return }
+        // And convolutions run through it: the adapter's own entry point (which answers 0 only when
+        // oneDNN computed the result) against the naive loop. Not through Tensor.conv2d, whose backend
+        // is a global that tests running in parallel switch to the reference path.
+        let x = randomTensor([2, 16, 6, 5], seed: 11), w = randomTensor([8, 16, 3, 3], seed: 12)
+        let b = randomTensor([8], seed: 13)
+        let expected = naiveConv2d(x, w, bias: b, stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1)
+        var p = snn_conv2d_params(batch: 2, in_channels: 16, in_height: 6, in_width: 5, out_channels: 8,
+                                  kernel_height: 3, kernel_width: 3, stride_h: 1, stride_w: 1, pad_h: 1, pad_w: 1,
+                                  dilation_h: 1, dilation_w: 1, groups: 1, out_height: 6, out_width: 5)
+        var y = [Float](repeating: .nan, count: expected.scalars.count)
+        let status = snn_dnnl_conv2d_forward(&p, x.scalars, w.scalars, b.scalars, &y)
+        #expect(status == 0, "snn_dnnl_conv2d_forward returned \(status)")
+        #expect(relativeError(Tensor(shape: expected.shape, scalars: y), expected) < 1e-5)
     }
 
     @Test func maxPoolMatchesNaive() {

@@ -29,7 +29,7 @@ typedef struct {
 } snn_conv2d_params;
 
 /// Return codes of the snn_dnnl_conv2d_* functions (0 = success).
-/// oneDNN (or this adapter) is not available in this build or on this machine.
+/// No oneDNN 2.x library could be loaded on this machine (see snn_dnnl_available).
 #define SNN_DNNL_ERR_UNAVAILABLE 1
 /// The parameters are inconsistent (non-positive sizes, groups not dividing the channels,
 /// output size not matching the formula above) or a required pointer is NULL.
@@ -39,8 +39,8 @@ typedef struct {
 /// A oneDNN call failed: the code is SNN_DNNL_ERR_DNNL_BASE + dnnl_status_t.
 #define SNN_DNNL_ERR_DNNL_BASE 100
 
-/// 1 when oneDNN 2.x was loaded at run time (dlopen "libdnnl.so.2") and its CPU engine and stream
-/// were created, else 0. When 0, every snn_dnnl_conv2d_* call returns SNN_DNNL_ERR_UNAVAILABLE and the
+/// 1 when oneDNN 2.x was loaded at run time (dlopen "libdnnl.so.2"; no oneDNN header or library is
+/// needed to build) and its CPU engine and stream were created, else 0. When 0, every snn_dnnl_conv2d_* call returns SNN_DNNL_ERR_UNAVAILABLE and the
 /// caller should use its own convolution. The library is looked up once per process; this call
 /// is cheap after the first one and thread-safe.
 ///
