@@ -15,6 +15,7 @@ void snn_sgemm(int transA, int transB, int m, int n, int k, float alpha, const f
                 m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 const char *snn_blas_description(void) { return "Accelerate"; }
+int snn_blas_is_portable(void) { return 0; }
 const char *snn_blas_core_name(void) { return ""; }
 void snn_blas_set_threads(int threads) { (void)threads; }
 int snn_cpu_has_avx512(void) { return 0; }
@@ -97,6 +98,11 @@ static void load_blas(void) {
 const char *snn_blas_description(void) {
     pthread_once(&load_once, load_blas);
     return description;
+}
+
+int snn_blas_is_portable(void) {
+    pthread_once(&load_once, load_blas);
+    return blas_sgemm ? 0 : 1;
 }
 
 const char *snn_blas_core_name(void) {

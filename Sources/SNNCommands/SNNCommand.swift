@@ -14,6 +14,18 @@ public struct SNNCommand: ParsableCommand {
     public static let version = "0.5.0"
 
     public init() {}
+
+    /// Parses the process's arguments and runs the chosen command, as `ParsableCommand.main()` does,
+    /// after the one-line slow-fallback note for training and benchmarks (``SlowFallbackNote``).
+    public static func main() {
+        do {
+            var command = try parseAsRoot()
+            SlowFallbackNote.print(before: command)
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// `snn info`: what the library runs on.

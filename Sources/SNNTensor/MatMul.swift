@@ -13,6 +13,9 @@ func sgemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
 public enum BLAS {
     /// Library, version and kernel, e.g. "OpenBLAS 0.3.21 ... SkylakeX".
     public static var description: String { String(cString: snn_blas_description()) }
+    /// Whether matrix products run on the portable C fallback because no optimised BLAS (OpenBLAS,
+    /// Accelerate) could be loaded.
+    public static var isPortableFallback: Bool { snn_blas_is_portable() != 0 }
     /// The kernel OpenBLAS chose ("" when the BLAS is not OpenBLAS).
     public static var coreName: String { String(cString: snn_blas_core_name()) }
     /// Sets the BLAS thread count.

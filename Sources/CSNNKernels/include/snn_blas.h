@@ -20,6 +20,10 @@ void snn_sgemm(int transA, int transB, int m, int n, int k, float alpha, const f
 /// "Accelerate" or "portable C".
 const char *snn_blas_description(void);
 
+/// 1 when no optimised BLAS could be loaded and the portable C loops run instead (tens of times slower
+/// on large products), else 0.
+int snn_blas_is_portable(void);
+
 /// The core name OpenBLAS reports (e.g. "SkylakeX"), or "" when OpenBLAS is not the BLAS.
 const char *snn_blas_core_name(void);
 
