@@ -93,7 +93,15 @@ int snn_zlib_compress(const uint8_t *input, size_t input_count, int level, uint8
 }
 
 uint32_t snn_crc32(uint32_t crc, const uint8_t *bytes, size_t count) {
-    return (uint32_t)crc32((uLong)crc, bytes, (uInt)count);
+    // zlib takes a uInt count: feed buffers of 4 GiB and more in pieces rather than truncate the count.
+    uLong value = crc;
+    while (count > 0) {
+        uInt piece = count > (size_t)1 << 30 ? (uInt)1 << 30 : (uInt)count;
+        value = crc32(value, bytes, piece);
+        bytes += piece;
+        count -= piece;
+    }
+    return (uint32_t)value;
 }
 
 int snn_inflate_raw(const uint8_t *input, size_t input_count, uint8_t *output, size_t output_count) {

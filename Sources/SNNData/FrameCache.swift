@@ -1,4 +1,3 @@
-import CSNNKernels
 import Foundation
 import SNNTensor
 
@@ -114,7 +113,7 @@ public struct FrameCache: Sendable {
                     for i in 0..<count { put32(v[i].bitPattern, start + 4 * i) }
                 }
             }
-            put32(snn_crc32(0, o + bodyStart, bodyLength), bodyStart - 4)
+            put32(CRC32.checksum(UnsafeRawBufferPointer(start: o + bodyStart, count: bodyLength)), bodyStart - 4)
         }
         return out
     }
@@ -141,7 +140,7 @@ public struct FrameCache: Sendable {
         guard b.count - bodyStart == 4 * n + width * count else {
             throw SNNError(.corrupt, "\(b.count - bodyStart) bytes of data, expected \(4 * n + width * count)", file: file, offset: bodyStart)
         }
-        let crc = b.withUnsafeBufferPointer { snn_crc32(0, $0.baseAddress! + bodyStart, b.count - bodyStart) }
+        let crc = b.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[bodyStart...])) }
         guard crc == u32(crcAt) else { throw SNNError(.corrupt, "checksum mismatch", file: file, offset: crcAt) }
         let labels = (0..<n).map { Int(Int32(bitPattern: u32(bodyStart + 4 * $0))) }
         guard labels.allSatisfy({ $0 >= 0 && $0 < classes }) else { throw SNNError(.corrupt, "label outside the classes", file: file, offset: bodyStart) }

@@ -23,7 +23,7 @@ public enum PNG {
         func be32(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 255), UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)] }
         func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
             let body = Array(type.utf8) + data
-            return be32(data.count) + body + be32(Int(snn_crc32(0, body, body.count)))
+            return be32(data.count) + body + be32(Int(CRC32.checksum(body)))
         }
         let header = be32(width) + be32(height) + [8, 2, 0, 0, 0]  // 8-bit, RGB, deflate, no filter choice, no interlace
         return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", header) + chunk("IDAT", compressed) + chunk("IEND", [])

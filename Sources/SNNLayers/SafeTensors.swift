@@ -12,6 +12,14 @@ import SNNTensor
 /// entry as little-endian F32 in the layout `safetensors.numpy.save` writes. Every problem with a
 /// file is thrown as an `SNNError` that names the file and the byte offset where it was found.
 ///
+/// **Checksums.** The format has none, so a damaged weight would load silently. Files this library
+/// writes carry the CRC-32 (``CRC32``, as Python's `zlib.crc32`) of each tensor's data bytes in the
+/// metadata, under the key `"crc32:<tensor name>"` with 8 lowercase hexadecimal digits as the value
+/// (`"crc32:features.0.weight": "1c291ca3"`); any safetensors reader still loads such a file. Reading
+/// verifies every checksum present and throws `.corrupt` naming the file and the tensor on a
+/// mismatch; tensors without one (files written before, or by other libraries) load unchecked. The
+/// checksum pairs are not part of ``metadata``.
+///
 /// ```swift
 /// var file = SafeTensors(metadata: ["format": "pt"])
 /// file.entries["weight"] = .init(shape: [2, 2], values: [1, 2, 3, 4])
@@ -76,8 +84,12 @@ public struct SafeTensors: Sendable, Equatable {
 
     /// The tensors, by name.
     public var entries: [String: Entry]
-    /// The string pairs of the header's `"__metadata__"` object.
+    /// The string pairs of the header's `"__metadata__"` object, without the checksum pairs (keys
+    /// that start with ``checksumKeyPrefix``), which ``encoded()`` writes and decoding verifies.
     public var metadata: [String: String]
+
+    /// The prefix of the metadata keys that hold a tensor's CRC-32: `"crc32:"` + the tensor's name.
+    public static let checksumKeyPrefix = "crc32:"
 
     /// Creates a file's contents from tensors and metadata.
     public init(entries: [String: Entry] = [:], metadata: [String: String] = [:]) {
@@ -108,7 +120,8 @@ public struct SafeTensors: Sendable, Equatable {
     /// - Throws: `SNNError` naming `file` and the byte offset of the problem: `.corrupt` for a
     ///   malformed file (truncated, a header that is not a UTF-8 JSON object of well-typed entries
     ///   with unique names, sizes that disagree or overflow, byte ranges that overlap, leave gaps or
-    ///   do not cover the buffer); `.unsupported` for a dtype this library does not read (such as
+    ///   do not cover the buffer, a tensor's data that does not match its recorded CRC-32, a checksum
+    ///   that is not 8 hexadecimal digits or names no tensor); `.unsupported` for a dtype this library does not read (such as
     ///   F8_E4M3 or U32) or a header over 100 MB.
     public static func decode(_ bytes: [UInt8], file: String) throws(SNNError) -> SafeTensors {
         try bytes.withUnsafeBufferPointer { buffer throws(SNNError) in try decode(buffer, file: file) }
@@ -184,14 +197,48 @@ public struct SafeTensors: Sendable, Equatable {
                           at: dataStart + position)
         }
 
+        let data = UnsafeRawPointer(bytes.baseAddress!) + dataStart
+        metadata = try verifyChecksums(metadata, layouts: layouts, data: data, dataStart: dataStart, file: file,
+                                       metadataOffset: members.first { $0.key == "__metadata__" }?.node.offset ?? 8)
+
         var entries: [String: Entry] = [:]
         entries.reserveCapacity(layouts.count)
-        let data = UnsafeRawPointer(bytes.baseAddress!) + dataStart
         for layout in layouts {
             let values = convert(data + layout.begin, count: layout.count, dtype: layout.dtype)
             entries[layout.name] = Entry(shape: layout.shape, values: values, dtype: layout.dtype)
         }
         return SafeTensors(entries: entries, metadata: metadata)
+    }
+
+    /// Checks every tensor that `metadata` holds a CRC-32 for; returns the metadata without those pairs.
+    private static func verifyChecksums(_ metadata: [String: String], layouts: [Layout], data: UnsafeRawPointer,
+                                        dataStart: Int, file: String, metadataOffset: Int) throws(SNNError) -> [String: String] {
+        var rest = metadata
+        let byName = Dictionary(layouts.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        for (key, value) in metadata where key.hasPrefix(checksumKeyPrefix) {
+            rest[key] = nil
+            let name = String(key.dropFirst(checksumKeyPrefix.count))
+            let isHexDigit = { (c: UInt8) in (0x30...0x39).contains(c) || (0x61...0x66).contains(c | 0x20) }
+            guard value.utf8.count == 8, value.utf8.allSatisfy(isHexDigit), let recorded = UInt32(value, radix: 16) else {
+                throw SNNError(.corrupt, "checksum \"\(key)\" is \"\(value)\", not 8 hexadecimal digits", file: file,
+                               offset: metadataOffset)
+            }
+            guard let layout = byName[name] else {
+                throw SNNError(.corrupt, "checksum \"\(key)\" names no tensor of the file", file: file, offset: metadataOffset)
+            }
+            let computed = CRC32.checksum(UnsafeRawBufferPointer(start: data + layout.begin, count: layout.end - layout.begin))
+            guard computed == recorded else {
+                throw SNNError(.corrupt, "tensor \"\(name)\" is damaged: its data has CRC-32 \(hex8(computed)), "
+                               + "the header records \(value)", file: file, offset: dataStart + layout.begin)
+            }
+        }
+        return rest
+    }
+
+    /// `value` as 8 lowercase hexadecimal digits.
+    private static func hex8(_ value: UInt32) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 8 - digits.count) + digits
     }
 
     private static func decodeMetadata(_ node: JSONNode, file: String) throws(SNNError) -> [String: String] {
@@ -382,26 +429,40 @@ public struct SafeTensors: Sendable, Equatable {
     // MARK: - Writing
 
     /// The bytes of the file: every entry as little-endian F32, ordered by the UTF-8 bytes of the
-    /// names, after a compact JSON header that lists `"__metadata__"` first (when there is metadata,
-    /// with sorted keys) and then the tensors in the same order, padded with spaces to a multiple of
-    /// 8 bytes. This is the layout `safetensors.numpy.save` writes for float32 tensors, byte for byte
-    /// when there is at most one metadata pair (Python orders several pairs arbitrarily).
+    /// names, after a compact JSON header that lists `"__metadata__"` first (``metadata`` and one
+    /// `"crc32:<name>"` checksum per tensor, keys sorted) and then the tensors in the same order,
+    /// padded with spaces to a multiple of 8 bytes. This is the layout `safetensors.numpy.save` writes
+    /// for float32 tensors and that metadata, but for the order of the metadata pairs (Python's is
+    /// arbitrary).
     ///
     /// - Precondition: Every entry's `values.count` equals the product of its `shape`, no extent is
-    ///   negative, and no entry is named `"__metadata__"`.
+    ///   negative, no entry is named `"__metadata__"` and no key of ``metadata`` starts with
+    ///   ``checksumKeyPrefix``.
     public func encoded() -> [UInt8] {
         let names = entries.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        precondition(!metadata.keys.contains { $0.hasPrefix(Self.checksumKeyPrefix) },
+                     "SafeTensors: metadata keys starting with \(Self.checksumKeyPrefix) are reserved for the checksums")
+        var pairs = metadata
+        for name in names {
+            pairs[Self.checksumKeyPrefix + name] = Self.hex8(entries[name]!.values.withUnsafeBufferPointer { values in
+                #if _endian(big)
+                values.map { $0.bitPattern.littleEndian }.withUnsafeBytes { CRC32.checksum($0) }
+                #else
+                CRC32.checksum(UnsafeRawBufferPointer(values))
+                #endif
+            })
+        }
         var header: [UInt8] = [UInt8(ascii: "{")]
         var dataSize = 0
-        if !metadata.isEmpty {
+        if !pairs.isEmpty {
             header.appendJSONString("__metadata__")
             header.append(contentsOf: Array(":{".utf8))
-            let keys = metadata.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            let keys = pairs.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
             for (i, key) in keys.enumerated() {
                 if i > 0 { header.append(UInt8(ascii: ",")) }
                 header.appendJSONString(key)
                 header.append(UInt8(ascii: ":"))
-                header.appendJSONString(metadata[key]!)
+                header.appendJSONString(pairs[key]!)
             }
             header.append(UInt8(ascii: "}"))
         }

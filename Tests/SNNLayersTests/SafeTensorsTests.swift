@@ -98,7 +98,10 @@ import Testing
     @Test func encodingMatchesTheLayoutOfThePythonLibrary() throws {
         let file = SafeTensors(entries: ["b": .init(shape: [1], values: [2]), "a": .init(shape: [2], values: [1, -1])],
                                metadata: ["format": "pt"])
-        let header = #"{"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"#
+        // The checksums, from Python: '%08x' % zlib.crc32(struct.pack('<2f', 1, -1)) and
+        // '%08x' % zlib.crc32(struct.pack('<f', 2)).
+        let header = #"{"__metadata__":{"crc32:a":"38bed2b0","crc32:b":"57989e8c","format":"pt"},"#
+            + #""a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"#
             + #""b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#
         var padded = header
         while padded.utf8.count % 8 != 0 { padded += " " }

@@ -11,13 +11,20 @@ metadata ``{"format": "pt"}``. BF16 is not in numpy, so it is covered by a hand-
 Swift instead. Every value is chosen so that its float32 conversion is exact or well defined.
 
 ``--check FILE`` expects FILE to hold the same tensor names, shapes and values, all converted to
-float32 (which is how the Swift library writes every tensor), and the same metadata. It also
-requires FILE to be byte-for-byte what ``safetensors.numpy.save`` writes for that float32
-dictionary. It prints ``ok`` and exits 0, or prints every difference and exits 1.
+float32 (which is how the Swift library writes every tensor), and the same metadata plus one
+``"crc32:<name>"`` pair per tensor: the ``zlib.crc32`` of the tensor's data bytes as 8 lowercase hex
+digits (the checksums the Swift library writes and verifies). It also requires FILE to be what
+``safetensors.numpy.save`` writes for that float32 dictionary and metadata: the same data bytes and
+the same header, byte for byte but for the order of the metadata pairs (the Rust library stores them
+in a hash map, so its order is arbitrary; Swift sorts them). It prints ``ok`` and exits 0, or prints
+every difference and exits 1.
 """
 
+import json
 import os
+import struct
 import sys
+import zlib
 
 import numpy as np
 from safetensors import safe_open
@@ -47,6 +54,22 @@ def expected_float32():
     return {name: value.astype(np.float32) for name, value in expected().items()}
 
 
+def split(data):
+    """The header (padding included) and the data buffer of a safetensors file's bytes."""
+    (length,) = struct.unpack("<Q", data[:8])
+    return data[8 : 8 + length], data[8 + length :]
+
+
+def sorted_header(data):
+    """The header's bytes with the metadata pairs in sorted order, the rest untouched."""
+    header = split(data)[0]
+    parsed = json.loads(header)
+    metadata = parsed.get("__metadata__") or {}
+    unsorted = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False).encode()
+    ordered = json.dumps(dict(sorted(metadata.items())), separators=(",", ":"), ensure_ascii=False).encode()
+    return header.replace(unsorted, ordered, 1)
+
+
 def check(path):
     """Prints the differences between `path` and `expected_float32()`; returns whether there were none."""
     problems = []
@@ -70,13 +93,14 @@ def check(path):
             problems.append(f"{name}: shape {list(g.shape)}, expected {list(w.shape)}")
         elif not np.array_equal(g.astype(np.float32), w):
             problems.append(f"{name}: values {g.ravel().tolist()}, expected {w.ravel().tolist()}")
-    if metadata != METADATA:
-        problems.append(f"metadata {metadata!r}, expected {METADATA!r}")
+    checksums = {f"crc32:{name}": f"{zlib.crc32(value.astype('<f4').tobytes()):08x}" for name, value in want.items()}
+    if metadata != {**METADATA, **checksums}:
+        problems.append(f"metadata {metadata!r}, expected {METADATA!r} and the checksums {checksums!r}")
     if not problems:
         with open(path, "rb") as f:
             written = f.read()
-        reference = save(want, metadata=METADATA)
-        if written != reference:
+        reference = save(want, metadata={**METADATA, **checksums})
+        if split(written)[1] != split(reference)[1] or sorted_header(written) != sorted_header(reference):
             problems.append(
                 "tensors match but the bytes differ from safetensors.numpy.save:\n"
                 f"  written:   {written[:200]!r}\n  reference: {reference[:200]!r}"
