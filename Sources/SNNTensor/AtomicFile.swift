@@ -7,9 +7,15 @@ import Foundation
 /// name survives a power cut. Failures are reported in one line with the system's reason (for
 /// example "No space left on device") and leave no temporary file behind.
 public enum AtomicFile {
-    /// Writes `data` to `path` atomically.
-    public static func write(_ data: Data, to path: String) throws(SNNError) {
-        try writeAll([(path, data)])
+    /// Writes `data` to `path` atomically. `synchronize: false` skips the `fsync` calls, for many
+    /// small files whose durability is settled otherwise (a folder renamed into place once complete).
+    public static func write(_ data: Data, to path: String, synchronize: Bool = true) throws(SNNError) {
+        try writeAll([(path, data)], synchronize: synchronize)
+    }
+
+    /// Writes `bytes` as ``write(_:to:synchronize:)`` writes `Data`.
+    public static func write(_ bytes: [UInt8], to path: String, synchronize: Bool = true) throws(SNNError) {
+        try writeAll([(path, Data(bytes))], synchronize: synchronize)
     }
 
     /// Writes several files as one group: every file is first written in full to its temporary
@@ -18,12 +24,12 @@ public enum AtomicFile {
     ///
     /// Put the file that names a group's generation (a checkpoint's state file) last: a crash
     /// between two renames then leaves a detectable mismatch rather than a silent mix.
-    public static func writeAll(_ files: [(path: String, data: Data)]) throws(SNNError) {
+    public static func writeAll(_ files: [(path: String, data: Data)], synchronize: Bool = true) throws(SNNError) {
         var staged: [(temporary: String, path: String)] = []
         func discardStaged() { for s in staged { unlink(s.temporary) } }
         for (path, data) in files {
             do {
-                staged.append((try stage(data, for: path), path))
+                staged.append((try stage(data, for: path, synchronize: synchronize), path))
             } catch {
                 discardStaged()
                 throw error
@@ -35,6 +41,7 @@ public enum AtomicFile {
             throw SNNError(.io, "cannot move the new file into place", file: s.path, underlying: reason)
         }
         // Make the renames durable; a failure here leaves complete files, so it is not an error.
+        guard synchronize else { return }
         for directory in Set(staged.map { directoryOf($0.path) }) {
             let descriptor = open(directory, O_RDONLY | O_CLOEXEC)
             if descriptor >= 0 {
@@ -113,7 +120,7 @@ public enum AtomicFile {
     }
 
     /// Writes `data` in full to a new temporary file beside `path` and flushes it; returns its path.
-    private static func stage(_ data: Data, for path: String) throws(SNNError) -> String {
+    private static func stage(_ data: Data, for path: String, synchronize: Bool) throws(SNNError) -> String {
         let directory = directoryOf(path)
         let name = (path as NSString).lastPathComponent
         guard !name.isEmpty, name != "." else { throw SNNError(.io, "path names a directory, not a file", file: path) }
@@ -130,12 +137,12 @@ public enum AtomicFile {
                 if count >= 0 {
                     written += count
                 } else if errno != EINTR {
-                    failure = ("write failed", systemError())
+                    failure = ("write failed after \(written) of \(buffer.count) bytes", systemError())
                     return
                 }
             }
         }
-        if failure == nil, fsync(descriptor) != 0 { failure = ("cannot flush the file to disk", systemError()) }
+        if failure == nil, synchronize, fsync(descriptor) != 0 { failure = ("cannot flush the file to disk", systemError()) }
         if close(descriptor) != 0, failure == nil { failure = ("cannot close the file", systemError()) }
         if let failure {
             unlink(temporary)
