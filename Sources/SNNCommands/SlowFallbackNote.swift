@@ -32,7 +32,8 @@ enum SlowFallbackNote {
             return "note: OpenBLAS and oneDNN not found — matrix products use a slow portable C BLAS and convolutions "
                 + "the slower BLAS path; install libopenblas-dev and libdnnl-dev (make deps)"
         case (true, false):
-            return "note: OpenBLAS not found — matrix products use a slow portable C BLAS; install libopenblas-dev (make deps)"
+            return "note: OpenBLAS not found — matrix products use a slow portable C BLAS; install libopenblas-dev "
+                + "(make deps)"
         case (false, true):
             return "note: oneDNN not found — convolutions use the slower BLAS path; install libdnnl-dev (make deps)"
         case (false, false):

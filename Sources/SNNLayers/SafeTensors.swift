@@ -121,7 +121,8 @@ public struct SafeTensors: Sendable, Equatable {
     ///   malformed file (truncated, a header that is not a UTF-8 JSON object of well-typed entries
     ///   with unique names, sizes that disagree or overflow, byte ranges that overlap, leave gaps or
     ///   do not cover the buffer, a tensor's data that does not match its recorded CRC-32, a checksum
-    ///   that is not 8 hexadecimal digits or names no tensor); `.unsupported` for a dtype this library does not read (such as
+    ///   that is not 8 hexadecimal digits or names no tensor); `.unsupported` for a dtype this library
+    ///   does not read (such as
     ///   F8_E4M3 or U32) or a header over 100 MB.
     public static func decode(_ bytes: [UInt8], file: String) throws(SNNError) -> SafeTensors {
         try bytes.withUnsafeBufferPointer { buffer throws(SNNError) in try decode(buffer, file: file) }
@@ -212,21 +213,25 @@ public struct SafeTensors: Sendable, Equatable {
 
     /// Checks every tensor that `metadata` holds a CRC-32 for; returns the metadata without those pairs.
     private static func verifyChecksums(_ metadata: [String: String], layouts: [Layout], data: UnsafeRawPointer,
-                                        dataStart: Int, file: String, metadataOffset: Int) throws(SNNError) -> [String: String] {
+                                        dataStart: Int, file: String, metadataOffset: Int)
+        throws(SNNError) -> [String: String] {
         var rest = metadata
         let byName = Dictionary(layouts.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for (key, value) in metadata where key.hasPrefix(checksumKeyPrefix) {
             rest[key] = nil
             let name = String(key.dropFirst(checksumKeyPrefix.count))
             let isHexDigit = { (c: UInt8) in (0x30...0x39).contains(c) || (0x61...0x66).contains(c | 0x20) }
-            guard value.utf8.count == 8, value.utf8.allSatisfy(isHexDigit), let recorded = UInt32(value, radix: 16) else {
+            guard value.utf8.count == 8, value.utf8.allSatisfy(isHexDigit),
+                  let recorded = UInt32(value, radix: 16) else {
                 throw SNNError(.corrupt, "checksum \"\(key)\" is \"\(value)\", not 8 hexadecimal digits", file: file,
                                offset: metadataOffset)
             }
             guard let layout = byName[name] else {
-                throw SNNError(.corrupt, "checksum \"\(key)\" names no tensor of the file", file: file, offset: metadataOffset)
+                throw SNNError(.corrupt, "checksum \"\(key)\" names no tensor of the file", file: file,
+                               offset: metadataOffset)
             }
-            let computed = CRC32.checksum(UnsafeRawBufferPointer(start: data + layout.begin, count: layout.end - layout.begin))
+            let bytes = UnsafeRawBufferPointer(start: data + layout.begin, count: layout.end - layout.begin)
+            let computed = CRC32.checksum(bytes)
             guard computed == recorded else {
                 throw SNNError(.corrupt, "tensor \"\(name)\" is damaged: its data has CRC-32 \(hex8(computed)), "
                                + "the header records \(value)", file: file, offset: dataStart + layout.begin)
@@ -441,7 +446,7 @@ public struct SafeTensors: Sendable, Equatable {
     public func encoded() -> [UInt8] {
         let names = entries.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         precondition(!metadata.keys.contains { $0.hasPrefix(Self.checksumKeyPrefix) },
-                     "SafeTensors: metadata keys starting with \(Self.checksumKeyPrefix) are reserved for the checksums")
+                     "SafeTensors: metadata keys starting with \(Self.checksumKeyPrefix) are reserved for checksums")
         var pairs = metadata
         for name in names {
             pairs[Self.checksumKeyPrefix + name] = Self.hex8(entries[name]!.values.withUnsafeBufferPointer { values in

@@ -40,9 +40,10 @@ typedef struct {
 #define SNN_DNNL_ERR_DNNL_BASE 100
 
 /// 1 when oneDNN 2.x was loaded at run time (dlopen "libdnnl.so.2"; no oneDNN header or library is
-/// needed to build) and its CPU engine and stream were created, else 0. When 0, every snn_dnnl_conv2d_* call returns SNN_DNNL_ERR_UNAVAILABLE and the
-/// caller should use its own convolution. The library is looked up once per process; this call
-/// is cheap after the first one and thread-safe.
+/// needed to build) and its CPU engine and stream were created, else 0. When 0, every
+/// snn_dnnl_conv2d_* call returns SNN_DNNL_ERR_UNAVAILABLE and the caller should use its own
+/// convolution. The library is looked up once per process; this call is cheap after the first one
+/// and thread-safe.
 ///
 /// oneDNN runs its own OpenMP thread pool: OMP_NUM_THREADS (read by the OpenMP runtime when the
 /// library loads) sets its thread count; this component changes no environment variable.
