@@ -39,7 +39,7 @@ public enum PNG {
     /// and the bytes of its RGB buffer; `nil` when an axis is empty or a size overflows.
     public static func renderedSize(frames t: Int, height h: Int, width w: Int, scale: Int)
         -> (width: Int, height: Int, rgbBytes: Int)? {
-        guard t >= 1, h >= 1, w >= 1, scale >= 1,
+        guard t >= 1, h >= 1, w >= 1, scale >= 1, w < Int.max,
               let framesWide = MemoryEstimate.checkedProduct([t, w + 1]).map({ $0 - 1 }),
               let width = MemoryEstimate.checkedProduct([framesWide, scale]),
               let height = MemoryEstimate.checkedProduct([h, scale]),
@@ -63,7 +63,8 @@ public enum PNG {
         let (t, h, w) = (frames.shape[0], frames.shape[2], frames.shape[3])
         guard t >= 1, h >= 1, w >= 1 else {
             let axis = t < 1 ? "time (T)" : h < 1 ? "height (H)" : "width (W)"
-            throw SNNError(.invalidArgument, "frames \(frames.shape) have an empty \(axis) axis: there is nothing to draw")
+            throw SNNError(.invalidArgument,
+                           "frames \(frames.shape) have an empty \(axis) axis: there is nothing to draw")
         }
         guard let size = renderedSize(frames: t, height: h, width: w, scale: scale),
               size.width <= maximumSide, size.height <= maximumSide else {

@@ -62,6 +62,7 @@ import Testing
     @Test func imageSizesAreCheckedBeforeAllocating() {
         #expect(PNG.renderedSize(frames: 3, height: 5, width: 7, scale: 2)! == (46, 10, 1380))
         #expect(PNG.renderedSize(frames: Int.max, height: 1, width: 1, scale: 1) == nil)
+        #expect(PNG.renderedSize(frames: 1, height: 1, width: Int.max, scale: 1) == nil)
         #expect(PNG.renderedSize(frames: 1, height: Int.max / 2, width: 1, scale: 4) == nil)
         #expect(PNG.renderedSize(frames: 1 << 20, height: 1 << 20, width: 1 << 20, scale: 64) == nil)
         #expect(PNG.renderedSize(frames: 0, height: 1, width: 1, scale: 1) == nil)
