@@ -17,7 +17,11 @@ public struct SNNCommand: ParsableCommand {
 
     /// Parses the process's arguments and runs the chosen command, as `ParsableCommand.main()` does,
     /// after the one-line slow-fallback note for training and benchmarks (``SlowFallbackNote``).
+    /// Write failures of any command are reported, not signalled (see the body).
     public static func main() {
+        // A file over the size limit (ulimit -f) then fails its write with EFBIG, reported as one error
+        // line naming the file, instead of the signal killing the process with a core dump.
+        signal(SIGXFSZ, SIG_IGN)
         do {
             var command = try parseAsRoot()
             SlowFallbackNote.print(before: command)

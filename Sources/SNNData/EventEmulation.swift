@@ -159,7 +159,8 @@ public struct EventEmulator: Sendable, Equatable {
                                                         withIntermediateDirectories: true)
             }
         } catch {
-            throw SNNError(.io, "cannot create the N-MNIST folders", file: folder, underlying: "\(error)")
+            throw SNNError(.io, "cannot create the N-MNIST folders", file: folder,
+                           underlying: SNNError.reason(of: error))
         }
         let lock = NSLock()
         nonisolated(unsafe) var failure: SNNError?
@@ -172,14 +173,11 @@ public struct EventEmulator: Sendable, Equatable {
                 let events = self.events(image: pixels + i * ih * iw, imageHeight: ih, imageWidth: iw,
                                          seed: seed ^ splitSalt ^ (UInt64(i) &* 0x9E37_79B9_7F4A_7C15))
                 let path = (folder as NSString).appendingPathComponent("\(data.labels[i])/\(i).bin")
-                do {
+                do throws(SNNError) {
                     // Temporary file + rename (no fsync per sample: 70,000 of them would dominate).
-                    try Data(try NMNISTBinary.encode(events)).write(to: URL(fileURLWithPath: path), options: .atomic)
-                } catch let error as SNNError {
-                    lock.lock(); failure = failure ?? error; lock.unlock()
-                    return
+                    try AtomicFile.write(try NMNISTBinary.encode(events), to: path, synchronize: false)
                 } catch {
-                    lock.lock(); failure = failure ?? SNNError(.io, "\(error)", file: path); lock.unlock()
+                    lock.lock(); failure = failure ?? error; lock.unlock()
                     return
                 }
                 local += events.count

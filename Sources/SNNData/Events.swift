@@ -403,6 +403,23 @@ public enum Framing: Sendable, Equatable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The number of frames ``frames(_:frames:)`` makes of `events` when asked for `requested`: that
+    /// number, or for the tonic slicers by time window and event count what the recording gives
+    /// (0 for an empty stream, which cannot be framed). Computed without framing, so that callers
+    /// can size the result before allocating it.
+    public func frameCount(_ events: EventStream, requested: Int) -> Int {
+        let n = events.count
+        guard n > 0 else { return 0 }
+        switch self {
+        case .spikingJellyByNumber, .spikingJellyByTime, .tonicTimeBins:
+            return requested
+        case .tonicTimeWindow(let window):
+            return Swift.max(1, Int((events.t[n - 1] - events.t[0]) / window))
+        case .tonicEventCount(let c):
+            return (n - Swift.min(c, n)) / c + 1
+        }
+    }
+
     /// The event index range of each frame: `frames` of them, or for the tonic slicers by time
     /// window and event count (which ignore `frames`) as many as the recording gives.
     public func segments(_ events: EventStream, frames: Int) throws(SNNError) -> [Range<Int>] {
@@ -434,12 +451,12 @@ public enum Framing: Sendable, Equatable, Hashable, CustomStringConvertible {
             }
             return ranges
         case .tonicTimeWindow(let window):
-            let t0 = events.t[0], count = Swift.max(1, Int((events.t[n - 1] - t0) / window))
+            let t0 = events.t[0], count = frameCount(events, requested: frames)
             let bounds = (0...count).map { events.t.lowerBound(of: t0 + Int64($0) * window) }
             return (0..<count).map { bounds[$0]..<bounds[$0 + 1] }
         case .tonicEventCount(let c):
             let size = Swift.min(c, n)
-            return (0..<((n - size) / c + 1)).map { $0 * c..<$0 * c + size }
+            return (0..<frameCount(events, requested: frames)).map { $0 * c..<$0 * c + size }
         }
     }
 

@@ -9,7 +9,7 @@ import Foundation
 ///
 /// ```swift
 /// guard let bytes = MemoryEstimate.checkedProduct([frames, 2, height, width, 4]) else { … }  // overflow
-/// if let excess = MemoryEstimate.excess(bytes) { throw ValidationError("--frames \(frames): \(excess)") }
+/// if let excess = MemoryEstimate.excess(bytes) { throw ValidationError("--frames \(frames): frames \(excess)") }
 /// ```
 public enum MemoryEstimate {
     /// The product of `factors`, or `nil` when a factor is negative or the product overflows `Int`.
@@ -42,9 +42,10 @@ public enum MemoryEstimate {
     public static var physicalMemory: Int { Int(clamping: ProcessInfo.processInfo.physicalMemory) }
 
     /// `nil` when `bytes` fit in ``physicalMemory``, otherwise a phrase for an error message:
-    /// "needs 35.4 GB, more than the 24.0 GB of memory of this machine".
+    /// "would take 35.4 GB, more than the 24.0 GB of memory of this machine".
     public static func excess(_ bytes: Int) -> String? {
-        bytes <= physicalMemory ? nil : "needs \(formatted(bytes)), more than the \(formatted(physicalMemory)) of memory of this machine"
+        guard bytes > physicalMemory else { return nil }
+        return "would take \(formatted(bytes)), more than the \(formatted(physicalMemory)) of memory of this machine"
     }
 
     /// `bytes` in decimal units with three significant digits at most: "512 B", "1.50 MB", "35.4 GB".

@@ -1,3 +1,5 @@
+import Foundation
+
 /// An error in a file or in data: what went wrong, where, and why.
 ///
 /// Programmer errors (wrong shapes, out-of-range axes) are preconditions; everything that depends on
@@ -48,5 +50,19 @@ public struct SNNError: Error, CustomStringConvertible, Sendable, Equatable {
         var line = parts.joined(separator: ": ")
         if let underlying { line += " (\(underlying))" }
         return line
+    }
+}
+
+extension SNNError {
+    /// The system's reason for a Foundation error, as one short phrase: the `strerror` text of its
+    /// POSIX code ("No space left on device", "Permission denied") where it has one, otherwise its
+    /// localized description, rather than the NSError dump its default description is.
+    public static func reason(of error: any Error) -> String {
+        let nsError = error as NSError
+        for candidate in [nsError, nsError.userInfo[NSUnderlyingErrorKey] as? NSError].compactMap({ $0 })
+        where candidate.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(candidate.code)))
+        }
+        return nsError.localizedDescription
     }
 }

@@ -282,6 +282,19 @@ func survivesCorruption<R>(_ valid: [UInt8], name: String, decode: ([UInt8]) thr
         #expect(try Framing.tonicEventCount(4).segments(s, frames: 1) == [0..<4, 4..<8])
         #expect(try Framing.tonicEventCount(11).segments(s, frames: 1) == [0..<10])
         #expect(Framing(name: "tonic-time-window:0") == nil && Framing(name: "tonic-event-count:x") == nil && Framing(name: "tonic-time-window") == nil)
+        // frameCount (what commands size their memory by) is the first axis of what frames() makes.
+        let framings: [Framing] = [.spikingJellyByNumber, .tonicTimeBins, .tonicTimeWindow(microseconds: 40),
+                                   .tonicTimeWindow(microseconds: 7), .tonicTimeWindow(microseconds: 1000),
+                                   .tonicEventCount(1), .tonicEventCount(4), .tonicEventCount(11)]
+        for framing in framings {
+            for requested in [1, 3, 25] {
+                let made = try framing.frames(s, frames: requested).shape[0]
+                #expect(framing.frameCount(s, requested: requested) == made, "\(framing), \(requested)")
+            }
+        }
+        #expect(Framing.tonicEventCount(1).frameCount(s, requested: 3) == 10)
+        #expect(Framing.tonicTimeWindow(microseconds: 7).frameCount(s, requested: 3) == 12)
+        #expect(Framing.spikingJellyByNumber.frameCount(EventStream(width: 1, height: 1), requested: 3) == 0)
         // FileBytes reads what was written, and names a missing file.
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("snn-bytes-\(UUID().uuidString)").path
         let data = (0..<100_000).map { UInt8($0 % 251) }

@@ -83,7 +83,9 @@ import Testing
         let names = ["libdnnl.so.2", "libdnnl.so"]
         #endif
         for name in names {
-            guard let handle = dlopen(name, RTLD_NOW | RTLD_LOCAL), let symbol = dlsym(handle, "dnnl_version") else { continue }
+            guard let handle = dlopen(name, RTLD_NOW | RTLD_LOCAL), let symbol = dlsym(handle, "dnnl_version") else {
+                continue
+            }
             // dnnl_version_t starts with `int major` in every oneDNN release.
             let version = unsafeBitCast(symbol, to: (@convention(c) () -> UnsafePointer<Int32>?).self)
             return version()?.pointee ?? 0
@@ -91,13 +93,13 @@ import Testing
         return 0
     }()
 
-    @Test(.enabled(if: loadableOneDNNMajor != 0, "no oneDNN library can be loaded here (install libdnnl-dev: make deps)"))
+    @Test(.enabled(if: loadableOneDNNMajor != 0, "no oneDNN library loads here (install libdnnl-dev: make deps)"))
     func oneDNNIsBoundAtRunTime() {
         // The adapter is compiled without oneDNN's headers and binds the library on first use, so a
         // 2.x library that loads must be in use, whatever was installed when the package was built;
         // another major version (whose structures differ) must be refused.
         #expect(ConvolutionBackend.oneDNNAvailable == (Self.loadableOneDNNMajor == 2),
-                "oneDNN \(Self.loadableOneDNNMajor) loads, but the adapter reports \(ConvolutionBackend.oneDNNAvailable)")
+                "oneDNN \(Self.loadableOneDNNMajor) loads, but the adapter says \(ConvolutionBackend.oneDNNAvailable)")
         guard ConvolutionBackend.oneDNNAvailable else { return }
         // And convolutions run through it: the adapter's own entry point (which answers 0 only when
         // oneDNN computed the result) against the naive loop. Not through Tensor.conv2d, whose backend
@@ -228,5 +230,33 @@ import Testing
         // SplitMix64 with seed 0, computed by an independent Python implementation).
         var pinned = RandomGenerator(seed: 0)
         #expect([pinned.next(), pinned.next(), pinned.next()] == [11091344671253066420, 13793997310169335082, 1900383378846508768])
+    }
+}
+
+/// The checked sizes commands compute before allocating from user input.
+@Suite struct MemoryEstimateTests {
+    @Test func productsAndSumsReportOverflowInsteadOfTrapping() {
+        #expect(MemoryEstimate.checkedProduct([]) == 1)
+        #expect(MemoryEstimate.checkedProduct([100_000, 2, 260, 346, 4]) == 71_968_000_000)
+        #expect(MemoryEstimate.checkedProduct([Int.max, 2]) == nil)
+        #expect(MemoryEstimate.checkedProduct([1 << 32, 1 << 31]) == nil)
+        #expect(MemoryEstimate.checkedProduct([1 << 31, 1 << 31]) == 1 << 62)
+        #expect(MemoryEstimate.checkedProduct([Int.max, 0]) == 0)  // nothing to allocate
+        #expect(MemoryEstimate.checkedProduct([3, -1]) == nil)
+        #expect(MemoryEstimate.checkedSum([1, 2, 3]) == 6)
+        #expect(MemoryEstimate.checkedSum([Int.max, 1]) == nil)
+        #expect(MemoryEstimate.checkedSum([1, nil]) == nil)
+        #expect(MemoryEstimate.checkedSum([-1]) == nil)
+    }
+
+    @Test func sizesAreComparedWithThePhysicalMemory() {
+        let memory = MemoryEstimate.physicalMemory
+        #expect(memory == Int(clamping: ProcessInfo.processInfo.physicalMemory) && memory > 0)
+        #expect(MemoryEstimate.excess(memory) == nil)
+        let excess = MemoryEstimate.excess(memory + 1)
+        #expect(excess?.hasPrefix("would take ") == true && excess?.contains("of memory of this machine") == true)
+        let sizes = [0, 512, 999, 1000, 1500, 999_499, 35_433_480_128, 71_968_000_000, Int.max]
+        #expect(sizes.map(MemoryEstimate.formatted)
+                == ["0 B", "512 B", "999 B", "1.00 kB", "1.50 kB", "999 kB", "35.4 GB", "72.0 GB", "9.22 EB"])
     }
 }

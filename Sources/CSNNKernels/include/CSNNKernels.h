@@ -6,3 +6,4 @@
 #include "snn_hdf5.h"
 #include "snn_decompress.h"
 #include "snn_signals.h"
+#include "snn_files.h"
