@@ -9,7 +9,7 @@ import Foundation
 /// `--time-steps 1000000` gets one line instead of an out-of-memory kill.
 public struct MemoryBudget: Sendable {
     /// The machine's physical memory.
-    public static var physicalBytes: Int { Int(clamping: ProcessInfo.processInfo.physicalMemory) }
+    public static var physicalBytes: Int { MemoryEstimate.physicalMemory }
 
     public let availableBytes: Int
     /// The bytes counted so far.
@@ -21,16 +21,7 @@ public struct MemoryBudget: Sendable {
     }
 
     /// The product of `factors`, or nil when it overflows `Int` (or a factor is negative).
-    public static func product(_ factors: [Int]) -> Int? {
-        var result = 1
-        for f in factors {
-            guard f >= 0 else { return nil }
-            let (p, overflow) = result.multipliedReportingOverflow(by: f)
-            if overflow { return nil }
-            result = p
-        }
-        return result
-    }
+    public static func product(_ factors: [Int]) -> Int? { MemoryEstimate.checkedProduct(factors) }
 
     /// Counts `factors`' product of Float32 elements for `what`; throws when it overflows or the
     /// total passes the available memory. `flags` name the options that set the factors.
@@ -47,14 +38,6 @@ public struct MemoryBudget: Sendable {
         }
     }
 
-    /// "1.5 GiB", "300 MiB", "12 KiB".
-    public static func format(_ bytes: Int) -> String {
-        let units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
-        var value = Double(bytes), unit = 0
-        while value >= 1024 && unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        return unit == 0 ? "\(bytes) bytes" : String(format: "%.1f %@", value, units[unit])
-    }
+    /// `bytes` as ``MemoryEstimate/formatted(_:)`` writes them ("35.4 GB").
+    public static func format(_ bytes: Int) -> String { MemoryEstimate.formatted(bytes) }
 }

@@ -63,7 +63,7 @@ import Testing
         }
         #expect(MemoryBudget.product([3, 5, 7]) == 105)
         #expect(MemoryBudget.product([Int.max, 2]) == nil && MemoryBudget.product([-1, 2]) == nil)
-        #expect(MemoryBudget.format(3 << 30) == "3.0 GiB" && MemoryBudget.format(512) == "512 bytes")
+        #expect(MemoryBudget.format(3_000_000_000) == "3.00 GB" && MemoryBudget.format(512) == "512 B")
     }
 
     /// The closed-form footprint counts exactly the parameters the built model has, for every model
