@@ -104,6 +104,8 @@ extension ModelConfiguration {
                 try f.neuron(256)
                 try f.linear(256, classes, bias: true)
             }
+        case .spikformer:
+            try f.spikformer(spikformer, inputShape: inputShape, classes: classes)
         }
         return f.footprint
     }
@@ -181,5 +183,50 @@ struct FootprintCounter {
             try parameters(t)
             try parameters(1)
         }
+    }
+}
+
+extension FootprintCounter {
+    /// Spikformer: SPS, `depth` blocks of SSA (with TIM) and MLP, the Linear head.
+    mutating func spikformer(_ c: SpikformerConfiguration, inputShape: [Int], classes: Int) throws(SNNError) {
+        let tokens: Int
+        do throws(SNNError) { tokens = try c.check(inputShape: inputShape) } catch { throw self.error(error.message) }
+        let plan = try SpikingPatchSplitting.plan(inputShape: inputShape, embedDimension: c.embedDimension)
+        var (channels, h, w) = (inputShape[0], inputShape[1], inputShape[2])
+        for (index, width) in SpikingPatchSplitting.stageChannels(embedDimension: c.embedDimension).enumerated() {
+            try conv(channels, width, kernel: 3, positions: try product([h, w]))
+            channels = width
+            if index >= 4 - plan.poolingStages {
+                (h, w) = (SpikingPatchSplitting.pooled(h), SpikingPatchSplitting.pooled(w))
+                try activations(channels, h, w)
+            }
+        }
+        let dimension = c.embedDimension, hidden = try product([dimension, c.mlpRatio])
+        try conv(dimension, dimension, kernel: 3, positions: tokens)  // the position embedding
+        try activations(dimension, tokens)  // x + embedding
+        for _ in 0..<c.depth {
+            for _ in 0..<3 { try conv(dimension, dimension, kernel: 1, positions: tokens, oneDimensional: true) }
+            if let tim = c.temporalInteraction {
+                let d = dimension / c.heads
+                try parameters(tim.kernelSize, d, d)
+                try parameters(d)
+                try activations(dimension, tokens, 4)  // convolution, LIF_in, the mix, LIF_out
+                // TIM steps, so a parallel model neuron becomes a LIF there (no T×T parameters).
+                if neuronConfiguration.kind == .parametricLIF { try parameters(2) }
+            }
+            try activations(c.heads, tokens, tokens)  // the scores
+            try activations(dimension, tokens)  // the product
+            try neuron(dimension, tokens)
+            try conv(dimension, dimension, kernel: 1, positions: tokens, oneDimensional: true)
+            try parameters(dimension)  // the projection's bias
+            try activations(dimension, tokens)  // the residual sum
+            try conv(dimension, hidden, kernel: 1, positions: tokens, oneDimensional: true)
+            try parameters(hidden)
+            try conv(hidden, dimension, kernel: 1, positions: tokens, oneDimensional: true)
+            try parameters(dimension)
+            try activations(dimension, tokens)
+        }
+        try activations(dimension)  // the mean over tokens
+        try linear(dimension, classes, bias: true)
     }
 }

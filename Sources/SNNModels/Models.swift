@@ -25,6 +25,10 @@ public enum ModelName: String, Sendable, CaseIterable {
     /// feedback of their spikes (``RecurrentSpiking``), then Linear(H → classes); per-step input
     /// flattened. Stepwise neurons only (IF, LIF, PLIF).
     case recurrentMLP = "recurrent-mlp"
+    /// Spikformer (METHODS.md §5): spiking patch splitting, blocks of spiking self-attention and MLP,
+    /// mean over tokens → Linear; with TIM on the queries when ``SpikformerConfiguration`` asks. Its
+    /// size is ``ModelConfiguration/spikformer`` (the DVS configuration by default).
+    case spikformer
 }
 
 /// What a model is built for and with.
@@ -36,14 +40,17 @@ public struct ModelConfiguration: Sendable, Equatable {
     public var neuron: NeuronConfiguration
     /// Hidden widths of the MLP, or conv channels of the spiking CNN.
     public var widths: [Int]
+    /// The size of `spikformer` (and its TIM); other models ignore it.
+    public var spikformer: SpikformerConfiguration
 
     public init(name: ModelName, inputShape: [Int], classes: Int, neuron: NeuronConfiguration = NeuronConfiguration(),
-                widths: [Int]? = nil) {
+                widths: [Int]? = nil, spikformer: SpikformerConfiguration = SpikformerConfiguration()) {
         self.name = name
         self.inputShape = inputShape
         self.classes = classes
         self.neuron = neuron
         self.widths = widths ?? ModelConfiguration.defaultWidths(name)
+        self.spikformer = spikformer
     }
 
     /// Builds the model with fresh weights (from ``GlobalRandom``).
@@ -59,6 +66,13 @@ public struct ModelConfiguration: Sendable, Equatable {
         case .sequentialCIFAR: return Models.sequentialCIFAR(self)
         case .shdFC: return Models.shdFC(self)
         case .recurrentMLP: return Models.recurrentMLP(self)
+        case .spikformer:
+            do throws(SNNError) {
+                return try Spikformer(inputShape: inputShape, classes: classes, configuration: spikformer, neuron: neuron)
+            } catch {
+                // footprint() throws the same errors; callers with user input check it first.
+                preconditionFailure("spikformer: \(error.message)")
+            }
         }
     }
 

@@ -45,6 +45,12 @@ public final class SpikeStatistics: @unchecked Sendable {
         self.neuronsPerSample = neuronsPerSample
     }
 
+    /// Adds the spikes of a `[T, ...]` tensor of zeros and ones (every element is one neuron-step).
+    func add(spikes: Tensor, neuronsPerSample: Int) {
+        let count = spikes.withUnsafeBufferPointer { p in p.reduce(0.0) { $0 + Double($1) } }
+        add(spikes: count, neuronSteps: Double(spikes.count), neuronsPerSample: neuronsPerSample)
+    }
+
     public func clear() {
         spikes = 0
         neuronSteps = 0

@@ -41,10 +41,7 @@ public final class RecurrentSpiking: Module, Layer {
             previous = s
         }
         let output = Tensor.stack(spikes)
-        if let statistics = neuron.statistics {
-            let count = output.withUnsafeBufferPointer { p in p.reduce(0.0) { $0 + Double($1) } }
-            statistics.add(spikes: count, neuronSteps: Double(output.count), neuronsPerSample: features)
-        }
+        neuron.statistics?.add(spikes: output, neuronsPerSample: features)
         if let counter = OperationCounter.current, steps > 1 {
             // The feedback of steps 0…T−2 drives steps 1…T−1: one accumulate per spike and target.
             counter.record(layer: self, macs: Double((steps - 1) * batch * weight.count),

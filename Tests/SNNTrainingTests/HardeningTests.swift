@@ -92,6 +92,16 @@ import Testing
                 #expect(f.activationsPerSampleStep > 0)
             }
         }
+        // Spikformer with TIM on either axis (D = 16 = the 16 tokens of 8×8), and a small size.
+        for (axis, size) in [(TemporalInteraction.Axis.tokens, SpikformerConfiguration(embedDimension: 32, heads: 4, depth: 3)),
+                             (.features, SpikformerConfiguration())] {
+            for neuron in neurons {
+                var s = size
+                s.temporalInteraction = TemporalInteractionConfiguration(axis: axis)
+                let c = ModelConfiguration(name: .spikformer, inputShape: [2, 8, 8], classes: 3, neuron: neuron, spikformer: s)
+                #expect(try c.footprint().parameters == c.make().parameterCount, "spikformer + TIM with \(neuron.kind.rawValue)")
+            }
+        }
         // Shape rules that used to be preconditions are errors now.
         let tooSmall = ModelConfiguration(name: .spikingCNN, inputShape: [1, 2, 2], classes: 3, widths: [4, 4, 4])
         #expect(throws: SNNError.self) { try tooSmall.footprint() }
