@@ -18,13 +18,13 @@ enum ResetName: String, ExpressibleByArgument, CaseIterable { case hard, soft, n
 struct NeuronOptions: ParsableArguments {
     @Option(help: "Spiking neuron: \(NeuronKind.allCases.map(\.rawValue).joined(separator: ", ")) (default: lif).")
     var neuron: NeuronKind?
-    @Option(help: "Surrogate gradient: \(SurrogateChoice.names.joined(separator: ", ")) (default: arctangent).")
+    @Option(help: "Surrogate gradient: \(SurrogateChoice.names.joined(separator: ", ")) (default: arctangent; sigmoid for spikformer).")
     var surrogate: String?
-    @Option(parsing: .unconditional, help: "Surrogate sharpness α > 0 (default: the surrogate's own).")
+    @Option(parsing: .unconditional, help: "Surrogate sharpness α > 0 (default: the surrogate's own; 4 for spikformer).")
     var alpha: Float?
     @Option(parsing: .unconditional, help: "Membrane time constant τ > 1 (LIF; initial τ for PLIF; default: 2).")
     var tau: Float?
-    @Option(parsing: .unconditional, help: "Firing threshold V_th > 0 (default: 1).")
+    @Option(parsing: .unconditional, help: "Firing threshold V_th > 0 (default: 1; 0.5 for spikformer).")
     var threshold: Float?
     @Option(help: "Reset after a spike: hard (to --reset-value), soft (subtract V_th) or none (default: hard).")
     var reset: ResetName?
@@ -42,8 +42,9 @@ struct NeuronOptions: ParsableArguments {
          ("--[no-]detach-reset", detachReset != nil), ("--psn-order", psnOrder != nil)].filter(\.1).map(\.0)
     }
 
-    func configuration() throws -> NeuronConfiguration {
-        var n = NeuronConfiguration()
+    /// The neuron: the given options over `defaults` (``NeuronConfiguration/spikformer`` for Spikformer).
+    func configuration(defaults: NeuronConfiguration = NeuronConfiguration()) throws -> NeuronConfiguration {
+        var n = defaults
         if let alpha, !(alpha > 0 && alpha.isFinite) { throw ValidationError("--alpha must be a finite number > 0, got \(alpha)") }
         if let surrogate {
             guard let s = SurrogateChoice(name: surrogate, alpha: alpha) else {
@@ -180,6 +181,22 @@ struct Train: ParsableCommand {
     var tksTemperature: Float?
     @Flag(help: "TKS: stop gradients through the teacher (the released code keeps them).")
     var tksDetachTeacher = false
+    @Option(parsing: .unconditional, help: "Spikformer: embedding dimension C, a multiple of --heads, ≥ 8 (default: \(SpikformerConfiguration().embedDimension)).")
+    var embedDim: Int?
+    @Option(parsing: .unconditional, help: "Spikformer: attention heads H (default: \(SpikformerConfiguration().heads)).")
+    var heads: Int?
+    @Option(parsing: .unconditional, help: "Spikformer: encoder blocks (default: \(SpikformerConfiguration().depth)).")
+    var depth: Int?
+    @Flag(help: "Spikformer: the temporal interaction module (TIM) on every block's queries.")
+    var tim = false
+    @Option(parsing: .unconditional, help: "TIM: weight α of the history, in [0, 1] (default: \(TemporalInteractionConfiguration().alpha)).")
+    var timAlpha: Float?
+    @Option(parsing: .unconditional, help: "TIM: odd kernel size of its convolution (default: \(TemporalInteractionConfiguration().kernelSize)).")
+    var timKernel: Int?
+    @Option(help: "TIM: the axis its convolution slides along: tokens (any size) or features (the released code's variant; needs tokens = C/H) (default: tokens).")
+    var timAxis: TemporalInteraction.Axis?
+    @Option(help: "TIM: thresholds of its two neurons, IN,OUT, or the presets released (1,1) or intended (0.3,0.5) that silence it at initialisation (default: 0.3,0.25).")
+    var timThresholds: String?
     @Option(parsing: .unconditional, help: "Train on the first N training samples only (class-balanced for class-grouped data sets such as N-MNIST).")
     var trainSamples: Int?
     @Option(parsing: .unconditional, help: "Test on the first N test samples only (also what `snn evaluate --run` uses).")
@@ -212,7 +229,9 @@ struct Train: ParsableCommand {
             ("--temporal-weighting", temporalWeighting), ("--tks-alpha", tksAlpha != nil),
             ("--tks-temperature", tksTemperature != nil), ("--tks-detach-teacher", tksDetachTeacher),
             ("--train-samples", trainSamples != nil), ("--test-samples", testSamples != nil), ("--seed", seed != nil),
-            ("--output", output != nil),
+            ("--output", output != nil), ("--embed-dim", embedDim != nil), ("--heads", heads != nil),
+            ("--depth", depth != nil), ("--tim", tim), ("--tim-alpha", timAlpha != nil), ("--tim-kernel", timKernel != nil),
+            ("--tim-axis", timAxis != nil), ("--tim-thresholds", timThresholds != nil),
         ]
         given += neuronOptions.given.map { ($0, true) }
         return given.filter(\.1).map(\.0)
@@ -234,6 +253,14 @@ struct Train: ParsableCommand {
         }
         if tksAlpha == nil && (tksDetachTeacher || tksTemperature != nil) {
             throw ValidationError("--tks-temperature and --tks-detach-teacher need --tks-alpha")
+        }
+        let timOptions = [("--tim-alpha", timAlpha != nil), ("--tim-kernel", timKernel != nil),
+                          ("--tim-axis", timAxis != nil), ("--tim-thresholds", timThresholds != nil)].filter(\.1).map(\.0)
+        if !tim && !timOptions.isEmpty { throw ValidationError("\(timOptions.joined(separator: ", ")) need --tim") }
+        let spikformerOptions = [("--embed-dim", embedDim != nil), ("--heads", heads != nil), ("--depth", depth != nil),
+                                 ("--tim", tim)].filter(\.1).map(\.0)
+        if (model ?? TrainingConfiguration().model) != .spikformer && !spikformerOptions.isEmpty {
+            throw ValidationError("\(spikformerOptions.joined(separator: ", ")) size --model spikformer")
         }
         do {
             try makeConfiguration().validate()
@@ -258,7 +285,7 @@ struct Train: ParsableCommand {
         c.dataDirectory = dataDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         if let model { c.model = model }
         c.widths = try parsedWidths()
-        c.neuron = try neuronOptions.configuration()
+        c.neuron = try neuronOptions.configuration(defaults: c.model == .spikformer ? .spikformer : NeuronConfiguration())
         if let timeSteps { c.timeSteps = timeSteps }
         if let epochs { c.epochs = epochs }
         if let batchSize { c.batchSize = batchSize }
@@ -297,7 +324,25 @@ struct Train: ParsableCommand {
         if let a = tksAlpha {
             c.tks = TKSOptions(alpha: a, temperature: tksTemperature ?? TKSOptions().temperature, detachTeacher: tksDetachTeacher)
         }
+        if let embedDim { c.spikformer.embedDimension = embedDim }
+        if let heads { c.spikformer.heads = heads }
+        if let depth { c.spikformer.depth = depth }
+        if tim { c.spikformer.temporalInteraction = try parsedTemporalInteraction() }
         return c
+    }
+
+    func parsedTemporalInteraction() throws -> TemporalInteractionConfiguration {
+        var t = TemporalInteractionConfiguration()
+        if let timAlpha { t.alpha = timAlpha }
+        if let timKernel { t.kernelSize = timKernel }
+        if let timAxis { t.axis = timAxis }
+        if let timThresholds {
+            guard let thresholds = TemporalInteraction.Thresholds(timThresholds) else {
+                throw ValidationError("--tim-thresholds must be IN,OUT (two numbers), released or intended; got '\(timThresholds)'")
+            }
+            t.thresholds = thresholds
+        }
+        return t
     }
 
     func parsedSubstitute() throws -> SurrogateChoice? {
@@ -363,6 +408,7 @@ struct Train: ParsableCommand {
 }
 
 extension NonFinitePolicy: ExpressibleByArgument {}
+extension TemporalInteraction.Axis: ExpressibleByArgument {}
 
 /// A library error shown as one line, with a non-zero exit.
 struct CommandFailure: Error, CustomStringConvertible {

@@ -120,6 +120,17 @@ public final class Spikformer: Module, Layer {
         super.init()
     }
 
+    /// The module paths of each block's query neuron (Q), TIM (Q̃, when present) and attention neuron,
+    /// named `blocks.i.q`, `blocks.i.q_tim` and `blocks.i.attention` (the rates training logs).
+    public var attentionNeuronPaths: [(name: String, path: String)] {
+        blocks.indices.flatMap { i in
+            let prefix = "blocks.\(i).attention."
+            return [("blocks.\(i).q", prefix + "query.2")]
+                + (blocks[i].attention.temporalInteraction == nil ? [] : [("blocks.\(i).q_tim", prefix + "temporalInteraction")])
+                + [("blocks.\(i).attention", prefix + "attentionNeuron")]
+        }
+    }
+
     public func callAsFunction(_ input: Tensor) -> Tensor {
         let tokens = blocks.reduce(patchSplitting(input)) { x, block in block(x) }
         return head(tokens.mean(alongAxis: -1))

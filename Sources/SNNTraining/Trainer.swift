@@ -18,6 +18,9 @@ public struct EpochMetrics: Sendable {
     public var seconds: Double
     /// Steps left out because their loss or gradients were not finite (`--on-nonfinite skip`).
     public var skippedSteps = 0
+    /// Test-set firing rates of named layers worth following (Spikformer: each block's Q, Q̃ and
+    /// attention neuron), written as "firing_rates".
+    public var firingRates: [String: Double] = [:]
 
     public var dictionary: [String: Any] {
         var d: [String: Any] = [
@@ -26,6 +29,7 @@ public struct EpochMetrics: Sendable {
             "firing_rate": firingRate, "seconds": seconds,
         ]
         if skippedSteps > 0 { d["skipped_steps"] = skippedSteps }
+        if !firingRates.isEmpty { d["firing_rates"] = firingRates }
         return d
     }
 }
@@ -314,12 +318,16 @@ public final class Trainer {
         temporalWeighting?.update(afterEpoch: epoch + 1, perStepAccuracy: perStepCorrect.map { Double($0) / Double(max(seen, 1)) })
         let evaluation = Evaluator.evaluate(model, on: test, timeSteps: configuration.timeSteps, encoding: encoding,
                                             batchSize: configuration.batchSize, temporalWeights: temporalWeighting?.weights)
-        let metrics = EpochMetrics(epoch: epoch + 1, learningRate: optimizer.learningRate,
+        var metrics = EpochMetrics(epoch: epoch + 1, learningRate: optimizer.learningRate,
                                    // NaN (null in metrics.jsonl) when every step was skipped.
                                    trainLoss: seen > 0 ? Float(lossSum / Double(seen)) : .nan,
                                    trainAccuracy: seen > 0 ? Float(correct) / Float(seen) : .nan, testLoss: evaluation.loss,
                                    testAccuracy: evaluation.accuracy, firingRate: evaluation.firingRate,
                                    seconds: Date().timeIntervalSince(epochStart), skippedSteps: skipped)
+        if let spikformer = model as? Spikformer {
+            let rates = Dictionary(evaluation.firingRates.map { ($0.path, $0.rate) }, uniquingKeysWith: { a, _ in a })
+            for (name, path) in spikformer.attentionNeuronPaths { metrics.firingRates[name] = rates[path] }
+        }
         skippedSteps += skipped
         if let problem = Self.nonFiniteParameter(in: model) {
             let kept = completedEpochs > 0 ? "the checkpoint of epoch \(completedEpochs) is kept" : "no epoch was completed yet"

@@ -164,6 +164,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var eventSize: Int?
     /// What to do with a step whose loss or gradients are not finite.
     public var onNonfinite: NonFinitePolicy = .stop
+    /// The size of `--model spikformer` and its TIM (other models ignore it).
+    public var spikformer = SpikformerConfiguration()
 
     public init() {}
 
@@ -253,6 +255,29 @@ public struct TrainingConfiguration: Sendable, Equatable {
             if loss == .tet { throw bad("--tks-alpha replaces the loss: use it with --loss mean") }
         }
         if let widths, widths.isEmpty || widths.contains(where: { $0 < 1 }) { throw bad("--widths must be positive, got \(widths)") }
+        if model == .spikformer { try validateSpikformer() }
+    }
+
+    /// The Spikformer options a user may get wrong, by flag; what depends on the input size (tokens,
+    /// the released TIM axis) is checked with the sample shape, by the model's footprint.
+    func validateSpikformer() throws(SNNError) {
+        func bad(_ message: String) -> SNNError { SNNError(.invalidArgument, message) }
+        let s = spikformer
+        if s.embedDimension < 8 { throw bad("--embed-dim must be ≥ 8 (SPS's first stage has C/8 channels), got \(s.embedDimension)") }
+        if s.heads < 1 || s.embedDimension % s.heads != 0 {
+            throw bad("--heads must divide --embed-dim \(s.embedDimension), got \(s.heads)")
+        }
+        if s.depth < 1 { throw bad("--depth must be ≥ 1, got \(s.depth)") }
+        if s.mlpRatio < 1 || !s.attentionScale.isFinite {
+            throw bad("the Spikformer's MLP ratio must be ≥ 1 and its attention scale finite, got \(s.mlpRatio) and \(s.attentionScale)")
+        }
+        guard let tim = s.temporalInteraction else { return }
+        if !(tim.alpha.isFinite && tim.alpha >= 0 && tim.alpha <= 1) { throw bad("--tim-alpha must be in [0, 1], got \(tim.alpha)") }
+        if tim.kernelSize < 1 || tim.kernelSize % 2 == 0 { throw bad("--tim-kernel must be odd and ≥ 1, got \(tim.kernelSize)") }
+        let t = tim.thresholds
+        if !(t.inner.isFinite && t.inner > 0 && t.outer.isFinite && t.outer > 0) {
+            throw bad("--tim-thresholds must be two finite numbers > 0, got \(t.inner),\(t.outer)")
+        }
     }
 
     /// Refuses, before any data is read, a run whose single sample cannot fit in memory or whose size
@@ -332,6 +357,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
         if let tks {
             d["tks"] = ["alpha": Double(tks.alpha), "temperature": Double(tks.temperature), "detach_teacher": tks.detachTeacher]
         }
+        if model == .spikformer { d["spikformer"] = spikformer.dictionary }
         return d
     }
 
@@ -425,6 +451,14 @@ public struct TrainingConfiguration: Sendable, Equatable {
             }
             onNonfinite = p
         }
+        if let sd = d["spikformer"] {
+            guard let sd = sd as? [String: Any], let s = SpikformerConfiguration(dictionary: sd) else {
+                throw SNNError(.corrupt, "invalid \"spikformer\"", file: file)
+            }
+            spikformer = s
+        } else if model == .spikformer {
+            throw SNNError(.corrupt, "missing \"spikformer\" (the model's size)", file: file)
+        }
         let cropPadding = try number("crop_padding").intValue
         guard cropPadding >= 0 else { throw SNNError(.corrupt, "\"crop_padding\" must be ≥ 0", file: file) }
         augmentation = ImageAugmentation(cropPadding: cropPadding,
@@ -472,7 +506,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
         var n = neuron
         n.timeSteps = timeSteps
         return ModelConfiguration(name: model, inputShape: resolvedEncoding.stepShape(forSample: sampleShape), classes: classes,
-                                  neuron: n, widths: widths)
+                                  neuron: n, widths: widths, spikformer: spikformer)
     }
 
     /// A fresh optimizer.
@@ -492,5 +526,36 @@ public struct TrainingConfiguration: Sendable, Equatable {
         }
         let fraction = Float(min(progress, Double(epochs)) / Double(epochs))
         return minimumLearningRate + 0.5 * (base - minimumLearningRate) * (1 + cos(Float.pi * fraction))
+    }
+}
+
+extension SpikformerConfiguration {
+    /// The JSON form (`config.json`'s "spikformer"); "tim" is present when TIM is on.
+    public var dictionary: [String: Any] {
+        var d: [String: Any] = ["embed_dim": embedDimension, "heads": heads, "depth": depth, "mlp_ratio": mlpRatio,
+                                "attention_scale": Double(attentionScale)]
+        if let tim = temporalInteraction {
+            d["tim"] = ["alpha": Double(tim.alpha), "kernel": tim.kernelSize, "axis": tim.axis.rawValue,
+                        "thresholds": [Double(tim.thresholds.inner), Double(tim.thresholds.outer)]]
+        }
+        return d
+    }
+
+    /// Reads ``dictionary`` back; nil when something is missing or of the wrong type.
+    public init?(dictionary d: [String: Any]) {
+        guard let c = (d["embed_dim"] as? NSNumber)?.intValue, let h = (d["heads"] as? NSNumber)?.intValue,
+              let depth = (d["depth"] as? NSNumber)?.intValue, let ratio = (d["mlp_ratio"] as? NSNumber)?.intValue,
+              let scale = (d["attention_scale"] as? NSNumber)?.floatValue else { return nil }
+        var tim: TemporalInteractionConfiguration?
+        if let t = d["tim"] {
+            guard let t = t as? [String: Any], let alpha = (t["alpha"] as? NSNumber)?.floatValue,
+                  let kernel = (t["kernel"] as? NSNumber)?.intValue,
+                  let axis = (t["axis"] as? String).flatMap(TemporalInteraction.Axis.init(rawValue:)),
+                  let thresholds = t["thresholds"] as? [NSNumber], thresholds.count == 2 else { return nil }
+            tim = TemporalInteractionConfiguration(alpha: alpha, kernelSize: kernel, axis: axis,
+                                                   thresholds: .init(inner: thresholds[0].floatValue,
+                                                                     outer: thresholds[1].floatValue))
+        }
+        self.init(embedDimension: c, heads: h, depth: depth, mlpRatio: ratio, attentionScale: scale, temporalInteraction: tim)
     }
 }
