@@ -35,7 +35,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "SNNNeuronsTests", dependencies: ["SNNNeurons", "SNNTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SNNOptimizersTests", dependencies: ["SNNOptimizers", "SNNTestSupport"]),
-        .testTarget(name: "SNNModelsTests", dependencies: ["SNNModels", "SNNTestSupport"]),
+        .testTarget(name: "SNNModelsTests", dependencies: ["SNNModels", "SNNTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SNNTrainingTests", dependencies: ["SNNTraining", "SNNTestSupport"]),
         .testTarget(name: "SNNDataTests", dependencies: ["SNNData", "SNNTestSupport"], resources: [.copy("Fixtures")]),
     ]
