@@ -3,7 +3,7 @@
 the median of the per-pair ratios with their min–max, as docs/performance.md reports them.
 
 Usage:
-    python3 scripts/bench_peers.py --peers-python /tmp/peers/bin/python [--pairs 5] [--only gemm,conv,lif,train-step]
+    python3 scripts/bench_peers.py --peers-python /tmp/peers/bin/python [--pairs 5] [--only gemm,conv,lif,train-step,spikformer,spikformer-tim]
 
 Needs a release build (`make release`) and the peer environment
 (`bash ../shared/bench/peers/setup-venv.sh /tmp/peers`). Writes the JSON lines it collected to
@@ -63,7 +63,20 @@ def workloads(py):
                        True, "M neuron-steps/s"),
         "train-step": (lambda: run_json([SNN, "bench", "train-step", "--json", "--repeats", "8", "--warmup", "2"])[0],
                        [("SpikingJelly", lambda: peer(py, "convnet_bench.py", "--impl", "sj"))], True, "images/s"),
+        # Spikformer, METHODS.md section 5's DVS size (batch 16, T = 4, 2x64x64, C = 256, H = 16, depth 2).
+        "spikformer": (lambda: run_json([SNN, "bench", "spikformer", "--json", "--repeats", "5", "--warmup", "1"])[0],
+                       [("SpikingJelly", lambda: spikformer_peer(py))], True, "images/s"),
+        "spikformer-tim": (lambda: run_json([SNN, "bench", "spikformer", "--tim", "--json", "--repeats", "5", "--warmup", "1"])[0],
+                           [("SpikingJelly", lambda: spikformer_peer(py, "--tim"))], True, "images/s"),
     }
+
+
+def spikformer_peer(py, *args):
+    return run_json([py, os.path.join(HERE, "spikformer_bench.py"), "--repeats", "5", "--warmup", "1", *args])[-1]
+
+
+# The workloads whose figures are a training step's images/s with its peak memory.
+TRAINING_STEPS = {"train-step", "spikformer", "spikformer-tim"}
 
 
 def main():
@@ -83,7 +96,7 @@ def main():
                 ratios, ours_values, peer_values, mem = [], [], [], []
                 for i in range(a.pairs):
                     o, p = ours_fn(), peer_fn()
-                    if name == "train-step":
+                    if name in TRAINING_STEPS:
                         mem.append((o["peak_rss_mib"], p["peak_rss_mib"]))
                         o, p = o["images_per_second"], p["images_per_s"]
                     ours_values.append(o)

@@ -6,7 +6,8 @@ import SNN
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a benchmark workload and print its figures.",
-        subcommands: [GEMM.self, Conv.self, LIFWorkload.self, PSNWorkload.self, PSUWorkload.self, TrainStep.self, EventsWorkload.self])
+        subcommands: [GEMM.self, Conv.self, LIFWorkload.self, PSNWorkload.self, PSUWorkload.self, TrainStep.self, EventsWorkload.self,
+                      SpikformerStep.self])
 
     /// Options shared by every workload.
     struct Common: ParsableArguments {
@@ -39,6 +40,18 @@ struct Bench: ParsableCommand {
             let start = DispatchTime.now().uptimeNanoseconds
             try body()
             return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+    }
+
+    /// Times SGD steps (momentum 0.9, learning rate 0.01, as the peers' scripts) of `model` on the
+    /// input `input()` makes, with the mean over T of its per-step logits in the cross-entropy.
+    static func timeTrainingSteps(_ common: Common, _ model: some Layer, labels: [Int], input: () -> Tensor) -> [Double] {
+        let optimizer = SGD(learningRate: 0.01, momentum: 0.9)
+        return time(common) {
+            let (_, gradients) = valueWithGradient(at: model) { model in
+                crossEntropy(logits: Readout.mean(model(input())), labels: labels)
+            }
+            optimizer.update(model, along: gradients)
         }
     }
 
@@ -272,16 +285,10 @@ struct Bench: ParsableCommand {
             }
             layers += [Flatten(lastAxes: 3), Linear(channels * size * size, 10)]
             let model = Sequential(layers)
-            let optimizer = SGD(learningRate: 0.01, momentum: 0.9)
             var g = RandomGenerator(seed: 0)
             let x = Tensor.randomNormal([batch, 3, 32, 32], using: &g)
             let labels = (0..<batch).map { _ in Int(g.next() % 10) }
-            let times = Bench.time(common) {
-                let (_, gradients) = valueWithGradient(at: model) { model in
-                    crossEntropy(logits: Readout.mean(model(x.repeated(timeSteps))), labels: labels)
-                }
-                optimizer.update(model, along: gradients)
-            }
+            let times = Bench.timeTrainingSteps(common, model, labels: labels) { x.repeated(timeSteps) }
             let m = Bench.median(times)
             try Bench.emit([
                 "workload": "train-step", "batch": batch, "time_steps": timeSteps, "median_seconds": m,
@@ -289,6 +296,51 @@ struct Bench: ParsableCommand {
                 "threads": Parallelism.threadCount, "onednn": ConvolutionBackend.oneDNNAvailable,
             ], json: common.json, summary: String(format: "train-step batch %d, T = %d: %.1f ms, %.1f images/s, peak RSS %.0f MiB",
                                                   batch, timeSteps, m * 1e3, Double(batch) / m, Bench.peakResidentMiB()))
+        }
+    }
+
+    struct SpikformerStep: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "spikformer",
+            abstract: "One SGD training step of Spikformer (METHODS.md §5's DVS configuration by default), optionally with TIM.")
+        @OptionGroup var common: Common
+        @Option(help: "Batch size.") var batch = 16
+        @Option(help: "Time steps.") var timeSteps = 4
+        @Option(help: "Input height and width (2 channels).") var size = 64
+        @Option(help: "Embedding dimension C.") var embedDim = 256
+        @Option(help: "Attention heads.") var heads = 16
+        @Option(help: "Encoder blocks.") var depth = 2
+        @Flag(help: "With the temporal interaction module on every block's queries.") var tim = false
+
+        func validate() throws {
+            guard batch >= 1, timeSteps >= 1 else { throw ValidationError("--batch and --time-steps must be ≥ 1") }
+        }
+
+        func run() throws {
+            GlobalRandom.seed(0)
+            let configuration = SpikformerConfiguration(embedDimension: embedDim, heads: heads, depth: depth,
+                                                        temporalInteraction: tim ? TemporalInteractionConfiguration() : nil)
+            let model: Spikformer
+            do {
+                model = try Spikformer(inputShape: [2, size, size], classes: 10, configuration: configuration)
+            } catch {
+                throw ValidationError(error.message)
+            }
+            var g = RandomGenerator(seed: 0)
+            // Event frames: sparse spike counts.
+            let x = Tensor.bernoulli([timeSteps, batch, 2, size, size], probability: 0.1, using: &g)
+            let labels = (0..<batch).map { _ in Int(g.next() % 10) }
+            let times = Bench.timeTrainingSteps(common, model, labels: labels) { x }
+            let m = Bench.median(times)
+            try Bench.emit([
+                "workload": "spikformer", "tim": tim, "batch": batch, "time_steps": timeSteps, "size": size,
+                "embed_dim": embedDim, "heads": heads, "depth": depth, "parameters": model.parameterCount,
+                "median_seconds": m, "milliseconds": m * 1e3, "images_per_second": Double(batch) / m,
+                "peak_rss_mib": Bench.peakResidentMiB(), "threads": Parallelism.threadCount,
+                "onednn": ConvolutionBackend.oneDNNAvailable, "blas": BLAS.description,
+            ], json: common.json, summary: String(format: "spikformer%@ batch %d, T = %d, 2×%d×%d: %.1f ms, %.1f images/s, peak RSS %.0f MiB",
+                                                  tim ? " + TIM" : "", batch, timeSteps, size, size, m * 1e3, Double(batch) / m,
+                                                  Bench.peakResidentMiB()))
         }
     }
 }
