@@ -61,8 +61,9 @@ for target in $targets; do
     log="$scratch/logs/$target.log"
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
-    corpus=$(grep -o 'corp: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+    # A target whose run printed no coverage line has none to show: no match is not an error.
+    cov=$( (grep -o 'cov: [0-9]*' "$log" || true) | tail -1 | cut -d' ' -f2)
+    corpus=$( (grep -o 'corp: [0-9]*' "$log" || true) | tail -1 | cut -d' ' -f2)
     printf '%-16s %10s %8s %6s %8s\n' "$target" "${runs:--}" "${rate:--}" "${cov:--}" "${corpus:--}"
 done
 if [ ${#failed[@]} -gt 0 ]; then
