@@ -36,8 +36,12 @@ public enum ConvolutionBackend: Sendable, Equatable {
     /// im2col followed by a BLAS matrix product: simple, portable, the path the tests trust.
     case reference
 
-    /// The backend used by ``Tensor/conv2d(_:weight:bias:stride:padding:dilation:groups:)``.
-    nonisolated(unsafe) public static var current: ConvolutionBackend = .automatic
+    /// The backend used by ``Tensor/conv2d(_:weight:bias:stride:padding:dilation:groups:)``:
+    /// `.automatic` unless a caller binds another for the work it runs,
+    /// `ConvolutionBackend.$current.withValue(.reference) { … }`. A task-local value, so that two
+    /// callers at once (tests run in parallel) each get their own choice instead of racing on one
+    /// global (ThreadSanitizer reported that race when this was a static variable).
+    @TaskLocal public static var current: ConvolutionBackend = .automatic
 
     /// Whether oneDNN was found and initialised.
     public static var oneDNNAvailable: Bool { snn_dnnl_available() != 0 }

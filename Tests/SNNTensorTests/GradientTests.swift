@@ -106,14 +106,14 @@ import Testing
     @Test(arguments: convCases)
     func conv2d(_ c: ConvCase) {
         for backend in [ConvolutionBackend.reference, .automatic] {
-            ConvolutionBackend.current = backend
-            defer { ConvolutionBackend.current = .automatic }
             let x = randomTensor(c.input, seed: 18)
             let w = randomTensor([c.outChannels, c.input[1] / c.groups, c.kernel.0, c.kernel.1], seed: 19, scale: 0.5)
             let b = randomTensor([c.outChannels], seed: 20)
-            let error = gradientError(at: c.bias ? [x, w, b] : [x, w]) { t in
-                Tensor.conv2d(t[0], weight: t[1], bias: c.bias ? t[2] : nil, stride: c.stride, padding: c.padding,
-                              dilation: c.dilation, groups: c.groups)
+            let error = ConvolutionBackend.$current.withValue(backend) {
+                gradientError(at: c.bias ? [x, w, b] : [x, w]) { t in
+                    Tensor.conv2d(t[0], weight: t[1], bias: c.bias ? t[2] : nil, stride: c.stride, padding: c.padding,
+                                  dilation: c.dilation, groups: c.groups)
+                }
             }
             #expect(error < Self.tolerance, "backend \(backend)")
         }

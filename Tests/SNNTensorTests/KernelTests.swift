@@ -56,15 +56,16 @@ import Testing
         let r = randomTensor(expected.shape, seed: 8)
         var results: [(Tensor, [Tensor])] = []
         for backend in [ConvolutionBackend.reference, .automatic] {
-            ConvolutionBackend.current = backend
-            defer { ConvolutionBackend.current = .automatic }
-            let y = Tensor.conv2d(x, weight: w, bias: b, stride: stride, padding: padding, dilation: dilation, groups: groups)
-            #expect(relativeError(y, expected) < 1e-5, "backend \(backend)")
-            let (_, grads) = valueWithGradient(at: [x, w, b]) { t in
-                (Tensor.conv2d(t[0], weight: t[1], bias: t[2], stride: stride, padding: padding,
-                               dilation: dilation, groups: groups) * r).sum()
+            ConvolutionBackend.$current.withValue(backend) {
+                let y = Tensor.conv2d(x, weight: w, bias: b, stride: stride, padding: padding, dilation: dilation,
+                                      groups: groups)
+                #expect(relativeError(y, expected) < 1e-5, "backend \(backend)")
+                let (_, grads) = valueWithGradient(at: [x, w, b]) { t in
+                    (Tensor.conv2d(t[0], weight: t[1], bias: t[2], stride: stride, padding: padding,
+                                   dilation: dilation, groups: groups) * r).sum()
+                }
+                results.append((y, grads))
             }
-            results.append((y, grads))
         }
         // The bias gradient is the sum of r over all but the channel axis: a closed form.
         #expect(relativeError(results[0].1[2], r.sum(alongAxes: [0, 2, 3])) < 1e-5)
@@ -102,8 +103,8 @@ import Testing
                 "oneDNN \(Self.loadableOneDNNMajor) loads, but the adapter says \(ConvolutionBackend.oneDNNAvailable)")
         guard ConvolutionBackend.oneDNNAvailable else { return }
         // And convolutions run through it: the adapter's own entry point (which answers 0 only when
-        // oneDNN computed the result) against the naive loop. Not through Tensor.conv2d, whose backend
-        // is a global that tests running in parallel switch to the reference path.
+        // oneDNN computed the result) against the naive loop, so that the automatic choice's own
+        // fallbacks cannot hide a library that does not work.
         let x = randomTensor([2, 16, 6, 5], seed: 11), w = randomTensor([8, 16, 3, 3], seed: 12)
         let b = randomTensor([8], seed: 13)
         let expected = naiveConv2d(x, w, bias: b, stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1)
@@ -114,6 +115,20 @@ import Testing
         let status = snn_dnnl_conv2d_forward(&p, x.scalars, w.scalars, b.scalars, &y)
         #expect(status == 0, "snn_dnnl_conv2d_forward returned \(status)")
         #expect(relativeError(Tensor(shape: expected.shape, scalars: y), expected) < 1e-5)
+    }
+
+    /// The backend is chosen for the work a caller runs, not for the whole process. ThreadSanitizer
+    /// found the parallel convolution tests racing on what was one static variable, each test's
+    /// choice reaching the others' convolutions.
+    @Test func backendChoiceStaysWithItsTask() async {
+        await ConvolutionBackend.$current.withValue(.reference) {
+            #expect(ConvolutionBackend.current == .reference)
+            async let child = ConvolutionBackend.current  // structured child tasks inherit it
+            #expect(await child == .reference)
+            let elsewhere = await Task.detached { ConvolutionBackend.current }.value  // as another test would see
+            #expect(elsewhere == .automatic)
+        }
+        #expect(ConvolutionBackend.current == .automatic)
     }
 
     @Test func maxPoolMatchesNaive() {
