@@ -6,13 +6,16 @@
 #   make install release build, then copy snn to $(PREFIX)/bin (default /usr/local)
 #   make fuzz    build the readers' fuzz targets (libFuzzer + AddressSanitizer) and run each for
 #                FUZZ_SECONDS (default 60) seconds, as many at a time as there are cores
+#   make sanitize  the tests under AddressSanitizer and the kernel tests under ThreadSanitizer
+#                (SANITIZERS="address thread" by default; slow: about half an hour on 2 cores)
 SWIFT ?= swift
 PREFIX ?= /usr/local
 RELEASE_FLAGS = -c release
 
 FUZZ_SECONDS ?= 60
+SANITIZERS ?= address thread
 
-.PHONY: deps train test check-native bench build release install fuzz clean
+.PHONY: deps train test check-native bench build release install fuzz sanitize clean
 
 deps:
 	@scripts/install-deps.sh
@@ -48,5 +51,8 @@ install: release
 fuzz: deps
 	SWIFT=$(SWIFT) scripts/fuzz.sh $(FUZZ_SECONDS)
 
+sanitize: deps
+	SWIFT=$(SWIFT) scripts/sanitize.sh "$(SANITIZERS)"
+
 clean:
-	rm -rf .build .build-fuzz .venv-test
+	rm -rf .build .build-fuzz .build-asan .build-tsan .venv-test
