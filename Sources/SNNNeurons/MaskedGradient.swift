@@ -99,13 +99,6 @@ public func setSurrogateGradientMask(_ mask: SurrogateGradientMask?, on model: M
     }
 }
 
-/// Calls `body` with the substitute surrogate opened to its concrete type, and whether there is one
-/// (without one, the surrogate passed is a placeholder the kernel does not use).
-func withSubstitute<R>(_ choice: SurrogateChoice?, _ body: (any Surrogate, Bool) -> R) -> R {
-    guard let choice else { return body(Rectangular(alpha: 1), false) }
-    return choice.withSurrogate { body($0, true) }
-}
-
 /// The MSG state of one neuron layer: the mask settings and the layer's stream of per-pass keys.
 public final class GradientMaskState: @unchecked Sendable {
     public var mask: SurrogateGradientMask?
@@ -140,13 +133,18 @@ public final class GradientMaskState: @unchecked Sendable {
 
 /// How a fused kernel treats the surrogate derivative of each lane (specialised per kind, so the
 /// unmasked kernel carries no test in its inner loop).
+/// Every kernel with a surrogate gradient (the fused IF/LIF/PLIF, the parallel neurons, the PSU and
+/// the composed Heaviside step) masks through this one mechanism.
 protocol SurrogateMasking {
     /// `sg` (the derivative at x) for elements index…index + 7, masked as this policy says.
     func apply(_ sg: NeuronVector, at x: NeuronVector, index: Int) -> NeuronVector
+    /// Which of elements index…index + 7 are masked (they add nothing to a learned α's gradient).
+    func maskedLanes(_ index: Int) -> SIMDMask<NeuronVector.MaskStorage>
 }
 
 struct NoMasking: SurrogateMasking {
     @inline(__always) func apply(_ sg: NeuronVector, at x: NeuronVector, index: Int) -> NeuronVector { sg }
+    @inline(__always) func maskedLanes(_ index: Int) -> SIMDMask<NeuronVector.MaskStorage> { .init(repeating: false) }
 }
 
 struct ZeroMasking: SurrogateMasking {
@@ -154,6 +152,7 @@ struct ZeroMasking: SurrogateMasking {
     @inline(__always) func apply(_ sg: NeuronVector, at x: NeuronVector, index: Int) -> NeuronVector {
         sg.replacing(with: 0, where: stream.lanes(index))
     }
+    @inline(__always) func maskedLanes(_ index: Int) -> SIMDMask<NeuronVector.MaskStorage> { stream.lanes(index) }
 }
 
 struct SubstituteMasking<Sub: Surrogate>: SurrogateMasking {
@@ -162,6 +161,7 @@ struct SubstituteMasking<Sub: Surrogate>: SurrogateMasking {
     @inline(__always) func apply(_ sg: NeuronVector, at x: NeuronVector, index: Int) -> NeuronVector {
         sg.replacing(with: substitute.derivative(x), where: stream.lanes(index))
     }
+    @inline(__always) func maskedLanes(_ index: Int) -> SIMDMask<NeuronVector.MaskStorage> { stream.lanes(index) }
 }
 
 /// Calls `body` with the masking policy for (`mask`, `substitute`), opened to its concrete type.

@@ -1,7 +1,7 @@
 import Foundation
 import SNNTensor
 
-/// How the membrane charges from input x (k = 1/τ, v_r = the leak target: the hard-reset value, or 0).
+/// How the membrane charges from input x (k = 1/τ, the decay; v_r = the leak target: the hard-reset value, or 0).
 public enum Charge: Sendable, Equatable, Hashable {
     /// IF: h = v + x.
     case integrate
@@ -30,7 +30,7 @@ public enum Reset: Sendable, Equatable, Hashable {
 /// Constants of one fused neuron kernel call.
 struct NeuronKernelConfiguration {
     var charge: Charge
-    var k: Float  // 1/τ (unused for IF)
+    var decay: Float  // k = 1/τ (unused for IF)
     var threshold: Float
     var reset: Reset
     var detachReset: Bool
@@ -64,8 +64,8 @@ enum NeuronKernels {
     static func chargeStep(_ c: NeuronKernelConfiguration, _ v: NeuronVector, _ x: NeuronVector) -> NeuronVector {
         switch c.charge {
         case .integrate: return v + x
-        case .leakyDecayedInput: return v + c.k * (x - (v - c.restingPotential))
-        case .leakyUndecayedInput: return v - c.k * (v - c.restingPotential) + x
+        case .leakyDecayedInput: return v + c.decay * (x - (v - c.restingPotential))
+        case .leakyUndecayedInput: return v - c.decay * (v - c.restingPotential) + x
         }
     }
 
@@ -110,21 +110,21 @@ enum NeuronKernels {
     }
 
     /// BPTT over the sequence: from H (pre-reset membrane), ∂L/∂S and optionally ∂L/∂V (post-reset),
-    /// writes ∂L/∂X and returns ∂L/∂k (needed by PLIF; 0 otherwise unless `wantK`).
-    /// `x` is needed only when `wantK` (the k-derivative of the decayed-input charge uses it).
+    /// writes ∂L/∂X and returns ∂L/∂k, k the decay 1/τ (needed by PLIF; 0 unless `wantDecay`).
+    /// `x` is read only when `wantDecay` (the k-derivative of the decayed-input charge uses it).
     /// `masking` applies MSG: the surrogate derivative of masked elements (index t·N + i) becomes 0 or
     /// the substitute's.
     static func backward<S: Surrogate, M: SurrogateMasking>(
         _ c: NeuronKernelConfiguration, surrogate: S, charged: UnsafePointer<Float>,
-        x: UnsafePointer<Float>?, gradSpikes: UnsafePointer<Float>,
+        x: UnsafePointer<Float>, gradSpikes: UnsafePointer<Float>,
         gradMembrane: UnsafePointer<Float>?, steps: Int, neurons: Int,
-        gradInput: UnsafeMutablePointer<Float>, wantK: Bool, masking: M = NoMasking()
+        gradInput: UnsafeMutablePointer<Float>, wantDecay: Bool, masking: M = NoMasking()
     ) -> Float {
         let n = neurons
         let threads = Swift.max(1, Parallelism.threadCount)
         var partials = [Double](repeating: 0, count: threads * 4)
-        let decayV: Float = c.charge == .integrate ? 1 : 1 - c.k
-        let inputScale: Float = c.charge == .leakyDecayedInput ? c.k : 1
+        let decayV: Float = c.charge == .integrate ? 1 : 1 - c.decay
+        let inputScale: Float = c.charge == .leakyDecayedInput ? c.decay : 1
         partials.withUnsafeMutableBufferPointer { partialSums in
             let chunkSize = (n + threads - 1) / threads
             Parallelism.forEachChunk(n, grain: 8192) { range in
@@ -159,7 +159,7 @@ enum NeuronKernels {
                                 let gH = loadLanes(gradSpikes + i, count) * sg + gV * dVdH
                                 storeLanes(gH * inputScale, gradInput + i, count)
                                 carry[j] = gH * decayV
-                                if wantK {
+                                if wantDecay {
                                     // v_prev = reset(H[t−1]) (resting potential at t = 0).
                                     var vPrev = NeuronVector(repeating: c.restingPotential)
                                     if t > 0 {
@@ -170,7 +170,7 @@ enum NeuronKernels {
                                     let dHdk: NeuronVector
                                     switch c.charge {
                                     case .integrate: dHdk = NeuronVector()
-                                    case .leakyDecayedInput: dHdk = loadLanes(x! + i, count) - leak
+                                    case .leakyDecayedInput: dHdk = loadLanes(x + i, count) - leak
                                     case .leakyUndecayedInput: dHdk = -leak
                                     }
                                     kSum += gH * dHdk

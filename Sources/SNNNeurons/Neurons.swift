@@ -57,29 +57,27 @@ public final class SpikeStatistics: @unchecked Sendable {
     }
 }
 
-/// A spiking neuron layer on time-major input `[T, ...]`: charge, fire and reset, starting from
-/// rest at every call (no hidden state survives between calls).
-///
-/// Conforming types provide the single-step operations; ``stepByStep(_:)`` composes them with
-/// ordinary differentiable tensor operations (the slow, obviously-correct twin), and
-/// `callAsFunction` runs the fused kernel.
 /// Any layer that emits spikes and can count them.
 public protocol SpikeEmitting: Layer {
     /// Spike totals, when enabled.
     var statistics: SpikeStatistics? { get set }
 }
 
+/// A spiking neuron layer on time-major input `[T, ...]`: charge, fire and reset, starting from
+/// rest at every call (no hidden state survives between calls).
+///
+/// Conforming types provide the single-step operations; ``stepByStep(_:)`` composes them with
+/// ordinary differentiable tensor operations (the slow, obviously-correct twin of the fused kernels,
+/// and the stepwise neuron of layers that keep a state across their own loop over t, such as TIM).
 public protocol SpikingNeuron: SpikeEmitting {
     /// The membrane potential at rest, shaped like one step of input.
     func restingState(like step: Tensor) -> Tensor
-    /// H[t] from V[t−1] and X[t].
-    func charge(_ membrane: Tensor, _ input: Tensor) -> Tensor
-    /// S[t] = Θ(H[t] − V_th) with the surrogate gradient.
+    /// The charged (pre-spike) potential H[t] from the membrane V[t−1] and the input X[t].
+    func charge(membrane: Tensor, input: Tensor) -> Tensor
+    /// The spikes S[t] = Θ(H[t] − V_th) of a charged potential, with the surrogate gradient.
     func fire(_ charged: Tensor) -> Tensor
-    /// V[t] from H[t] and S[t].
-    func reset(_ charged: Tensor, _ spikes: Tensor) -> Tensor
-    /// Spike totals, when enabled.
-    var statistics: SpikeStatistics? { get set }
+    /// The membrane V[t] after the spikes S[t] of the charged potential H[t].
+    func reset(_ charged: Tensor, spikes: Tensor) -> Tensor
 }
 
 extension SpikingNeuron {
@@ -90,14 +88,39 @@ extension SpikingNeuron {
         var v = restingState(like: input.selecting(0))
         var spikes: [Tensor] = [], membrane: [Tensor] = []
         for t in 0..<input.shape[0] {
-            let h = charge(v, input.selecting(t))
+            let h = charge(membrane: v, input: input.selecting(t))
             let s = fire(h)
-            v = reset(h, s)
+            v = reset(h, spikes: s)
             spikes.append(s)
             membrane.append(v)
         }
         return (Tensor.stack(spikes), Tensor.stack(membrane))
     }
+}
+
+/// A spiking neuron whose whole sequence runs in one fused kernel call: from that one requirement
+/// the layer call and the spikes-and-membrane call follow.
+public protocol FusedSpikingNeuron: SpikingNeuron {
+    /// Spikes `[T, ...]` of the whole sequence; with `membraneOutput`, spikes and post-reset
+    /// membrane potentials stacked as `[2, T, ...]`.
+    func fused(_ input: Tensor, membraneOutput: Bool) -> Tensor
+}
+
+extension FusedSpikingNeuron {
+    public func callAsFunction(_ input: Tensor) -> Tensor { fused(input, membraneOutput: false) }
+
+    /// Spikes and post-reset membrane potentials, both `[T, ...]`.
+    public func spikesAndMembrane(_ input: Tensor) -> (spikes: Tensor, membrane: Tensor) {
+        let both = fused(input, membraneOutput: true)
+        return (both.selecting(0), both.selecting(1))
+    }
+}
+
+/// A decay that is learned: the one-element parameter the decay 1/τ is computed from, and the
+/// derivative of 1/τ with respect to it at its current value.
+struct LearnedDecay {
+    var parameter: Tensor
+    var derivative: Float
 }
 
 /// Shared configuration and kernel plumbing of IF, LIF and PLIF.
@@ -127,14 +150,16 @@ public class FusedNeuron<S: Surrogate>: Module, SurrogateGradientMasking {
         super.init()
     }
 
-    /// 1/τ as used by the kernel (IF: unused).
-    var currentK: Float { 0 }
+    /// The decay 1/τ of the leaky charges (IF: unused).
+    var decay: Float { 0 }
+    /// The parameter the decay is learned through, when it is (PLIF); nil when it is fixed.
+    var learnedDecay: LearnedDecay? { nil }
 
     public func restingState(like step: Tensor) -> Tensor { Tensor(repeating: resetMode.restingPotential, shape: step.shape) }
 
     public func fire(_ charged: Tensor) -> Tensor { (charged - threshold).heaviside(surrogate: surrogate) }
 
-    public func reset(_ charged: Tensor, _ spikes: Tensor) -> Tensor {
+    public func reset(_ charged: Tensor, spikes: Tensor) -> Tensor {
         let s = detachReset ? spikes.detached : spikes
         switch resetMode {
         case .hard(let value): return charged * (1 - s) + s * value
@@ -144,19 +169,20 @@ public class FusedNeuron<S: Surrogate>: Module, SurrogateGradientMasking {
     }
 
     var configuration: NeuronKernelConfiguration {
-        NeuronKernelConfiguration(charge: chargeRule, k: currentK, threshold: threshold, reset: resetMode,
+        NeuronKernelConfiguration(charge: chargeRule, decay: decay, threshold: threshold, reset: resetMode,
                                   detachReset: detachReset)
     }
 
-    /// The fused forward and BPTT. `kInput` is the differentiable tensor k depends on (PLIF's w),
-    /// with `dkdInput` the derivative of k with respect to it.
-    func fused(_ input: Tensor, membraneOutput: Bool, kInput: Tensor?, dkdInput: Float) -> Tensor {
+    /// The fused forward and BPTT (``FusedSpikingNeuron``'s requirement): the decay's gradient
+    /// reaches ``learnedDecay``'s parameter when there is one.
+    public func fused(_ input: Tensor, membraneOutput: Bool) -> Tensor {
         precondition(input.rank >= 2 && input.shape[0] >= 1,
                      "\(type(of: self)): input must be time-major [T, N, ...] with T ≥ 1, got \(input.shape)")
         let steps = input.shape[0], neurons = input.count / steps
         let c = configuration
+        let learned = learnedDecay
         if !membraneOutput, let b = input.blockedBuffer, b.layout.batch % steps == 0 {
-            return fusedBlocked(input, b, steps: steps, kInput: kInput, dkdInput: dkdInput)
+            return fusedBlocked(input, b, steps: steps, learned: learned)
         }
         let x = input
         let spikes = Tensor(uninitializedShape: input.shape)
@@ -174,30 +200,31 @@ public class FusedNeuron<S: Surrogate>: Module, SurrogateGradientMasking {
         }
         let output = membrane.map { Tensor.stack([spikes, $0]) } ?? spikes
         let surrogate = surrogate
-        let inputs = kInput.map { [x, $0] } ?? [x]
+        let inputs = learned.map { [x, $0.parameter] } ?? [x]
         let mask = nextMaskStream(), substitute = gradientMask?.substitute
         return Tensor(output, inputs: inputs) { g, needs in
             let gradSpikes = membraneOutput ? g.selecting(0) : g
             let gradMembrane = membraneOutput ? g.selecting(1) : nil
             let gx = Tensor(uninitializedShape: x.shape)
-            let wantK = needs.count > 1 && needs[1]
-            let gk = withMasking(mask, substitute) { masking in
+            let wantDecay = needs.count > 1 && needs[1]
+            let gradDecay = withMasking(mask, substitute) { masking in
                 NeuronKernels.backward(
                     c, surrogate: surrogate, charged: charged.unsafeStoragePointer, x: x.unsafeStoragePointer,
                     gradSpikes: gradSpikes.unsafeStoragePointer, gradMembrane: gradMembrane?.unsafeStoragePointer,
-                    steps: steps, neurons: neurons, gradInput: gx.unsafeStoragePointer, wantK: wantK, masking: masking)
+                    steps: steps, neurons: neurons, gradInput: gx.unsafeStoragePointer, wantDecay: wantDecay,
+                    masking: masking)
             }
-            return kInput == nil ? [gx] : [gx, Tensor(shape: kInput!.shape, scalars: [gk * dkdInput])]
+            return [gx] + (learned.map { [$0.gradient(gradDecay)] } ?? [])
         }
     }
 }
 
 extension FusedNeuron {
-    /// ``fused(_:membraneOutput:kInput:dkdInput:)`` on an input held in a channel-blocked layout (a
+    /// ``fused(_:membraneOutput:)`` on an input held in a channel-blocked layout (a
     /// convolution's output): time step t is the contiguous run of samples t·N/T… of the blocked
     /// buffer, so the same kernels run on it, padding included (zero input, no spikes); spikes and
     /// the input gradient stay blocked.
-    func fusedBlocked(_ input: Tensor, _ buffer: BlockedBuffer, steps: Int, kInput: Tensor?, dkdInput: Float) -> Tensor {
+    func fusedBlocked(_ input: Tensor, _ buffer: BlockedBuffer, steps: Int, learned: LearnedDecay?) -> Tensor {
         let layout = buffer.layout, c = configuration
         let neurons = layout.storageCount / steps
         let spikes = BlockedBuffer(layout: layout), charged = BlockedBuffer(layout: layout)
@@ -208,46 +235,36 @@ extension FusedNeuron {
                            neuronsPerSample: input.rank > 2 ? input.shape[2...].reduce(1, *) : 1)
         }
         let surrogate = surrogate
-        let inputs = kInput.map { [input, $0] } ?? [input]
+        let inputs = learned.map { [input, $0.parameter] } ?? [input]
         let output = Tensor(blocked: spikes, shape: input.shape)
         let mask = nextMaskStream(), substitute = gradientMask?.substitute
         return Tensor(output, inputs: inputs) { g, needs in
             let gradSpikes = g.blocked(as: layout)
             let gx = BlockedBuffer(layout: layout)
-            let wantK = needs.count > 1 && needs[1]
-            let gk = withMasking(mask, substitute) { masking in
+            let wantDecay = needs.count > 1 && needs[1]
+            let gradDecay = withMasking(mask, substitute) { masking in
                 NeuronKernels.backward(
                     c, surrogate: surrogate, charged: charged.pointer, x: buffer.pointer, gradSpikes: gradSpikes.pointer,
-                    gradMembrane: nil, steps: steps, neurons: neurons, gradInput: gx.pointer, wantK: wantK, masking: masking)
+                    gradMembrane: nil, steps: steps, neurons: neurons, gradInput: gx.pointer, wantDecay: wantDecay,
+                    masking: masking)
             }
-            let dx = Tensor(blocked: gx, shape: input.shape)
-            return kInput == nil ? [dx] : [dx, Tensor(shape: kInput!.shape, scalars: [gk * dkdInput])]
+            return [Tensor(blocked: gx, shape: input.shape)] + (learned.map { [$0.gradient(gradDecay)] } ?? [])
         }
     }
 }
 
 /// Integrate-and-fire: h = v + x.
-public final class IF<S: Surrogate>: FusedNeuron<S>, SpikingNeuron {
+public final class IF<S: Surrogate>: FusedNeuron<S>, FusedSpikingNeuron {
     public init(threshold: Float = 1, reset: Reset = .hard(to: 0), detachReset: Bool = false, surrogate: S) {
         super.init(charge: .integrate, threshold: threshold, reset: reset, detachReset: detachReset, surrogate: surrogate)
     }
 
-    public func charge(_ membrane: Tensor, _ input: Tensor) -> Tensor { membrane + input }
-
-    public func callAsFunction(_ input: Tensor) -> Tensor {
-        fused(input, membraneOutput: false, kInput: nil, dkdInput: 0)
-    }
-
-    /// Spikes and post-reset membrane potentials (`[2, T, ...]` split in two).
-    public func spikesAndMembrane(_ input: Tensor) -> (spikes: Tensor, membrane: Tensor) {
-        let both = fused(input, membraneOutput: true, kInput: nil, dkdInput: 0)
-        return (both.selecting(0), both.selecting(1))
-    }
+    public func charge(membrane: Tensor, input: Tensor) -> Tensor { membrane + input }
 }
 
 /// Leaky integrate-and-fire with time constant τ.
 /// Decayed input (default): h = v + (x − (v − v_r))/τ; undecayed: h = v − (v − v_r)/τ + x.
-public final class LIF<S: Surrogate>: FusedNeuron<S>, SpikingNeuron {
+public final class LIF<S: Surrogate>: FusedNeuron<S>, FusedSpikingNeuron {
     public let tau: Float
     public let decayInput: Bool
 
@@ -260,25 +277,16 @@ public final class LIF<S: Surrogate>: FusedNeuron<S>, SpikingNeuron {
                    detachReset: detachReset, surrogate: surrogate)
     }
 
-    override var currentK: Float { 1 / tau }
+    override var decay: Float { 1 / tau }
 
-    public func charge(_ membrane: Tensor, _ input: Tensor) -> Tensor {
+    public func charge(membrane: Tensor, input: Tensor) -> Tensor {
         let vr = resetMode.restingPotential
         return decayInput ? membrane + (input - (membrane - vr)) / tau : membrane - (membrane - vr) / tau + input
-    }
-
-    public func callAsFunction(_ input: Tensor) -> Tensor {
-        fused(input, membraneOutput: false, kInput: nil, dkdInput: 0)
-    }
-
-    public func spikesAndMembrane(_ input: Tensor) -> (spikes: Tensor, membrane: Tensor) {
-        let both = fused(input, membraneOutput: true, kInput: nil, dkdInput: 0)
-        return (both.selecting(0), both.selecting(1))
     }
 }
 
 /// Parametric LIF (Fang et al.): LIF whose 1/τ = σ(w) is learned, w initialised to −log(τ₀ − 1).
-public final class PLIF<S: Surrogate>: FusedNeuron<S>, SpikingNeuron {
+public final class PLIF<S: Surrogate>: FusedNeuron<S>, FusedSpikingNeuron {
     @Parameter public var w: Tensor
     public let decayInput: Bool
 
@@ -292,24 +300,24 @@ public final class PLIF<S: Surrogate>: FusedNeuron<S>, SpikingNeuron {
     }
 
     /// The current τ = 1/σ(w).
-    public var tau: Float { 1 / currentK }
+    public var tau: Float { 1 / decay }
 
-    override var currentK: Float { 1 / (1 + Foundation.exp(-w.scalars[0])) }
+    override var decay: Float { 1 / (1 + Foundation.exp(-w.scalars[0])) }
 
-    public func charge(_ membrane: Tensor, _ input: Tensor) -> Tensor {
+    /// 1/τ = σ(w), so ∂(1/τ)/∂w = σ(w)(1 − σ(w)).
+    override var learnedDecay: LearnedDecay? {
+        let k = decay
+        return LearnedDecay(parameter: w, derivative: k * (1 - k))
+    }
+
+    public func charge(membrane: Tensor, input: Tensor) -> Tensor {
         let vr = resetMode.restingPotential
         let k = w.sigmoid()
         return decayInput ? membrane + (input - (membrane - vr)) * k : membrane - (membrane - vr) * k + input
     }
+}
 
-    public func callAsFunction(_ input: Tensor) -> Tensor {
-        let k = currentK
-        return fused(input, membraneOutput: false, kInput: w, dkdInput: k * (1 - k))
-    }
-
-    public func spikesAndMembrane(_ input: Tensor) -> (spikes: Tensor, membrane: Tensor) {
-        let k = currentK
-        let both = fused(input, membraneOutput: true, kInput: w, dkdInput: k * (1 - k))
-        return (both.selecting(0), both.selecting(1))
-    }
+extension LearnedDecay {
+    /// ∂L/∂parameter from ∂L/∂(1/τ).
+    func gradient(_ gradDecay: Float) -> Tensor { Tensor(shape: parameter.shape, scalars: [gradDecay * derivative]) }
 }

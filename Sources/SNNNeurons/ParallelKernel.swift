@@ -58,17 +58,16 @@ enum ParallelNeuronKernel {
             }
         }
         return Tensor(spikes, inputs: [x, weight, bias]) { [x, weight, charged] g, needs in
-            withSubstitute(substitute) { sub, useSubstitute in
+            withMasking(mask, substitute) { masking in
                 backward(x: x, weight: weight, charged: charged, gradSpikes: g, surrogate: surrogate, needs: needs,
-                         mask: mask, substitute: sub, useSubstitute: useSubstitute)
+                         masking: masking)
             }
         }
     }
 
-    /// With `mask` (MSG), masked elements (index t·N + j) use 0 or the substitute's derivative.
-    static func backward<S: Surrogate, Sub: Surrogate>(x: Tensor, weight: Tensor, charged: Tensor, gradSpikes: Tensor, surrogate: S,
-                                                       needs: [Bool], mask: MaskStream? = nil, substitute: Sub = Rectangular(alpha: 1),
-                                                       useSubstitute: Bool = false) -> [Tensor?] {
+    /// `masking` applies MSG: masked elements (index t·N + j) use 0 or the substitute's derivative.
+    static func backward<S: Surrogate, M: SurrogateMasking>(x: Tensor, weight: Tensor, charged: Tensor, gradSpikes: Tensor,
+                                                            surrogate: S, needs: [Bool], masking: M) -> [Tensor?] {
         let t = x.shape[0], n = x.shape[1]
         let px = x.unsafeStoragePointer, pw = weight.unsafeStoragePointer, ph = charged.unsafeStoragePointer
         let pg = gradSpikes.unsafeStoragePointer
@@ -98,11 +97,7 @@ enum ParallelNeuronKernel {
                             while j < width {
                                 let count = Swift.min(lanes, width - j)
                                 let h = UnsafeRawPointer(dst + j).loadUnaligned(as: NeuronVector.self)
-                                var d = surrogate.derivative(h)
-                                if let mask {
-                                    let m = mask.lanes(r * n + j0 + j)
-                                    d = useSubstitute ? d.replacing(with: substitute.derivative(h), where: m) : d.replacing(with: 0, where: m)
-                                }
+                                let d = masking.apply(surrogate.derivative(h), at: h, index: r * n + j0 + j)
                                 let v = loadLanes(gs + j, count) * d
                                 UnsafeMutableRawPointer(dst + j).storeBytes(of: v, as: NeuronVector.self)
                                 j += lanes
@@ -237,19 +232,18 @@ enum PSUKernel {
             }
         }
         return Tensor(spikes, inputs: [x] + (learnedAlpha.map { [$0] } ?? [])) { [a, r, membrane, gate] g, needs in
-            withSubstitute(substitute) { sub, useSubstitute in
+            withMasking(mask, substitute) { masking in
                 backward(a: a, r: r, membrane: membrane, gate: gate, gradSpikes: g, threshold: threshold, surrogate: surrogate,
-                         learnsAlpha: learnedAlpha != nil, needs: needs, mask: mask, substitute: sub, useSubstitute: useSubstitute)
+                         learnsAlpha: learnedAlpha != nil, needs: needs, masking: masking)
             }
         }
     }
 
-    /// With `mask` (MSG) masked elements (index t·N + j) use 0 or the substitute's derivative and add
-    /// nothing to ∂α. Returns [∂X, ∂α] when `learnsAlpha`, else [∂X].
-    static func backward<S: Surrogate, Sub: Surrogate>(a: Tensor, r: Tensor, membrane: Tensor, gate: Tensor, gradSpikes: Tensor,
-                                                       threshold: Float, surrogate: S, learnsAlpha: Bool, needs: [Bool],
-                                                       mask: MaskStream? = nil, substitute: Sub = Rectangular(alpha: 1),
-                                                       useSubstitute: Bool = false) -> [Tensor?] {
+    /// `masking` applies MSG: masked elements (index t·N + j) use 0 or the substitute's derivative and
+    /// add nothing to ∂α. Returns [∂X, ∂α] when `learnsAlpha`, else [∂X].
+    static func backward<S: Surrogate, M: SurrogateMasking>(a: Tensor, r: Tensor, membrane: Tensor, gate: Tensor,
+                                                            gradSpikes: Tensor, threshold: Float, surrogate: S,
+                                                            learnsAlpha: Bool, needs: [Bool], masking: M) -> [Tensor?] {
         let t = membrane.shape[0], n = membrane.shape[1]
         let pa = a.unsafeStoragePointer, pr = r.unsafeStoragePointer
         let pv = membrane.unsafeStoragePointer, pgate = gate.unsafeStoragePointer, pgs = gradSpikes.unsafeStoragePointer
@@ -271,14 +265,10 @@ enum PSUKernel {
                         for row in 0..<t {
                             let x = loadLanes(pv + row * n + j, count) - threshold
                             let gs = loadLanes(pgs + row * n + j, count)
-                            var d = surrogate.derivative(x)
-                            var masked = SIMDMask<NeuronVector.MaskStorage>(repeating: false)
-                            if let mask {
-                                masked = mask.lanes(row * n + j)
-                                d = useSubstitute ? d.replacing(with: substitute.derivative(x), where: masked) : d.replacing(with: 0, where: masked)
-                            }
+                            let d = masking.apply(surrogate.derivative(x), at: x, index: row * n + j)
                             gv[row] = gs * d
                             if wantAlpha {
+                                let masked = masking.maskedLanes(row * n + j)
                                 for k in 0..<count where !masked[k] { alphaSum += Double(gs[k] * surrogate.derivativeWithRespectToAlpha(x[k])) }
                             }
                         }

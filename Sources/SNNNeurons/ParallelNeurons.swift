@@ -28,39 +28,36 @@ extension Tensor {
         let x = self
         let forward = strict ? map { $0 > 0 ? 1 : 0 } : map { $0 >= 0 ? 1 : 0 }
         return Tensor(forward, inputs: [self] + (learnedAlpha.map { [$0] } ?? [])) { g, needs in
-            var masked: [Bool]?
-            if let mask {
-                var m = [Bool](repeating: false, count: x.count)
-                for i in stride(from: 0, to: x.count, by: 8) {
-                    let lanes = mask.lanes(i)
-                    for k in 0..<Swift.min(8, x.count - i) { m[i + k] = lanes[k] }
-                }
-                masked = m
+            withMasking(mask, substitute) { masking in
+                x.heavisideBackward(g, surrogate: s, needs: needs, learnsAlpha: learnedAlpha != nil, masking: masking)
             }
-            var dx: Tensor?
-            if needs[0] {
-                if let masked {
-                    let xs = x.scalars, gs = g.scalars
-                    dx = Tensor(shape: x.shape, scalars: (0..<xs.count).map { i in
-                        gs[i] * (masked[i] ? (substitute?.derivative(xs[i]) ?? 0) : s.derivative(xs[i]))
-                    })
-                } else {
-                    dx = g.zipMap(x) { g, x in g * s.derivative(x) }
-                }
-            }
-            guard let learnedAlpha else { return [dx] }
-            var dAlpha: Tensor?
-            if needs[1] {
-                var total = 0.0
-                g.withUnsafeBufferPointer { gp in
-                    x.withUnsafeBufferPointer { xp in
-                        for i in 0..<gp.count where !(masked?[i] ?? false) { total += Double(gp[i] * s.derivativeWithRespectToAlpha(xp[i])) }
+        }
+    }
+
+    /// The pullback of the step at `self`: [∂x, ∂α (when `learnsAlpha`)], eight lanes at a time with
+    /// the masking policy of every other kernel.
+    private func heavisideBackward<S: Surrogate, M: SurrogateMasking>(_ g: Tensor, surrogate s: S, needs: [Bool],
+                                                                      learnsAlpha: Bool, masking: M) -> [Tensor?] {
+        let n = count, lanes = NeuronVector.scalarCount
+        let dx = needs[0] ? Tensor(uninitializedShape: shape) : nil
+        let wantAlpha = learnsAlpha && needs.count > 1 && needs[1]
+        var alphaSum = 0.0
+        g.withUnsafeBufferPointer { gp in
+            withUnsafeBufferPointer { xp in
+                guard let gBase = gp.baseAddress, let xBase = xp.baseAddress else { return }
+                for i in stride(from: 0, to: n, by: lanes) {
+                    let width = Swift.min(lanes, n - i)
+                    let xv = loadLanes(xBase + i, width), gv = loadLanes(gBase + i, width)
+                    if let dx { storeLanes(gv * masking.apply(s.derivative(xv), at: xv, index: i), dx.unsafeStoragePointer + i, width) }
+                    if wantAlpha {
+                        let masked = masking.maskedLanes(i)
+                        for k in 0..<width where !masked[k] { alphaSum += Double(gv[k] * s.derivativeWithRespectToAlpha(xv[k])) }
                     }
                 }
-                dAlpha = Tensor(shape: learnedAlpha.shape, scalars: [Float(total)])
             }
-            return [dx, dAlpha]
         }
+        guard learnsAlpha else { return [dx] }
+        return [dx, wantAlpha ? Tensor(shape: [1], scalars: [Float(alphaSum)]) : nil]
     }
 }
 

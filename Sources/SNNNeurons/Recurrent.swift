@@ -34,9 +34,9 @@ public final class RecurrentSpiking: Module, Layer {
         for t in 0..<steps {
             var x = input.selecting(t)
             if let previous { x = x + Tensor.matmul(previous, weight, transposeB: true) }
-            let h = neuron.charge(v, x)
+            let h = neuron.charge(membrane: v, input: x)
             let s = neuron.fire(h)
-            v = neuron.reset(h, s)
+            v = neuron.reset(h, spikes: s)
             spikes.append(s)
             previous = s
         }

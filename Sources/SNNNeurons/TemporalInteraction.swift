@@ -145,14 +145,14 @@ public final class TemporalInteraction: Module, Layer, SpikeEmitting {
         for t in 1..<queries.shape[0] {
             let history = convolve(outputs[t - 1])
             let vIn = innerMembrane ?? inputNeuron.restingState(like: history)
-            let hIn = inputNeuron.charge(vIn, history)
+            let hIn = inputNeuron.charge(membrane: vIn, input: history)
             let sIn = inputNeuron.fire(hIn)
-            innerMembrane = inputNeuron.reset(hIn, sIn)
+            innerMembrane = inputNeuron.reset(hIn, spikes: sIn)
             let mixed = sIn * alpha + queries.selecting(t) * (1 - alpha)
             let vOut = outerMembrane ?? outputNeuron.restingState(like: mixed)
-            let hOut = outputNeuron.charge(vOut, mixed)
+            let hOut = outputNeuron.charge(membrane: vOut, input: mixed)
             let sOut = outputNeuron.fire(hOut)
-            outerMembrane = outputNeuron.reset(hOut, sOut)
+            outerMembrane = outputNeuron.reset(hOut, spikes: sOut)
             outputs.append(sOut)
             if inputNeuron.statistics != nil { innerSpikes.append(sIn.detached) }
         }

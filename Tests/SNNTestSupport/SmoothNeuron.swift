@@ -14,9 +14,9 @@ public final class SmoothNeuron: Module, SpikingNeuron {
     }
 
     public func restingState(like step: Tensor) -> Tensor { Tensor(zeros: step.shape) }
-    public func charge(_ membrane: Tensor, _ input: Tensor) -> Tensor { membrane + (input - membrane) / 2 }
+    public func charge(membrane: Tensor, input: Tensor) -> Tensor { membrane + (input - membrane) / 2 }
     public func fire(_ charged: Tensor) -> Tensor { ((charged - threshold) * 4).sigmoid() }
-    public func reset(_ charged: Tensor, _ spikes: Tensor) -> Tensor { charged * (1 - spikes) }
+    public func reset(_ charged: Tensor, spikes: Tensor) -> Tensor { charged * (1 - spikes) }
     public func callAsFunction(_ input: Tensor) -> Tensor { stepByStep(input).spikes }
 }
 
