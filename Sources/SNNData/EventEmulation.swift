@@ -171,7 +171,7 @@ public struct EventEmulator: Sendable, Equatable {
             var local = 0
             for i in range {
                 let events = self.events(image: pixels + i * ih * iw, imageHeight: ih, imageWidth: iw,
-                                         seed: seed ^ splitSalt ^ (UInt64(i) &* 0x9E37_79B9_7F4A_7C15))
+                                         seed: seed ^ splitSalt ^ (UInt64(i) &* 0x9E37_79B9_7F4A_7C15))  // fixed: the files depend on it
                 let path = (folder as NSString).appendingPathComponent("\(data.labels[i])/\(i).bin")
                 do throws(SNNError) {
                     // Temporary file + rename (no fsync per sample: 70,000 of them would dominate).

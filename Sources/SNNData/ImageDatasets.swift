@@ -200,7 +200,7 @@ public struct DataLoader: Sendable {
         switch order {
         case .sequential: return Array(0..<data.count)
         case .shuffled(let seed):
-            var g = RandomGenerator(seed: seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
+            var g = RandomGenerator(seed: RandomGenerator.streamSeed(seed, UInt64(epoch)))
             return g.permutation(data.count)
         }
     }

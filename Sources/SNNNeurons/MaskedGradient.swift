@@ -29,27 +29,10 @@ public struct MaskStream: Sendable, Equatable {
 
     public init(key: UInt64, probability: Float) {
         self.key = key
-        let mixed = MaskStream.splitMix(key)
+        let mixed = RandomGenerator.splitMix(key)
         k1 = UInt32(truncatingIfNeeded: mixed)
         k2 = UInt32(truncatingIfNeeded: mixed >> 32)
         threshold = UInt32((Double(probability) * 16_777_216).rounded())
-    }
-
-    static func splitMix(_ x: UInt64) -> UInt64 {
-        var z = x &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    @inline(__always) static func fmix(_ h: SIMD8<UInt32>) -> SIMD8<UInt32> {
-        var h = h
-        h ^= h &>> 16
-        h &*= 0x85EB_CA6B
-        h ^= h &>> 13
-        h &*= 0xC2B2_AE35
-        h ^= h &>> 16
-        return h
     }
 
     /// The masks of elements index, index + 1, …, index + 7: a two-multiply integer hash of
@@ -94,7 +77,7 @@ public func setSurrogateGradientMask(_ mask: SurrogateGradientMask?, on model: M
     for (_, module) in model.namedModules() {
         guard let neuron = module as? SurrogateGradientMasking else { continue }
         neuron.gradientMask = mask
-        neuron.reseedGradientMask(MaskStream.splitMix(seed &+ k &* 0x9E37_79B9_7F4A_7C15))
+        neuron.reseedGradientMask(RandomGenerator.splitMix(RandomGenerator.streamSeed(seed, k)))
         k += 1
     }
 }
@@ -127,7 +110,7 @@ public final class GradientMaskState: @unchecked Sendable {
     public func next(training: Bool) -> MaskStream? {
         guard let mask, training else { return nil }
         passes += 1
-        return MaskStream(key: MaskStream.splitMix(seed ^ (passes &* 0xD1B5_4A32_D192_ED03)), probability: mask.probability)
+        return MaskStream(key: RandomGenerator.splitMix(seed ^ (passes &* 0xD1B5_4A32_D192_ED03)), probability: mask.probability)
     }
 }
 

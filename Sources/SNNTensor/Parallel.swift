@@ -9,8 +9,9 @@ struct UncheckedSendable<Value>: @unchecked Sendable {
 
 /// How the library spreads kernels over cores.
 public enum Parallelism {
-    /// Number of worker threads kernels split their work into (defaults to the active processor count).
-    nonisolated(unsafe) public static var threadCount: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// Number of worker threads kernels split their work into: the active processor count, fixed for
+    /// the process (chunk boundaries, and so reproducible sums, depend on it).
+    public static let threadCount: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
     /// Calls `body` on contiguous chunks covering `0..<count`, in parallel when the work is large
     /// enough. Chunk boundaries depend only on `count`, `grain` and ``threadCount``, so results that

@@ -8,16 +8,23 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable, Equatable {
 
     /// A generator whose stream depends only on `seed`.
     public init(seed: UInt64) {
-        var z = seed
-        func splitMix() -> UInt64 {
-            z &+= 0x9E37_79B9_7F4A_7C15
-            var x = z
-            x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
-            return x ^ (x >> 31)
-        }
-        state = [splitMix(), splitMix(), splitMix(), splitMix()]
+        state = (0..<4).map { RandomGenerator.splitMix(RandomGenerator.streamSeed(seed, $0)) }
     }
+
+    /// One SplitMix64 output for the state `x` (the state advanced by φ, then mixed): a seed's
+    /// bits spread over the whole word.
+    public static func splitMix(_ x: UInt64) -> UInt64 {
+        var z = x &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// The seed of stream `index` of a family seeded with `seed` (epochs of a shuffle, layers of a
+    /// model): seed + index·φ, φ = 2⁶⁴/golden ratio (SplitMix64's increment), so that numbered
+    /// streams never share a seed. Every per-epoch and per-layer stream of the library is derived
+    /// here; emulated event recordings keep their own (XOR) derivation, which their files depend on.
+    public static func streamSeed(_ seed: UInt64, _ index: UInt64) -> UInt64 { seed &+ index &* 0x9E37_79B9_7F4A_7C15 }
 
     /// Restores a saved state (four nonzero-in-total words).
     public init(state: [UInt64]) {

@@ -202,7 +202,7 @@ public final class Trainer {
     private func reseed(forEpoch epoch: Int) {
         let base = configuration.seed &* 0x2545_F491_4F6C_DD1D &+ UInt64(epoch)
         for (k, (_, module)) in model.namedModules().enumerated() {
-            (module as? Dropout)?.reseed(base &+ UInt64(k) &* 0x9E37_79B9_7F4A_7C15)
+            (module as? Dropout)?.reseed(RandomGenerator.streamSeed(base, UInt64(k)))
         }
         if let msg = configuration.msg {
             let e = epoch, epochs = configuration.epochs
@@ -402,7 +402,7 @@ public final class Trainer {
     }
 
     private func epochEncoding(_ epoch: Int) -> Encoding {
-        if case .poisson(let seed) = encoding { return .poisson(seed: seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15) }
+        if case .poisson(let seed) = encoding { return .poisson(seed: RandomGenerator.streamSeed(seed, UInt64(epoch))) }
         return encoding
     }
 }
