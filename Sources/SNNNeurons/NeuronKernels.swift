@@ -38,21 +38,6 @@ struct NeuronKernelConfiguration {
     var restingPotential: Float { reset.restingPotential }
 }
 
-@inline(__always) func loadLanes(_ p: UnsafePointer<Float>, _ n: Int) -> NeuronVector {
-    if n == NeuronVector.scalarCount { return UnsafeRawPointer(p).loadUnaligned(as: NeuronVector.self) }
-    var v = NeuronVector()
-    for i in 0..<n { v[i] = p[i] }
-    return v
-}
-
-@inline(__always) func storeLanes(_ v: NeuronVector, _ p: UnsafeMutablePointer<Float>, _ n: Int) {
-    if n == NeuronVector.scalarCount {
-        UnsafeMutableRawPointer(p).storeBytes(of: v, as: NeuronVector.self)
-        return
-    }
-    for i in 0..<n { p[i] = v[i] }
-}
-
 /// The fused multi-step kernels: a whole `[T, N]` sequence per call, the membrane kept in a small
 /// per-block buffer, vectorised over neurons, parallel over neuron chunks, no per-step allocation.
 enum NeuronKernels {

@@ -46,7 +46,7 @@ enum ParallelNeuronKernel {
                         while j < width {
                             let count = Swift.min(lanes, width - j)
                             var acc = NeuronVector(repeating: pb[r])
-                            for i in 0..<t { acc += row[i] * UnsafeRawPointer(xt + i * tile + j).loadUnaligned(as: NeuronVector.self) }
+                            for i in 0..<t { acc += row[i] * loadLanes(xt + i * tile + j) }
                             storeLanes(acc, hOut + j, count)
                             let fired = strict ? acc .> 0 : acc .>= 0
                             storeLanes(NeuronVector(repeating: 0).replacing(with: 1, where: fired), sOut + j, count)
@@ -96,10 +96,10 @@ enum ParallelNeuronKernel {
                             var j = 0
                             while j < width {
                                 let count = Swift.min(lanes, width - j)
-                                let h = UnsafeRawPointer(dst + j).loadUnaligned(as: NeuronVector.self)
+                                let h = loadLanes(dst + j)
                                 let d = masking.apply(surrogate.derivative(h), at: h, index: r * n + j0 + j)
                                 let v = loadLanes(gs + j, count) * d
-                                UnsafeMutableRawPointer(dst + j).storeBytes(of: v, as: NeuronVector.self)
+                                storeLanes(v, dst + j)
                                 j += lanes
                             }
                         }
@@ -109,7 +109,7 @@ enum ParallelNeuronKernel {
                                 var j = 0
                                 while j < width {
                                     var acc = NeuronVector()
-                                    for r in 0..<t { acc += pw[r * t + i] * UnsafeRawPointer(ght + r * tile + j).loadUnaligned(as: NeuronVector.self) }
+                                    for r in 0..<t { acc += pw[r * t + i] * loadLanes(ght + r * tile + j) }
                                     storeLanes(acc, out + j, Swift.min(lanes, width - j))
                                     j += lanes
                                 }
@@ -122,7 +122,7 @@ enum ParallelNeuronKernel {
                                 var sumB = NeuronVector()
                                 var j = 0
                                 while j < padded {
-                                    sumB += UnsafeRawPointer(gRow + j).loadUnaligned(as: NeuronVector.self)
+                                    sumB += loadLanes(gRow + j)
                                     j += lanes
                                 }
                                 gb[r] += Double(sumB.sum())
@@ -131,8 +131,7 @@ enum ParallelNeuronKernel {
                                     var acc = NeuronVector()
                                     var k = 0
                                     while k < padded {
-                                        acc += UnsafeRawPointer(gRow + k).loadUnaligned(as: NeuronVector.self)
-                                            * UnsafeRawPointer(xRow + k).loadUnaligned(as: NeuronVector.self)
+                                        acc += loadLanes(gRow + k) * loadLanes(xRow + k)
                                         k += lanes
                                     }
                                     gw[r * t + i] += Double(acc.sum())
@@ -208,9 +207,9 @@ enum PSUKernel {
                     while j < width {
                         for row in 0..<t {
                             var h = NeuronVector()
-                            for i in 0...row { h += pa[row * t + i] * UnsafeRawPointer(xt + i * tile + j).loadUnaligned(as: NeuronVector.self) }
-                            UnsafeMutableRawPointer(ht + row * tile + j).storeBytes(of: h, as: NeuronVector.self)
-                            UnsafeMutableRawPointer(st + row * tile + j).storeBytes(of: sigmoid(h), as: NeuronVector.self)
+                            for i in 0...row { h += pa[row * t + i] * loadLanes(xt + i * tile + j) }
+                            storeLanes(h, ht + row * tile + j)
+                            storeLanes(sigmoid(h), st + row * tile + j)
                         }
                         j += lanes
                     }
@@ -219,10 +218,10 @@ enum PSUKernel {
                         while j < width {
                             let count = Swift.min(lanes, width - j)
                             var reset = NeuronVector()
-                            for i in 0..<row { reset += pr[row * t + i] * UnsafeRawPointer(st + i * tile + j).loadUnaligned(as: NeuronVector.self) }
-                            let v = UnsafeRawPointer(ht + row * tile + j).loadUnaligned(as: NeuronVector.self) - threshold * reset
+                            for i in 0..<row { reset += pr[row * t + i] * loadLanes(st + i * tile + j) }
+                            let v = loadLanes(ht + row * tile + j) - threshold * reset
                             storeLanes(v, pv + row * n + j0 + j, count)
-                            storeLanes(UnsafeRawPointer(st + row * tile + j).loadUnaligned(as: NeuronVector.self), pg + row * n + j0 + j, count)
+                            storeLanes(loadLanes(st + row * tile + j), pg + row * n + j0 + j, count)
                             storeLanes(NeuronVector(repeating: 0).replacing(with: 1, where: v - threshold .> 0), ps + row * n + j0 + j, count)
                             j += lanes
                         }

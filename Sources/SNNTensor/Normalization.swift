@@ -124,8 +124,6 @@ extension Tensor {
             if let t { for i in 0..<c { a[i] = t.storage.pointer[i] } }
             return a
         }
-        @inline(__always) func vec(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
-        @inline(__always) func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self) }
 
         var meanP = [Float](repeating: 0, count: pc), varP = [Float](repeating: 0, count: pc)
         if let statistics {
@@ -141,18 +139,18 @@ extension Tensor {
                             // One pass: sums of (x − k) and (x − k)² with k a sample of the channel, so the
                             // variance does not cancel catastrophically when |mean| ≫ std.
                             let cb = u / lanes, lane = (u % lanes) * 8
-                            let k = vec(px + cb * hw * bs + lane)
+                            let k = loadLanes(px + cb * hw * bs + lane)
                             var sum = SIMD8<Double>(repeating: 0), sq = SIMD8<Double>(repeating: 0)
                             for s in 0..<n {
                                 let base = px + (s * cbs + cb) * hw * bs + lane
                                 var a = SIMD8<Float>(repeating: 0), b = SIMD8<Float>(repeating: 0)
-                                for p in 0..<hw { let d = vec(base + p * bs) - k; a += d; b += d * d }
+                                for p in 0..<hw { let d = loadLanes(base + p * bs) - k; a += d; b += d * d }
                                 sum += SIMD8<Double>(a)
                                 sq += SIMD8<Double>(b)
                             }
                             let shiftMean = sum / m
-                            store(SIMD8<Float>(SIMD8<Double>(k) + shiftMean), pm + cb * bs + lane)
-                            store(SIMD8<Float>((sq / m - shiftMean * shiftMean).replacing(with: 0, where: sq / m - shiftMean * shiftMean .< 0)),
+                            storeLanes(SIMD8<Float>(SIMD8<Double>(k) + shiftMean), pm + cb * bs + lane)
+                            storeLanes(SIMD8<Float>((sq / m - shiftMean * shiftMean).replacing(with: 0, where: sq / m - shiftMean * shiftMean .< 0)),
                                   pv + cb * bs + lane)
                         }
                     }
@@ -177,8 +175,8 @@ extension Tensor {
                     for r in rows {
                         let cb = r % cbs, base = r * hw * bs
                         for lane in stride(from: 0, to: bs, by: 8) {
-                            let k = vec(sc + cb * bs + lane), t = vec(sh + cb * bs + lane)
-                            for p in 0..<hw { store(vec(px + base + p * bs + lane) * k + t, po + base + p * bs + lane) }
+                            let k = loadLanes(sc + cb * bs + lane), t = loadLanes(sh + cb * bs + lane)
+                            for p in 0..<hw { storeLanes(loadLanes(px + base + p * bs + lane) * k + t, po + base + p * bs + lane) }
                         }
                     }
                 }
@@ -197,21 +195,21 @@ extension Tensor {
                         Parallelism.forEachChunk(cbs * lanes, grain: 1) { units in
                             for u in units {
                                 let cb = u / lanes, lane = (u % lanes) * 8
-                                let mu = vec(pm + cb * bs + lane)
+                                let mu = loadLanes(pm + cb * bs + lane)
                                 var sb = SIMD8<Double>(repeating: 0), sw = SIMD8<Double>(repeating: 0)
                                 for s in 0..<n {
                                     let off = (s * cbs + cb) * hw * bs + lane
                                     var ab = SIMD8<Float>(repeating: 0), aw = SIMD8<Float>(repeating: 0)
                                     for p in 0..<hw {
-                                        let gv = vec(pg + off + p * bs)
+                                        let gv = loadLanes(pg + off + p * bs)
                                         ab += gv
-                                        aw += gv * (vec(px + off + p * bs) - mu)
+                                        aw += gv * (loadLanes(px + off + p * bs) - mu)
                                     }
                                     sb += SIMD8<Double>(ab)
                                     sw += SIMD8<Double>(aw)
                                 }
-                                store(SIMD8<Float>(sb), sg + cb * bs + lane)
-                                store(SIMD8<Float>(sw), sgx + cb * bs + lane)
+                                storeLanes(SIMD8<Float>(sb), sg + cb * bs + lane)
+                                storeLanes(SIMD8<Float>(sw), sgx + cb * bs + lane)
                             }
                         }
                     }
@@ -244,10 +242,10 @@ extension Tensor {
                                         let cb = r % cbs, base = r * hw * bs
                                         for lane in stride(from: 0, to: bs, by: 8) {
                                             let ci = cb * bs + lane
-                                            let kv = vec(kp + ci), av = vec(ap + ci), qv = vec(qp + ci), mu = vec(pm + ci)
+                                            let kv = loadLanes(kp + ci), av = loadLanes(ap + ci), qv = loadLanes(qp + ci), mu = loadLanes(pm + ci)
                                             for p in 0..<hw {
                                                 let o = base + p * bs + lane
-                                                store(kv * (vec(pg + o) - av - (vec(px + o) - mu) * qv), pd + o)
+                                                storeLanes(kv * (loadLanes(pg + o) - av - (loadLanes(px + o) - mu) * qv), pd + o)
                                             }
                                         }
                                     }

@@ -280,8 +280,6 @@ extension Tensor {
         let out = BlockedBuffer(layout: outLayout)
         let pi = UnsafePointer(buffer.pointer), po = out.pointer
         let planes = l.batch * l.channelBlocks
-        @inline(__always) func vec(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
-        @inline(__always) func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self) }
         Parallelism.forEachChunk(planes, grain: 4) { range in
             for plane in range {
                 let src = pi + plane * l.planeSize * bs, dst = po + plane * oh * ow * bs
@@ -289,8 +287,8 @@ extension Tensor {
                     for x in 0..<ow {
                         let a = src + ((2 * y) * w + 2 * x) * bs, b = a + w * bs
                         for lane in stride(from: 0, to: bs, by: 8) {
-                            let v = vec(a + lane) + vec(a + bs + lane) + vec(b + lane) + vec(b + bs + lane)
-                            store(v * 0.25, dst + (y * ow + x) * bs + lane)
+                            let v = loadLanes(a + lane) + loadLanes(a + bs + lane) + loadLanes(b + lane) + loadLanes(b + bs + lane)
+                            storeLanes(v * 0.25, dst + (y * ow + x) * bs + lane)
                         }
                     }
                 }
@@ -308,8 +306,8 @@ extension Tensor {
                         for x in 0..<ow {
                             let a = dst + ((2 * y) * w + 2 * x) * bs, b = a + w * bs
                             for lane in stride(from: 0, to: bs, by: 8) {
-                                let v = vec(src + (y * ow + x) * bs + lane) * 0.25
-                                store(v, a + lane); store(v, a + bs + lane); store(v, b + lane); store(v, b + bs + lane)
+                                let v = loadLanes(src + (y * ow + x) * bs + lane) * 0.25
+                                storeLanes(v, a + lane); storeLanes(v, a + bs + lane); storeLanes(v, b + lane); storeLanes(v, b + bs + lane)
                             }
                         }
                     }

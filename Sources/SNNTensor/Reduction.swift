@@ -17,7 +17,7 @@ extension Tensor {
                     var acc = SIMD8<Float>()
                     var k = 0
                     while k + 8 <= n {
-                        acc += UnsafeRawPointer(row + k).loadUnaligned(as: SIMD8<Float>.self)
+                        acc += loadLanes(row + k)
                         k += 8
                     }
                     var s = acc.sum()
