@@ -56,7 +56,7 @@ public enum EventFraming {
             if members[s.path] == nil { order.append(s.path) }
             members[s.path, default: []].append(i)
         }
-        let groups = order.map { members[$0]! }
+        let groups = order.map { members[$0, default: []] }
         let lock = NSLock()
         nonisolated(unsafe) var failure: SNNError?
         Parallelism.forEachChunk(groups.count, grain: 1) { range in

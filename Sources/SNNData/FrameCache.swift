@@ -78,19 +78,19 @@ public struct FrameCache: Sendable {
         let data = try build()
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            try AtomicFile.write(Self.encode(data, key: key), to: file)
+            try AtomicFile.write(try Self.encode(data, key: key), to: file)
         } catch {
             FileHandle.standardError.write(Data("snn: cannot write the frame cache in \(directory) (\(error)); going on without it\n".utf8))
         }
         return (data, outcome)
     }
 
-    static func encode(_ data: LabeledImages, key: String) -> Data {
+    static func encode(_ data: LabeledImages, key: String) throws -> Data {
         let count = data.images.count, n = data.count
         let whole = data.images.withUnsafeBufferPointer { v in v.allSatisfy { $0 >= 0 && $0 < 65536 && $0 == $0.rounded() } }
         let header: [String: Any] = ["key": key, "shape": data.images.shape, "classes": data.classCount,
                                      "dtype": whole ? "u16" : "f32"]
-        let json = [UInt8](try! JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]))
+        let json = [UInt8](try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]))
         let bodyStart = magic.count + 4 + json.count + 4, bodyLength = 4 * n + count * (whole ? 2 : 4)
         // One buffer, filled in place: the frames of a large set run to gigabytes.
         var out = Data(count: bodyStart + bodyLength)

@@ -162,10 +162,16 @@ open class Module {
                 throw SNNError(.mismatch, "unexpected entries: \(unexpected.sorted().joined(separator: ", "))", file: file)
             }
         }
-        for (path, shape, _) in targets where state[path]!.shape != shape {
-            throw SNNError(.mismatch, "entry \(path) has shape \(state[path]!.shape), the model expects \(shape)", file: file)
+        // Every target has an entry here (the missing ones were reported above); assign only when all fit.
+        var assignments: [(Tensor, (Tensor) -> Void)] = []
+        for (path, shape, assign) in targets {
+            guard let value = state[path] else { continue }
+            guard value.shape == shape else {
+                throw SNNError(.mismatch, "entry \(path) has shape \(value.shape), the model expects \(shape)", file: file)
+            }
+            assignments.append((value, assign))
         }
-        for (path, _, assign) in targets { assign(state[path]!.detached) }
+        for (value, assign) in assignments { assign(value.detached) }
     }
 }
 

@@ -444,12 +444,12 @@ public struct SafeTensors: Sendable, Equatable {
     ///   negative, no entry is named `"__metadata__"` and no key of ``metadata`` starts with
     ///   ``checksumKeyPrefix``.
     public func encoded() -> [UInt8] {
-        let names = entries.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        let sorted = entries.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
         precondition(!metadata.keys.contains { $0.hasPrefix(Self.checksumKeyPrefix) },
                      "SafeTensors: metadata keys starting with \(Self.checksumKeyPrefix) are reserved for checksums")
         var pairs = metadata
-        for name in names {
-            pairs[Self.checksumKeyPrefix + name] = Self.hex8(entries[name]!.values.withUnsafeBufferPointer { values in
+        for (name, entry) in sorted {
+            pairs[Self.checksumKeyPrefix + name] = Self.hex8(entry.values.withUnsafeBufferPointer { values in
                 #if _endian(big)
                 values.map { $0.bitPattern.littleEndian }.withUnsafeBytes { CRC32.checksum($0) }
                 #else
@@ -462,17 +462,16 @@ public struct SafeTensors: Sendable, Equatable {
         if !pairs.isEmpty {
             header.appendJSONString("__metadata__")
             header.append(contentsOf: Array(":{".utf8))
-            let keys = pairs.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-            for (i, key) in keys.enumerated() {
+            let sortedPairs = pairs.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+            for (i, (key, value)) in sortedPairs.enumerated() {
                 if i > 0 { header.append(UInt8(ascii: ",")) }
                 header.appendJSONString(key)
                 header.append(UInt8(ascii: ":"))
-                header.appendJSONString(pairs[key]!)
+                header.appendJSONString(value)
             }
             header.append(UInt8(ascii: "}"))
         }
-        for name in names {
-            let entry = entries[name]!
+        for (name, entry) in sorted {
             precondition(name != "__metadata__", "SafeTensors: a tensor cannot be named __metadata__")
             precondition(entry.shape.allSatisfy { $0 >= 0 } && entry.shape.reduce(1, *) == entry.values.count,
                          "SafeTensors: \"\(name)\" has \(entry.values.count) values for shape \(entry.shape)")
@@ -491,8 +490,8 @@ public struct SafeTensors: Sendable, Equatable {
         out.reserveCapacity(8 + header.count + dataSize)
         withUnsafeBytes(of: UInt64(header.count).littleEndian) { out.append(contentsOf: $0) }
         out.append(contentsOf: header)
-        for name in names {
-            entries[name]!.values.withUnsafeBufferPointer { values in
+        for (_, entry) in sorted {
+            entry.values.withUnsafeBufferPointer { values in
                 #if _endian(big)
                 for value in values { withUnsafeBytes(of: value.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
                 #else

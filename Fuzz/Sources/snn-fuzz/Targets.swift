@@ -157,7 +157,7 @@ enum FuzzTarget: String, CaseIterable {
                     "error without its place: \(error)")
             return
         }
-        let encoded = [UInt8](FrameCache.encode(set, key: cacheKey))
+        let encoded = [UInt8](try FrameCache.encode(set, key: cacheKey))
         guard let again = try? FrameCache.decode(encoded, key: cacheKey, file: "again.frames") else {
             fatalError("frame cache: a decoded file does not encode and decode again")
         }
