@@ -9,32 +9,18 @@ struct DataCommand: ParsableCommand {
         subcommands: [Inspect.self, Frames.self, Render.self, Emulate.self])
 
     /// The event file formats ``readEvents(_:width:height:)`` tells apart, for help texts.
-    static let eventFormats = "AEDAT 2.0 / 3.1 / 4.0, or an N-MNIST / N-Caltech101 .bin"
+    static let eventFormats = EventFileFormat.summary
     static let widthHelp = ArgumentHelp(
-        "Sensor width: events must lie inside it (AEDAT 3.1: default 128; .bin: default the largest x + 1; "
+        "Sensor width: events must lie inside it (AEDAT 3.1: default the camera its header names, else the "
+            + "largest x + 1; .bin: default the largest x + 1; "
             + "AEDAT 2.0 and 4.0 files give their own size and ignore it).")
     static let heightHelp = ArgumentHelp("Sensor height (as --width).")
     static let framingHelp = ArgumentHelp("Framing convention: \(Framing.names.joined(separator: ", ")).")
 
-    /// Reads an event file by its format: AEDAT 3.1 by its first line, N-MNIST `.bin` otherwise.
+    /// Reads an event file in the format its bytes say (``EventFileFormat``).
     static func readEvents(_ path: String, width: Int?, height: Int?) throws(SNNError) -> (format: String, events: EventStream) {
-        let bytes = try FileBytes.read(path)
-        if bytes.starts(with: Array("#!AER-DAT3.1".utf8)) {
-            return ("aedat-3.1", try AEDAT31.decode(bytes, file: path, width: width, height: height))
-        }
-        if bytes.starts(with: Array("#!AER-DAT2.0".utf8)) || (path.hasSuffix(".aedat") && bytes.first != UInt8(ascii: "#")) {
-            return ("aedat-2.0", try AEDAT20.decode(bytes, file: path))
-        }
-        if bytes.starts(with: AEDAT40.magic) {
-            return ("aedat-4.0", try AEDAT40.decode(bytes, file: path))
-        }
-        if bytes.starts(with: Array("#!AER-DAT".utf8)) {
-            throw SNNError(.unsupported, "this AEDAT version is not read (AEDAT 2.0, 3.1 and 4.0 are)", file: path, offset: 0)
-        }
-        if path.hasSuffix(".bin") {
-            return ("nmnist-bin", try NMNISTBinary.decode(bytes, file: path, width: width, height: height))
-        }
-        throw SNNError(.unsupported, "unknown event file format (expected AEDAT 2.0 / 3.1 / 4.0 or an N-MNIST .bin)", file: path, offset: 0)
+        let (format, events) = try EventFileFormat.read(path, width: width, height: height)
+        return (format.rawValue, events)
     }
 
     /// Refuses the sensor-size and frame-count flags a command was given when they are below 1.

@@ -1,42 +1,6 @@
 import Foundation
 import SNNTensor
 
-/// Images and integer labels held in memory.
-public struct LabeledImages: Sendable {
-    /// `[N, C, H, W]` pixel values scaled to [0, 1].
-    public var images: Tensor
-    public var labels: [Int]
-    public var classCount: Int
-
-    public init(images: Tensor, labels: [Int], classCount: Int) {
-        precondition(images.shape.first == labels.count, "LabeledImages: \(images.shape) images vs \(labels.count) labels")
-        self.images = images
-        self.labels = labels
-        self.classCount = classCount
-    }
-
-    public var count: Int { labels.count }
-
-    /// The samples at `indices`, in that order.
-    public func subset(_ indices: [Int]) -> LabeledImages {
-        let per = images.count / max(count, 1)
-        let out = Tensor(uninitializedShape: [indices.count] + Array(images.shape.dropFirst()))
-        var copy = out
-        images.withUnsafeBufferPointer { src in
-            copy.withUnsafeMutableBufferPointer { dst in
-                for (k, i) in indices.enumerated() {
-                    precondition(i >= 0 && i < count, "subset: index \(i) outside 0..<\(count)")
-                    for j in 0..<per { dst[k * per + j] = src[i * per + j] }
-                }
-            }
-        }
-        return LabeledImages(images: copy, labels: indices.map { labels[$0] }, classCount: classCount)
-    }
-}
-
-/// Which part of a data set.
-public enum Split: String, Sendable, CaseIterable { case train, test }
-
 /// The UCI optical handwritten digits (1,797 greyscale 8×8 images, 10 classes; CC BY 4.0,
 /// Alpaydin & Kaynak), embedded in the library.
 ///

@@ -256,7 +256,7 @@ import Testing
         for command in ["frames", "render"] {
             let help = try Self.help(command)
             // Every event format readEvents reads, and the sensor-size defaults per format.
-            for phrase in ["AEDAT 2.0 / 3.1 / 4.0", "N-Caltech101 .bin", "AEDAT 3.1: default 128", "--frames <frames>",
+            for phrase in ["AEDAT 2.0 / 3.1 / 4.0", "N-Caltech101 .bin", "AEDAT 3.1: default the camera its header names", "--frames <frames>",
                            "tonic-event-count:N", "replaced atomically"] {
                 #expect(help.contains(phrase), "data \(command) --help lacks '\(phrase)'")
             }
