@@ -117,17 +117,6 @@ import Testing
         #expect(again.encode(x).scalars == Encoder(.poisson(seed: 1), timeSteps: 2000).encodeOnce(x).scalars)
     }
 
-    @Test func tetLossEqualsMeanOfPerStepCrossEntropy() {
-        let logits = randomTensor([3, 4, 5], seed: 5), labels = [0, 4, 2, 2]
-        let tet = temporalEfficientTrainingLoss(perStepLogits: logits, labels: labels, labelSmoothing: 0.1).item
-        let perStep = (0..<3).map { crossEntropy(logits: logits.selecting($0), labels: labels, labelSmoothing: 0.1).item }
-        #expect(abs(tet - perStep.reduce(0, +) / 3) < 1e-5)
-        #expect(gradientError(at: [logits]) { temporalEfficientTrainingLoss(perStepLogits: $0[0], labels: labels) } < 1e-2)
-        #expect(gradientError(at: [logits]) {
-            temporalEfficientTrainingLoss(perStepLogits: $0[0], labels: labels, lambda: 0.3, target: 0.5)
-        } < 1e-2)
-    }
-
     @Test func spikeStatisticsAndEnergyClosedForm() {
         // Linear(4→3) on analog input, LIF, Linear(3→2) on its spikes.
         GlobalRandom.seed(6)

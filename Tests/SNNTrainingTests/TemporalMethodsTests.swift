@@ -6,6 +6,17 @@ import Testing
 /// TWO, TKS and TET (METHODS.md §6–7): test vectors, closed forms, finite differences, and the
 /// trainer and evaluator wiring.
 @Suite struct TemporalMethodsTests {
+    @Test func tetLossEqualsMeanOfPerStepCrossEntropy() {
+        let logits = randomTensor([3, 4, 5], seed: 5), labels = [0, 4, 2, 2]
+        let tet = temporalEfficientTrainingLoss(perStepLogits: logits, labels: labels, labelSmoothing: 0.1).item
+        let perStep = (0..<3).map { crossEntropy(logits: logits.selecting($0), labels: labels, labelSmoothing: 0.1).item }
+        #expect(abs(tet - perStep.reduce(0, +) / 3) < 1e-5)
+        #expect(gradientError(at: [logits]) { temporalEfficientTrainingLoss(perStepLogits: $0[0], labels: labels) } < 1e-2)
+        #expect(gradientError(at: [logits]) {
+            temporalEfficientTrainingLoss(perStepLogits: $0[0], labels: labels, lambda: 0.3, target: 0.5)
+        } < 1e-2)
+    }
+
     @Test func tksTestVectorOfMethods() {
         // T = 2, 3 classes, y = 0, τ = 1, z1 = [2, 1, 0] (correct), z2 = [0, 3, 1] (wrong).
         let z = Tensor(shape: [2, 1, 3], scalars: [2, 1, 0, 0, 3, 1])
