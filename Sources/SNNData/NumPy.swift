@@ -67,7 +67,7 @@ public enum NumPy {
         switch (kind, size) {
         case ("f", 4): convert = { Float(bitPattern: UInt32(truncatingIfNeeded: raw($0))) }
         case ("f", 8): convert = { Float(Double(bitPattern: raw($0))) }
-        case ("f", 2): convert = { NumPy.half(UInt16(truncatingIfNeeded: raw($0))) }
+        case ("f", 2): convert = { Float(halfPrecisionBits: UInt16(truncatingIfNeeded: raw($0))) }
         case ("u", 1), ("u", 2), ("u", 4), ("u", 8), ("b", 1): convert = { Float(raw($0)) }
         case ("i", 1), ("i", 2), ("i", 4), ("i", 8):
             let shift = UInt64(64 - 8 * size)
@@ -83,17 +83,6 @@ public enum NumPy {
             return t.permuted(Array((0..<shape.count).reversed()))
         }
         return Tensor(shape: shape, scalars: values)
-    }
-
-    /// IEEE half precision → Float.
-    static func half(_ h: UInt16) -> Float {
-        let sign: UInt32 = UInt32(h >> 15) << 31, exponent = Int((h >> 10) & 0x1F), mantissa = UInt32(h & 0x3FF)
-        if exponent == 0 {  // zero or subnormal
-            let v = Float(mantissa) * Float(sign == 0 ? 1 : -1) * 0x1p-24
-            return v
-        }
-        if exponent == 31 { return Float(bitPattern: sign | 0x7F80_0000 | (mantissa << 13)) }
-        return Float(bitPattern: sign | UInt32(exponent - 15 + 127) << 23 | (mantissa << 13))
     }
 
     /// Reads a `.npy` file.

@@ -355,7 +355,7 @@ public struct SafeTensors: Sendable, Equatable {
                 }
             case .f16:
                 for i in 0..<count {
-                    out[i] = floatFromHalf(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+                    out[i] = Float(halfPrecisionBits: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
                 }
             case .bf16:
                 for i in 0..<count {
@@ -382,21 +382,6 @@ public struct SafeTensors: Sendable, Equatable {
                 for i in 0..<count { out[i] = source.load(fromByteOffset: i, as: UInt8.self) != 0 ? 1 : 0 }
             }
             initialized = count
-        }
-    }
-
-    /// The value of an IEEE 754 half-precision number (done by hand: `Float16` is unavailable on
-    /// Intel Macs).
-    private static func floatFromHalf(_ bits: UInt16) -> Float {
-        let sign: Float = bits & 0x8000 != 0 ? -1 : 1
-        let exponent = UInt32(bits >> 10) & 0x1F, mantissa = UInt32(bits & 0x3FF)
-        switch exponent {
-        case 0:  // zero or subnormal: mantissa × 2⁻²⁴
-            return sign * Float(mantissa) * 0x1p-24
-        case 0x1F:  // infinity or NaN, keeping the payload
-            return Float(bitPattern: UInt32(bits & 0x8000) << 16 | 0x7F80_0000 | mantissa << 13)
-        default:
-            return Float(bitPattern: UInt32(bits & 0x8000) << 16 | (exponent + 112) << 23 | mantissa << 13)
         }
     }
 
