@@ -1,5 +1,4 @@
 import Foundation
-import SNNData
 import SNNTensor
 
 /// The data sets `snn train --dataset` accepts.
