@@ -34,7 +34,7 @@ struct Train: ParsableCommand {
     var epochs: Int?
     @Option(parsing: .unconditional, help: "Mini-batch size (default: 64).")
     var batchSize: Int?
-    @Option(parsing: .unconditional, help: "Base learning rate (scaled by batch/1024 unless --no-linear-scaling; default: 0.02).")
+    @Option(parsing: .unconditional, help: "Base learning rate (scaled by batch/1024 unless --no-linear-scaling; default: 0.02; 0.08 for spikformer).")
     var learningRate: Float?
     @Flag(inversion: .prefixedNo, help: "Scale the learning rate by batch size / 1024 (default: on).")
     var linearScaling: Bool?
@@ -186,7 +186,7 @@ struct Train: ParsableCommand {
         if let timeSteps { c.timeSteps = timeSteps }
         if let epochs { c.epochs = epochs }
         if let batchSize { c.batchSize = batchSize }
-        if let learningRate { c.learningRate = learningRate }
+        c.learningRate = learningRate ?? TrainingConfiguration.defaultLearningRate(for: c.model)
         if let linearScaling { c.linearScaling = linearScaling }
         if let optimizer { c.optimizer = optimizer }
         if let weightDecay { c.weightDecay = weightDecay }

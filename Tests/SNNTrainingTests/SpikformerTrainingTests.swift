@@ -94,4 +94,28 @@ import Testing
         let layers = try #require(result["firing_rates"] as? [String: Any])
         #expect(layers["blocks.0.attention.temporalInteraction"] != nil)
     }
+    /// A new Spikformer run without --learning-rate starts from 0.08 (docs/design-notes.md), an
+    /// explicit flag wins, other models keep 0.02, and the value resolved is the one config.json
+    /// records, so --resume and evaluate never see the default again.
+    @Test func spikformerLearningRateDefaultsOnlyWhenNotGiven() throws {
+        #expect(TrainingConfiguration.defaultLearningRate(for: .spikformer) == 0.08)
+        #expect(TrainingConfiguration.defaultLearningRate(for: .spikingCNN) == 0.02)
+        func recorded(_ flags: [String]) throws -> Float {
+            let run = temporaryPath("spikformer-lr")
+            defer { try? FileManager.default.removeItem(atPath: run) }
+            let r = try runSNN(flags + ["--epochs", "1", "--output", run])
+            try #require(r.status == 0, "\(r.error)")
+            let dictionary = try RunDirectory.open(at: run).readConfiguration()
+            return try TrainingConfiguration(dictionary: dictionary, file: run).learningRate
+        }
+        #expect(try recorded(Self.small) == 0.08)
+        #expect(try recorded(Self.small + ["--learning-rate", "0.02"]) == 0.02)
+        #expect(try recorded(["train", "--model", "spiking-mlp", "--widths", "16", "--time-steps", "2",
+                              "--train-samples", "64", "--test-samples", "32"]) == 0.02)
+        // A config.json written before the Spikformer default existed keeps its own rate.
+        var old = TrainingConfiguration()
+        old.model = .spikformer
+        old.learningRate = 0.02
+        #expect(try Self.roundTrip(old).learningRate == 0.02)
+    }
 }
