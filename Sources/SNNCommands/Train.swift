@@ -48,7 +48,7 @@ struct Train: ParsableCommand {
     var warmupEpochs: Int?
     @Option(help: "Loss: mean (cross-entropy of the mean output) or tet (mean of per-step cross-entropies; default: mean).")
     var loss: LossName?
-    @Option(help: "Encoding: direct, poisson, latency; sequential rows, columns, pixels, permuted-pixels (one row / column / pixel per step), delta-rows (UP/DOWN spikes of row sequences), rate-rows (Bernoulli spikes of rows scaled to [0, 1]); frames for event data (default: frames for event data sets, else direct).")
+    @Option(help: "Encoding: direct, poisson, latency; sequential rows, columns, pixels, permuted-pixels (one row / column / pixel per step), delta-rows (UP/DOWN spikes of row sequences), rate-rows (Bernoulli spikes of rows scaled to [0, 1]); frames for event data; speech-grid for shd, ssc and fsdd-mfcc (each step's channels on a 2×16×16 grid, for spikformer) (default: frames for event data sets, else direct).")
     var encoding: EncodingName?
     @Option(parsing: .unconditional, help: "Step of the delta-rows encoding (UP/DOWN spikes when a feature moves by this much; default: 0.5).")
     var deltaThreshold: Float?

@@ -27,6 +27,10 @@ public enum DatasetName: String, Sendable, CaseIterable {
     /// Whether samples are event recordings (framed into `[T, 2, H, W]`, `--encoding frames`).
     public var isEventData: Bool { [.nmnist, .dvsGesture, .cifar10DVS, .nCaltech101, .shd, .ssc].contains(self) }
 
+    /// Whether samples are speech: channels per time step (SHD, SSC) or MFCC frames (FSDD), the sets
+    /// `--encoding speech-grid` takes.
+    public var isSpeech: Bool { [.shd, .ssc, .fsddMFCC].contains(self) }
+
     /// Whether the event frames are images (resizable with `--event-size`), not channel vectors.
     public var hasEventImages: Bool { isEventData && self != .shd && self != .ssc }
 

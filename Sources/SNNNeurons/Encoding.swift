@@ -28,6 +28,11 @@ public enum Encoding: Sendable, Equatable {
     /// Rate coding of row sequences: rows as `rows`, each value replaced by a Bernoulli spike of
     /// probability clamp(x, 0, 1) (inputs scaled to [0, 1]), drawn from a generator seeded with `seed`.
     case rateRows(seed: UInt64)
+    /// Speech on an event-frame grid (``SpeechGrid``): each step's F channels become `[2, 16, 16]`.
+    /// Sequences `[N, T, F]` (framed spiking speech) are taken step by step as `frames` takes them
+    /// (the first T of them); images `[N, C, H, W]` (FSDD's MFCC frames) one row per step as `rows`
+    /// does (T = H), with F = C·W.
+    case speechGrid(SpeechGrid.Placement)
 
     /// The shape of one step's input for samples of shape `sample` (`[C, H, W]`).
     public func stepShape(forSample sample: [Int]) -> [Int] {
@@ -48,6 +53,10 @@ public enum Encoding: Sendable, Equatable {
         case .deltaRows:
             precondition(sample.count == 3, "delta-rows encoding needs sequences [C, H, W], got \(sample)")
             return [2 * sample[0], sample[2]]
+        case .speechGrid:
+            precondition(sample.count == 2 || sample.count == 3,
+                         "speech-grid encoding needs sequences [T, F] or images [C, H, W], got \(sample)")
+            return SpeechGrid.shape
         }
     }
 
@@ -57,7 +66,7 @@ public enum Encoding: Sendable, Equatable {
         case .rows, .rateRows: sample.count == 3 ? sample[1] : nil
         case .columns: sample.count == 3 ? sample[2] : nil
         case .pixels: sample.count == 3 ? sample[1] * sample[2] : nil
-        case .deltaRows: sample.count == 3 ? sample[1] : nil
+        case .deltaRows, .speechGrid: sample.count == 3 ? sample[1] : nil
         default: nil
         }
     }
@@ -162,6 +171,20 @@ public struct Encoder: Sendable {
                          "frames encoding: samples \(input.shape) have fewer than T = \(timeSteps) frames")
             let x = input.shape[1] == timeSteps ? input : input.slice(0..<timeSteps, alongAxis: 1)
             return x.permuted([1, 0] + Array(2..<input.rank))
+        case .speechGrid(let placement):
+            let steps: Tensor
+            if input.rank == 3 {
+                precondition(input.shape[1] >= timeSteps,
+                             "speech-grid encoding: sequences \(input.shape) have fewer than T = \(timeSteps) steps")
+                let x = input.shape[1] == timeSteps ? input : input.slice(0..<timeSteps, alongAxis: 1)
+                steps = x.permuted([1, 0, 2])
+            } else {
+                precondition(input.rank == 4 && input.shape[2] == timeSteps,
+                             "speech-grid encoding: images \(input.shape) must have H = T = \(timeSteps)")
+                let (n, c, w) = (input.shape[0], input.shape[1], input.shape[3])
+                steps = input.permuted([2, 0, 1, 3]).reshaped(to: [timeSteps, n, c * w])
+            }
+            return SpeechGrid(placement).map(steps)
         }
     }
 }

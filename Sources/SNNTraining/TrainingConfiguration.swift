@@ -42,6 +42,9 @@ public enum EncodingName: String, Sendable, CaseIterable {
     case deltaRows = "delta-rows"
     /// Rate-coded rows: Bernoulli spikes of probability clamp(x, 0, 1), one row per step.
     case rateRows = "rate-rows"
+    /// Speech on Spikformer's event-frame grid `[2, 16, 16]` (SHD, SSC: the 700 channels interpolated
+    /// onto 512 cells; FSDD: one MFCC frame per step, zero-padded); see ``SpeechGrid``.
+    case speechGrid = "speech-grid"
 }
 
 /// Masked surrogate gradients for a run (METHODS.md §6).
@@ -254,7 +257,11 @@ public struct TrainingConfiguration: Sendable, Equatable {
         if !framing.fixesFrameCount {
             throw bad("--framing \(framing) gives as many frames as each recording allows; training needs --time-steps frames (sj-number, sj-time or tonic-time-bins)")
         }
-        if dataset.isEventData != (encoding == .frames) {
+        if encoding == .speechGrid {
+            if !dataset.isSpeech {
+                throw bad("--encoding speech-grid is for the speech data sets (shd, ssc, fsdd-mfcc), not \(dataset.rawValue)")
+            }
+        } else if dataset.isEventData != (encoding == .frames) {
             throw bad(dataset.isEventData ? "\(dataset.rawValue) holds event recordings: use --encoding frames (the default for it)"
                                           : "--encoding frames is for event data sets (nmnist, dvs-gesture, cifar10-dvs, n-caltech101, shd, ssc), not \(dataset.rawValue)")
         }
@@ -312,6 +319,17 @@ public struct TrainingConfiguration: Sendable, Equatable {
             let side = sampleShape.count >= 2 ? min(sampleShape[sampleShape.count - 1], sampleShape[sampleShape.count - 2]) : 0
             if augmentation.cropPadding > side {
                 throw SNNError(.invalidArgument, "--crop-padding \(augmentation.cropPadding) exceeds the \(side)-pixel side of \(dataset.rawValue)'s images")
+            }
+        }
+        if case .speechGrid(let placement) = resolvedEncoding {
+            // Sequences [T, F] or MFCC images [C, H, W] (one row per step, F = C·W).
+            guard sampleShape.count == 2 || sampleShape.count == 3 else {
+                throw SNNError(.invalidArgument,
+                               "--encoding speech-grid needs samples [T, F] or [C, H, W]; \(dataset.rawValue) has \(sampleShape)")
+            }
+            let channels = sampleShape.count == 2 ? sampleShape[1] : sampleShape[0] * sampleShape[2]
+            do { try SpeechGrid(placement).check(channels: channels) } catch {
+                throw SNNError(.invalidArgument, "--encoding speech-grid on \(dataset.rawValue): \(error.message)")
             }
         }
         let model = modelConfiguration(inputShape: sampleShape, classes: 1)
@@ -507,6 +525,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
         case .permutedPixels: .pixels(permutationSeed: 0x5EED_0F_0DE5)  // fixed: the same order for every run
         case .deltaRows: .deltaRows(threshold: deltaThreshold)
         case .rateRows: .rateRows(seed: seed ^ 0x5EED_0F_7A7E)
+        // Cochlear channels are neighbouring frequencies and are interpolated (METHODS.md §5); short
+        // feature vectors are placed one per cell.
+        case .speechGrid: .speechGrid(dataset.isEventData ? .resampled : .padded)
         }
     }
 

@@ -118,4 +118,28 @@ import Testing
         old.learningRate = 0.02
         #expect(try Self.roundTrip(old).learningRate == 0.02)
     }
+
+    /// --encoding speech-grid: only for speech sets, and a padded placement refuses more than 512
+    /// channels per step with the flag named.
+    @Test func speechGridEncodingIsCheckedAtTheBoundary() throws {
+        var c = TrainingConfiguration()
+        c.encoding = .speechGrid
+        let digits = #expect(throws: SNNError.self) { try c.validate() }
+        #expect(digits?.message.contains("--encoding speech-grid is for the speech data sets") == true)
+        c.dataset = .fsddMFCC
+        c.model = .spikformer
+        c.spikformer = SpikformerConfiguration(embedDimension: 16, heads: 2, depth: 1)
+        c.timeSteps = 32
+        try c.validate()
+        #expect(c.resolvedEncoding == .speechGrid(.padded))
+        try c.validate(sampleShape: [1, 32, 13], trainSamples: 10, testSamples: 10)
+        let wide = #expect(throws: SNNError.self) { try c.validate(sampleShape: [1, 32, 600], trainSamples: 10, testSamples: 10) }
+        #expect(wide?.message.contains("--encoding speech-grid on fsdd-mfcc") == true)
+        #expect(wide?.message.contains("600 channels per step do not fit") == true)
+        c.dataset = .shd
+        c.timeSteps = 8
+        #expect(c.resolvedEncoding == .speechGrid(.resampled))
+        try c.validate(sampleShape: [8, 700], trainSamples: 10, testSamples: 10)
+        #expect(c.modelConfiguration(inputShape: [8, 700], classes: 20).inputShape == [2, 16, 16])
+    }
 }
