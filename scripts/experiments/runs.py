@@ -31,6 +31,13 @@ def train(run_dir, args, epochs):
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 
+def write_page(path, text):
+    """Replaces the page at `path` with `text` in one rename, so a reader never sees half of it."""
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+
+
 def mean_std(values, scale=1.0, digits=2):
     if not values:
         return "—"

@@ -32,7 +32,7 @@ import statistics
 import subprocess
 import sys
 
-from runs import DATA, ROOT, SNN, mean_std, metrics, relative, train
+from runs import DATA, ROOT, SNN, mean_std, metrics, relative, train, write_page
 METHODS = {
     "baseline": [],
     "msg": ["--msg-probability", "0.5"],
@@ -232,10 +232,8 @@ def main():
     note = a.note if a.note is not None else previous["note"]
 
     def write():
-        text = page(a.runs, seeds, task_args, methods, note, EMULATED if a.nmnist_dir else None, previous)
-        with open(a.output + ".tmp", "w") as f:
-            f.write(text)
-        os.replace(a.output + ".tmp", a.output)
+        made = EMULATED if a.nmnist_dir else None
+        write_page(a.output, page(a.runs, seeds, task_args, methods, note, made, previous))
 
     if not a.page_only:
         if not os.path.exists(SNN):
