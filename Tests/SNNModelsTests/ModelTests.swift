@@ -12,24 +12,25 @@ import Testing
 
     @Test(arguments: cases)
     func forwardAndBackward(_ c: (ModelName, [Int])) {
-        GlobalRandom.seed(1)
-        // A recurrent layer needs a neuron that steps from its own state.
-        for kind in NeuronKind.allCases where c.0 != .recurrentMLP || NeuronConfiguration(kind: kind).isStepwise {
-            let config = ModelConfiguration(name: c.0, inputShape: c.1, classes: 5,
-                                            neuron: NeuronConfiguration(kind: kind, threshold: 0.5, timeSteps: 3))
-            let model = config.make()
-            let x = randomTensor([3, 2] + c.1, seed: 2, scale: 2)
-            let (loss, gradients) = valueWithGradient(at: model) { model in
-                let out = model(x)
-                #expect(out.shape == [3, 2, 5], "\(c.0) output \(out.shape)")
-                return crossEntropy(logits: Readout.mean(out), labels: [1, 3])
+        GlobalRandom.withSeed(1) {
+            // A recurrent layer needs a neuron that steps from its own state.
+            for kind in NeuronKind.allCases where c.0 != .recurrentMLP || NeuronConfiguration(kind: kind).isStepwise {
+                let config = ModelConfiguration(name: c.0, inputShape: c.1, classes: 5,
+                                                neuron: NeuronConfiguration(kind: kind, threshold: 0.5, timeSteps: 3))
+                let model = config.make()
+                let x = randomTensor([3, 2] + c.1, seed: 2, scale: 2)
+                let (loss, gradients) = valueWithGradient(at: model) { model in
+                    let out = model(x)
+                    #expect(out.shape == [3, 2, 5], "\(c.0) output \(out.shape)")
+                    return crossEntropy(logits: Readout.mean(out), labels: [1, 3])
+                }
+                #expect(loss.item.isFinite)
+                let parameters = model.namedParameters()
+                #expect(gradients.byPath.count == parameters.filter { $0.parameter.requiresGradient }.count)
+                // The classifier always receives gradient; so does at least one weight of the first layer.
+                let nonzero = gradients.byPath.filter { $0.value.scalars.contains { $0 != 0 } }
+                #expect(nonzero.count >= 2, "\(c.0)/\(kind): only \(nonzero.keys.sorted()) have gradient")
             }
-            #expect(loss.item.isFinite)
-            let parameters = model.namedParameters()
-            #expect(gradients.byPath.count == parameters.filter { $0.parameter.requiresGradient }.count)
-            // The classifier always receives gradient; so does at least one weight of the first layer.
-            let nonzero = gradients.byPath.filter { $0.value.scalars.contains { $0 != 0 } }
-            #expect(nonzero.count >= 2, "\(c.0)/\(kind): only \(nonzero.keys.sorted()) have gradient")
         }
     }
 
@@ -82,21 +83,22 @@ import Testing
     }
 
     @Test func checkpointRoundTripRestoresOutputs() throws {
-        GlobalRandom.seed(3)
-        let config = ModelConfiguration(name: .sewResNet18, inputShape: [2, 8, 8], classes: 4)
-        let a = config.make(), b = config.make()
-        let x = randomTensor([2, 2, 2, 8, 8], seed: 4, scale: 2)
-        _ = a(x)  // moves running statistics away from their initial values
-        a.eval()
-        b.eval()
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("snn-\(UUID().uuidString).safetensors").path
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        try a.save(to: path)
-        try b.load(from: path)
-        #expect(a(x).scalars == b(x).scalars)
-        // A checkpoint of another architecture is refused, naming the problem.
-        let other = ModelConfiguration(name: .spikingCNN, inputShape: [2, 8, 8], classes: 4).make()
-        #expect(throws: SNNError.self) { try other.load(from: path) }
+        try GlobalRandom.withSeed(3) {
+            let config = ModelConfiguration(name: .sewResNet18, inputShape: [2, 8, 8], classes: 4)
+            let a = config.make(), b = config.make()
+            let x = randomTensor([2, 2, 2, 8, 8], seed: 4, scale: 2)
+            _ = a(x)  // moves running statistics away from their initial values
+            a.eval()
+            b.eval()
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("snn-\(UUID().uuidString).safetensors").path
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            try a.save(to: path)
+            try b.load(from: path)
+            #expect(a(x).scalars == b(x).scalars)
+            // A checkpoint of another architecture is refused, naming the problem.
+            let other = ModelConfiguration(name: .spikingCNN, inputShape: [2, 8, 8], classes: 4).make()
+            #expect(throws: SNNError.self) { try other.load(from: path) }
+        }
     }
 }
 
@@ -119,24 +121,25 @@ import Testing
 
     @Test func spikeStatisticsAndEnergyClosedForm() {
         // Linear(4→3) on analog input, LIF, Linear(3→2) on its spikes.
-        GlobalRandom.seed(6)
-        let lif = LIF(tau: 2, threshold: 0.5, surrogate: .arctangent())
-        let model = Sequential { Linear(4, 3); lif; Linear(3, 2) }
-        let x = randomTensor([5, 7, 4], seed: 7, scale: 2)
-        lif.statistics = SpikeStatistics()
-        let counter = OperationCounter()
-        let spikes = lif((model.layers[0])(x))
-        _ = counter.measure { model(x) }
-        let rate = Double(spikes.mean().item)
-        #expect(abs(lif.statistics!.firingRate - rate) < 1e-6)
-        let records = counter.records(in: model)
-        #expect(records.map(\.path) == ["0", "2"])
-        #expect(records[0].record.macs == Double(5 * 7 * 4 * 3) && !records[0].record.binaryInput)
-        #expect(records[1].record.binaryInput)
-        #expect(abs(records[1].record.activeMACs - Double(5 * 7 * 3 * 2) * rate) < 1e-5 * records[1].record.activeMACs)
-        let energy = EnergyEstimate(records: records.map(\.record), samples: 7)
-        let expected = (4.6e-12 * Double(5 * 4 * 3) + 0.9e-12 * Double(5 * 3 * 2) * rate)
-        #expect(abs(energy.joules - expected) < 1e-6 * expected)
+        GlobalRandom.withSeed(6) {
+            let lif = LIF(tau: 2, threshold: 0.5, surrogate: .arctangent())
+            let model = Sequential { Linear(4, 3); lif; Linear(3, 2) }
+            let x = randomTensor([5, 7, 4], seed: 7, scale: 2)
+            lif.statistics = SpikeStatistics()
+            let counter = OperationCounter()
+            let spikes = lif((model.layers[0])(x))
+            _ = counter.measure { model(x) }
+            let rate = Double(spikes.mean().item)
+            #expect(abs(lif.statistics!.firingRate - rate) < 1e-6)
+            let records = counter.records(in: model)
+            #expect(records.map(\.path) == ["0", "2"])
+            #expect(records[0].record.macs == Double(5 * 7 * 4 * 3) && !records[0].record.binaryInput)
+            #expect(records[1].record.binaryInput)
+            #expect(abs(records[1].record.activeMACs - Double(5 * 7 * 3 * 2) * rate) < 1e-5 * records[1].record.activeMACs)
+            let energy = EnergyEstimate(records: records.map(\.record), samples: 7)
+            let expected = (4.6e-12 * Double(5 * 4 * 3) + 0.9e-12 * Double(5 * 3 * 2) * rate)
+            #expect(abs(energy.joules - expected) < 1e-6 * expected)
+        }
     }
 }
 

@@ -68,69 +68,71 @@ import Testing
     @Test(arguments: [(8, 2, 5), (12, 3, 16), (6, 1, 4)])
     func attentionEqualsAStepByStepComposition(_ c: (Int, Int, Int)) throws {
         let (channels, heads, tokens) = c
-        GlobalRandom.seed(11)
-        let ssa = try SpikingSelfAttention(dimension: channels, heads: heads, tokens: tokens)
-        // Batch-norm scales and shifts away from their initial 1 and 0, so the reference must use them.
-        for (i, branch) in [ssa.query, ssa.key, ssa.value, ssa.projection].enumerated() {
-            let norm = branch.layers[1] as! BatchNorm
-            norm.weight = randomTensor([channels], seed: 40 + UInt64(i), scale: 0.3) + 1
-            norm.bias = randomTensor([channels], seed: 50 + UInt64(i), scale: 0.3)
+        try GlobalRandom.withSeed(11) {
+            let ssa = try SpikingSelfAttention(dimension: channels, heads: heads, tokens: tokens)
+            // Batch-norm scales and shifts away from their initial 1 and 0, so the reference must use them.
+            for (i, branch) in [ssa.query, ssa.key, ssa.value, ssa.projection].enumerated() {
+                let norm = branch.layers[1] as! BatchNorm
+                norm.weight = randomTensor([channels], seed: 40 + UInt64(i), scale: 0.3) + 1
+                norm.bias = randomTensor([channels], seed: 50 + UInt64(i), scale: 0.3)
+            }
+            let x = Self.spikes([4, 3, channels, tokens], probability: 0.4, seed: 12) * 2 - 0.3
+            let r = randomTensor([4, 3, channels, tokens], seed: 13)
+            var output = Tensor(0), expected = Tensor(0)
+            let (_, layerGradient) = valueWithGradient(at: [x]) { t in
+                output = ssa(t[0])
+                return (output * r).sum()
+            }
+            let (_, referenceGradient) = valueWithGradient(at: [x]) { t in
+                expected = Self.referenceAttention(ssa, t[0])
+                return (expected * r).sum()
+            }
+            #expect(output.shape == x.shape)
+            #expect(output.scalars == expected.scalars)
+            #expect(output.scalars.contains(1) && output.scalars.contains(0), "the test needs both spikes and silence")
+            #expect(relativeError(layerGradient[0], referenceGradient[0]) < 1e-4)
         }
-        let x = Self.spikes([4, 3, channels, tokens], probability: 0.4, seed: 12) * 2 - 0.3
-        let r = randomTensor([4, 3, channels, tokens], seed: 13)
-        var output = Tensor(0), expected = Tensor(0)
-        let (_, layerGradient) = valueWithGradient(at: [x]) { t in
-            output = ssa(t[0])
-            return (output * r).sum()
-        }
-        let (_, referenceGradient) = valueWithGradient(at: [x]) { t in
-            expected = Self.referenceAttention(ssa, t[0])
-            return (expected * r).sum()
-        }
-        #expect(output.shape == x.shape)
-        #expect(output.scalars == expected.scalars)
-        #expect(output.scalars.contains(1) && output.scalars.contains(0), "the test needs both spikes and silence")
-        #expect(relativeError(layerGradient[0], referenceGradient[0]) < 1e-4)
     }
 
     /// With a smooth stand-in for the neurons, every gradient of SSA (with and without TIM), the MLP,
     /// a block and SPS equals finite differences.
     @Test func gradientsMatchFiniteDifferences() throws {
-        GlobalRandom.seed(14)
-        let smooth: () -> any Layer = { SmoothNeuron() }
-        let x = randomTensor([3, 2, 8, 4], seed: 15)
-        let ssa = try SpikingSelfAttention(dimension: 8, heads: 2, tokens: 4, temporalInteraction: nil, neuron: smooth)
-        #expect(layerGradientError(ssa, at: x) < 1e-2)
-        let tim = try TemporalInteraction(headDimension: 4, tokens: 4, kernelSize: 3, axis: .features,
-                                          inputNeuron: SmoothNeuron(threshold: 0.3), outputNeuron: SmoothNeuron(threshold: 0.25))
-        let ssaTIM = try SpikingSelfAttention(dimension: 8, heads: 2, tokens: 4, temporalInteraction: tim, neuron: smooth)
-        #expect(layerGradientError(ssaTIM, at: x) < 1e-2)
-        let mlp = SpikingMLP(dimension: 8, hiddenDimension: 12, neuron: smooth)
-        #expect(layerGradientError(mlp, at: x) < 1e-2)
-        let block = SpikformerBlock(attention: ssa, mlp: mlp)
-        #expect(layerGradientError(block, at: x) < 1e-2)
-        let sps = try SpikingPatchSplitting(inputShape: [2, 5, 6], embedDimension: 8, neuron: smooth)
-        #expect(sps.poolingStages == 0)
-        #expect(layerGradientError(sps, at: randomTensor([2, 2, 2, 5, 6], seed: 16)) < 1e-2)
-        // With pooling, finite differences cross the max-pool's switches of winner (every parameter moves
-        // every pooled value), so the pooled SPS is checked against its parts instead: the stages above,
-        // and MaxPool2d, whose pullback has its own finite-difference test.
-        let pooling = try SpikingPatchSplitting(inputShape: [1, 8, 8], embedDimension: 8, neuron: smooth)
-        #expect(pooling.poolingStages == 1 && pooling.stages[3].layers.last is MaxPool2d)
-        let frames = randomTensor([2, 2, 1, 8, 8], seed: 17), r = randomTensor([2, 2, 8, 16], seed: 18)
-        let (_, whole) = valueWithGradient(at: [frames]) { t in (pooling(t[0]) * r).sum() }
-        let (_, parts) = valueWithGradient(at: [frames]) { t in
-            var x = t[0]
-            for stage in pooling.stages {
-                for layer in stage.layers where !(layer is MaxPool2d) { x = layer(x) }
-                if stage.layers.last is MaxPool2d {
-                    x = x.reshaped(to: [-1] + Array(x.shape.suffix(3)))
-                        .maxPool2d(kernelSize: (3, 3), stride: (2, 2), padding: (1, 1)).reshaped(to: [2, 2, 8, 4, 4])
+        try GlobalRandom.withSeed(14) {
+            let smooth: () -> any Layer = { SmoothNeuron() }
+            let x = randomTensor([3, 2, 8, 4], seed: 15)
+            let ssa = try SpikingSelfAttention(dimension: 8, heads: 2, tokens: 4, temporalInteraction: nil, neuron: smooth)
+            #expect(layerGradientError(ssa, at: x) < 1e-2)
+            let tim = try TemporalInteraction(headDimension: 4, tokens: 4, kernelSize: 3, axis: .features,
+                                              inputNeuron: SmoothNeuron(threshold: 0.3), outputNeuron: SmoothNeuron(threshold: 0.25))
+            let ssaTIM = try SpikingSelfAttention(dimension: 8, heads: 2, tokens: 4, temporalInteraction: tim, neuron: smooth)
+            #expect(layerGradientError(ssaTIM, at: x) < 1e-2)
+            let mlp = SpikingMLP(dimension: 8, hiddenDimension: 12, neuron: smooth)
+            #expect(layerGradientError(mlp, at: x) < 1e-2)
+            let block = SpikformerBlock(attention: ssa, mlp: mlp)
+            #expect(layerGradientError(block, at: x) < 1e-2)
+            let sps = try SpikingPatchSplitting(inputShape: [2, 5, 6], embedDimension: 8, neuron: smooth)
+            #expect(sps.poolingStages == 0)
+            #expect(layerGradientError(sps, at: randomTensor([2, 2, 2, 5, 6], seed: 16)) < 1e-2)
+            // With pooling, finite differences cross the max-pool's switches of winner (every parameter moves
+            // every pooled value), so the pooled SPS is checked against its parts instead: the stages above,
+            // and MaxPool2d, whose pullback has its own finite-difference test.
+            let pooling = try SpikingPatchSplitting(inputShape: [1, 8, 8], embedDimension: 8, neuron: smooth)
+            #expect(pooling.poolingStages == 1 && pooling.stages[3].layers.last is MaxPool2d)
+            let frames = randomTensor([2, 2, 1, 8, 8], seed: 17), r = randomTensor([2, 2, 8, 16], seed: 18)
+            let (_, whole) = valueWithGradient(at: [frames]) { t in (pooling(t[0]) * r).sum() }
+            let (_, parts) = valueWithGradient(at: [frames]) { t in
+                var x = t[0]
+                for stage in pooling.stages {
+                    for layer in stage.layers where !(layer is MaxPool2d) { x = layer(x) }
+                    if stage.layers.last is MaxPool2d {
+                        x = x.reshaped(to: [-1] + Array(x.shape.suffix(3)))
+                            .maxPool2d(kernelSize: (3, 3), stride: (2, 2), padding: (1, 1)).reshaped(to: [2, 2, 8, 4, 4])
+                    }
                 }
+                return ((x + pooling.positionEmbedding(x)).reshaped(to: [2, 2, 8, 16]) * r).sum()
             }
-            return ((x + pooling.positionEmbedding(x)).reshaped(to: [2, 2, 8, 16]) * r).sum()
+            #expect(relativeError(whole[0], parts[0]) < 1e-6)
         }
-        #expect(relativeError(whole[0], parts[0]) < 1e-6)
     }
 
     // MARK: Sizes
@@ -208,37 +210,39 @@ import Testing
 
     @Test(arguments: TemporalInteraction.Axis.allCases)
     func spikformerTrainsEndToEnd(_ axis: TemporalInteraction.Axis) throws {
-        GlobalRandom.seed(21)
-        // 8×8 → 16 tokens; D = 16 so the feature axis exists too.
-        let model = try Spikformer(inputShape: [1, 8, 8], classes: 4,
-                                   configuration: SpikformerConfiguration(embedDimension: 32, heads: 2, depth: 1,
-                                                                          temporalInteraction: .init(axis: axis)))
-        let x = randomTensor([3, 2, 1, 8, 8], seed: 22, scale: 2)
-        let (loss, gradients) = valueWithGradient(at: model) { m in
-            let out = m(x)
-            #expect(out.shape == [3, 2, 4])
-            return crossEntropy(logits: Readout.mean(out), labels: [0, 3])
+        try GlobalRandom.withSeed(21) {
+            // 8×8 → 16 tokens; D = 16 so the feature axis exists too.
+            let model = try Spikformer(inputShape: [1, 8, 8], classes: 4,
+                                       configuration: SpikformerConfiguration(embedDimension: 32, heads: 2, depth: 1,
+                                                                              temporalInteraction: .init(axis: axis)))
+            let x = randomTensor([3, 2, 1, 8, 8], seed: 22, scale: 2)
+            let (loss, gradients) = valueWithGradient(at: model) { m in
+                let out = m(x)
+                #expect(out.shape == [3, 2, 4])
+                return crossEntropy(logits: Readout.mean(out), labels: [0, 3])
+            }
+            #expect(loss.item.isFinite)
+            #expect(gradients.byPath.count == model.namedParameters().filter(\.parameter.requiresGradient).count)
+            // TIM's convolution is reached through the recurrence and the attention.
+            let tim = gradients["blocks.0.attention.temporalInteraction.convolution.weight"]
+            #expect(tim?.scalars.contains { $0 != 0 } == true)
         }
-        #expect(loss.item.isFinite)
-        #expect(gradients.byPath.count == model.namedParameters().filter(\.parameter.requiresGradient).count)
-        // TIM's convolution is reached through the recurrence and the attention.
-        let tim = gradients["blocks.0.attention.temporalInteraction.convolution.weight"]
-        #expect(tim?.scalars.contains { $0 != 0 } == true)
     }
 
     // MARK: TIM at initialisation
 
     /// Per-step firing rates of Q and Q̃ = TIM(Q) in a freshly initialised DVS-sized SSA.
     static func queryRates(_ thresholds: TemporalInteraction.Thresholds) throws -> (q: [Double], tim: [Double]) {
-        GlobalRandom.seed(31)
-        let ssa = try SpikingSelfAttention(dimension: 256, heads: 16, tokens: 16,
-                                           temporalInteraction: TemporalInteractionConfiguration(thresholds: thresholds))
-        let x = spikes([10, 4, 256, 16], probability: 0.2, seed: 32)
-        let q = ssa.query(x).reshaped(to: [10, 4, 16, 16, 16])
-        let tim = try #require(ssa.temporalInteraction)
-        let qTilde = tim(q)
-        func rates(_ s: Tensor) -> [Double] { (0..<10).map { Double(s.selecting($0).mean().item) } }
-        return (rates(q), rates(qTilde))
+        try GlobalRandom.withSeed(31) {
+            let ssa = try SpikingSelfAttention(dimension: 256, heads: 16, tokens: 16,
+                                               temporalInteraction: TemporalInteractionConfiguration(thresholds: thresholds))
+            let x = spikes([10, 4, 256, 16], probability: 0.2, seed: 32)
+            let q = ssa.query(x).reshaped(to: [10, 4, 16, 16, 16])
+            let tim = try #require(ssa.temporalInteraction)
+            let qTilde = tim(q)
+            func rates(_ s: Tensor) -> [Double] { (0..<10).map { Double(s.selecting($0).mean().item) } }
+            return (rates(q), rates(qTilde))
+        }
     }
 
     @Test func defaultThresholdsKeepQueriesFiring() throws {

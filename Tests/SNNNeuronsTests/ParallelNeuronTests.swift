@@ -57,38 +57,40 @@ import Testing
     }
 
     @Test func maskedPSNWithFullMaskIsCausal() {
-        GlobalRandom.seed(4)
-        let m = MaskedPSN(timeSteps: 6, order: 2, lambda: 1, surrogate: .arctangent())
-        let x = randomTensor([6, 3], seed: 5, scale: 2)
-        var y = x
-        y.withUnsafeMutableBufferPointer { p in for i in 12..<18 { p[i] += 5 } }  // change step 4 only
-        let a = m(x), b = m(y)
-        // Steps before 4 cannot see the change; steps beyond 4 + k − 1 = 5 would not either.
-        #expect(a.slice(0..<4).scalars == b.slice(0..<4).scalars)
-        #expect(MaskedPSN<Arctangent>.lambda(epoch: 0, epochs: 17) == 0)
-        #expect(MaskedPSN<Arctangent>.lambda(epoch: 1, epochs: 17) == 0.5)
-        #expect(MaskedPSN<Arctangent>.lambda(epoch: 2, epochs: 17) == 1)
+        GlobalRandom.withSeed(4) {
+            let m = MaskedPSN(timeSteps: 6, order: 2, lambda: 1, surrogate: .arctangent())
+            let x = randomTensor([6, 3], seed: 5, scale: 2)
+            var y = x
+            y.withUnsafeMutableBufferPointer { p in for i in 12..<18 { p[i] += 5 } }  // change step 4 only
+            let a = m(x), b = m(y)
+            // Steps before 4 cannot see the change; steps beyond 4 + k − 1 = 5 would not either.
+            #expect(a.slice(0..<4).scalars == b.slice(0..<4).scalars)
+            #expect(MaskedPSN<Arctangent>.lambda(epoch: 0, epochs: 17) == 0)
+            #expect(MaskedPSN<Arctangent>.lambda(epoch: 1, epochs: 17) == 0.5)
+            #expect(MaskedPSN<Arctangent>.lambda(epoch: 2, epochs: 17) == 1)
+        }
     }
 
     /// Finite differences through the membrane (the spikes are a step function; their surrogate
     /// gradient is checked against SpikingJelly separately).
     @Test(arguments: ParallelSpikingUnit.Variant.allCases)
     func psuMembraneGradients(_ variant: ParallelSpikingUnit.Variant) {
-        GlobalRandom.seed(6)
-        let unit = ParallelSpikingUnit(variant, timeSteps: 5, tau: 2, threshold: 0.5)
-        let x = randomTensor([5, 4], seed: 7)
-        let w0 = unit.weight, b0 = unit.bias
-        let sources = variant == .psu ? [x] : [x, w0, b0]
-        let error = gradientError(at: sources) { t in
-            if t.count > 1 {
-                unit.weight = t[1]
-                unit.bias = t[2]
+        GlobalRandom.withSeed(6) {
+            let unit = ParallelSpikingUnit(variant, timeSteps: 5, tau: 2, threshold: 0.5)
+            let x = randomTensor([5, 4], seed: 7)
+            let w0 = unit.weight, b0 = unit.bias
+            let sources = variant == .psu ? [x] : [x, w0, b0]
+            let error = gradientError(at: sources) { t in
+                if t.count > 1 {
+                    unit.weight = t[1]
+                    unit.bias = t[2]
+                }
+                return unit.membrane(t[0])
             }
-            return unit.membrane(t[0])
+            unit.weight = w0
+            unit.bias = b0
+            #expect(error < 1e-2)
         }
-        unit.weight = w0
-        unit.bias = b0
-        #expect(error < 1e-2)
     }
 
     @Test(arguments: [(3, 5), (8, 9_001), (16, 20_000)])

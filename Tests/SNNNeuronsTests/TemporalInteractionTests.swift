@@ -72,19 +72,20 @@ import Testing
     @Test(arguments: [(TemporalInteraction.Axis.tokens, 3, 7), (.tokens, 4, 4), (.features, 4, 4), (.features, 6, 6)])
     func recurrenceMatchesAnExplicitLoop(_ c: (TemporalInteraction.Axis, Int, Int)) throws {
         let (axis, d, l) = c
-        GlobalRandom.seed(3)
-        for thresholds in [TemporalInteraction.Thresholds.standard, .intended, .init(inner: 0.1, outer: 0.2)] {
-            let tim = try Self.module(d: d, l: l, axis: axis, thresholds: thresholds)
-            // Larger weights than at initialisation, so LIF_in fires and the history path is exercised.
-            tim.convolution.weight = randomTensor(tim.convolution.weight.shape, seed: 4, scale: 0.8)
-            let q = Self.spikes([6, 3, d, l], probability: 0.3, seed: 5)
-            let expected = Self.reference(q, weight: tim.convolution.weight, bias: tim.convolution.bias, axis: axis,
-                                          alpha: 0.5, thresholds: thresholds)
-            let output = tim(q)
-            #expect(output.shape == q.shape)
-            #expect(output.scalars == expected, "\(axis) D = \(d), L = \(l), thresholds \(thresholds)")
-            // The history matters: Q̃ is not Q at every step.
-            #expect(output.scalars != q.scalars)
+        try GlobalRandom.withSeed(3) {
+            for thresholds in [TemporalInteraction.Thresholds.standard, .intended, .init(inner: 0.1, outer: 0.2)] {
+                let tim = try Self.module(d: d, l: l, axis: axis, thresholds: thresholds)
+                // Larger weights than at initialisation, so LIF_in fires and the history path is exercised.
+                tim.convolution.weight = randomTensor(tim.convolution.weight.shape, seed: 4, scale: 0.8)
+                let q = Self.spikes([6, 3, d, l], probability: 0.3, seed: 5)
+                let expected = Self.reference(q, weight: tim.convolution.weight, bias: tim.convolution.bias, axis: axis,
+                                              alpha: 0.5, thresholds: thresholds)
+                let output = tim(q)
+                #expect(output.shape == q.shape)
+                #expect(output.scalars == expected, "\(axis) D = \(d), L = \(l), thresholds \(thresholds)")
+                // The history matters: Q̃ is not Q at every step.
+                #expect(output.scalars != q.scalars)
+            }
         }
     }
 
@@ -93,11 +94,12 @@ import Testing
     @Test(arguments: [(TemporalInteraction.Axis.tokens, 3, 5), (.features, 4, 4)])
     func gradientsMatchFiniteDifferences(_ c: (TemporalInteraction.Axis, Int, Int)) throws {
         let (axis, d, l) = c
-        GlobalRandom.seed(8)
-        let tim = try TemporalInteraction(headDimension: d, tokens: l, alpha: 0.4, kernelSize: 3, axis: axis,
-                                          inputNeuron: SmoothNeuron(threshold: 0.3), outputNeuron: SmoothNeuron(threshold: 0.25))
-        let q = randomTensor([4, 2, 2, d, l], seed: 9)
-        #expect(layerGradientError(tim, at: q) < 1e-2)
+        try GlobalRandom.withSeed(8) {
+            let tim = try TemporalInteraction(headDimension: d, tokens: l, alpha: 0.4, kernelSize: 3, axis: axis,
+                                              inputNeuron: SmoothNeuron(threshold: 0.3), outputNeuron: SmoothNeuron(threshold: 0.25))
+            let q = randomTensor([4, 2, 2, d, l], seed: 9)
+            #expect(layerGradientError(tim, at: q) < 1e-2)
+        }
     }
 
     @Test func releasedAxisNeedsTokensEqualToTheHeadDimension() throws {

@@ -38,29 +38,31 @@ import Testing
 
 @Suite(.serialized) struct InitializerTests {
     @Test func kaimingAndXavierMoments() {
-        GlobalRandom.seed(11)
-        let shape = [256, 64, 3, 3]  // fanIn 576, fanOut 2304
-        let normal = Initializer.kaimingNormal(shape)
-        let std = normal.variance(alongAxes: [0, 1, 2, 3]).item.squareRoot()
-        #expect(abs(std - (2 / Float(576)).squareRoot()) < 0.01 * (2 / Float(576)).squareRoot() * 3)
-        #expect(abs(normal.mean().item) < 0.002)
-        let fanOut = Initializer.kaimingNormal(shape, mode: .fanOut)
-        #expect(abs(fanOut.variance(alongAxes: [0, 1, 2, 3]).item.squareRoot() - (2 / Float(2304)).squareRoot()) < 0.001)
-        let uniform = Initializer.kaimingUniform(shape)
-        let bound = Float(2).squareRoot() * (3 / Float(576)).squareRoot()
-        #expect(uniform.scalars.allSatisfy { abs($0) <= bound })
-        #expect(uniform.scalars.max()! > 0.99 * bound && uniform.scalars.min()! < -0.99 * bound)
-        let xavier = Initializer.xavierUniform([100, 50])
-        let xb = (6 / Float(150)).squareRoot()
-        #expect(xavier.scalars.allSatisfy { abs($0) <= xb })
+        GlobalRandom.withSeed(11) {
+            let shape = [256, 64, 3, 3]  // fanIn 576, fanOut 2304
+            let normal = Initializer.kaimingNormal(shape)
+            let std = normal.variance(alongAxes: [0, 1, 2, 3]).item.squareRoot()
+            #expect(abs(std - (2 / Float(576)).squareRoot()) < 0.01 * (2 / Float(576)).squareRoot() * 3)
+            #expect(abs(normal.mean().item) < 0.002)
+            let fanOut = Initializer.kaimingNormal(shape, mode: .fanOut)
+            #expect(abs(fanOut.variance(alongAxes: [0, 1, 2, 3]).item.squareRoot() - (2 / Float(2304)).squareRoot()) < 0.001)
+            let uniform = Initializer.kaimingUniform(shape)
+            let bound = Float(2).squareRoot() * (3 / Float(576)).squareRoot()
+            #expect(uniform.scalars.allSatisfy { abs($0) <= bound })
+            #expect(uniform.scalars.max()! > 0.99 * bound && uniform.scalars.min()! < -0.99 * bound)
+            let xavier = Initializer.xavierUniform([100, 50])
+            let xb = (6 / Float(150)).squareRoot()
+            #expect(xavier.scalars.allSatisfy { abs($0) <= xb })
+        }
     }
 
     @Test func truncatedNormalStaysInBounds() {
-        GlobalRandom.seed(12)
-        let t = Initializer.truncatedNormal([20000], mean: 0, standardDeviation: 1, lower: -1, upper: 1.5)
-        #expect(t.scalars.allSatisfy { $0 >= -1 && $0 <= 1.5 })
-        // Mean of N(0, 1) truncated to [−1, 1.5]: (φ(−1) − φ(1.5)) / (Φ(1.5) − Φ(−1)) ≈ 0.1356.
-        #expect(abs(t.mean().item - 0.1356) < 0.02)
+        GlobalRandom.withSeed(12) {
+            let t = Initializer.truncatedNormal([20000], mean: 0, standardDeviation: 1, lower: -1, upper: 1.5)
+            #expect(t.scalars.allSatisfy { $0 >= -1 && $0 <= 1.5 })
+            // Mean of N(0, 1) truncated to [−1, 1.5]: (φ(−1) − φ(1.5)) / (Φ(1.5) − Φ(−1)) ≈ 0.1356.
+            #expect(abs(t.mean().item - 0.1356) < 0.02)
+        }
     }
 
     @Test func layersUsePyTorchDefaultBounds() {
