@@ -22,9 +22,10 @@ let package = Package(
         .target(name: "SNNOptimizers", dependencies: ["SNNTensor", "SNNLayers"]),
         .target(name: "SNNNeurons", dependencies: ["SNNTensor", "SNNLayers"]),
         .target(name: "SNNModels", dependencies: ["SNNTensor", "SNNLayers", "SNNNeurons"]),
-        .target(name: "SNNTraining", dependencies: ["CSNNKernels", "SNNTensor", "SNNLayers", "SNNOptimizers", "SNNNeurons", "SNNModels", "SNNData"]),
+        .target(name: "SNNSearch", dependencies: ["SNNTensor", "SNNLayers", "SNNOptimizers", "SNNNeurons", "SNNModels"]),
+        .target(name: "SNNTraining", dependencies: ["CSNNKernels", "SNNTensor", "SNNLayers", "SNNOptimizers", "SNNNeurons", "SNNModels", "SNNData", "SNNSearch"]),
         .target(name: "SNNData", dependencies: ["SNNTensor", "CSNNKernels"], resources: [.copy("Resources")]),
-        .target(name: "SNN", dependencies: ["SNNTensor", "SNNLayers", "SNNOptimizers", "SNNData", "SNNNeurons", "SNNModels", "SNNTraining"]),
+        .target(name: "SNN", dependencies: ["SNNTensor", "SNNLayers", "SNNOptimizers", "SNNData", "SNNNeurons", "SNNModels", "SNNSearch", "SNNTraining"]),
         .target(name: "SNNCommands", dependencies: [
             "SNN", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -36,6 +37,7 @@ let package = Package(
         .testTarget(name: "SNNNeuronsTests", dependencies: ["SNNNeurons", "SNNTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SNNOptimizersTests", dependencies: ["SNNOptimizers", "SNNTestSupport"]),
         .testTarget(name: "SNNModelsTests", dependencies: ["SNNModels", "SNNTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SNNSearchTests", dependencies: ["SNNSearch", "SNNTestSupport"]),
         .testTarget(name: "SNNTrainingTests", dependencies: ["SNNTraining", "SNNTestSupport"]),
         .testTarget(name: "SNNDataTests", dependencies: ["SNNData", "SNNTestSupport"], resources: [.copy("Fixtures")]),
     ]

@@ -4,5 +4,6 @@
 @_exported import SNNModels
 @_exported import SNNNeurons
 @_exported import SNNOptimizers
+@_exported import SNNSearch
 @_exported import SNNTensor
 @_exported import SNNTraining
