@@ -45,8 +45,9 @@ public final class SpikeStatistics: @unchecked Sendable {
         self.neuronsPerSample = neuronsPerSample
     }
 
-    /// Adds the spikes of a `[T, ...]` tensor of zeros and ones (every element is one neuron-step).
-    func add(spikes: Tensor, neuronsPerSample: Int) {
+    /// Adds the spikes of a `[T, ...]` tensor of zeros and ones (every element is one neuron-step);
+    /// public for layers that run neurons step by step through charge, fire and reset.
+    public func add(spikes: Tensor, neuronsPerSample: Int) {
         let count = spikes.withUnsafeBufferPointer { p in p.reduce(0.0) { $0 + Double($1) } }
         add(spikes: count, neuronSteps: Double(spikes.count), neuronsPerSample: neuronsPerSample)
     }
