@@ -34,7 +34,7 @@ struct Evaluate: ParsableCommand {
             evaluated.timeSteps = timeSteps ?? config.timeSteps
             try evaluated.validate(sampleShape: Array(train.images.shape.dropFirst()), trainSamples: 0, testSamples: test.count,
                                    training: false)
-            let model = config.modelConfiguration(inputShape: Array(train.images.shape.dropFirst()), classes: train.classCount).make()
+            let model = try config.makeModel(sampleShape: Array(train.images.shape.dropFirst()), classes: train.classCount)
             guard let state = try directory.loadCheckpoint(checkpoint, model: model, optimizer: nil) else {
                 throw SNNError(.io, "no \(checkpoint.rawValue) checkpoint yet", file: directory.path)
             }

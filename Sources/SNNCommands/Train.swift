@@ -26,6 +26,10 @@ struct Train: ParsableCommand {
     var model: ModelName?
     @Option(help: "Hidden widths of spiking-mlp or conv channels of spiking-cnn, comma-separated.")
     var widths: String?
+    @Option(help: "Train an evolved architecture instead of --model: FILE#K for front member K of an snn search pareto.json, or a genome JSON file.")
+    var architecture: String?
+    @Option(parsing: .unconditional, help: "Channels C of the --architecture's first module (default: the pareto.json's, else 8).")
+    var channels: Int?
     @OptionGroup var neuronOptions: NeuronOptions
     @Option(name: [.customLong("time-steps"), .customLong("frames")], parsing: .unconditional,
             help: "Simulation time steps T (for event data: the frames each recording is integrated into; default: 4).")
@@ -115,6 +119,7 @@ struct Train: ParsableCommand {
     var givenRunOptions: [String] {
         var given: [(String, Bool)] = [
             ("--dataset", dataset != nil), ("--data-dir", dataDir != nil), ("--model", model != nil), ("--widths", widths != nil),
+            ("--architecture", architecture != nil), ("--channels", channels != nil),
             ("--time-steps", timeSteps != nil), ("--batch-size", batchSize != nil), ("--learning-rate", learningRate != nil),
             ("--[no-]linear-scaling", linearScaling != nil), ("--optimizer", optimizer != nil),
             ("--weight-decay", weightDecay != nil), ("--label-smoothing", labelSmoothing != nil),
@@ -145,6 +150,11 @@ struct Train: ParsableCommand {
         }
         let d = dataset ?? .digits
         if d.needsDirectory && dataDir == nil { throw ValidationError("--data-dir is required for --dataset \(d.rawValue)") }
+        if architecture != nil && (model != nil || widths != nil) {
+            throw ValidationError("--architecture replaces --model and --widths; give one or the other")
+        }
+        if architecture == nil && channels != nil { throw ValidationError("--channels sizes an --architecture") }
+        if let channels, channels < 2 || channels % 2 != 0 { throw ValidationError("--channels must be even and ≥ 2, got \(channels)") }
         if msgProbability == nil && (msgSubstitute != nil || msgSchedule != nil) {
             throw ValidationError("--msg-substitute and --msg-schedule need --msg-probability")
         }
@@ -182,6 +192,7 @@ struct Train: ParsableCommand {
         c.dataDirectory = dataDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         if let model { c.model = model }
         c.widths = try parsedWidths()
+        if let architecture { c.architecture = try Self.loadArchitecture(architecture, channels: channels) }
         c.neuron = try neuronOptions.configuration(defaults: c.model == .spikformer ? .spikformer : NeuronConfiguration())
         if let timeSteps { c.timeSteps = timeSteps }
         if let epochs { c.epochs = epochs }
@@ -228,6 +239,35 @@ struct Train: ParsableCommand {
         return c
     }
 
+    /// An evolved architecture from `FILE#K` (member K of a pareto.json's front) or a genome file.
+    static func loadArchitecture(_ spec: String, channels: Int?) throws -> EvolvedArchitecture {
+        var path = spec, member: Int?
+        if let hash = spec.lastIndex(of: "#") {
+            path = String(spec[..<hash])
+            guard let k = Int(spec[spec.index(after: hash)...]), k >= 0 else {
+                throw ValidationError("--architecture FILE#K needs a front index K ≥ 0, got '\(spec)'")
+            }
+            member = k
+        }
+        do {
+            let object = try AtomicFile.readJSON(path)
+            if let member {
+                guard let front = object["front"] as? [[String: Any]] else {
+                    throw SNNError(.corrupt, "not an snn search pareto.json (no \"front\" list)", file: path)
+                }
+                guard member < front.count, let genome = front[member]["genome"] as? [String: Any] else {
+                    throw SNNError(.invalidArgument, "the front has \(front.count) members (0…\(front.count - 1)), not #\(member)", file: path)
+                }
+                return EvolvedArchitecture(genome: try ArchitectureGenome(jsonObject: genome, file: path),
+                                           channels: channels ?? object["channels"] as? Int ?? 8)
+            }
+            let genome = object["genome"] as? [String: Any] ?? object
+            return EvolvedArchitecture(genome: try ArchitectureGenome(jsonObject: genome, file: path), channels: channels ?? 8)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+
     func parsedTemporalInteraction() throws -> TemporalInteractionConfiguration {
         var t = TemporalInteractionConfiguration()
         if let timAlpha { t.alpha = timAlpha }
@@ -270,7 +310,7 @@ struct Train: ParsableCommand {
             } else {
                 let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
                 let c = try makeConfiguration()
-                let directory = output ?? "runs/\(c.model.rawValue)-\(c.dataset.rawValue)-\(stamp)"
+                let directory = output ?? "runs/\(c.architecture == nil ? c.model.rawValue : "evolved")-\(c.dataset.rawValue)-\(stamp)"
                 trainer = try Trainer(configuration: c, directory: directory, uniqueDirectory: output == nil)
             }
         } catch let error as SNNError {

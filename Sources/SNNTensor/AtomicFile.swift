@@ -69,6 +69,17 @@ public enum AtomicFile {
         }
     }
 
+    /// A JSON object as one line (sorted keys, compact) ending in a newline, for JSON-lines files;
+    /// `path` names the destination in errors.
+    public static func encodeJSONLine(_ object: Any, for path: String) throws(SNNError) -> Data {
+        guard JSONSerialization.isValidJSONObject(object),
+              var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else {
+            throw SNNError(.invalidArgument, "value is not JSON-serialisable (a NaN or infinite number?)", file: path)
+        }
+        data.append(0x0A)
+        return data
+    }
+
     /// Reads a JSON object.
     public static func readJSON(_ path: String) throws(SNNError) -> [String: Any] {
         guard let data = FileManager.default.contents(atPath: path) else {

@@ -13,6 +13,9 @@ public struct EvaluationResult: Sendable {
     public var firingRates: [(path: String, layer: String, rate: Double)]
     /// Spikes per neuron-step over all neuron layers.
     public var firingRate: Double
+    /// Spikes per sample over all neuron layers and time steps (each spiking neuron counted once
+    /// per step; the input encoding is not a neuron layer and is not counted).
+    public var spikesPerSample: Double = 0
     /// Synaptic operations per sample (spike-driven accumulates), when operations were counted.
     public var synapticOperations: Double?
     /// Multiply-accumulates per sample of layers with analog input, when counted.
@@ -66,6 +69,7 @@ public enum Evaluator {
         var result = EvaluationResult(accuracy: Float(correct) / Float(max(data.count, 1)),
                                       loss: Float(lossSum / Double(max(data.count, 1))), firingRates: rates,
                                       firingRate: steps > 0 ? spikes / steps : 0, samples: data.count)
+        result.spikesPerSample = spikes / Double(max(data.count, 1))
         if let counter {
             let energy = EnergyEstimate(records: counter.records(in: model).map(\.record), samples: data.count)
             result.synapticOperations = energy.synapticOperations

@@ -21,12 +21,14 @@ public struct EpochMetrics: Sendable {
     /// Test-set firing rates of named layers worth following (Spikformer: each block's Q, Q̃ and
     /// attention neuron), written as "firing_rates".
     public var firingRates: [String: Double] = [:]
+    /// Test-set spikes per sample over all neuron layers and steps (see ``EvaluationResult``).
+    public var spikesPerSample: Double = 0
 
     public var dictionary: [String: Any] {
         var d: [String: Any] = [
             "epoch": epoch, "learning_rate": Double(learningRate), "train_loss": Double(trainLoss),
             "train_accuracy": Double(trainAccuracy), "test_loss": Double(testLoss), "test_accuracy": Double(testAccuracy),
-            "firing_rate": firingRate, "seconds": seconds,
+            "firing_rate": firingRate, "seconds": seconds, "spikes_per_sample": spikesPerSample,
         ]
         if skippedSteps > 0 { d["skipped_steps"] = skippedSteps }
         if !firingRates.isEmpty { d["firing_rates"] = firingRates }
@@ -93,8 +95,7 @@ public final class Trainer {
         self.train = train
         self.test = test
         GlobalRandom.seed(configuration.seed)
-        model = configuration.modelConfiguration(inputShape: Array(train.images.shape.dropFirst()),
-                                                 classes: train.classCount).make()
+        model = try configuration.makeModel(sampleShape: Array(train.images.shape.dropFirst()), classes: train.classCount)
         optimizer = configuration.makeOptimizer()
         if configuration.temporalWeighting { temporalWeighting = TemporalWeighting(timeSteps: configuration.timeSteps) }
         runDirectory = try RunDirectory.create(at: directory, configuration: configuration.dictionary, unique: uniqueDirectory)
@@ -152,7 +153,7 @@ public final class Trainer {
         self.train = train
         self.test = test
         GlobalRandom.seed(config.seed)
-        model = config.modelConfiguration(inputShape: Array(train.images.shape.dropFirst()), classes: train.classCount).make()
+        model = try config.makeModel(sampleShape: Array(train.images.shape.dropFirst()), classes: train.classCount)
         optimizer = config.makeOptimizer()
         if config.temporalWeighting { temporalWeighting = TemporalWeighting(timeSteps: config.timeSteps) }
         if let state = try runDirectory.loadCheckpoint(.last, model: model, optimizer: optimizer) {
@@ -324,6 +325,7 @@ public final class Trainer {
                                    trainAccuracy: seen > 0 ? Float(correct) / Float(seen) : .nan, testLoss: evaluation.loss,
                                    testAccuracy: evaluation.accuracy, firingRate: evaluation.firingRate,
                                    seconds: Date().timeIntervalSince(epochStart), skippedSteps: skipped)
+        metrics.spikesPerSample = evaluation.spikesPerSample
         if let spikformer = model as? Spikformer {
             let rates = Dictionary(evaluation.firingRates.map { ($0.path, $0.rate) }, uniquingKeysWith: { a, _ in a })
             for (name, path) in spikformer.attentionNeuronPaths { metrics.firingRates[name] = rates[path] }

@@ -4,6 +4,7 @@ import SNNLayers
 import SNNModels
 import SNNNeurons
 import SNNOptimizers
+import SNNSearch
 import SNNTensor
 
 /// The optimizers selectable by name.
@@ -170,6 +171,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var onNonfinite: NonFinitePolicy = .stop
     /// The size of `--model spikformer` and its TIM (other models ignore it).
     public var spikformer = SpikformerConfiguration()
+    /// An evolved architecture (`snn train --architecture`), trained instead of ``model`` when set.
+    public var architecture: EvolvedArchitecture?
 
     public init() {}
 
@@ -385,6 +388,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
             d["tks"] = ["alpha": Double(tks.alpha), "temperature": Double(tks.temperature), "detach_teacher": tks.detachTeacher]
         }
         if model == .spikformer { d["spikformer"] = spikformer.dictionary }
+        if let architecture { d["architecture"] = architecture.dictionary }
         return d
     }
 
@@ -492,6 +496,10 @@ public struct TrainingConfiguration: Sendable, Equatable {
                                          horizontalFlip: try field("horizontal_flip", Bool.self), maxRotation: rotation,
                                          eventDropProbability: eventDrop)
         dropLast = try field("drop_last", Bool.self)
+        if let a = d["architecture"] {
+            guard let a = a as? [String: Any] else { throw SNNError(.corrupt, "invalid \"architecture\"", file: file) }
+            architecture = try EvolvedArchitecture(dictionary: a, file: file)
+        }
         try validate()
     }
 
@@ -537,6 +545,16 @@ public struct TrainingConfiguration: Sendable, Equatable {
         n.timeSteps = timeSteps
         return ModelConfiguration(name: model, inputShape: resolvedEncoding.stepShape(forSample: sampleShape), classes: classes,
                                   neuron: n, widths: widths, spikformer: spikformer)
+    }
+
+    /// A fresh model for samples of shape `sampleShape`: the evolved ``architecture`` when set
+    /// (checked against the input size), otherwise ``model``.
+    public func makeModel(sampleShape: [Int], classes: Int) throws(SNNError) -> any Layer {
+        let configuration = modelConfiguration(inputShape: sampleShape, classes: classes)
+        guard let architecture else { return configuration.make() }
+        let space = SearchSpace(channels: architecture.channels, neuron: configuration.neuron)
+        try space.validate(inputShape: configuration.inputShape, modules: architecture.genome.modules.count)
+        return EvolvedNetwork(genome: architecture.genome, space: space, inputShape: configuration.inputShape, classes: classes)
     }
 
     /// A fresh optimizer.
