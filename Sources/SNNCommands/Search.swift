@@ -275,6 +275,7 @@ final class WorkerPoolEvaluator: CandidateEvaluator {
                 process.executableURL = URL(fileURLWithPath: Self.executable)
                 process.arguments = ["search-worker", "--request", request]
                 var environment = ProcessInfo.processInfo.environment
+                environment["SNN_THREADS"] = "1"
                 environment["OPENBLAS_NUM_THREADS"] = "1"
                 environment["OMP_NUM_THREADS"] = "1"
                 process.environment = environment
@@ -324,8 +325,8 @@ struct SearchWorker: ParsableCommand {
     var request: String
 
     func run() throws {
-        // One thread per worker: results then do not depend on how many workers run.
-        Parallelism.threadCount = 1
+        // One thread per worker (SNN_THREADS=1 from the parent): results then do not depend on how
+        // many workers run.
         do {
             let d = try AtomicFile.readJSON(request)
             guard let settings = d["evaluation"] as? [String: Any], let g = d["genome"] as? [String: Any] else {

@@ -75,9 +75,9 @@ extension SpikingNeuron {
     /// One time step of input `[N, …]`: charge from `membrane` (rest when nil), fire, reset into
     /// `membrane`; returns the spikes and adds them to the neuron's statistics when enabled.
     public func step(_ input: Tensor, membrane: inout Tensor?) -> Tensor {
-        let h = charge(membrane ?? restingState(like: input), input)
+        let h = charge(membrane: membrane ?? restingState(like: input), input: input)
         let s = fire(h)
-        membrane = reset(h, s)
+        membrane = reset(h, spikes: s)
         statistics?.add(spikes: s, neuronsPerSample: s.count / max(s.shape[0], 1))
         return s
     }

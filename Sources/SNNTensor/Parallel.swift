@@ -9,9 +9,13 @@ struct UncheckedSendable<Value>: @unchecked Sendable {
 
 /// How the library spreads kernels over cores.
 public enum Parallelism {
-    /// Number of worker threads kernels split their work into: the active processor count, fixed for
-    /// the process (chunk boundaries, and so reproducible sums, depend on it).
-    public static let threadCount: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// Number of worker threads kernels split their work into, fixed for the process (chunk
+    /// boundaries, and so reproducible sums, depend on it): `SNN_THREADS` when it is set to a whole
+    /// number ≥ 1 (how `snn search` runs its workers on one thread each), else the active processor count.
+    public static let threadCount: Int = {
+        if let value = ProcessInfo.processInfo.environment["SNN_THREADS"], let n = Int(value), n >= 1 { return n }
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }()
 
     /// Calls `body` on contiguous chunks covering `0..<count`, in parallel when the work is large
     /// enough. Chunk boundaries depend only on `count`, `grain` and ``threadCount``, so results that
