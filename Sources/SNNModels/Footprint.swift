@@ -21,6 +21,11 @@ extension ModelConfiguration {
         guard classes >= 1 else { throw f.error("needs at least one class, got \(classes)") }
         guard inputShape.allSatisfy({ $0 >= 1 }) else { throw f.error("needs a non-empty input, got \(inputShape)") }
         guard widths.allSatisfy({ $0 >= 1 }) else { throw f.error("widths must be positive, got \(widths)") }
+        guard heads == .single || name.supportsDomainHeads else {
+            throw f.error("has no static and event heads (transfer needs a conv model: "
+                          + ModelName.allCases.filter(\.supportsDomainHeads).map(\.rawValue).joined(separator: ", ") + ")")
+        }
+        f.heads = heads
         switch name {
         case .spikingMLP, .shdFC, .recurrentMLP:
             var width = try f.product(inputShape)
@@ -74,7 +79,7 @@ extension ModelConfiguration {
             guard h >= 1 && w >= 1 else {
                 throw f.error("input \(inputShape) is too small for \(stages.count) 2× poolings")
             }
-            try f.linear(try f.product([channels, h, w]), classes, bias: true)
+            try f.classifier(try f.product([channels, h, w]), classes)
         case .sewResNet18, .resnet19:
             guard inputShape.count == 3 else { throw f.error("needs image input [C, H, W], got \(inputShape)") }
             var (h, w) = (inputShape[1], inputShape[2])
@@ -98,12 +103,30 @@ extension ModelConfiguration {
                 }
             }
             if sew {
-                try f.linear(channels, classes, bias: true)
+                try f.classifier(channels, classes)
             } else {
                 try f.linear(channels, 256, bias: true)
                 try f.neuron(256)
-                try f.linear(256, classes, bias: true)
+                try f.classifier(256, classes)
             }
+        case .transferSCNN:
+            guard inputShape.count == 3 else { throw f.error("needs image input [C, H, W], got \(inputShape)") }
+            var (channels, h, w) = (inputShape[0], inputShape[1], inputShape[2])
+            for width in [15, 40] {
+                guard h >= 5 && w >= 5 else { throw f.error("input \(inputShape) is too small for two 5×5 convolutions and 2× poolings") }
+                (h, w) = (h - 4, w - 4)
+                try f.parameters(5, 5, channels, width)
+                try f.parameters(width)
+                try f.activations(width, h, w)
+                try f.neuron(width, h, w)
+                (h, w) = (h / 2, w / 2)
+                try f.activations(width, h, w)
+                channels = width
+            }
+            guard h >= 1 && w >= 1 else { throw f.error("input \(inputShape) is too small for two 5×5 convolutions and 2× poolings") }
+            try f.linear(try f.product([channels, h, w]), 300, bias: true)
+            try f.neuron(300)
+            try f.classifier(300, classes)
         case .spikformer:
             try f.spikformer(spikformer, inputShape: inputShape, classes: classes)
         }
@@ -116,6 +139,7 @@ struct FootprintCounter {
     let model: String
     let neuronConfiguration: NeuronConfiguration
     var footprint = ModelFootprint()
+    var heads = ClassifierHeads.single
 
     init(model: String, neuron: NeuronConfiguration) {
         self.model = model
@@ -147,6 +171,16 @@ struct FootprintCounter {
         try parameters(inputs, outputs)
         if bias { try parameters(outputs) }
         try activations(outputs)
+    }
+
+    /// The model's last Linear layer: one, or the static and event heads (with c_t when learned).
+    mutating func classifier(_ inputs: Int, _ classes: Int) throws(SNNError) {
+        try linear(inputs, classes, bias: true)
+        if case .staticAndEvent(let learned) = heads {
+            try parameters(inputs, classes)
+            try parameters(classes)
+            if learned { try parameters(neuronConfiguration.timeSteps) }
+        }
     }
 
     mutating func batchNorm(_ channels: Int, positions: Int) throws(SNNError) {

@@ -29,6 +29,10 @@ public enum ModelName: String, Sendable, CaseIterable {
     /// mean over tokens → Linear; with TIM on the queries when ``SpikformerConfiguration`` asks. Its
     /// size is ``ModelConfiguration/spikformer`` (the DVS configuration by default).
     case spikformer
+    /// The small SCNN of the transfer paper's N-Omniglot runs (METHODS.md §8): Conv5×5(C → 15) → neuron →
+    /// AvgPool2 → Conv5×5(15 → 40) → neuron → AvgPool2 → FC(→ 300) → neuron → FC; no padding, no batch
+    /// norm (a 28×28 input gives the 640 features of the paper).
+    case transferSCNN = "transfer-scnn"
 }
 
 /// What a model is built for and with.
@@ -42,20 +46,34 @@ public struct ModelConfiguration: Sendable, Equatable {
     public var widths: [Int]
     /// The size of `spikformer` (and its TIM); other models ignore it.
     public var spikformer: SpikformerConfiguration
+    /// One classifier, or the static and event heads of a transfer model (conv models only:
+    /// ``ModelName/supportsDomainHeads``); learned step weights have `neuron.timeSteps` entries.
+    public var heads: ClassifierHeads
 
     public init(name: ModelName, inputShape: [Int], classes: Int, neuron: NeuronConfiguration = NeuronConfiguration(),
-                widths: [Int]? = nil, spikformer: SpikformerConfiguration = SpikformerConfiguration()) {
+                widths: [Int]? = nil, spikformer: SpikformerConfiguration = SpikformerConfiguration(),
+                heads: ClassifierHeads = .single) {
         self.name = name
         self.inputShape = inputShape
         self.classes = classes
         self.neuron = neuron
         self.widths = widths ?? ModelConfiguration.defaultWidths(name)
         self.spikformer = spikformer
+        self.heads = heads
+    }
+
+    /// The last Linear layer of the model: one head, or the static and event heads.
+    func classifier(_ inFeatures: Int) -> any Layer {
+        switch heads {
+        case .single: Linear(inFeatures, classes)
+        case .staticAndEvent(let learned): DomainHeads(inFeatures, classes, learnedStepWeights: learned ? neuron.timeSteps : nil)
+        }
     }
 
     /// Builds the model with fresh weights (from ``GlobalRandom``).
     public func make() -> any Layer {
         precondition(classes >= 1, "ModelConfiguration: classes must be ≥ 1")
+        precondition(heads == .single || name.supportsDomainHeads, "\(name.rawValue) has no static and event heads")
         switch name {
         case .spikingMLP: return Models.spikingMLP(self)
         case .spikingCNN: return Models.spikingCNN(self)
@@ -66,6 +84,7 @@ public struct ModelConfiguration: Sendable, Equatable {
         case .sequentialCIFAR: return Models.sequentialCIFAR(self)
         case .shdFC: return Models.shdFC(self)
         case .recurrentMLP: return Models.recurrentMLP(self)
+        case .transferSCNN: return Models.transferSCNN(self)
         case .spikformer:
             do throws(SNNError) {
                 return try Spikformer(inputShape: inputShape, classes: classes, configuration: spikformer, neuron: neuron)
@@ -90,6 +109,14 @@ public struct ModelConfiguration: Sendable, Equatable {
     var imageShape: (c: Int, h: Int, w: Int) {
         precondition(inputShape.count == 3, "\(name.rawValue) needs image input [C, H, W], got \(inputShape)")
         return (inputShape[0], inputShape[1], inputShape[2])
+    }
+}
+
+extension ModelName {
+    /// Whether the model is a conv model that can end in static and event heads (static-to-event
+    /// transfer): a shared spiking conv feature extractor and a last Linear layer.
+    public var supportsDomainHeads: Bool {
+        [.spikingCNN, .vggSNN, .sewResNet18, .resnet19, .transferSCNN].contains(self)
     }
 }
 
@@ -185,7 +212,7 @@ enum Models {
             w /= 2
         }
         precondition(h >= 1 && w >= 1, "spiking-cnn: \(c.widths.count) pooling stages shrink \(c.inputShape) to nothing")
-        layers += [Flatten(lastAxes: 3), Linear(channels * h * w, c.classes)]
+        layers += [Flatten(lastAxes: 3), c.classifier(channels * h * w)]
         return Sequential(layers)
     }
 
@@ -204,8 +231,21 @@ enum Models {
             w /= 2
         }
         precondition(h >= 1 && w >= 1, "vgg-snn: input \(c.inputShape) is too small for four 2× poolings")
-        layers += [Flatten(lastAxes: 3), Linear(channels * h * w, c.classes)]
+        layers += [Flatten(lastAxes: 3), c.classifier(channels * h * w)]
         return Sequential(layers)
+    }
+
+    /// The transfer SCNN (METHODS.md §8). Its convolutions keep their biases: there is no batch norm.
+    static func transferSCNN(_ c: ModelConfiguration) -> Sequential {
+        let (channels, h, w) = c.imageShape
+        let (h2, w2) = (((h - 4) / 2 - 4) / 2, ((w - 4) / 2 - 4) / 2)
+        precondition((h - 4) / 2 >= 5 && (w - 4) / 2 >= 5 && h2 >= 1 && w2 >= 1,
+                     "transfer-scnn: input \(c.inputShape) is too small for two 5×5 convolutions and 2× poolings")
+        return Sequential([
+            Conv2d(channels, 15, kernelSize: 5), c.neuron.make(), AvgPool2d(2),
+            Conv2d(15, 40, kernelSize: 5), c.neuron.make(), AvgPool2d(2),
+            Flatten(lastAxes: 3), Linear(40 * h2 * w2, 300), c.neuron.make(), c.classifier(300),
+        ])
     }
 }
 
@@ -259,7 +299,7 @@ public final class SEWResNet: Module, Layer {
         head = Sequential {
             AdaptiveAvgPool2d(1)
             Flatten(lastAxes: 3)
-            Linear(inChannels, c.classes)
+            c.classifier(inChannels)
         }
         super.init()
     }
@@ -314,7 +354,7 @@ public final class ResNet19: Module, Layer {
             }
         }
         layers = blocksList
-        head = Sequential([AdaptiveAvgPool2d(1), Flatten(lastAxes: 3), Linear(512, 256), c.neuron.make(), Linear(256, c.classes)])
+        head = Sequential([AdaptiveAvgPool2d(1), Flatten(lastAxes: 3), Linear(512, 256), c.neuron.make(), c.classifier(256)])
         super.init()
     }
 

@@ -135,6 +135,13 @@ public class FusedNeuron<S: Surrogate>: Module, SurrogateGradientMasking {
     public var statistics: SpikeStatistics?
     /// Masked surrogate gradients (MSG); see ``SurrogateGradientMasking``.
     public let maskState = GradientMaskState()
+    /// Whether calls keep their post-reset membrane potentials in ``recordedMembrane``.
+    public var recordsMembrane = false {
+        didSet { if !recordsMembrane { recordedMembrane = nil } }
+    }
+    /// The post-reset membrane potentials `[T, ...]` of the last call while ``recordsMembrane`` is on,
+    /// recorded on the gradient tape (a loss on them trains the layers below).
+    public internal(set) var recordedMembrane: Tensor?
 
     /// Changes the surrogate's sharpness α (MSG's α schedule); the forward pass does not depend on it.
     public func setSurrogateAlpha(_ alpha: Float) { surrogate = S(alpha: alpha) }
@@ -177,6 +184,12 @@ public class FusedNeuron<S: Surrogate>: Module, SurrogateGradientMasking {
     /// The fused forward and BPTT (``FusedSpikingNeuron``'s requirement): the decay's gradient
     /// reaches ``learnedDecay``'s parameter when there is one.
     public func fused(_ input: Tensor, membraneOutput: Bool) -> Tensor {
+        if recordsMembrane && !membraneOutput {
+            // Keep the membrane potentials of this call (on the tape) for a loss on them.
+            let both = fused(input, membraneOutput: true)
+            recordedMembrane = both.selecting(1)
+            return both.selecting(0)
+        }
         precondition(input.rank >= 2 && input.shape[0] >= 1,
                      "\(type(of: self)): input must be time-major [T, N, ...] with T ≥ 1, got \(input.shape)")
         let steps = input.shape[0], neurons = input.count / steps
@@ -218,6 +231,17 @@ public class FusedNeuron<S: Surrogate>: Module, SurrogateGradientMasking {
             return [gx] + (learned.map { [$0.gradient(gradDecay)] } ?? [])
         }
     }
+}
+
+extension FusedNeuron: MembraneRecording {}
+
+/// A neuron layer that can hand out the post-reset membrane potentials of its last call, for losses
+/// on them (the static-to-event alignment of METHODS.md §4 compares the last conv layer's).
+public protocol MembraneRecording: AnyObject {
+    /// Whether calls keep their membrane potentials; turning it off drops the last record.
+    var recordsMembrane: Bool { get set }
+    /// The post-reset membrane potentials `[T, ...]` of the last call while recording, on the tape.
+    var recordedMembrane: Tensor? { get }
 }
 
 extension FusedNeuron {

@@ -8,6 +8,7 @@ import Testing
     static let cases: [(ModelName, [Int])] = [
         (.spikingMLP, [1, 8, 8]), (.spikingCNN, [2, 8, 8]), (.vggSNN, [2, 16, 16]), (.sewResNet18, [3, 8, 8]), (.resnet19, [3, 8, 8]),
         (.sequentialConv, [1, 8]), (.sequentialCIFAR, [3, 8]), (.shdFC, [20]), (.recurrentMLP, [1, 8]), (.spikformer, [2, 8, 8]),
+        (.transferSCNN, [2, 16, 16]),
     ]
 
     @Test(arguments: cases)

@@ -76,7 +76,7 @@ import Testing
         for name in ModelName.allCases {
             let input: [Int] = switch name {
             case .sequentialConv, .sequentialCIFAR: [3, 8]
-            case .vggSNN: [2, 16, 16]
+            case .vggSNN, .transferSCNN: [2, 16, 16]
             case .spikingMLP, .shdFC, .recurrentMLP: [1, 6, 6]
             default: [1, 8, 8]
             }
@@ -90,6 +90,17 @@ import Testing
                 let model = c.make()
                 #expect(f.parameters == model.parameterCount, "\(name.rawValue) with \(neuron.kind.rawValue)")
                 #expect(f.activationsPerSampleStep > 0)
+                // Static and event heads, with and without learned step weights (conv models only).
+                for learned in [true, false] {
+                    var twoHeads = c
+                    twoHeads.heads = .staticAndEvent(learnedStepWeights: learned)
+                    if name.supportsDomainHeads {
+                        #expect(try twoHeads.footprint().parameters == twoHeads.make().parameterCount,
+                                "\(name.rawValue) with two heads, \(neuron.kind.rawValue)")
+                    } else {
+                        #expect(throws: SNNError.self) { try twoHeads.footprint() }
+                    }
+                }
             }
         }
         // Spikformer with TIM on either axis (D = 16 = the 16 tokens of 8×8), and a small size.
