@@ -8,6 +8,7 @@ extension NeuronKind: ExpressibleByArgument {}
 extension OptimizerName: ExpressibleByArgument {}
 extension LossName: ExpressibleByArgument {}
 extension EncodingName: ExpressibleByArgument {}
+extension AlignmentMeasure: ExpressibleByArgument {}
 
 /// `snn train`.
 ///
@@ -98,6 +99,20 @@ struct Train: ParsableCommand {
     var timAxis: TemporalInteraction.Axis?
     @Option(help: "TIM: thresholds of its two neurons, IN,OUT, or the presets released (1,1) or intended (0.3,0.5) that silence it at initialisation (default: 0.3,0.25).")
     var timThresholds: String?
+    @Option(help: "Static-to-event transfer: train on the event data set with the paired static images of this set (mnist, fashion-mnist, cifar10, cifar100, digits), two heads on a conv model.")
+    var transferFrom: DatasetName?
+    @Option(help: "Directory holding the --transfer-from data set's files.")
+    var transferDataDir: String?
+    @Option(help: "Transfer: the domain alignment, \(AlignmentMeasure.allCases.map(\.rawValue).joined(separator: ", ")) (default: cka).")
+    var alignment: AlignmentMeasure?
+    @Option(parsing: .unconditional, help: "Transfer: the weight of the alignment loss L_KT (default: 0.5).")
+    var alignmentWeight: Float?
+    @Option(parsing: .unconditional, help: "Transfer: fix every step weight w_t at W in [0, 1] instead of learning w_t = σ(c_t).")
+    var fixedStepWeights: Float?
+    @Flag(help: "Transfer: no sliding training (never replace static inputs by their event partners).")
+    var noSliding = false
+    @Flag(help: "Transfer: present static images inverted (1 − V), for black-on-white image sets.")
+    var invertStatic = false
     @Option(parsing: .unconditional, help: "Train on the first N training samples only (class-balanced for class-grouped data sets such as N-MNIST).")
     var trainSamples: Int?
     @Option(parsing: .unconditional, help: "Test on the first N test samples only (also what `snn evaluate --run` uses).")
@@ -134,9 +149,17 @@ struct Train: ParsableCommand {
             ("--output", output != nil), ("--embed-dim", embedDim != nil), ("--heads", heads != nil),
             ("--depth", depth != nil), ("--tim", tim), ("--tim-alpha", timAlpha != nil), ("--tim-kernel", timKernel != nil),
             ("--tim-axis", timAxis != nil), ("--tim-thresholds", timThresholds != nil),
-        ]
+            ("--transfer-from", transferFrom != nil), ("--transfer-data-dir", transferDataDir != nil),
+        ] + transferOptionsGiven.map { ($0, true) }
         given += neuronOptions.given.map { ($0, true) }
         return given.filter(\.1).map(\.0)
+    }
+
+    /// The transfer options other than --transfer-from and its directory that were given.
+    var transferOptionsGiven: [String] {
+        [("--alignment", alignment != nil), ("--alignment-weight", alignmentWeight != nil),
+         ("--fixed-step-weights", fixedStepWeights != nil), ("--no-sliding", noSliding),
+         ("--invert-static", invertStatic)].filter(\.1).map(\.0)
     }
 
     func validate() throws {
@@ -157,6 +180,13 @@ struct Train: ParsableCommand {
         if let channels, channels < 2 || channels % 2 != 0 { throw ValidationError("--channels must be even and ≥ 2, got \(channels)") }
         if msgProbability == nil && (msgSubstitute != nil || msgSchedule != nil) {
             throw ValidationError("--msg-substitute and --msg-schedule need --msg-probability")
+        }
+        let transferFlags = (transferDataDir != nil ? ["--transfer-data-dir"] : []) + transferOptionsGiven
+        if transferFrom == nil && !transferFlags.isEmpty {
+            throw ValidationError("\(transferFlags.joined(separator: ", ")) need --transfer-from")
+        }
+        if transferFrom != nil && loss != nil {
+            throw ValidationError("--transfer-from trains with its own loss (TET form with the alignment term): --loss does not apply")
         }
         if tksAlpha == nil && (tksDetachTeacher || tksTemperature != nil) {
             throw ValidationError("--tks-temperature and --tks-detach-teacher need --tks-alpha")
@@ -236,6 +266,16 @@ struct Train: ParsableCommand {
         if let heads { c.spikformer.heads = heads }
         if let depth { c.spikformer.depth = depth }
         if tim { c.spikformer.temporalInteraction = try parsedTemporalInteraction() }
+        if let transferFrom {
+            var t = TransferOptions(source: transferFrom,
+                                    dataDirectory: transferDataDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
+            if let alignment { t.alignment = alignment }
+            if let alignmentWeight { t.alignmentWeight = alignmentWeight }
+            if let fixedStepWeights { t.stepWeights = .fixed(fixedStepWeights) }
+            t.sliding = !noSliding
+            t.invertStatic = invertStatic
+            c.transfer = t
+        }
         return c
     }
 

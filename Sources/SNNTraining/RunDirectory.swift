@@ -41,6 +41,8 @@ public struct EpochProgress: Sendable, Equatable {
     public var perStepCorrect: [Int]
     /// Stream positions by owner: `dropout:PATH`, `mask:PATH`, `encoder`.
     public var randomStates: [String: [UInt64]]
+    /// The transfer's running sums (empty without transfer).
+    public var transferSums: [Double] = []
 
     public init(steps: Int, lossSum: Double, correct: Int, seen: Int, skipped: Int, perStepCorrect: [Int],
                 randomStates: [String: [UInt64]]) {
@@ -56,7 +58,8 @@ public struct EpochProgress: Sendable, Equatable {
     /// The JSON form; the loss sum as its bit pattern, so it comes back exactly.
     var dictionary: [String: Any] {
         ["steps": steps, "loss_sum_bits": String(lossSum.bitPattern), "correct": correct, "seen": seen, "skipped": skipped,
-         "per_step_correct": perStepCorrect, "random_states": randomStates.mapValues { $0.map { String($0) } }]
+         "per_step_correct": perStepCorrect, "random_states": randomStates.mapValues { $0.map { String($0) } },
+         "transfer_sums_bits": transferSums.map { String($0.bitPattern) }]
     }
 
     init(dictionary d: [String: Any], file: String) throws(SNNError) {
@@ -79,6 +82,11 @@ public struct EpochProgress: Sendable, Equatable {
         }
         self.init(steps: try int("steps"), lossSum: Double(bitPattern: bits), correct: try int("correct"), seen: try int("seen"),
                   skipped: try int("skipped"), perStepCorrect: perStep, randomStates: randomStates)
+        let sums = (d["transfer_sums_bits"] as? [String]) ?? []  // absent in checkpoints from before transfer
+        transferSums = sums.compactMap { UInt64($0).map(Double.init(bitPattern:)) }
+        guard transferSums.count == sums.count else {
+            throw SNNError(.corrupt, "\"progress.transfer_sums_bits\" is not a list of integers", file: file)
+        }
     }
 }
 

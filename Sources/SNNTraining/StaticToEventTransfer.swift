@@ -37,6 +37,37 @@ public struct TransferOptions: Sendable, Equatable {
         self.source = source
         self.dataDirectory = dataDirectory
     }
+
+    /// The JSON form (`config.json`'s "transfer"); "step_weights" is "learned" or the fixed weight.
+    public var dictionary: [String: Any] {
+        var d: [String: Any] = ["source": source.rawValue, "alignment": alignment.rawValue,
+                                "alignment_weight": Double(alignmentWeight), "sliding": sliding, "invert_static": invertStatic]
+        if let dataDirectory { d["data_dir"] = dataDirectory }
+        switch stepWeights {
+        case .learned: d["step_weights"] = "learned"
+        case .fixed(let w): d["step_weights"] = Double(w)
+        }
+        return d
+    }
+
+    /// Reads ``dictionary`` back; nil when something is missing or of the wrong type.
+    public init?(dictionary d: [String: Any]) {
+        guard let source = (d["source"] as? String).flatMap(DatasetName.init(rawValue:)),
+              let alignment = (d["alignment"] as? String).flatMap(AlignmentMeasure.init(rawValue:)),
+              let weight = (d["alignment_weight"] as? NSNumber)?.floatValue, let sliding = d["sliding"] as? Bool,
+              let invert = d["invert_static"] as? Bool else { return nil }
+        if let directory = d["data_dir"], !(directory is String) { return nil }
+        self.init(source: source, dataDirectory: d["data_dir"] as? String)
+        self.alignment = alignment
+        alignmentWeight = weight
+        self.sliding = sliding
+        invertStatic = invert
+        switch d["step_weights"] {
+        case let name as String where name == "learned": stepWeights = .learned
+        case let w as NSNumber where !(w is Bool): stepWeights = .fixed(w.floatValue)
+        default: return nil
+        }
+    }
 }
 
 /// For each event sample, a random static training image of the same class.

@@ -23,6 +23,8 @@ public struct EpochMetrics: Sendable {
     public var firingRates: [String: Double] = [:]
     /// Test-set spikes per sample over all neuron layers and steps (see ``EvaluationResult``).
     public var spikesPerSample: Double = 0
+    /// The transfer's alignment loss, CKA forms, step weights and replacement probability.
+    public var transfer: TransferEpochMetrics?
 
     public var dictionary: [String: Any] {
         var d: [String: Any] = [
@@ -32,6 +34,7 @@ public struct EpochMetrics: Sendable {
         ]
         if skippedSteps > 0 { d["skipped_steps"] = skippedSteps }
         if !firingRates.isEmpty { d["firing_rates"] = firingRates }
+        if let transfer { d.merge(transfer.dictionary) { a, _ in a } }
         return d
     }
 }
@@ -85,6 +88,8 @@ public final class Trainer {
     private var skippedSteps = 0
     /// Where the resumed epoch stands when the run was interrupted within it.
     private var pendingProgress: EpochProgress?
+    /// Static-to-event transfer, in runs with it.
+    let transfer: TransferRun?
 
     /// Sets up a new run: loads the data, builds the model, creates `directory` and writes
     /// `config.json`. On any error nothing is left behind. With `uniqueDirectory`, an existing
@@ -98,6 +103,7 @@ public final class Trainer {
         model = try configuration.makeModel(sampleShape: Array(train.images.shape.dropFirst()), classes: train.classCount)
         optimizer = configuration.makeOptimizer()
         if configuration.temporalWeighting { temporalWeighting = TemporalWeighting(timeSteps: configuration.timeSteps) }
+        transfer = try Self.transferRun(configuration, eventClassCount: train.classCount, model: model)
         runDirectory = try RunDirectory.create(at: directory, configuration: configuration.dictionary, unique: uniqueDirectory)
     }
 
@@ -156,6 +162,7 @@ public final class Trainer {
         model = try config.makeModel(sampleShape: Array(train.images.shape.dropFirst()), classes: train.classCount)
         optimizer = config.makeOptimizer()
         if config.temporalWeighting { temporalWeighting = TemporalWeighting(timeSteps: config.timeSteps) }
+        transfer = try Self.transferRun(config, eventClassCount: train.classCount, model: model)
         if let state = try runDirectory.loadCheckpoint(.last, model: model, optimizer: optimizer) {
             completedEpochs = state.epoch
             best = (state.bestAccuracy, state.bestEpoch)
@@ -175,6 +182,14 @@ public final class Trainer {
     }
 
     var encoding: Encoding { configuration.resolvedEncoding }
+
+    /// The transfer state of `configuration`'s run (its static images loaded and paired), or nil.
+    static func transferRun(_ configuration: TrainingConfiguration, eventClassCount: Int, model: Module) throws(SNNError)
+        -> TransferRun? {
+        guard let options = configuration.transfer,
+              let loaded = try configuration.loadStaticImages(eventClassCount: eventClassCount) else { return nil }
+        return TransferRun(options: options, images: loaded.images, pairing: loaded.pairing, model: model)
+    }
 
     /// Trains the remaining epochs and returns the summary.
     public func run() throws(SNNError) -> TrainingSummary {
@@ -248,6 +263,7 @@ public final class Trainer {
         var lossSum: Double = 0, correct = 0, seen = 0
         var perStepCorrect = [Int](repeating: 0, count: configuration.timeSteps)
         var skipped = 0, first = 0
+        transfer?.sums = TransferSums()
         if let progress = pendingProgress {  // resumed within this epoch: go on where it stopped
             pendingProgress = nil
             guard progress.steps <= batches, progress.perStepCorrect.count == configuration.timeSteps else {
@@ -257,12 +273,19 @@ public final class Trainer {
             (first, lossSum, correct, seen, skipped) = (progress.steps, progress.lossSum, progress.correct, progress.seen,
                                                         progress.skipped)
             perStepCorrect = progress.perStepCorrect
+            if let transfer {
+                guard let sums = TransferSums(values: progress.transferSums) else {
+                    throw SNNError(.corrupt, "the checkpoint's epoch progress lacks the transfer sums", file: runDirectory.path + "/last.json")
+                }
+                transfer.sums = sums
+            }
         }
         for batch in loader.batches(forEpoch: epoch, startingAt: first) {
             if shouldStop?() == true {
                 // Checkpoint where the epoch stands, with the random streams' positions, then stop.
-                let progress = EpochProgress(steps: batch.index, lossSum: lossSum, correct: correct, seen: seen, skipped: skipped,
+                var progress = EpochProgress(steps: batch.index, lossSum: lossSum, correct: correct, seen: seen, skipped: skipped,
                                              perStepCorrect: perStepCorrect, randomStates: randomStates(encoder: encoder))
+                progress.transferSums = transfer?.sums.values ?? []
                 let state = CheckpointState(epoch: epoch, bestAccuracy: best.accuracy, bestEpoch: best.epoch,
                                             randomState: GlobalRandom.state, temporalWeights: temporalWeighting?.weights,
                                             progress: progress)
@@ -271,6 +294,15 @@ public final class Trainer {
             }
             optimizer.learningRate = configuration.learningRate(atEpoch: Double(epoch) + Double(batch.index) / Double(batches))
             let input = encoder.encode(batch.inputs)
+            var staticInput: Tensor?
+            if let transfer {
+                let (frames, probability) = transfer.staticFrames(
+                    for: batch.inputs, labels: batch.labels, seed: configuration.seed, epoch: epoch, batch: batch.index,
+                    globalBatch: epoch * batches + batch.index, totalBatches: configuration.epochs * batches)
+                staticInput = encoder.encode(frames)
+                transfer.sums.probability = probability
+            }
+            let sumsBefore = transfer?.sums
             var logits = Tensor(0)
             // With `skip`, a step that goes wrong is undone: the weights and batch-norm statistics (which
             // move in the forward pass) and the optimizer state are kept by reference, so copy-on-write
@@ -278,6 +310,12 @@ public final class Trainer {
             let before = configuration.onNonfinite == .skip ? (model.stateDictionary(), optimizer.stateDictionary()) : nil
             let stepCorrectBefore = perStepCorrect
             let (loss, gradients) = valueWithGradient(at: model) { model in
+                if let transfer, let staticInput {
+                    let (loss, readout) = transfer.loss(model: model, staticInput: staticInput, eventInput: input,
+                                                        labels: batch.labels, labelSmoothing: configuration.labelSmoothing)
+                    logits = readout.detached
+                    return loss
+                }
                 let perStep = model(input)
                 if temporalWeighting != nil {  // TWO learns from each step's own accuracy
                     let outputs = perStep.detached
@@ -297,6 +335,7 @@ public final class Trainer {
                 case .skip:
                     try restore(before)
                     perStepCorrect = stepCorrectBefore
+                    if let sumsBefore { transfer?.sums = sumsBefore }
                     skipped += 1
                     continue
                 }
@@ -306,6 +345,7 @@ public final class Trainer {
                 // A finite gradient times a large learning rate can still overflow the weights.
                 try restore(before)
                 perStepCorrect = stepCorrectBefore
+                if let sumsBefore { transfer?.sums = sumsBefore }
                 skipped += 1
                 continue
             }
@@ -326,6 +366,7 @@ public final class Trainer {
                                    testAccuracy: evaluation.accuracy, firingRate: evaluation.firingRate,
                                    seconds: Date().timeIntervalSince(epochStart), skippedSteps: skipped)
         metrics.spikesPerSample = evaluation.spikesPerSample
+        metrics.transfer = transfer?.metrics(timeSteps: configuration.timeSteps)
         if let spikformer = model as? Spikformer {
             let rates = Dictionary(evaluation.firingRates.map { ($0.path, $0.rate) }, uniquingKeysWith: { a, _ in a })
             for (name, path) in spikformer.attentionNeuronPaths { metrics.firingRates[name] = rates[path] }
