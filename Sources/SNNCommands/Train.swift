@@ -99,7 +99,7 @@ struct Train: ParsableCommand {
     var timAxis: TemporalInteraction.Axis?
     @Option(help: "TIM: thresholds of its two neurons, IN,OUT, or the presets released (1,1) or intended (0.3,0.5) that silence it at initialisation (default: 0.3,0.25).")
     var timThresholds: String?
-    @Option(help: "Static-to-event transfer: train on the event data set with the paired static images of this set (mnist, fashion-mnist, cifar10, cifar100, digits), two heads on a conv model.")
+    @Option(help: "Static-to-event transfer: train on the event data set with the paired static images of this set (mnist, fashion-mnist, cifar10, cifar100, digits), two heads on a conv model (the papers use --model vgg-snn, or transfer-scnn for small sets).")
     var transferFrom: DatasetName?
     @Option(help: "Directory holding the --transfer-from data set's files.")
     var transferDataDir: String?

@@ -16,6 +16,10 @@ public enum TransferStepWeights: Sendable, Equatable {
 /// Static-to-event knowledge transfer for a run (METHODS.md §4): labelled static images of the event
 /// classes, paired with the event samples, train a second head on the shared extractor and pull the
 /// two domains' features together.
+///
+/// The static and the event sequences run through the extractor one after the other, each from rest,
+/// so batch norm normalises each with its own batch statistics in training but keeps one set of
+/// running statistics for both (as the released code does); inference sees event input only.
 public struct TransferOptions: Sendable, Equatable {
     /// The static image set (its training split provides the images).
     public var source: DatasetName

@@ -54,10 +54,30 @@ import Testing
         neurons.recordsMembrane = false
         #expect(neurons.recordedMembrane == nil)
         #expect(model(x).scalars == recorded.scalars)
+        try Self.expectStepByStepMembrane(model, x, neuronIndex: 4, recorded: membrane)
+    }
+
+    /// The membrane recorded at layer `neuronIndex` of a Sequential `model` on `x` equals the neuron's
+    /// step-by-step composition on that layer's input.
+    static func expectStepByStepMembrane(_ model: any Layer, _ x: Tensor, neuronIndex: Int, recorded: Tensor) throws {
         let layers = try #require(model as? Sequential)
-        let input = layers.layers[0..<4].reduce(x) { $1($0) }
-        let lif = try #require(layers.layers[4] as? any SpikingNeuron)
-        #expect(lif.stepByStep(input).membrane.isClose(to: membrane, relativeTolerance: 1e-5, absoluteTolerance: 1e-6))
+        let input = layers.layers[0..<neuronIndex].reduce(x) { $1($0) }
+        let neuron = try #require(layers.layers[neuronIndex] as? any SpikingNeuron)
+        #expect(neuron.stepByStep(input).membrane.isClose(to: recorded, relativeTolerance: 1e-5, absoluteTolerance: 1e-5))
+    }
+
+    @Test func recordingBehindBatchNormMatchesTheStepByStepNeuron() throws {
+        // Conv → BN → LIF: the neuron's input comes from a convolution's (possibly channel-blocked) output.
+        GlobalRandom.seed(8)
+        let model = ModelConfiguration(name: .spikingCNN, inputShape: [2, 8, 8], classes: 3, neuron: Self.neuron).make()
+        let (path, neurons) = try #require(model.alignmentNeurons)
+        #expect(path == "6.")
+        let x = randomTensor([3, 2, 2, 8, 8], seed: 9, scale: 3)
+        neurons.recordsMembrane = true
+        _ = model(x)
+        let membrane = try #require(neurons.recordedMembrane)
+        neurons.recordsMembrane = false
+        try Self.expectStepByStepMembrane(model, x, neuronIndex: 6, recorded: membrane)
     }
 
     @Test func alignmentNeuronsOfTheConvModels() throws {
