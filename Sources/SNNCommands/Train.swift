@@ -99,15 +99,22 @@ struct Train: ParsableCommand {
     var timAxis: TemporalInteraction.Axis?
     @Option(help: "TIM: thresholds of its two neurons, IN,OUT, or the presets released (1,1) or intended (0.3,0.5) that silence it at initialisation (default: 0.3,0.25).")
     var timThresholds: String?
-    @Option(help: "Static-to-event transfer: train on the event data set with the paired static images of this set (mnist, fashion-mnist, cifar10, cifar100, digits), two heads on a conv model (the papers use --model vgg-snn, or transfer-scnn for small sets).")
+    @Option(help: """
+        Static-to-event transfer: train on the event data set with the paired static images of this set (mnist, \
+        fashion-mnist, cifar10, cifar100, digits), two heads on a conv model (the papers use --model vgg-snn, or \
+        transfer-scnn for small sets).
+        """)
     var transferFrom: DatasetName?
     @Option(help: "Directory holding the --transfer-from data set's files.")
     var transferDataDir: String?
-    @Option(help: "Transfer: the domain alignment, \(AlignmentMeasure.allCases.map(\.rawValue).joined(separator: ", ")) (default: cka).")
+    @Option(help: ArgumentHelp("Transfer: the domain alignment, "
+                               + AlignmentMeasure.allCases.map(\.rawValue).joined(separator: ", ")
+                               + " (default: cka)."))
     var alignment: AlignmentMeasure?
     @Option(parsing: .unconditional, help: "Transfer: the weight of the alignment loss L_KT (default: 0.5).")
     var alignmentWeight: Float?
-    @Option(parsing: .unconditional, help: "Transfer: fix every step weight w_t at W in [0, 1] instead of learning w_t = σ(c_t).")
+    @Option(parsing: .unconditional,
+            help: "Transfer: fix every step weight w_t at W in [0, 1] instead of learning w_t = σ(c_t).")
     var fixedStepWeights: Float?
     @Flag(help: "Transfer: no sliding training (never replace static inputs by their event partners).")
     var noSliding = false
@@ -186,7 +193,8 @@ struct Train: ParsableCommand {
             throw ValidationError("\(transferFlags.joined(separator: ", ")) need --transfer-from")
         }
         if transferFrom != nil && loss != nil {
-            throw ValidationError("--transfer-from trains with its own loss (TET form with the alignment term): --loss does not apply")
+            throw ValidationError(
+                "--transfer-from trains with its own loss (TET form with the alignment term): --loss does not apply")
         }
         if tksAlpha == nil && (tksDetachTeacher || tksTemperature != nil) {
             throw ValidationError("--tks-temperature and --tks-detach-teacher need --tks-alpha")
@@ -267,8 +275,8 @@ struct Train: ParsableCommand {
         if let depth { c.spikformer.depth = depth }
         if tim { c.spikformer.temporalInteraction = try parsedTemporalInteraction() }
         if let transferFrom {
-            var t = TransferOptions(source: transferFrom,
-                                    dataDirectory: transferDataDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
+            let directory = transferDataDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+            var t = TransferOptions(source: transferFrom, dataDirectory: directory)
             if let alignment { t.alignment = alignment }
             if let alignmentWeight { t.alignmentWeight = alignmentWeight }
             if let fixedStepWeights { t.stepWeights = .fixed(fixedStepWeights) }

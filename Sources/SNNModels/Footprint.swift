@@ -22,8 +22,9 @@ extension ModelConfiguration {
         guard inputShape.allSatisfy({ $0 >= 1 }) else { throw f.error("needs a non-empty input, got \(inputShape)") }
         guard widths.allSatisfy({ $0 >= 1 }) else { throw f.error("widths must be positive, got \(widths)") }
         guard heads == .single || name.supportsDomainHeads else {
+            let convModels = ModelName.allCases.filter(\.supportsDomainHeads).map(\.rawValue)
             throw f.error("has no static and event heads (transfer needs a conv model: "
-                          + ModelName.allCases.filter(\.supportsDomainHeads).map(\.rawValue).joined(separator: ", ") + ")")
+                          + convModels.joined(separator: ", ") + ")")
         }
         f.heads = heads
         switch name {
@@ -112,8 +113,9 @@ extension ModelConfiguration {
         case .transferSCNN:
             guard inputShape.count == 3 else { throw f.error("needs image input [C, H, W], got \(inputShape)") }
             var (channels, h, w) = (inputShape[0], inputShape[1], inputShape[2])
+            let tooSmall = f.error("input \(inputShape) is too small for two 5×5 convolutions and 2× poolings")
             for width in [15, 40] {
-                guard h >= 5 && w >= 5 else { throw f.error("input \(inputShape) is too small for two 5×5 convolutions and 2× poolings") }
+                guard h >= 5 && w >= 5 else { throw tooSmall }
                 (h, w) = (h - 4, w - 4)
                 try f.parameters(5, 5, channels, width)
                 try f.parameters(width)
@@ -123,7 +125,7 @@ extension ModelConfiguration {
                 try f.activations(width, h, w)
                 channels = width
             }
-            guard h >= 1 && w >= 1 else { throw f.error("input \(inputShape) is too small for two 5×5 convolutions and 2× poolings") }
+            guard h >= 1 && w >= 1 else { throw tooSmall }
             try f.linear(try f.product([channels, h, w]), 300, bias: true)
             try f.neuron(300)
             try f.classifier(300, classes)

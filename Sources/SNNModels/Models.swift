@@ -66,7 +66,8 @@ public struct ModelConfiguration: Sendable, Equatable {
     func classifier(_ inFeatures: Int) -> any Layer {
         switch heads {
         case .single: Linear(inFeatures, classes)
-        case .staticAndEvent(let learned): DomainHeads(inFeatures, classes, learnedStepWeights: learned ? neuron.timeSteps : nil)
+        case .staticAndEvent(let learned):
+            DomainHeads(inFeatures, classes, learnedStepWeights: learned ? neuron.timeSteps : nil)
         }
     }
 
@@ -354,7 +355,8 @@ public final class ResNet19: Module, Layer {
             }
         }
         layers = blocksList
-        head = Sequential([AdaptiveAvgPool2d(1), Flatten(lastAxes: 3), Linear(512, 256), c.neuron.make(), c.classifier(256)])
+        head = Sequential([AdaptiveAvgPool2d(1), Flatten(lastAxes: 3), Linear(512, 256), c.neuron.make(),
+                           c.classifier(256)])
         super.init()
     }
 

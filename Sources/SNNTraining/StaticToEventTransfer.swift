@@ -45,7 +45,8 @@ public struct TransferOptions: Sendable, Equatable {
     /// The JSON form (`config.json`'s "transfer"); "step_weights" is "learned" or the fixed weight.
     public var dictionary: [String: Any] {
         var d: [String: Any] = ["source": source.rawValue, "alignment": alignment.rawValue,
-                                "alignment_weight": Double(alignmentWeight), "sliding": sliding, "invert_static": invertStatic]
+                                "alignment_weight": Double(alignmentWeight), "sliding": sliding,
+                                "invert_static": invertStatic]
         if let dataDirectory { d["data_dir"] = dataDirectory }
         switch stepWeights {
         case .learned: d["step_weights"] = "learned"
@@ -90,7 +91,9 @@ public struct StaticPairing: Sendable {
                            + "\(eventClassCount): the static classes must be the event classes")
         }
         var byClass = [[Int]](repeating: [], count: eventClassCount)
-        for (i, label) in staticLabels.enumerated() where label >= 0 && label < eventClassCount { byClass[label].append(i) }
+        for (i, label) in staticLabels.enumerated() where label >= 0 && label < eventClassCount {
+            byClass[label].append(i)
+        }
         if let empty = byClass.firstIndex(where: \.isEmpty) {
             throw SNNError(.invalidArgument, "--transfer-from \(source) has no training image of class \(empty)")
         }

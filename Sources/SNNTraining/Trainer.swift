@@ -184,8 +184,8 @@ public final class Trainer {
     var encoding: Encoding { configuration.resolvedEncoding }
 
     /// The transfer state of `configuration`'s run (its static images loaded and paired), or nil.
-    static func transferRun(_ configuration: TrainingConfiguration, eventClassCount: Int, model: Module) throws(SNNError)
-        -> TransferRun? {
+    static func transferRun(_ configuration: TrainingConfiguration, eventClassCount: Int,
+                            model: Module) throws(SNNError) -> TransferRun? {
         guard let options = configuration.transfer,
               let loaded = try configuration.loadStaticImages(eventClassCount: eventClassCount) else { return nil }
         return TransferRun(options: options, images: loaded.images, pairing: loaded.pairing, model: model)
@@ -275,7 +275,8 @@ public final class Trainer {
             perStepCorrect = progress.perStepCorrect
             if let transfer {
                 guard let sums = TransferSums(values: progress.transferSums) else {
-                    throw SNNError(.corrupt, "the checkpoint's epoch progress lacks the transfer sums", file: runDirectory.path + "/last.json")
+                    throw SNNError(.corrupt, "the checkpoint's epoch progress lacks the transfer sums",
+                                   file: runDirectory.path + "/last.json")
                 }
                 transfer.sums = sums
             }
@@ -283,8 +284,9 @@ public final class Trainer {
         for batch in loader.batches(forEpoch: epoch, startingAt: first) {
             if shouldStop?() == true {
                 // Checkpoint where the epoch stands, with the random streams' positions, then stop.
-                var progress = EpochProgress(steps: batch.index, lossSum: lossSum, correct: correct, seen: seen, skipped: skipped,
-                                             perStepCorrect: perStepCorrect, randomStates: randomStates(encoder: encoder))
+                var progress = EpochProgress(steps: batch.index, lossSum: lossSum, correct: correct, seen: seen,
+                                             skipped: skipped, perStepCorrect: perStepCorrect,
+                                             randomStates: randomStates(encoder: encoder))
                 progress.transferSums = transfer?.sums.values ?? []
                 let state = CheckpointState(epoch: epoch, bestAccuracy: best.accuracy, bestEpoch: best.epoch,
                                             randomState: GlobalRandom.state, temporalWeights: temporalWeighting?.weights,
@@ -312,7 +314,8 @@ public final class Trainer {
             let (loss, gradients) = valueWithGradient(at: model) { model in
                 if let transfer, let staticInput {
                     let (loss, readout) = transfer.loss(model: model, staticInput: staticInput, eventInput: input,
-                                                        labels: batch.labels, labelSmoothing: configuration.labelSmoothing)
+                                                        labels: batch.labels,
+                                                        labelSmoothing: configuration.labelSmoothing)
                     logits = readout.detached
                     return loss
                 }

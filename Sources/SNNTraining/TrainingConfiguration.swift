@@ -284,18 +284,24 @@ public struct TrainingConfiguration: Sendable, Equatable {
     func validateTransfer(_ t: TransferOptions) throws(SNNError) {
         func bad(_ message: String) -> SNNError { SNNError(.invalidArgument, message) }
         if !dataset.hasEventImages {
-            throw bad("--transfer-from trains on event frames: use an event data set with images (nmnist, dvs-gesture, cifar10-dvs, n-caltech101), not \(dataset.rawValue)")
+            throw bad("--transfer-from trains on event frames: use an event data set with images "
+                      + "(nmnist, dvs-gesture, cifar10-dvs, n-caltech101), not \(dataset.rawValue)")
         }
         if t.source.isEventData || t.source == .fsddMFCC {
-            throw bad("--transfer-from takes a static image set (mnist, fashion-mnist, cifar10, cifar100, digits), not \(t.source.rawValue)")
+            throw bad("--transfer-from takes a static image set (mnist, fashion-mnist, cifar10, cifar100, digits), "
+                      + "not \(t.source.rawValue)")
         }
-        if t.source.needsDirectory && t.dataDirectory == nil { throw bad("--transfer-data-dir is required for --transfer-from \(t.source.rawValue)") }
+        if t.source.needsDirectory && t.dataDirectory == nil {
+            throw bad("--transfer-data-dir is required for --transfer-from \(t.source.rawValue)")
+        }
         if !model.supportsDomainHeads {
+            let convModels = ModelName.allCases.filter(\.supportsDomainHeads).map(\.rawValue)
             throw bad("--transfer-from needs a conv model for its two heads ("
-                      + ModelName.allCases.filter(\.supportsDomainHeads).map(\.rawValue).joined(separator: ", ") + "), not \(model.rawValue)")
+                      + convModels.joined(separator: ", ") + "), not \(model.rawValue)")
         }
         if ![.integrateAndFire, .leakyIntegrateAndFire, .parametricLIF].contains(neuron.kind) {
-            throw bad("--transfer-from aligns membrane potentials after reset: use --neuron if, lif or plif, not \(neuron.kind.rawValue)")
+            throw bad("--transfer-from aligns membrane potentials after reset: use --neuron if, lif or plif, "
+                      + "not \(neuron.kind.rawValue)")
         }
         if !(t.alignmentWeight.isFinite && t.alignmentWeight >= 0) {
             throw bad("--alignment-weight must be a finite number ≥ 0, got \(t.alignmentWeight)")
@@ -305,10 +311,13 @@ public struct TrainingConfiguration: Sendable, Equatable {
             if !(w >= 0 && w <= 1) { throw bad("--fixed-step-weights must be in [0, 1], got \(w)") }
         case .learned:
             if optimizer != .adamw && weightDecay > 0 {
-                throw bad("the learned step weights c_t take no weight decay: use --optimizer adamw (no decay on 1-D parameters) or --weight-decay 0 with \(optimizer.rawValue)")
+                throw bad("the learned step weights c_t take no weight decay: use --optimizer adamw (no decay on "
+                          + "1-D parameters) or --weight-decay 0 with \(optimizer.rawValue)")
             }
         }
-        if tks != nil || temporalWeighting { throw bad("--transfer-from has its own loss and readout: not with --tks-alpha or --temporal-weighting") }
+        if tks != nil || temporalWeighting {
+            throw bad("--transfer-from has its own loss and readout: not with --tks-alpha or --temporal-weighting")
+        }
     }
 
     /// The Spikformer options a user may get wrong, by flag; what depends on the input size (tokens,
@@ -563,12 +572,14 @@ public struct TrainingConfiguration: Sendable, Equatable {
 
     /// The training split of the transfer's static image set, with the pairing of its images to the
     /// event classes (`eventClassCount` of them); nil without transfer.
-    public func loadStaticImages(eventClassCount: Int) throws(SNNError) -> (images: LabeledImages, pairing: StaticPairing)? {
+    public func loadStaticImages(eventClassCount: Int) throws(SNNError)
+        -> (images: LabeledImages, pairing: StaticPairing)? {
         guard let transfer else { return nil }
         let images = try transfer.source.load(directory: transfer.dataDirectory).train
         let channels = images.images.rank == 4 ? images.images.shape[1] : 0
         guard channels == 1 || channels == 3 else {
-            throw SNNError(.invalidArgument, "--transfer-from \(transfer.source.rawValue): images must be grey or RGB [N, 1 or 3, H, W], got \(images.images.shape)")
+            throw SNNError(.invalidArgument, "--transfer-from \(transfer.source.rawValue): images must be grey or RGB "
+                           + "[N, 1 or 3, H, W], got \(images.images.shape)")
         }
         let pairing = try StaticPairing(staticLabels: images.labels, staticClassCount: images.classCount,
                                         eventClassCount: eventClassCount, source: transfer.source.rawValue,
@@ -599,7 +610,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public func modelConfiguration(inputShape sampleShape: [Int], classes: Int) -> ModelConfiguration {
         var n = neuron
         n.timeSteps = timeSteps
-        let heads: ClassifierHeads = transfer.map { .staticAndEvent(learnedStepWeights: $0.stepWeights == .learned) } ?? .single
+        let heads: ClassifierHeads = transfer.map { .staticAndEvent(learnedStepWeights: $0.stepWeights == .learned) }
+            ?? .single
         return ModelConfiguration(name: model, inputShape: resolvedEncoding.stepShape(forSample: sampleShape), classes: classes,
                                   neuron: n, widths: widths, spikformer: spikformer, heads: heads)
     }

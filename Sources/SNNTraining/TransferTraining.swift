@@ -42,7 +42,8 @@ struct TransferSums: Equatable {
 
     init?(values v: [Double]) {
         guard v.count == 6, let steps = Int(exactly: v[3]), let unbiased = Int(exactly: v[4]) else { return nil }
-        (alignment, cka, unbiasedCKA, self.steps, unbiasedSteps, probability) = (v[0], v[1], v[2], steps, unbiased, v[5])
+        (alignment, cka, unbiasedCKA) = (v[0], v[1], v[2])
+        (self.steps, unbiasedSteps, probability) = (steps, unbiased, v[5])
     }
 }
 
@@ -74,8 +75,8 @@ final class TransferRun {
                       totalBatches: Int) -> (frames: Tensor, probability: Double) {
         var generator = StaticPairing.generator(seed: seed, epoch: epoch, batch: batch)
         let partners = pairing.partners(for: labels, using: &generator)
-        let frames = StaticFrames.frames(images.subset(partners).images, timeSteps: events.shape[1], height: events.shape[3],
-                                         width: events.shape[4], invert: options.invertStatic)
+        let frames = StaticFrames.frames(images.subset(partners).images, timeSteps: events.shape[1],
+                                         height: events.shape[3], width: events.shape[4], invert: options.invertStatic)
         let probability = options.sliding ? SlidingReplacement.probability(batch: globalBatch, of: totalBatches) : 0
         let replace = SlidingReplacement.mask(count: labels.count, probability: probability, using: &generator)
         return (StaticFrames.replacing(frames, with: events, where: replace), probability)
@@ -108,7 +109,8 @@ final class TransferRun {
         let steps = eventLogits.shape[0], b = labels.count
         var alignment: [Tensor] = []
         for t in 0..<steps {
-            let xs = staticFeatures.selecting(t).reshaped(to: [b, -1]), xe = eventFeatures.selecting(t).reshaped(to: [b, -1])
+            let xs = staticFeatures.selecting(t).reshaped(to: [b, -1])
+            let xe = eventFeatures.selecting(t).reshaped(to: [b, -1])
             alignment.append(DomainAlignment.loss(options.alignment, xs, xe))
             // Both CKA forms are logged whichever drives the loss (METHODS.md §4's caution).
             sums.cka += Double(DomainAlignment.linearCKA(xs.detached, xe.detached).item)
@@ -120,17 +122,17 @@ final class TransferRun {
         let da = Tensor.stack(alignment)
         sums.alignment += Double(da.sum().item)
         sums.steps += steps
-        let loss = staticToEventLoss(staticLogits: staticLogits, eventLogits: eventLogits, labels: labels, alignment: da,
-                                     stepWeights: stepWeights(timeSteps: steps), alignmentWeight: options.alignmentWeight,
-                                     labelSmoothing: labelSmoothing)
+        let loss = staticToEventLoss(staticLogits: staticLogits, eventLogits: eventLogits, labels: labels,
+                                     alignment: da, stepWeights: stepWeights(timeSteps: steps),
+                                     alignmentWeight: options.alignmentWeight, labelSmoothing: labelSmoothing)
         return (loss, Readout.mean(eventLogits))
     }
 
     /// The epoch's metrics from its sums; `timeSteps` sizes the fixed weights.
     func metrics(timeSteps: Int) -> TransferEpochMetrics {
         let steps = Double(max(sums.steps, 1))
-        return TransferEpochMetrics(alignmentLoss: sums.alignment / steps, cka: sums.cka / steps,
-                                    unbiasedCKA: sums.unbiasedSteps > 0 ? sums.unbiasedCKA / Double(sums.unbiasedSteps) : nil,
+        let unbiased = sums.unbiasedSteps > 0 ? sums.unbiasedCKA / Double(sums.unbiasedSteps) : nil
+        return TransferEpochMetrics(alignmentLoss: sums.alignment / steps, cka: sums.cka / steps, unbiasedCKA: unbiased,
                                     stepWeights: stepWeights(timeSteps: timeSteps).detached.scalars,
                                     replacementProbability: sums.probability)
     }

@@ -38,7 +38,8 @@ import Testing
     }
 
     @Test func transferSCNNHasThePapersShapeAndSize() throws {
-        let model = ModelConfiguration(name: .transferSCNN, inputShape: [2, 28, 28], classes: 10, neuron: Self.neuron).make()
+        let model = ModelConfiguration(name: .transferSCNN, inputShape: [2, 28, 28], classes: 10,
+                                       neuron: Self.neuron).make()
         // conv 2→15 (5·5·2·15 + 15), conv 15→40 (5·5·15·40 + 40), FC 640→300, FC 300→10.
         #expect(model.parameterCount == (750 + 15) + (15000 + 40) + (640 * 300 + 300) + (300 * 10 + 10))
         #expect(model(randomTensor([3, 2, 2, 28, 28], seed: 5)).shape == [3, 2, 10])
@@ -63,7 +64,8 @@ import Testing
         let layers = try #require(model as? Sequential)
         let input = layers.layers[0..<neuronIndex].reduce(x) { $1($0) }
         let neuron = try #require(layers.layers[neuronIndex] as? any SpikingNeuron)
-        #expect(neuron.stepByStep(input).membrane.isClose(to: recorded, relativeTolerance: 1e-5, absoluteTolerance: 1e-5))
+        let reference = neuron.stepByStep(input).membrane
+        #expect(reference.isClose(to: recorded, relativeTolerance: 1e-5, absoluteTolerance: 1e-5))
     }
 
     @Test func recordingBehindBatchNormMatchesTheStepByStepNeuron() throws {
@@ -84,7 +86,8 @@ import Testing
         // spiking-cnn [32, 64]: conv, BN, LIF, pool, conv, BN, LIF (6); vgg-snn: 8 conv blocks and 4 pools, its
         // last LIF at 26; the residual nets: the last block's last neuron; an MLP has none before its Linear.
         let paths: [(ModelName, [Int], String?)] = [
-            (.spikingCNN, [2, 8, 8], "6."), (.vggSNN, [2, 16, 16], "26."), (.sewResNet18, [2, 8, 8], "layers.7.body.5."),
+            (.spikingCNN, [2, 8, 8], "6."), (.vggSNN, [2, 16, 16], "26."),
+            (.sewResNet18, [2, 8, 8], "layers.7.body.5."),
             (.resnet19, [2, 8, 8], "layers.7.sn2."), (.spikingMLP, [2, 8, 8], nil),
         ]
         for (name, input, expected) in paths {

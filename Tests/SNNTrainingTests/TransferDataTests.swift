@@ -27,11 +27,13 @@ import Testing
 
     @Test func pairingRefusesMismatchedClasses() {
         #expect(throws: SNNError.self) {
-            try StaticPairing(staticLabels: Self.staticLabels, staticClassCount: 5, eventClassCount: 6, source: "a", target: "b")
+            try StaticPairing(staticLabels: Self.staticLabels, staticClassCount: 5, eventClassCount: 6, source: "a",
+                              target: "b")
         }
         // A class with no static image cannot be paired.
         #expect(throws: SNNError.self) {
-            try StaticPairing(staticLabels: [0, 1, 1, 3], staticClassCount: 4, eventClassCount: 4, source: "a", target: "b")
+            try StaticPairing(staticLabels: [0, 1, 1, 3], staticClassCount: 4, eventClassCount: 4, source: "a",
+                              target: "b")
         }
     }
 

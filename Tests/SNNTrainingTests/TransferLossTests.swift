@@ -30,7 +30,9 @@ import Testing
             return (0..<n).map { i in (0..<n).map { j in k[i][j] - row[i] - column[j] + grand } }
         }
         let kx = centred(gram(rows(x))), ky = centred(gram(rows(y)))
-        func dot(_ a: [[Double]], _ b: [[Double]]) -> Double { zip(a, b).reduce(0) { $0 + zip($1.0, $1.1).reduce(0) { $0 + $1.0 * $1.1 } } }
+        func dot(_ a: [[Double]], _ b: [[Double]]) -> Double {
+            zip(a, b).reduce(0) { $0 + zip($1.0, $1.1).reduce(0) { $0 + $1.0 * $1.1 } }
+        }
         return dot(kx, ky) / ((dot(kx, kx).squareRoot() * dot(ky, ky).squareRoot()) + 1e-7)
     }
 
@@ -78,7 +80,8 @@ import Testing
         let a = randomTensor([7, 5], seed: 7), b = randomTensor([7, 4], seed: 8)
         #expect(gradientError(at: [a, b], step: 1e-2) { DomainAlignment.unbiasedLinearCKA($0[0], $0[1]) } < 2e-3)
         // Below 4 samples the estimator is undefined: no alignment signal.
-        #expect(DomainAlignment.loss(.ckaUnbiased, randomTensor([3, 2], seed: 9), randomTensor([3, 2], seed: 10)).item == 0)
+        let three = (randomTensor([3, 2], seed: 9), randomTensor([3, 2], seed: 10))
+        #expect(DomainAlignment.loss(.ckaUnbiased, three.0, three.1).item == 0)
     }
 
     @Test func biasedCKAOfUnrelatedFeaturesIsNearOneWhenFeaturesOutnumberTheBatch() {
@@ -93,7 +96,9 @@ import Testing
     @Test func gaussianMMDMatchesDirectDoubleSum() {
         let a = randomTensor([5, 4], seed: 13), b = randomTensor([5, 4], seed: 14, scale: 2) + 0.5
         let xa = Self.rows(a), xb = Self.rows(b), z = xa + xb
-        func squaredDistance(_ u: [Double], _ v: [Double]) -> Double { zip(u, v).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } }
+        func squaredDistance(_ u: [Double], _ v: [Double]) -> Double {
+            zip(u, v).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
+        }
         var total = 0.0
         for i in z.indices { for j in z.indices where i != j { total += squaredDistance(z[i], z[j]) } }
         let variance = total / Double(z.count * (z.count - 1))
@@ -133,7 +138,8 @@ import Testing
         let alignment = Tensor(shape: [t], scalars: [0.9, 0.4, 0.2, 0.7])
         let c = Tensor(shape: [t], scalars: [1, -0.5, 0.3, 2])
         func loss(_ c: Tensor) -> Tensor {
-            staticToEventLoss(staticLogits: s, eventLogits: e, labels: labels, alignment: alignment, stepWeights: c.sigmoid())
+            staticToEventLoss(staticLogits: s, eventLogits: e, labels: labels, alignment: alignment,
+                              stepWeights: c.sigmoid())
         }
         let (_, gradient) = valueWithGradient(at: c, loss)
         // Closed form: σ′(c_t)/T·[0.5·L_DA[t] − (1−λ)·CE_t − λ·MSE_t].
@@ -141,7 +147,8 @@ import Testing
         let lambda = Double(TransferOptions.lambda)
         let expected = (0..<t).map { k -> Float in
             let w = 1 / (1 + Foundation.exp(-Double(c.scalars[k])))
-            return Float(w * (1 - w) / Double(t) * (0.5 * Double(alignment.scalars[k]) - (1 - lambda) * ce[k] - lambda * mse[k]))
+            let bracket = 0.5 * Double(alignment.scalars[k]) - (1 - lambda) * ce[k] - lambda * mse[k]
+            return Float(w * (1 - w) / Double(t) * bracket)
         }
         #expect(relativeError(gradient, Tensor(shape: [t], scalars: expected)) < 1e-5)
         #expect(relativeError(gradient, numericalGradient(at: c, step: 1e-2, loss)) < 1e-3)
