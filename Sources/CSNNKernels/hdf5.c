@@ -19,6 +19,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#endif
+
+/// In the forked child, closes every descriptor above stderr but `keep` (the result pipe). Without
+/// exec nothing is closed on its own, and the child would hold the parent's files for as long as it
+/// lives: a run directory's lock among them (an flock belongs to the open file, which the child's
+/// copy keeps open), so a run the parent had finished and unlocked could still look locked.
+static void close_inherited_descriptors(int keep) {
+#if defined(__linux__) && defined(SYS_close_range)
+    if (keep > 3) syscall(SYS_close_range, 3u, (unsigned)keep - 1, 0u);
+    if (syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0u) == 0) return;
+#endif
+    // No close_range (macOS, old kernels): the descriptor table's size bounds the loop.
+    long limit = sysconf(_SC_OPEN_MAX);
+    if (limit < 0 || limit > 65536) limit = 65536;
+    for (int fd = 3; fd < (int)limit; fd++) {
+        if (fd != keep) close(fd);
+    }
+}
 
 typedef int64_t hid_t;
 typedef int herr_t;
@@ -404,6 +424,7 @@ int snn_h5_read(const char *path, snn_h5_request *requests, int count, double ti
     pid_t child = fork();
     if (child == 0) {
         close(fds[0]);
+        close_inherited_descriptors(fds[1]);
         // A crash ends the child quietly: no crash reporter of the parent's runtime runs in it.
         static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGPIPE};
         for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) signal(fatal[i], SIG_DFL);
