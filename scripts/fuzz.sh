@@ -32,10 +32,16 @@ build=("${SWIFT:-swift}" build --package-path Fuzz --scratch-path "$scratch" -c 
        --sanitize fuzzer --sanitize address -Xswiftc -enable-testing
        -Xswiftc -sanitize=fuzzer -Xcc -fsanitize=fuzzer-no-link)
 started=$(date +%s)
-# The linker warns about every local ASan symbol it cannot export; those lines are noise.
-"${build[@]}" 2>&1 | grep -v "Cannot export local symbol" || true
-[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "fuzz: the build failed" >&2; exit 1; }
+# The linker warns about every local ASan symbol it cannot export; those lines are noise. The build's
+# own status is taken before anything else runs (with `|| true` after the pipe, PIPESTATUS would be
+# that of `true`, and a failed build went on to run no target at all).
+set +e
+"${build[@]}" 2>&1 | grep -v "Cannot export local symbol"
+status=${PIPESTATUS[0]}
+set -e
+[ "$status" -eq 0 ] || { echo "fuzz: the build failed (swift build exited $status)" >&2; exit 1; }
 binary="$("${build[@]}" --show-bin-path)/snn-fuzz"
+[ -x "$binary" ] || { echo "fuzz: the build left no $binary" >&2; exit 1; }
 echo "fuzz: built in $(( $(date +%s) - started )) s; $seconds s per target, $jobs at a time: $targets"
 
 # Swift's own crash backtracer would race libFuzzer's handlers; libFuzzer and ASan report crashes.

@@ -157,7 +157,9 @@ enum FuzzTarget: String, CaseIterable {
                     "error without its place: \(error)")
             return
         }
-        let encoded = [UInt8](try FrameCache.encode(set, key: cacheKey))
+        guard let encoded = try? [UInt8](FrameCache.encode(set, key: cacheKey)) else {
+            fatalError("frame cache: a decoded file does not encode again")
+        }
         guard let again = try? FrameCache.decode(encoded, key: cacheKey, file: "again.frames") else {
             fatalError("frame cache: a decoded file does not encode and decode again")
         }
