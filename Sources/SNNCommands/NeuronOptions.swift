@@ -17,7 +17,7 @@ struct NeuronOptions: ParsableArguments {
     var alpha: Float?
     @Option(parsing: .unconditional, help: "Membrane time constant τ > 1 (LIF; initial τ for PLIF; default: 2).")
     var tau: Float?
-    @Option(parsing: .unconditional, help: "Firing threshold V_th > 0 (default: 1; 0.5 for spikformer).")
+    @Option(parsing: .unconditional, help: "Firing threshold V_th > 0 (default: 1; 0.5 for spikformer and evolved architectures).")
     var threshold: Float?
     @Option(help: "Reset after a spike: hard (to --reset-value), soft (subtract V_th) or none (default: hard).")
     var reset: ResetName?

@@ -53,7 +53,7 @@ struct Search: ParsableCommand {
     var timeSteps: Int?
     @Option(parsing: .unconditional, help: "Mini-batch size (default: 64).")
     var batchSize: Int?
-    @Option(parsing: .unconditional, help: "Base learning rate (scaled by batch/1024; default: 0.02).")
+    @Option(parsing: .unconditional, help: "Base learning rate (scaled by batch/1024; default: 0.64).")
     var learningRate: Float?
     @Option(parsing: .unconditional, help: "Training subset size (default: the training set less the validation split).")
     var trainSamples: Int?
@@ -140,10 +140,10 @@ struct Search: ParsableCommand {
         var c = TrainingConfiguration()
         if let dataset { c.dataset = dataset }
         c.dataDirectory = dataDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-        c.neuron = try neuronOptions.configuration()
+        c.neuron = try neuronOptions.configuration(defaults: .evolved)
         if let timeSteps { c.timeSteps = timeSteps }
         if let batchSize { c.batchSize = batchSize }
-        if let learningRate { c.learningRate = learningRate }
+        c.learningRate = learningRate ?? TrainingConfiguration.defaultLearningRate(for: c.model, evolved: true)
         if let seed { c.seed = seed }
         c.trainSamples = trainSamples
         c.encoding = c.dataset.isEventData ? .frames : .direct

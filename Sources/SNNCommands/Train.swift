@@ -39,7 +39,7 @@ struct Train: ParsableCommand {
     var epochs: Int?
     @Option(parsing: .unconditional, help: "Mini-batch size (default: 64).")
     var batchSize: Int?
-    @Option(parsing: .unconditional, help: "Base learning rate (scaled by batch/1024 unless --no-linear-scaling; default: 0.02; 0.08 for spikformer).")
+    @Option(parsing: .unconditional, help: "Base learning rate (scaled by batch/1024 unless --no-linear-scaling; default: 0.02; 0.08 for spikformer; 0.64 for --architecture).")
     var learningRate: Float?
     @Flag(inversion: .prefixedNo, help: "Scale the learning rate by batch size / 1024 (default: on).")
     var linearScaling: Bool?
@@ -231,11 +231,13 @@ struct Train: ParsableCommand {
         if let model { c.model = model }
         c.widths = try parsedWidths()
         if let architecture { c.architecture = try Self.loadArchitecture(architecture, channels: channels) }
-        c.neuron = try neuronOptions.configuration(defaults: c.model == .spikformer ? .spikformer : NeuronConfiguration())
+        let neuronDefaults: NeuronConfiguration = c.architecture != nil ? .evolved
+            : c.model == .spikformer ? .spikformer : NeuronConfiguration()
+        c.neuron = try neuronOptions.configuration(defaults: neuronDefaults)
         if let timeSteps { c.timeSteps = timeSteps }
         if let epochs { c.epochs = epochs }
         if let batchSize { c.batchSize = batchSize }
-        c.learningRate = learningRate ?? TrainingConfiguration.defaultLearningRate(for: c.model)
+        c.learningRate = learningRate ?? TrainingConfiguration.defaultLearningRate(for: c.model, evolved: c.architecture != nil)
         if let linearScaling { c.linearScaling = linearScaling }
         if let optimizer { c.optimizer = optimizer }
         if let weightDecay { c.weightDecay = weightDecay }

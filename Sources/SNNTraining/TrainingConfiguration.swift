@@ -180,10 +180,12 @@ public struct TrainingConfiguration: Sendable, Equatable {
 
     /// The base learning rate of a new run of `model` when none is given: 0.02 for every model but
     /// Spikformer, which trains best at 0.08 (measured on the embedded digits, 3 seeds with and
-    /// without TIM; docs/design-notes.md, "Spikformer's learning rate"). A run records the value it
-    /// resolved in `config.json`, so `--resume` and `snn evaluate` never depend on this default.
-    public static func defaultLearningRate(for model: ModelName) -> Float {
-        model == .spikformer ? 0.08 : 0.02
+    /// without TIM; docs/design-notes.md, "Spikformer's learning rate"), and the `evolved`
+    /// architectures of `snn search` and `snn train --architecture`, 0.64 (docs/design-notes.md, "The
+    /// evolved networks' neuron"). A run records the value it resolved in `config.json`, so
+    /// `--resume` and `snn evaluate` never depend on this default.
+    public static func defaultLearningRate(for model: ModelName, evolved: Bool = false) -> Float {
+        evolved ? 0.64 : model == .spikformer ? 0.08 : 0.02
     }
 
     /// The learning rate the optimizer starts from.

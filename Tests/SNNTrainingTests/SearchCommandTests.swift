@@ -28,6 +28,15 @@ import Testing
         }
         let reference = try runSNN(Self.tiny + ["--workers", "2", "--output", whole, "--json"])
         try #require(reference.status == 0, "search failed: \(reference.error)")
+        // Without --threshold and --learning-rate the candidates get the evolved networks' neuron
+        // (threshold 0.5) and base rate 0.64, not the project-wide 1 and 0.02, and the state records
+        // them for the workers and --resume.
+        let state = try AtomicFile.readJSON(whole + "/state.json")
+        let settings = try #require(state["evaluation"] as? [String: Any])
+        let training = try #require(settings["training"] as? [String: Any])
+        let searchNeuron = try #require(training["neuron"] as? [String: Any])
+        #expect((searchNeuron["threshold"] as? NSNumber)?.floatValue == 0.5)
+        #expect((training["learning_rate"] as? NSNumber)?.floatValue == 0.64)
         let expected = try Self.front(whole)
         #expect(!expected.isEmpty)
         let total = Self.evaluationCount(whole)
@@ -85,6 +94,18 @@ import Testing
         let config = try AtomicFile.readJSON(run + "/config.json")
         let architecture = try #require(config["architecture"] as? [String: Any])
         #expect(architecture["channels"] as? Int == 2)
+        // Retraining also defaults to the evolved networks' neuron and learning rate; an explicit flag wins.
+        let neuron = try #require(config["neuron"] as? [String: Any])
+        #expect((neuron["threshold"] as? NSNumber)?.floatValue == 0.5)
+        #expect((config["learning_rate"] as? NSNumber)?.floatValue == 0.64)
+        let explicit = temporaryPath("search-retrain-threshold")
+        defer { try? FileManager.default.removeItem(atPath: explicit) }
+        let given = try runSNN(["train", "--architecture", killed + "/pareto.json#0", "--epochs", "1", "--time-steps", "2",
+                                "--batch-size", "32", "--train-samples", "64", "--test-samples", "32", "--threshold", "1",
+                                "--output", explicit, "--json"])
+        #expect(given.status == 0, "\(given.error)")
+        let givenNeuron = try #require(try AtomicFile.readJSON(explicit + "/config.json")["neuron"] as? [String: Any])
+        #expect((givenNeuron["threshold"] as? NSNumber)?.floatValue == 1)
     }
 
     @Test func refusals() throws {
