@@ -307,9 +307,13 @@ final class WorkerPoolEvaluator: CandidateEvaluator {
                     let reason = log.split(separator: "\n").last.map(String.init) ?? "no output"
                     throw CommandFailure(SNNError(.io, "the worker evaluating \(batch[k].key) failed (status \(process.terminationStatus)): \(reason)", file: logPath))
                 }
-                try completed(k, try CandidateEvaluation(jsonObject: object, file: logPath))
-                try? FileManager.default.removeItem(atPath: work + "/" + (logPath as NSString).lastPathComponent)
+                let result = try CandidateEvaluation(jsonObject: object, file: logPath)
+                // The worker's files go before the result is recorded: a search killed in between
+                // then evaluates the candidate again on --resume (and removes its files), where the
+                // other order left them behind for an evaluation that was already recorded.
+                try? FileManager.default.removeItem(atPath: logPath)
                 try? FileManager.default.removeItem(atPath: (logPath as NSString).deletingPathExtension + ".json")
+                try completed(k, result)
             }
         }
     }
