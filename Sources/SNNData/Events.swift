@@ -311,7 +311,8 @@ public enum AEDAT31 {
         }
         guard n > 0 else { throw SNNError(.invalidArgument, "cannot frame an empty event stream", file: file) }
         let width = bounds.width ?? maxX + 1, height = bounds.height ?? maxY + 1
-        let plane = width * height
+        try Framing.requireMemory(forFrames: [frames, 2, height, width], file: file)
+        let plane = width * height  // no overflow: the whole frame tensor's byte count fits an Int
         let result = Tensor(zeros: [frames, 2, height, width])
         let out = result.unsafeStoragePointer
         var counts = [Int](repeating: 0, count: frames)
@@ -460,12 +461,29 @@ public enum Framing: Sendable, Equatable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Refuses frames of `shape` (float32) that overflow a size or exceed this machine's memory: the
+    /// sensor size comes from a file (its header, or the largest coordinate of a damaged one), so an
+    /// allocation sized by it would otherwise abort the process instead of naming the file.
+    static func requireMemory(forFrames shape: [Int], file: String?) throws(SNNError) {
+        guard let bytes = MemoryEstimate.checkedProduct(shape + [MemoryLayout<Float>.size]) else {
+            throw SNNError(.invalidArgument, "frames \(shape) of float32 would take more bytes than a 64-bit size can count",
+                           file: file)
+        }
+        // Per-sample framing calls this for every sample: ask the system for its memory only for
+        // sizes where the answer can matter.
+        if bytes > 1 << 30, let excess = MemoryEstimate.excess(bytes) {
+            throw SNNError(.invalidArgument, "frames \(shape) of float32 \(excess)", file: file)
+        }
+    }
+
     /// Event counts per frame, polarity and pixel: `[frames, 2, height, width]`.
     /// (For the tonic slicers by time window and event count the first axis is what the recording gives.)
     public func frames(_ events: EventStream, frames requested: Int) throws(SNNError) -> Tensor {
         let segments = try segments(events, frames: requested)
         let frames = segments.count
-        let h = events.height, w = events.width, plane = h * w
+        let h = events.height, w = events.width
+        try Self.requireMemory(forFrames: [frames, 2, h, w], file: nil)
+        let plane = h * w  // no overflow: the whole frame tensor's byte count fits an Int
         let result = Tensor(uninitializedShape: [frames, 2, h, w])
         let out = result.unsafeStoragePointer
         events.x.withUnsafeBufferPointer { xs in

@@ -261,6 +261,35 @@ func survivesCorruption<R>(_ valid: [UInt8], name: String, decode: ([UInt8]) thr
         }
     }
 
+    /// Framing sized by a file (its header, the caller or a damaged coordinate) refuses frames that
+    /// overflow or exceed memory, naming the shape and the file, instead of aborting in the allocator.
+    @Test func framingRefusesFramesBeyondMemory() throws {
+        let huge = EventStream(t: [0, 1], x: [0, 1], y: [0, 1], p: [0, 1], width: 1 << 15, height: 1 << 15)
+        // 1000 × 2 × 32768² float32 = 8.6 TB: more than any machine this runs on.
+        #expect { try Framing.tonicTimeBins.frames(huge, frames: 1000) } throws: {
+            ($0 as? SNNError)?.message.hasPrefix("frames [1000, 2, 32768, 32768] of float32 would take 8.59 TB, more than") == true
+        }
+        let overflowing = EventStream(t: [0, 1], x: [0, 1], y: [0, 1], p: [0, 1], width: Int.max / 2, height: 4)
+        #expect { try Framing.spikingJellyByNumber.frames(overflowing, frames: 2) } throws: {
+            ($0 as? SNNError)?.message.hasSuffix("would take more bytes than a 64-bit size can count") == true
+        }
+        // Small frames are not affected.
+        var small = huge
+        small.width = 2
+        small.height = 2
+        #expect(try Framing.spikingJellyByNumber.frames(small, frames: 2).shape == [2, 2, 2, 2])
+    }
+
+    @Test(.enabled(if: EventTests.events != nil, "needs ../shared/data/events")) func aedat31FramesRefuseASizeBeyondMemory() throws {
+        let dir = try #require(Self.events, "../shared/data/events is not present")
+        let path = dir.appendingPathComponent("davis346-aedat31-reencoded.aedat").path
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect { try AEDAT31.frames(bytes, file: path, width: 30_000, height: 30_000, frames: 1000, framing: .spikingJellyByNumber) } throws: {
+            guard let error = $0 as? SNNError else { return false }
+            return error.file == path && error.message.hasPrefix("frames [1000, 2, 30000, 30000] of float32 would take 7.20 TB")
+        }
+    }
+
     @Test func framingEdgeBehaviours() throws {
         // 10 events, T = 3: by number 3, 3, 4 (leftover in the last frame).
         let s = EventStream(t: [0, 1, 2, 3, 4, 5, 6, 7, 8, 90], x: Array(repeating: 0, count: 10), y: Array(repeating: 0, count: 10),
