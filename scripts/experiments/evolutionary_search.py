@@ -14,8 +14,9 @@ Steps (each reused when its output exists, so an interrupted script continues; s
      (lowest error, lowest spikes, and the middle one) and the hand-designed spiking-cnn, whose widths
      are chosen to give a parameter count close to the evolved networks'.
 Sized for 2 shared CPU cores (about 16 minutes): the 8×8 digits (1 437 training, 360 test images),
-2 modules of 8 channels, T = 2, LIF neurons of threshold 0.5 (the evolved networks' default) for every network, 100 training steps per candidate on 1 000 images, validation on 300
-images carved from the training set. (Candidates of the command's default size, 3 modules of 8 channels
+2 modules of 8 channels, T = 2, LIF neurons of threshold 0.5 (the evolved networks' default) for
+every network, 100 training steps per candidate on 1 000 images, validation on 300 images carved
+from the training set. (Candidates of the command's default size, 3 modules of 8 channels
 at T = 4, took about 100 s each on the 8×8 digits here; 28×28 MNIST images are 12 times the pixels.)
 """
 import argparse
