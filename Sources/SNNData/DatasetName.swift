@@ -23,6 +23,8 @@ public enum DatasetName: String, Sendable, CaseIterable {
     case shd
     /// Spiking Speech Commands (`ssc_train.h5`, `ssc_test.h5`; HDF5).
     case ssc
+    /// Your own arrays: `train.npz` and `test.npz` with `x` and `y` (see ``NPZDataset``).
+    case npz
 
     /// Whether samples are event recordings (framed into `[T, 2, H, W]`, `--encoding frames`).
     public var isEventData: Bool { [.nmnist, .dvsGesture, .cifar10DVS, .nCaltech101, .shd, .ssc].contains(self) }
@@ -30,6 +32,10 @@ public enum DatasetName: String, Sendable, CaseIterable {
     /// Whether samples are speech: channels per time step (SHD, SSC) or MFCC frames (FSDD), the sets
     /// `--encoding speech-grid` takes.
     public var isSpeech: Bool { [.shd, .ssc, .fsddMFCC].contains(self) }
+
+    /// Whether what a sample is (an image, a feature sequence, a frame sequence) is known only from
+    /// the files, so that the encoding is checked against the loaded samples rather than the name.
+    public var hasFileDefinedSamples: Bool { self == .npz }
 
     /// Whether the event frames are images (resizable with `--event-size`), not channel vectors.
     public var hasEventImages: Bool { isEventData && self != .shd && self != .ssc }
@@ -40,7 +46,7 @@ public enum DatasetName: String, Sendable, CaseIterable {
     public func nominalFrameShape(eventSize: Int?) -> [Int] {
         switch self {
         case .shd, .ssc: return [700]
-        case .digits, .mnist, .fashionMNIST, .fsddMFCC, .cifar10, .cifar100: return []
+        case .digits, .mnist, .fashionMNIST, .fsddMFCC, .cifar10, .cifar100, .npz: return []
         case .nmnist, .dvsGesture, .cifar10DVS, .nCaltech101:
             if let eventSize { return [2, eventSize, eventSize] }
             switch self {
@@ -79,6 +85,11 @@ public enum DatasetName: String, Sendable, CaseIterable {
                 throw SNNError(.invalidArgument, "--data-dir is required for \(rawValue)")
             }
             return (try FSDD.load(.train, directory: directory), try FSDD.load(.test, directory: directory))
+        case .npz:
+            guard let directory else {
+                throw SNNError(.invalidArgument, "--data-dir is required for \(rawValue)")
+            }
+            return try NPZDataset.load(directory: directory)
         case .cifar10, .cifar100:
             guard let directory else {
                 throw SNNError(.invalidArgument, "--data-dir is required for \(rawValue)")

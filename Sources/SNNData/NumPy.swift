@@ -5,8 +5,28 @@ import SNNTensor
 /// NumPy `.npy` arrays and `.npz` archives (stored or deflated entries), read into Float32 tensors —
 /// SpikingJelly caches its integrated frames as `.npz`.
 public enum NumPy {
+    /// An array as stored: its values and the dtype they had in the file.
+    public struct StoredArray: Sendable {
+        /// The values, converted to Float32.
+        public var values: Tensor
+        /// NumPy's type string: byte order, kind and size (`<f4`, `|u1`, `<i8`).
+        public var dtype: String
+
+        /// The dtype's kind: `f` float, `i` signed, `u` unsigned integer, `b` bool.
+        public var kind: Character { dtype.dropFirst().first ?? " " }
+        /// The dtype's size in bytes.
+        public var itemSize: Int { Int(dtype.dropFirst(2)) ?? 0 }
+        /// Whether the values were integers (signed or unsigned) in the file.
+        public var isInteger: Bool { kind == "i" || kind == "u" }
+    }
+
     /// Decodes one `.npy` file; `file` names it in errors.
     public static func decodeNPY(_ b: [UInt8], file: String) throws(SNNError) -> Tensor {
+        try decodeStoredNPY(b, file: file).values
+    }
+
+    /// Decodes one `.npy` file with its dtype; `file` names it in errors.
+    public static func decodeStoredNPY(_ b: [UInt8], file: String) throws(SNNError) -> StoredArray {
         let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // \\x93NUMPY
         guard b.count >= 10, Array(b[0..<6]) == magic else {
             throw SNNError(.corrupt, "not a .npy file (bad magic)", file: file, offset: 0)
@@ -80,9 +100,9 @@ public enum NumPy {
         if fortran && shape.count > 1 {
             // Column-major: the reversed shape in C order, then the axes reversed back.
             let t = Tensor(shape: Array(shape.reversed()), scalars: values)
-            return t.permuted(Array((0..<shape.count).reversed()))
+            return StoredArray(values: t.permuted(Array((0..<shape.count).reversed())), dtype: descr)
         }
-        return Tensor(shape: shape, scalars: values)
+        return StoredArray(values: Tensor(shape: shape, scalars: values), dtype: descr)
     }
 
     /// Reads a `.npy` file.
@@ -90,6 +110,11 @@ public enum NumPy {
 
     /// The arrays of a `.npz` archive by name (without `.npy`).
     public static func decodeNPZ(_ b: [UInt8], file: String) throws(SNNError) -> [String: Tensor] {
+        try decodeStoredNPZ(b, file: file).mapValues(\.values)
+    }
+
+    /// The arrays of a `.npz` archive by name (without `.npy`), with their dtypes.
+    public static func decodeStoredNPZ(_ b: [UInt8], file: String) throws(SNNError) -> [String: StoredArray] {
         func u16(_ o: Int) -> Int { Int(b[o]) | Int(b[o + 1]) << 8 }
         func u32(_ o: Int) -> Int { u16(o) | u16(o + 2) << 16 }
         // End of central directory: the last "PK\\x05\\x06" within the final 64 KiB + 22 bytes.
@@ -107,7 +132,7 @@ public enum NumPy {
         guard directoryOffset + directorySize <= eocd else {
             throw SNNError(.corrupt, "central directory outside the archive", file: file, offset: eocd + 16)
         }
-        var arrays: [String: Tensor] = [:]
+        var arrays: [String: StoredArray] = [:]
         var p = directoryOffset
         for _ in 0..<entries {
             guard p + 46 <= eocd, u32(p) == 0x0201_4B50 else { throw SNNError(.corrupt, "bad central directory entry", file: file, offset: p) }
@@ -143,11 +168,16 @@ public enum NumPy {
                 throw SNNError(.unsupported, "entry \(name): compression method \(method) (stored and deflate are read)", file: file, offset: local + 8)
             }
             let key = name.hasSuffix(".npy") ? String(name.dropLast(4)) : name
-            arrays[key] = try decodeNPY(payload, file: "\(file)[\(name)]")
+            arrays[key] = try decodeStoredNPY(payload, file: "\(file)[\(name)]")
             p += 46 + nameLength + extraLength + commentLength
         }
         return arrays
     }
 
     public static func readNPZ(_ path: String) throws(SNNError) -> [String: Tensor] { try decodeNPZ(try FileBytes.read(path), file: path) }
+
+    /// Reads a `.npz` archive with its arrays' dtypes.
+    public static func readStoredNPZ(_ path: String) throws(SNNError) -> [String: StoredArray] {
+        try decodeStoredNPZ(try FileBytes.read(path), file: path)
+    }
 }

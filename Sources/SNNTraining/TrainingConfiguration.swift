@@ -268,7 +268,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
             if !dataset.isSpeech {
                 throw bad("--encoding speech-grid is for the speech data sets (shd, ssc, fsdd-mfcc), not \(dataset.rawValue)")
             }
-        } else if dataset.isEventData != (encoding == .frames) {
+        } else if !dataset.hasFileDefinedSamples && dataset.isEventData != (encoding == .frames) {
             throw bad(dataset.isEventData ? "\(dataset.rawValue) holds event recordings: use --encoding frames (the default for it)"
                                           : "--encoding frames is for event data sets (nmnist, dvs-gesture, cifar10-dvs, n-caltech101, shd, ssc), not \(dataset.rawValue)")
         }
@@ -363,6 +363,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
     /// tape keeps the activations.
     public func validate(sampleShape: [Int], trainSamples trainCount: Int, testSamples testCount: Int,
                          training: Bool = true, availableBytes: Int = MemoryBudget.physicalBytes) throws(SNNError) {
+        try validateEncoding(sampleShape: sampleShape)
         if augmentation.cropPadding > 0 {
             let side = sampleShape.count >= 2 ? min(sampleShape[sampleShape.count - 1], sampleShape[sampleShape.count - 2]) : 0
             if augmentation.cropPadding > side {
@@ -395,6 +396,30 @@ public struct TrainingConfiguration: Sendable, Equatable {
             try budget.add("the parameters", factors: [footprint.parameters], flags: ["--widths", "--time-steps"])
             try budget.add("one encoded input batch", factors: model.inputShape + [timeSteps, min(batchSize, max(testCount, 1))],
                            flags: ["--time-steps"])
+        }
+    }
+
+    /// Checks that the encoding takes samples of shape `sampleShape`: frame sequences `[T, ...]` of
+    /// ``timeSteps`` frames for `frames`, images `[C, H, W]` for the image encodings. The named data
+    /// sets always fit their default encodings; samples from the user's files (npz) may not.
+    func validateEncoding(sampleShape: [Int]) throws(SNNError) {
+        let shape = "\(dataset.rawValue) has samples \(sampleShape)"
+        switch encoding {
+        case .frames:
+            guard sampleShape.count >= 2 else {
+                throw SNNError(.invalidArgument, "--encoding frames takes frame sequences [T, ...]; \(shape)")
+            }
+            guard sampleShape[0] == timeSteps else {
+                throw SNNError(.invalidArgument, "\(shape), sequences of \(sampleShape[0]) frames: use --time-steps "
+                               + "\(sampleShape[0])")
+            }
+        case .speechGrid:
+            break  // checked with the grid's own rules
+        default:
+            guard sampleShape.count == 3 else {
+                throw SNNError(.invalidArgument, "--encoding \(encoding.rawValue) takes images [C, H, W]; \(shape)"
+                               + (sampleShape.count == 4 ? " (frame sequences: use --encoding frames)" : ""))
+            }
         }
     }
 
