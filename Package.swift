@@ -13,9 +13,11 @@ let package = Package(
     ],
     targets: [
         // C kernels: the BLAS loader (dlopen with the right OpenBLAS core type), the optional oneDNN
-        // convolution adapter (also loaded at run time), and SIMD element-wise kernels.
+        // convolution adapter (also loaded at run time), SIMD element-wise kernels, and the image decoders.
         .target(name: "CSNNKernels", linkerSettings: [
             .linkedFramework("Accelerate", .when(platforms: [.macOS])), .linkedLibrary("z"),
+            // PNG and JPEG decoding (the image-folder data set); elsewhere images.c reports their absence.
+            .linkedLibrary("png", .when(platforms: [.linux])), .linkedLibrary("jpeg", .when(platforms: [.linux])),
         ]),
         .target(name: "SNNTensor", dependencies: ["CSNNKernels"]),
         .target(name: "SNNLayers", dependencies: ["SNNTensor"]),

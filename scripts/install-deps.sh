@@ -2,12 +2,13 @@
 # Installs the system libraries swift-snn uses, when they are missing.
 #   Debian/Ubuntu: OpenBLAS (BLAS), oneDNN (fast convolutions; optional at run time), zlib (gzip'd data).
 #   HDF5 (SHD / SSC; loaded at run time, only those readers need it).
+#   libpng and libjpeg (libjpeg-turbo): the image-folder data set's PNG and JPEG decoding.
 #   liblz4 and libzstd (AEDAT 4.0 packets; loaded at run time) come with every Debian system.
 #   macOS: nothing (Accelerate and zlib ship with the system; oneDNN is optional).
 # Usage: scripts/install-deps.sh   (as root, or with sudo available)
 set -euo pipefail
 
-packages=(libopenblas-dev libdnnl-dev zlib1g-dev libhdf5-dev)
+packages=(libopenblas-dev libdnnl-dev zlib1g-dev libhdf5-dev libpng-dev libjpeg-dev)
 
 case "$(uname -s)" in
 Darwin)

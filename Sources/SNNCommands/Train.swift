@@ -23,6 +23,10 @@ struct Train: ParsableCommand {
     var dataset: DatasetName?
     @Option(help: "Directory holding the data set's files (not needed for digits).")
     var dataDir: String?
+    @Option(help: "image-folder: resize every image bilinearly to H×H or H×W pixels (H or H,W; default: keep the size, which must then be the same for all).")
+    var imageSize: String?
+    @Option(parsing: .unconditional, help: "image-folder without a test folder: hold out this share of each class for testing (seeded with --seed).")
+    var validationFraction: Double?
     @Option(help: "Model: \(ModelName.allCases.map(\.rawValue).joined(separator: ", ")) (default: spiking-cnn).")
     var model: ModelName?
     @Option(help: "Hidden widths of spiking-mlp or conv channels of spiking-cnn, comma-separated.")
@@ -140,7 +144,8 @@ struct Train: ParsableCommand {
     /// The options that define a run, which `--resume` takes from the run's config.json.
     var givenRunOptions: [String] {
         var given: [(String, Bool)] = [
-            ("--dataset", dataset != nil), ("--data-dir", dataDir != nil), ("--model", model != nil), ("--widths", widths != nil),
+            ("--dataset", dataset != nil), ("--data-dir", dataDir != nil), ("--image-size", imageSize != nil),
+            ("--validation-fraction", validationFraction != nil), ("--model", model != nil), ("--widths", widths != nil),
             ("--architecture", architecture != nil), ("--channels", channels != nil),
             ("--time-steps", timeSteps != nil), ("--batch-size", batchSize != nil), ("--learning-rate", learningRate != nil),
             ("--[no-]linear-scaling", linearScaling != nil), ("--optimizer", optimizer != nil),
@@ -228,6 +233,13 @@ struct Train: ParsableCommand {
         var c = TrainingConfiguration()
         if let dataset { c.dataset = dataset }
         c.dataDirectory = dataDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        if let imageSize {
+            guard let size = ImageSize(imageSize) else {
+                throw ValidationError("--image-size must be H or H,W (whole numbers), got '\(imageSize)'")
+            }
+            c.imageSize = size
+        }
+        c.validationFraction = validationFraction
         if let model { c.model = model }
         c.widths = try parsedWidths()
         if let architecture { c.architecture = try Self.loadArchitecture(architecture, channels: channels) }

@@ -25,6 +25,8 @@ public enum DatasetName: String, Sendable, CaseIterable {
     case ssc
     /// Your own arrays: `train.npz` and `test.npz` with `x` and `y` (see ``NPZDataset``).
     case npz
+    /// Your own images: class folders of PNG and JPEG files (see ``ImageFolder``).
+    case imageFolder = "image-folder"
 
     /// Whether samples are event recordings (framed into `[T, 2, H, W]`, `--encoding frames`).
     public var isEventData: Bool { [.nmnist, .dvsGesture, .cifar10DVS, .nCaltech101, .shd, .ssc].contains(self) }
@@ -46,7 +48,7 @@ public enum DatasetName: String, Sendable, CaseIterable {
     public func nominalFrameShape(eventSize: Int?) -> [Int] {
         switch self {
         case .shd, .ssc: return [700]
-        case .digits, .mnist, .fashionMNIST, .fsddMFCC, .cifar10, .cifar100, .npz: return []
+        case .digits, .mnist, .fashionMNIST, .fsddMFCC, .cifar10, .cifar100, .npz, .imageFolder: return []
         case .nmnist, .dvsGesture, .cifar10DVS, .nCaltech101:
             if let eventSize { return [2, eventSize, eventSize] }
             switch self {
@@ -68,8 +70,11 @@ public enum DatasetName: String, Sendable, CaseIterable {
     /// the caller cuts the splits to their final size.
     /// Event frames are resized to `eventSize` × `eventSize` as each recording is framed (when given),
     /// and kept in `cache` (when given) for the next load with the same parameters and sources.
+    /// Image folders are resized to `imageSize` (when given) and split by `validation` when they have
+    /// no test folder.
     public func load(directory: String?, frames: Int = 1, framing: Framing = .spikingJellyByNumber,
-                     limits: (train: Int?, test: Int?) = (nil, nil), eventSize: Int? = nil, cache: FrameCache? = nil) throws(SNNError)
+                     limits: (train: Int?, test: Int?) = (nil, nil), eventSize: Int? = nil, cache: FrameCache? = nil,
+                     imageSize: ImageSize? = nil, validation: ValidationSplit? = nil) throws(SNNError)
         -> (train: LabeledImages, test: LabeledImages) {
         switch self {
         case .digits:
@@ -90,6 +95,11 @@ public enum DatasetName: String, Sendable, CaseIterable {
                 throw SNNError(.invalidArgument, "--data-dir is required for \(rawValue)")
             }
             return try NPZDataset.load(directory: directory)
+        case .imageFolder:
+            guard let directory else {
+                throw SNNError(.invalidArgument, "--data-dir is required for \(rawValue)")
+            }
+            return try ImageFolder.load(directory: directory, size: imageSize, validation: validation)
         case .cifar10, .cifar100:
             guard let directory else {
                 throw SNNError(.invalidArgument, "--data-dir is required for \(rawValue)")
@@ -122,7 +132,13 @@ public enum DatasetName: String, Sendable, CaseIterable {
                     + "limit=\(limit.map(String.init) ?? "all") source=\(source)"
                 return try cache.load(key: key, build: build).0
             }
-            return (try split(.train, limits.train), try split(.test, limits.test))
+            var (train, test) = (try split(.train, limits.train), try split(.test, limits.test))
+            if self == .nCaltech101 {
+                // Named classes, for pairing with a static set's class folders (the cache keeps no names).
+                train.classNames = try NCaltech101.classes(directory: directory)
+                test.classNames = train.classNames
+            }
+            return (train, test)
         }
     }
 }

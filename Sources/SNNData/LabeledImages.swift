@@ -7,12 +7,17 @@ public struct LabeledImages: Sendable {
     public var images: Tensor
     public var labels: [Int]
     public var classCount: Int
+    /// The classes' names in label order, for data sets whose classes are named (class folders).
+    public var classNames: [String]?
 
-    public init(images: Tensor, labels: [Int], classCount: Int) {
+    public init(images: Tensor, labels: [Int], classCount: Int, classNames: [String]? = nil) {
         precondition(images.shape.first == labels.count, "LabeledImages: \(images.shape) images vs \(labels.count) labels")
+        precondition(classNames.map { $0.count == classCount } ?? true,
+                     "LabeledImages: \(classNames?.count ?? 0) class names for \(classCount) classes")
         self.images = images
         self.labels = labels
         self.classCount = classCount
+        self.classNames = classNames
     }
 
     public var count: Int { labels.count }
@@ -30,7 +35,7 @@ public struct LabeledImages: Sendable {
                 }
             }
         }
-        return LabeledImages(images: copy, labels: indices.map { labels[$0] }, classCount: classCount)
+        return LabeledImages(images: copy, labels: indices.map { labels[$0] }, classCount: classCount, classNames: classNames)
     }
 }
 

@@ -84,11 +84,18 @@ public struct StaticPairing: Sendable {
     public let indicesByClass: [[Int]]
 
     /// Groups `staticLabels` by class; every one of the `classes` event classes needs a static image.
-    public init(staticLabels: [Int], staticClassCount: Int, eventClassCount: Int, source: String, target: String)
-        throws(SNNError) {
+    /// When both sides name their classes (class folders), the names must be equal, label by label.
+    public init(staticLabels: [Int], staticClassCount: Int, eventClassCount: Int, source: String, target: String,
+                staticClassNames: [String]? = nil, eventClassNames: [String]? = nil) throws(SNNError) {
         guard staticClassCount == eventClassCount else {
             throw SNNError(.invalidArgument, "--transfer-from \(source) has \(staticClassCount) classes, \(target) has "
                            + "\(eventClassCount): the static classes must be the event classes")
+        }
+        if let staticClassNames, let eventClassNames,
+           let label = staticClassNames.indices.first(where: { staticClassNames[$0] != eventClassNames[$0] }) {
+            throw SNNError(.invalidArgument, "--transfer-from \(source)'s class \(label) is \(staticClassNames[label]), "
+                           + "\(target)'s is \(eventClassNames[label]): the static classes must be the event classes, "
+                           + "in the same (name) order")
         }
         var byClass = [[Int]](repeating: [], count: eventClassCount)
         for (i, label) in staticLabels.enumerated() where label >= 0 && label < eventClassCount {

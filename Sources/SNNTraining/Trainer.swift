@@ -103,8 +103,10 @@ public final class Trainer {
         model = try configuration.makeModel(sampleShape: Array(train.images.shape.dropFirst()), classes: train.classCount)
         optimizer = configuration.makeOptimizer()
         if configuration.temporalWeighting { temporalWeighting = TemporalWeighting(timeSteps: configuration.timeSteps) }
-        transfer = try Self.transferRun(configuration, eventClassCount: train.classCount, model: model)
-        runDirectory = try RunDirectory.create(at: directory, configuration: configuration.dictionary, unique: uniqueDirectory)
+        transfer = try Self.transferRun(configuration, events: train, model: model)
+        var record = configuration.dictionary
+        if let names = train.classNames { record["class_names"] = names }
+        runDirectory = try RunDirectory.create(at: directory, configuration: record, unique: uniqueDirectory)
     }
 
     /// Validates `configuration`, loads its data and checks that the run fits in memory, before
@@ -162,7 +164,11 @@ public final class Trainer {
         model = try config.makeModel(sampleShape: Array(train.images.shape.dropFirst()), classes: train.classCount)
         optimizer = config.makeOptimizer()
         if config.temporalWeighting { temporalWeighting = TemporalWeighting(timeSteps: config.timeSteps) }
-        transfer = try Self.transferRun(config, eventClassCount: train.classCount, model: model)
+        transfer = try Self.transferRun(config, events: train, model: model)
+        if let stored = dictionary["class_names"] as? [String], stored != train.classNames {
+            throw SNNError(.mismatch, "the run was trained on the classes \(stored.joined(separator: ", ")); the data now "
+                           + "has \((train.classNames ?? []).joined(separator: ", "))", file: runDirectory.configurationPath)
+        }
         if let state = try runDirectory.loadCheckpoint(.last, model: model, optimizer: optimizer) {
             completedEpochs = state.epoch
             best = (state.bestAccuracy, state.bestEpoch)
@@ -183,11 +189,12 @@ public final class Trainer {
 
     var encoding: Encoding { configuration.resolvedEncoding }
 
-    /// The transfer state of `configuration`'s run (its static images loaded and paired), or nil.
-    static func transferRun(_ configuration: TrainingConfiguration, eventClassCount: Int,
+    /// The transfer state of `configuration`'s run (its static images loaded and paired with the
+    /// classes of `events`), or nil.
+    static func transferRun(_ configuration: TrainingConfiguration, events: LabeledImages,
                             model: Module) throws(SNNError) -> TransferRun? {
         guard let options = configuration.transfer,
-              let loaded = try configuration.loadStaticImages(eventClassCount: eventClassCount) else { return nil }
+              let loaded = try configuration.loadStaticImages(events: events) else { return nil }
         return TransferRun(options: options, images: loaded.images, pairing: loaded.pairing, model: model)
     }
 

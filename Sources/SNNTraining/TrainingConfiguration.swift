@@ -175,6 +175,11 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var architecture: EvolvedArchitecture?
     /// Static-to-event transfer from a static image set (nil: off). Its loss replaces ``loss``.
     public var transfer: TransferOptions?
+    /// Image folders: every image is resized to this size (nil: all must have one size).
+    public var imageSize: ImageSize?
+    /// Class folders without a test folder: the share of each class held out for testing, drawn
+    /// with ``seed``.
+    public var validationFraction: Double?
 
     public init() {}
 
@@ -280,7 +285,28 @@ public struct TrainingConfiguration: Sendable, Equatable {
         if let widths, widths.isEmpty || widths.contains(where: { $0 < 1 }) { throw bad("--widths must be positive, got \(widths)") }
         if model == .spikformer { try validateSpikformer() }
         if let transfer { try validateTransfer(transfer) }
+        try validateFolderOptions()
     }
+
+    /// The options of the class-folder data sets, by flag.
+    func validateFolderOptions() throws(SNNError) {
+        func bad(_ message: String) -> SNNError { SNNError(.invalidArgument, message) }
+        if let s = imageSize {
+            if dataset != .imageFolder { throw bad("--image-size resizes the images of --dataset image-folder") }
+            if !(1...4096).contains(s.height) || !(1...4096).contains(s.width) {
+                throw bad("--image-size must be H or H,W with each side in 1…4096, got \(s)")
+            }
+        }
+        if let f = validationFraction {
+            if dataset != .imageFolder {
+                throw bad("--validation-fraction splits class folders (--dataset image-folder), not \(dataset.rawValue)")
+            }
+            if !(f > 0 && f < 1) { throw bad("--validation-fraction must be in (0, 1), got \(f)") }
+        }
+    }
+
+    /// The held-out split of class folders without a test folder (nil without a fraction).
+    public var validationSplit: ValidationSplit? { validationFraction.map { ValidationSplit(fraction: $0, seed: seed) } }
 
     /// The transfer options a user may get wrong, by flag.
     func validateTransfer(_ t: TransferOptions) throws(SNNError) {
@@ -290,7 +316,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
                       + "(nmnist, dvs-gesture, cifar10-dvs, n-caltech101), not \(dataset.rawValue)")
         }
         if t.source.isEventData || t.source == .fsddMFCC {
-            throw bad("--transfer-from takes a static image set (mnist, fashion-mnist, cifar10, cifar100, digits), "
+            throw bad("--transfer-from takes a static image set (mnist, fashion-mnist, cifar10, cifar100, digits, "
+                      + "image-folder), "
                       + "not \(t.source.rawValue)")
         }
         if t.source.needsDirectory && t.dataDirectory == nil {
@@ -460,6 +487,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
         if model == .spikformer { d["spikformer"] = spikformer.dictionary }
         if let architecture { d["architecture"] = architecture.dictionary }
         if let transfer { d["transfer"] = transfer.dictionary }
+        if let imageSize { d["image_size"] = [imageSize.height, imageSize.width] }
+        if let validationFraction { d["validation_fraction"] = validationFraction }
         return d
     }
 
@@ -567,6 +596,18 @@ public struct TrainingConfiguration: Sendable, Equatable {
             }
             transfer = options
         }
+        if let v = d["image_size"] {
+            guard let sides = v as? [NSNumber], sides.count == 2 else {
+                throw SNNError(.corrupt, "\"image_size\" must be [height, width]", file: file)
+            }
+            imageSize = ImageSize(height: sides[0].intValue, width: sides[1].intValue)
+        }
+        if let v = d["validation_fraction"] {
+            guard let f = (v as? NSNumber)?.doubleValue else {
+                throw SNNError(.corrupt, "\"validation_fraction\" must be a number", file: file)
+            }
+            validationFraction = f
+        }
         let cropPadding = try number("crop_padding").intValue
         guard cropPadding >= 0 else { throw SNNError(.corrupt, "\"crop_padding\" must be ≥ 0", file: file) }
         augmentation = ImageAugmentation(cropPadding: cropPadding,
@@ -584,7 +625,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public func loadData() throws(SNNError) -> (train: LabeledImages, test: LabeledImages) {
         var (train, test) = try dataset.load(directory: dataDirectory, frames: timeSteps, framing: framing,
                                              limits: (trainSamples, testSamples), eventSize: eventSize,
-                                             cache: frameCacheDirectory.map(FrameCache.init(directory:)))
+                                             cache: frameCacheDirectory.map(FrameCache.init(directory:)),
+                                             imageSize: imageSize, validation: validationSplit)
         func cut(_ data: LabeledImages, _ n: Int?, _ flag: String, _ what: String) throws(SNNError) -> LabeledImages {
             guard let n else { return data }
             guard n <= data.count else {
@@ -598,19 +640,28 @@ public struct TrainingConfiguration: Sendable, Equatable {
     }
 
     /// The training split of the transfer's static image set, with the pairing of its images to the
-    /// event classes (`eventClassCount` of them); nil without transfer.
-    public func loadStaticImages(eventClassCount: Int) throws(SNNError)
+    /// classes of `events` (the event training set); nil without transfer. Image folders are read
+    /// at the event frames' size (all their class folders when there is no `train` folder).
+    public func loadStaticImages(events: LabeledImages) throws(SNNError)
         -> (images: LabeledImages, pairing: StaticPairing)? {
         guard let transfer else { return nil }
-        let images = try transfer.source.load(directory: transfer.dataDirectory).train
+        let images: LabeledImages
+        if transfer.source == .imageFolder, let directory = transfer.dataDirectory {
+            let shape = events.images.shape
+            let size = shape.count == 5 ? ImageSize(height: shape[3], width: shape[4]) : nil
+            images = try ImageFolder.loadTraining(directory: directory, size: size)
+        } else {
+            images = try transfer.source.load(directory: transfer.dataDirectory).train
+        }
         let channels = images.images.rank == 4 ? images.images.shape[1] : 0
         guard channels == 1 || channels == 3 else {
             throw SNNError(.invalidArgument, "--transfer-from \(transfer.source.rawValue): images must be grey or RGB "
                            + "[N, 1 or 3, H, W], got \(images.images.shape)")
         }
         let pairing = try StaticPairing(staticLabels: images.labels, staticClassCount: images.classCount,
-                                        eventClassCount: eventClassCount, source: transfer.source.rawValue,
-                                        target: dataset.rawValue)
+                                        eventClassCount: events.classCount, source: transfer.source.rawValue,
+                                        target: dataset.rawValue, staticClassNames: images.classNames,
+                                        eventClassNames: events.classNames)
         return (images, pairing)
     }
 

@@ -37,6 +37,24 @@ import Testing
         }
     }
 
+    /// Class folders on both sides (Caltech101 ↔ N-Caltech101) pair by name, not only by count.
+    @Test func pairingComparesClassNamesWhenBothSidesHaveThem() throws {
+        let labels = [0, 1, 2]
+        func pairing(_ staticNames: [String]?, _ eventNames: [String]?) throws(SNNError) -> StaticPairing {
+            try StaticPairing(staticLabels: labels, staticClassCount: 3, eventClassCount: 3, source: "image-folder",
+                              target: "n-caltech101", staticClassNames: staticNames, eventClassNames: eventNames)
+        }
+        _ = try pairing(["ant", "bee", "cat"], ["ant", "bee", "cat"])
+        _ = try pairing(["ant", "bee", "cat"], nil)
+        _ = try pairing(nil, ["ant", "bee", "cat"])
+        do {
+            _ = try pairing(["ant", "bee", "cat"], ["ant", "cat", "dog"])
+            Issue.record("mismatched class names were paired")
+        } catch {
+            #expect(error.message.contains("class 1 is bee, n-caltech101's is cat"), "\(error)")
+        }
+    }
+
     @Test func slidingProbabilityAndReplacementFraction() {
         for (b, total) in [(0, 1000), (250, 1000), (500, 1000), (999, 1000), (3, 7)] {
             let expected = pow(Double(b) / Double(total), 3)

@@ -7,3 +7,4 @@
 #include "snn_decompress.h"
 #include "snn_signals.h"
 #include "snn_files.h"
+#include "snn_images.h"

@@ -1,0 +1,76 @@
+import Foundation
+import SNN
+import SNNTestSupport
+import Testing
+
+/// `snn train` on your own data: image folders written as real PNG files, their options and errors.
+@Suite(.serialized) struct OwnDataTrainingTests {
+    /// Writes `DIR/<split>/<class>/<i>.png` colour images of `side(i)` pixels a side; the split ""
+    /// writes the class folders into `DIR` itself.
+    static func writeFolder(_ root: String, classes: [String], perClass: Int, splits: [String],
+                            side: (Int) -> Int = { _ in 6 }) throws {
+        for split in splits {
+            for (label, name) in classes.enumerated() {
+                let folder = split.isEmpty ? "\(root)/\(name)" : "\(root)/\(split)/\(name)"
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                for i in 0..<perClass {
+                    let s = side(i)
+                    // Each class a colour: a learnable difference.
+                    let rgb: [UInt8] = (0..<(s * s)).flatMap { p -> [UInt8] in
+                        [UInt8((label * 90 + p) % 256), UInt8(i * 20 % 256), 40]
+                    }
+                    try Data(try PNG.encode(rgb: rgb, width: s, height: s)).write(to: URL(fileURLWithPath: "\(folder)/\(i).png"))
+                }
+            }
+        }
+    }
+
+    static let small = ["train", "--model", "spiking-mlp", "--widths", "16", "--time-steps", "2", "--epochs", "1",
+                        "--batch-size", "8", "--seed", "3"]
+
+    @Test func imageFolderTrainsAndRecordsItsClassesSizeAndSplit() throws {
+        let root = temporaryPath("image-folder")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try Self.writeFolder(root + "/data", classes: ["owl", "elk"], perClass: 5, splits: [""], side: { 5 + $0 })
+        let run = root + "/run"
+        let r = try runSNN(Self.small + ["--dataset", "image-folder", "--data-dir", root + "/data", "--image-size", "6,7",
+                                         "--validation-fraction", "0.4", "--output", run, "--json"])
+        try #require(r.status == 0, "\(r.error)")
+        let config = try AtomicFile.readJSON(run + "/config.json")
+        #expect(config["class_names"] as? [String] == ["elk", "owl"])
+        #expect(config["image_size"] as? [Int] == [6, 7])
+        #expect((config["validation_fraction"] as? NSNumber)?.doubleValue == 0.4)
+        // The run's own options bring the same data back: evaluation reads it through config.json.
+        let evaluated = try runSNN(["evaluate", "--run", run, "--json"])
+        #expect(evaluated.status == 0, "\(evaluated.error)")
+    }
+
+    /// Each bad option or folder is one clear error line and a non-zero exit.
+    @Test func badOptionsAndFoldersAreClearErrors() throws {
+        let root = temporaryPath("image-folder-errors")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try Self.writeFolder(root + "/flat", classes: ["a", "b"], perClass: 3, splits: [""], side: { 4 + $0 })
+        try Self.writeFolder(root + "/split", classes: ["a", "b"], perClass: 2, splits: ["train", "test"])
+        let folder = ["--dataset", "image-folder", "--data-dir"]
+        let cases: [([String], String)] = [
+            (folder + [root + "/flat", "--image-size", "0"], "--image-size must be H or H,W with each side in 1…4096"),
+            (folder + [root + "/flat", "--image-size", "4x4"], "--image-size must be H or H,W"),
+            (folder + [root + "/flat", "--image-size", "4", "--validation-fraction", "1"], "--validation-fraction must be in (0, 1)"),
+            (["--image-size", "8"], "--image-size resizes the images of --dataset image-folder"),
+            (["--validation-fraction", "0.2"], "--validation-fraction splits class folders"),
+            (folder + [root + "/flat", "--image-size", "4"], "no test folder: give --validation-fraction"),
+            (folder + [root + "/flat", "--validation-fraction", "0.3"], "images differ in size"),
+            (folder + [root + "/split", "--validation-fraction", "0.3"], "has a test folder"),
+            (folder + [root + "/split", "--encoding", "frames"], "--encoding frames is for event data sets"),
+        ]
+        for (flags, message) in cases {
+            let r = try runSNN(Self.small + flags + ["--output", root + "/run"])
+            // One error line (option errors are followed by argument-parser's usage hint).
+            let lines = r.error.split(separator: "\n")
+            #expect(r.status != 0 && lines.first?.hasPrefix("Error: ") == true, "\(flags): \(r.error)")
+            #expect(lines.first?.contains(message) == true, "\(flags): \(r.error)")
+            #expect(lines.dropFirst().allSatisfy { $0.contains("Usage") || $0.contains("--help") }, "\(r.error)")
+            #expect(!FileManager.default.fileExists(atPath: root + "/run"), "\(flags) left a run directory")
+        }
+    }
+}
