@@ -83,9 +83,12 @@ struct DataCommand: ParsableCommand {
     }
 
     struct Inspect: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Detect a file's format and print what it holds.")
-        @Argument(help: ArgumentHelp("An event file (\(DataCommand.eventFormats)), an SHD / SSC .h5 file, or an array "
-                                     + "file (.npy, .npz, .safetensors).")) var file: String
+        static let configuration = CommandConfiguration(
+            abstract: "Detect a file's format and print what it holds, or summarise a folder of your own data.")
+        @Argument(help: ArgumentHelp("An event file (\(DataCommand.eventFormats)), an SHD / SSC .h5 file, an array "
+                                     + "file (.npy, .npz, .safetensors), or a data set folder (train.npz and test.npz, "
+                                     + "or class folders of images): its classes, samples per class and split, shapes "
+                                     + "and value range.")) var file: String
         @Option(parsing: .unconditional, help: DataCommand.widthHelp) var width: Int?
         @Option(parsing: .unconditional, help: DataCommand.heightHelp) var height: Int?
         @Flag(help: "Print one JSON object.") var json = false
@@ -94,6 +97,16 @@ struct DataCommand: ParsableCommand {
 
         func run() throws {
             do {
+                var isFolder: ObjCBool = false
+                if FileManager.default.fileExists(atPath: file, isDirectory: &isFolder), isFolder.boolValue {
+                    let summary = try DataSetSummary.inspect(directory: file)
+                    if json {
+                        print(try JSONLine.encode(summary.dictionary))
+                    } else {
+                        for line in summary.lines { print(line) }
+                    }
+                    return
+                }
                 if file.hasSuffix(".npy") || file.hasSuffix(".npz") || file.hasSuffix(".safetensors") {
                     let arrays: [String: Tensor]
                     let format: String

@@ -45,6 +45,22 @@ import Testing
         #expect(evaluated.status == 0, "\(evaluated.error)")
     }
 
+    @Test func dataInspectSummarisesAFolder() throws {
+        let root = temporaryPath("inspect")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try Self.writeFolder(root, classes: ["b", "a"], perClass: 3, splits: ["train"], side: { 4 + $0 })
+        try Self.writeFolder(root, classes: ["a"], perClass: 2, splits: ["test"])
+        let r = try runSNN(["data", "inspect", root, "--json"])
+        try #require(r.status == 0, "\(r.error)")
+        let line = try #require(r.output.split(separator: "\n").last)
+        let d = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(d["classes"] as? [String] == ["a", "b"] && d["layout"] as? String == "image-folder")
+        #expect(d["counts"] as? [String: [Int]] == ["train": [3, 3], "test": [2, 0]])
+        #expect(d["heights"] as? [Int] == [4, 6] && d["widths"] as? [Int] == [4, 6] && d["channels"] as? [Int] == [3])
+        let text = try runSNN(["data", "inspect", root])
+        #expect(text.status == 0 && text.output.contains("image-folder, 2 classes, 6 train + 2 test samples"), "\(text)")
+    }
+
     /// Each bad option or folder is one clear error line and a non-zero exit.
     @Test func badOptionsAndFoldersAreClearErrors() throws {
         let root = temporaryPath("image-folder-errors")
