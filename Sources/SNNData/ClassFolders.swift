@@ -118,3 +118,38 @@ public struct ClassFolders: Sendable, Equatable {
         return (kept, held)
     }
 }
+
+/// Whole numbers separated by commas ("32", "32,48"), as the size options take them; nil when a
+/// part is not a whole number.
+func commaSeparatedIntegers(_ text: String) -> [Int]? {
+    let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+        .map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard !parts.contains(nil) else { return nil }
+    return parts.compactMap { $0 }
+}
+
+/// `body(i)` for every i in `0..<count`, spread over the worker threads in chunks of `grain`, the
+/// results in index order; the first error a chunk meets stops that chunk and is thrown.
+func mapInParallel<T>(_ count: Int, grain: Int, placeholder: T, _ body: (Int) throws(SNNError) -> T) throws(SNNError)
+    -> [T] {
+    nonisolated(unsafe) var results = [T](repeating: placeholder, count: count)
+    nonisolated(unsafe) var failure: SNNError?
+    let lock = NSLock()
+    results.withUnsafeMutableBufferPointer { slots in
+        nonisolated(unsafe) let slots = slots
+        Parallelism.forEachChunk(count, grain: grain) { range in
+            for i in range {
+                do throws(SNNError) {
+                    slots[i] = try body(i)
+                } catch {
+                    lock.lock()
+                    if failure == nil { failure = error }
+                    lock.unlock()
+                    return
+                }
+            }
+        }
+    }
+    if let failure { throw failure }
+    return results
+}

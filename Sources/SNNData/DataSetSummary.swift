@@ -11,6 +11,7 @@ public struct DataSetSummary: Sendable, Equatable {
     public enum Layout: String, Sendable {
         case npz
         case imageFolder = "image-folder"
+        case eventFolder = "event-folder"
     }
 
     public var directory: String
@@ -25,12 +26,15 @@ public struct DataSetSummary: Sendable, Equatable {
     public var heights: ClosedRange<Int>?
     public var widths: ClosedRange<Int>?
     public var channels: Set<Int> = []
-    /// The smallest and largest value of every sample (after scaling bytes to [0, 1]).
-    public var minimum: Float
-    public var maximum: Float
+    /// The smallest and largest value of every sample (after scaling bytes to [0, 1]); nil for
+    /// event folders, whose values come from framing.
+    public var minimum: Float?
+    public var maximum: Float?
+    /// Event folders: the frame size the recordings give (``EventFolder``).
+    public var sensor: SensorSize?
 
     /// Summarises `directory`: `train.npz` and `test.npz` make it an npz data set, anything else is
-    /// read as class folders of images.
+    /// read as class folders of images, or of event recordings when they hold no image.
     public static func inspect(directory: String) throws(SNNError) -> DataSetSummary {
         let train = (directory as NSString).appendingPathComponent("train.npz")
         if FileManager.default.fileExists(atPath: train) {
@@ -42,11 +46,19 @@ public struct DataSetSummary: Sendable, Equatable {
                                   sampleShape: Array(training.images.shape.dropFirst()),
                                   minimum: values.min() ?? 0, maximum: values.max() ?? 0)
         }
-        let folders = try ClassFolders(directory: directory, suffixes: ImageFile.suffixes, kind: "PNG or JPEG images")
+        let folders: ClassFolders
+        do {
+            folders = try ClassFolders(directory: directory, suffixes: ImageFile.suffixes, kind: "PNG or JPEG images")
+        } catch {
+            guard (try? ClassFolders(directory: directory, suffixes: EventFolder.suffixes, kind: "")) != nil else {
+                throw error
+            }
+            return try inspectEvents(directory: directory)
+        }
         var counts = ["train": folders.train.map(\.count)]
         if let test = folders.test { counts["test"] = test.map(\.count) }
         var summary = DataSetSummary(directory: directory, layout: .imageFolder, classNames: folders.classNames,
-                                     counts: counts, minimum: .infinity, maximum: -.infinity)
+                                     counts: counts)
         for file in (folders.train + (folders.test ?? [])).joined() {
             let image = try ImageFile.read(file)
             let (c, h, w) = (image.shape[0], image.shape[1], image.shape[2])
@@ -54,13 +66,23 @@ public struct DataSetSummary: Sendable, Equatable {
             summary.heights = min(summary.heights?.lowerBound ?? h, h)...max(summary.heights?.upperBound ?? h, h)
             summary.widths = min(summary.widths?.lowerBound ?? w, w)...max(summary.widths?.upperBound ?? w, w)
             let scalars = image.scalars
-            summary.minimum = min(summary.minimum, scalars.min() ?? summary.minimum)
-            summary.maximum = max(summary.maximum, scalars.max() ?? summary.maximum)
+            summary.minimum = min(summary.minimum ?? .infinity, scalars.min() ?? .infinity)
+            summary.maximum = max(summary.maximum ?? -.infinity, scalars.max() ?? -.infinity)
         }
         if let heights = summary.heights, let widths = summary.widths, heights.count == 1, widths.count == 1 {
             summary.sampleShape = [summary.channels.max() ?? 1, heights.lowerBound, widths.lowerBound]
         }
         return summary
+    }
+
+    /// Summarises class folders of event recordings: classes, counts and the frame size.
+    static func inspectEvents(directory: String) throws(SNNError) -> DataSetSummary {
+        let folders = try ClassFolders(directory: directory, suffixes: EventFolder.suffixes, kind: "event recordings")
+        var counts = ["train": folders.train.map(\.count)]
+        if let test = folders.test { counts["test"] = test.map(\.count) }
+        let files = (folders.train + (folders.test ?? [])).flatMap { $0 }
+        return DataSetSummary(directory: directory, layout: .eventFolder, classNames: folders.classNames, counts: counts,
+                              sensor: try EventFolder.sensorSize(of: files, option: nil))
     }
 
     static func perClass(_ labels: [Int], _ classes: Int) -> [Int] {
@@ -75,7 +97,12 @@ public struct DataSetSummary: Sendable, Equatable {
     /// The JSON form (`snn data inspect DIR --json`).
     public var dictionary: [String: Any] {
         var d: [String: Any] = ["directory": directory, "layout": layout.rawValue, "classes": classNames,
-                                "counts": counts, "min": Double(minimum), "max": Double(maximum)]
+                                "counts": counts]
+        if let minimum, let maximum {
+            d["min"] = Double(minimum)
+            d["max"] = Double(maximum)
+        }
+        if let sensor { d["sensor_size"] = [sensor.width, sensor.height] }
         if let sampleShape { d["sample_shape"] = sampleShape }
         if let heights, let widths {
             d["heights"] = [heights.lowerBound, heights.upperBound]
@@ -97,7 +124,11 @@ public struct DataSetSummary: Sendable, Equatable {
             out.append("  images: \(kinds.joined(separator: " and ")), \(size) (height×width)")
         }
         if let sampleShape { out.append("  sample shape: \(sampleShape)") }
-        out.append("  values: \(minimum) … \(maximum)")
+        if let minimum, let maximum { out.append("  values: \(minimum) … \(maximum)") }
+        if let sensor {
+            out.append("  frames: \(sensor.width)×\(sensor.height) (width×height: recordings' own sizes, else their "
+                       + "largest coordinates; --sensor-size sizes .bin and .npz)")
+        }
         if counts["test"] == nil { out.append("  no test folder: train with --validation-fraction F") }
         let width = max(5, classNames.map(\.count).max() ?? 0)
         func padded(_ text: String, _ n: Int) -> String { text + String(repeating: " ", count: max(0, n - text.count)) }

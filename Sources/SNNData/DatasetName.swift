@@ -27,9 +27,16 @@ public enum DatasetName: String, Sendable, CaseIterable {
     case npz
     /// Your own images: class folders of PNG and JPEG files (see ``ImageFolder``).
     case imageFolder = "image-folder"
+    /// Your own event recordings: class folders of event files (see ``EventFolder``).
+    case eventFolder = "event-folder"
 
     /// Whether samples are event recordings (framed into `[T, 2, H, W]`, `--encoding frames`).
-    public var isEventData: Bool { [.nmnist, .dvsGesture, .cifar10DVS, .nCaltech101, .shd, .ssc].contains(self) }
+    public var isEventData: Bool {
+        [.nmnist, .dvsGesture, .cifar10DVS, .nCaltech101, .shd, .ssc, .eventFolder].contains(self)
+    }
+
+    /// Whether the data set is read from class folders (and can be split by `--validation-fraction`).
+    public var hasClassFolders: Bool { self == .imageFolder || self == .eventFolder }
 
     /// Whether samples are speech: channels per time step (SHD, SSC) or MFCC frames (FSDD), the sets
     /// `--encoding speech-grid` takes.
@@ -49,11 +56,12 @@ public enum DatasetName: String, Sendable, CaseIterable {
         switch self {
         case .shd, .ssc: return [700]
         case .digits, .mnist, .fashionMNIST, .fsddMFCC, .cifar10, .cifar100, .npz, .imageFolder: return []
-        case .nmnist, .dvsGesture, .cifar10DVS, .nCaltech101:
+        case .nmnist, .dvsGesture, .cifar10DVS, .nCaltech101, .eventFolder:
             if let eventSize { return [2, eventSize, eventSize] }
             switch self {
             case .nmnist: return [2, 34, 34]
             case .nCaltech101: return [2, 180, 240]
+            case .eventFolder: return [2, 1, 1]  // known once the recordings are read; checked then
             default: return [2, 128, 128]
             }
         }
@@ -70,11 +78,12 @@ public enum DatasetName: String, Sendable, CaseIterable {
     /// the caller cuts the splits to their final size.
     /// Event frames are resized to `eventSize` × `eventSize` as each recording is framed (when given),
     /// and kept in `cache` (when given) for the next load with the same parameters and sources.
-    /// Image folders are resized to `imageSize` (when given) and split by `validation` when they have
-    /// no test folder.
+    /// Image folders are resized to `imageSize` (when given); class folders are split by `validation`
+    /// when they have no test folder; event folders take `sensorSize` for recordings without a size.
     public func load(directory: String?, frames: Int = 1, framing: Framing = .spikingJellyByNumber,
                      limits: (train: Int?, test: Int?) = (nil, nil), eventSize: Int? = nil, cache: FrameCache? = nil,
-                     imageSize: ImageSize? = nil, validation: ValidationSplit? = nil) throws(SNNError)
+                     imageSize: ImageSize? = nil, validation: ValidationSplit? = nil, sensorSize: SensorSize? = nil)
+        throws(SNNError)
         -> (train: LabeledImages, test: LabeledImages) {
         switch self {
         case .digits:
@@ -106,11 +115,14 @@ public enum DatasetName: String, Sendable, CaseIterable {
             }
             let variant: CIFAR.Variant = self == .cifar10 ? .cifar10 : .cifar100(coarse: false)
             return (try CIFAR.load(.train, variant: variant, directory: directory), try CIFAR.load(.test, variant: variant, directory: directory))
-        case .nmnist, .dvsGesture, .cifar10DVS, .nCaltech101, .shd, .ssc:
+        case .nmnist, .dvsGesture, .cifar10DVS, .nCaltech101, .shd, .ssc, .eventFolder:
             guard let directory else {
                 throw SNNError(.invalidArgument, "--data-dir is required for \(rawValue)")
             }
             let source = cache == nil ? "" : try FrameCache.fingerprint(directory)
+            // Event folders: the files, the split and the frame size come first (the size is part of the key).
+            let plan = self == .eventFolder
+                ? try EventFolder.plan(directory: directory, sensor: sensorSize, validation: validation) : nil
             func split(_ split: Split, _ limit: Int?) throws(SNNError) -> LabeledImages {
                 func build() throws(SNNError) -> LabeledImages {
                     switch self {
@@ -122,6 +134,8 @@ public enum DatasetName: String, Sendable, CaseIterable {
                         try CIFAR10DVS.load(split, directory: directory, frames: frames, framing: framing, size: eventSize, limit: limit)
                     case .nCaltech101:
                         try NCaltech101.load(split, directory: directory, frames: frames, framing: framing, size: eventSize, limit: limit)
+                    case .eventFolder:
+                        try EventFolder.load(plan, split, frames: frames, framing: framing, size: eventSize, limit: limit)
                     default:
                         try SpikingSpeech.load(self == .shd ? .shd : .ssc, split, directory: directory, frames: frames, framing: framing,
                                                limit: limit)
@@ -130,6 +144,8 @@ public enum DatasetName: String, Sendable, CaseIterable {
                 guard let cache else { return try build() }
                 let key = "v1 \(rawValue) \(split.rawValue) frames=\(frames) framing=\(framing) size=\(eventSize.map(String.init) ?? "-") "
                     + "limit=\(limit.map(String.init) ?? "all") source=\(source)"
+                    + (plan.map { " sensor=\($0.sensor) option=\($0.sensorOption?.description ?? "-") "
+                                  + "validation=\(validation.map { "\($0.fraction),\($0.seed)" } ?? "-")" } ?? "")
                 return try cache.load(key: key, build: build).0
             }
             var (train, test) = (try split(.train, limits.train), try split(.test, limits.test))
@@ -137,6 +153,11 @@ public enum DatasetName: String, Sendable, CaseIterable {
                 // Named classes, for pairing with a static set's class folders (the cache keeps no names).
                 train.classNames = try NCaltech101.classes(directory: directory)
                 test.classNames = train.classNames
+            }
+            if let plan {
+                train.classNames = plan.classNames
+                test.classNames = plan.classNames
+                train.sensorSize = plan.sensor
             }
             return (train, test)
         }

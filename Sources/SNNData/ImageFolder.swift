@@ -13,10 +13,8 @@ public struct ImageSize: Sendable, Equatable, CustomStringConvertible {
 
     /// "H" (square) or "H,W", as `--image-size` takes it; nil for anything else.
     public init?(_ text: String) {
-        let parts = text.split(separator: ",", omittingEmptySubsequences: false)
-            .map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard (1...2).contains(parts.count), let h = parts[0], let w = parts.last ?? nil else { return nil }
-        self.init(height: h, width: w)
+        guard let sides = commaSeparatedIntegers(text), (1...2).contains(sides.count) else { return nil }
+        self.init(height: sides[0], width: sides[sides.count - 1])
     }
 
     /// "H,W".
@@ -85,29 +83,11 @@ public enum ImageFolder {
     static func decode(_ files: [[String]], size: ImageSize?) throws(SNNError)
         -> (images: [Tensor], labels: [Int], paths: [String]) {
         let order = EventFraming.interleaved(files.enumerated().map { label, paths in paths.map { (label, $0) } })
-        nonisolated(unsafe) var images = [Tensor](repeating: Tensor(zeros: [1]), count: order.count)
-        nonisolated(unsafe) var failure: SNNError?
-        let lock = NSLock()
-        images.withUnsafeMutableBufferPointer { slots in
-            nonisolated(unsafe) let slots = slots
-            Parallelism.forEachChunk(order.count, grain: 8) { range in
-                for i in range {
-                    do throws(SNNError) {
-                        var image = try ImageFile.read(order[i].1)
-                        if let size, image.shape[1] != size.height || image.shape[2] != size.width {
-                            image = image.interpolated(size: (size.height, size.width), mode: .bilinear)
-                        }
-                        slots[i] = image
-                    } catch {
-                        lock.lock()
-                        if failure == nil { failure = error }
-                        lock.unlock()
-                        return
-                    }
-                }
-            }
+        let images = try mapInParallel(order.count, grain: 8, placeholder: Tensor(zeros: [1])) { i throws(SNNError) in
+            let image = try ImageFile.read(order[i].1)
+            guard let size, image.shape[1] != size.height || image.shape[2] != size.width else { return image }
+            return image.interpolated(size: (size.height, size.width), mode: .bilinear)
         }
-        if let failure { throw failure }
         return (images, order.map(\.0), order.map(\.1))
     }
 }

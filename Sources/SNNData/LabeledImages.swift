@@ -9,6 +9,8 @@ public struct LabeledImages: Sendable {
     public var classCount: Int
     /// The classes' names in label order, for data sets whose classes are named (class folders).
     public var classNames: [String]?
+    /// The sensor size event frames were made at, for event folders (whose size comes from the files).
+    public var sensorSize: SensorSize?
 
     public init(images: Tensor, labels: [Int], classCount: Int, classNames: [String]? = nil) {
         precondition(images.shape.first == labels.count, "LabeledImages: \(images.shape) images vs \(labels.count) labels")
@@ -35,7 +37,10 @@ public struct LabeledImages: Sendable {
                 }
             }
         }
-        return LabeledImages(images: copy, labels: indices.map { labels[$0] }, classCount: classCount, classNames: classNames)
+        var result = LabeledImages(images: copy, labels: indices.map { labels[$0] }, classCount: classCount,
+                                   classNames: classNames)
+        result.sensorSize = sensorSize
+        return result
     }
 }
 

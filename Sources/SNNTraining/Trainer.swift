@@ -106,6 +106,8 @@ public final class Trainer {
         transfer = try Self.transferRun(configuration, events: train, model: model)
         var record = configuration.dictionary
         if let names = train.classNames { record["class_names"] = names }
+        // Event folders: the frame size the recordings gave (stated, since no option fixed it).
+        if let sensor = train.sensorSize { record["resolved_sensor_size"] = [sensor.width, sensor.height] }
         runDirectory = try RunDirectory.create(at: directory, configuration: record, unique: uniqueDirectory)
     }
 

@@ -180,6 +180,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
     /// Class folders without a test folder: the share of each class held out for testing, drawn
     /// with ``seed``.
     public var validationFraction: Double?
+    /// Event folders: the sensor size of recordings whose format records none (nil: their largest
+    /// coordinate + 1).
+    public var sensorSize: SensorSize?
 
     public init() {}
 
@@ -298,10 +301,17 @@ public struct TrainingConfiguration: Sendable, Equatable {
             }
         }
         if let f = validationFraction {
-            if dataset != .imageFolder {
-                throw bad("--validation-fraction splits class folders (--dataset image-folder), not \(dataset.rawValue)")
+            if !dataset.hasClassFolders {
+                throw bad("--validation-fraction splits class folders (--dataset image-folder or event-folder), not "
+                          + dataset.rawValue)
             }
             if !(f > 0 && f < 1) { throw bad("--validation-fraction must be in (0, 1), got \(f)") }
+        }
+        if let s = sensorSize {
+            if dataset != .eventFolder { throw bad("--sensor-size sizes the recordings of --dataset event-folder") }
+            if !(1...65536).contains(s.width) || !(1...65536).contains(s.height) {
+                throw bad("--sensor-size must be W,H with each side in 1…65536, got \(s)")
+            }
         }
     }
 
@@ -489,6 +499,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
         if let transfer { d["transfer"] = transfer.dictionary }
         if let imageSize { d["image_size"] = [imageSize.height, imageSize.width] }
         if let validationFraction { d["validation_fraction"] = validationFraction }
+        if let sensorSize { d["sensor_size"] = [sensorSize.width, sensorSize.height] }
         return d
     }
 
@@ -602,6 +613,12 @@ public struct TrainingConfiguration: Sendable, Equatable {
             }
             imageSize = ImageSize(height: sides[0].intValue, width: sides[1].intValue)
         }
+        if let v = d["sensor_size"] {
+            guard let sides = v as? [NSNumber], sides.count == 2 else {
+                throw SNNError(.corrupt, "\"sensor_size\" must be [width, height]", file: file)
+            }
+            sensorSize = SensorSize(width: sides[0].intValue, height: sides[1].intValue)
+        }
         if let v = d["validation_fraction"] {
             guard let f = (v as? NSNumber)?.doubleValue else {
                 throw SNNError(.corrupt, "\"validation_fraction\" must be a number", file: file)
@@ -626,7 +643,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
         var (train, test) = try dataset.load(directory: dataDirectory, frames: timeSteps, framing: framing,
                                              limits: (trainSamples, testSamples), eventSize: eventSize,
                                              cache: frameCacheDirectory.map(FrameCache.init(directory:)),
-                                             imageSize: imageSize, validation: validationSplit)
+                                             imageSize: imageSize, validation: validationSplit, sensorSize: sensorSize)
         func cut(_ data: LabeledImages, _ n: Int?, _ flag: String, _ what: String) throws(SNNError) -> LabeledImages {
             guard let n else { return data }
             guard n <= data.count else {

@@ -37,6 +37,13 @@ import Testing
         #expect(flat.counts == ["train": [10, 6, 4]] && flat.lines.contains { $0.contains("--validation-fraction") })
     }
 
+    @Test func eventFolderSummaryCountsAndFrameSize() throws {
+        let s = try DataSetSummary.inspect(directory: Self.fixtures.appendingPathComponent("event-folders/headerless").path)
+        #expect(s.layout == .eventFolder && s.classNames == ["ant", "bee"])
+        #expect(s.counts == ["train": [2, 3], "test": [1, 1]] && s.sensor == SensorSize(width: 15, height: 9))
+        #expect(s.minimum == nil && s.lines.contains { $0.contains("frames: 15×9") })
+    }
+
     @Test func aFileTrainingWouldRefuseIsReported() {
         #expect(throws: SNNError.self) {
             try DataSetSummary.inspect(directory: Self.fixtures.appendingPathComponent("images/unreadable").path)

@@ -25,6 +25,45 @@ import Testing
         }
     }
 
+    /// Writes `DIR/<class>/<i>.bin` N-MNIST recordings: 30 events, x up to 8 + i, in class-specific rows.
+    static func writeRecordings(_ root: String, classes: [String], perClass: Int) throws {
+        for (label, name) in classes.enumerated() {
+            let folder = "\(root)/\(name)"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            for i in 0..<perClass {
+                var bytes: [UInt8] = []
+                for k in 0..<30 {
+                    let t = k * 100, x = k % (9 + i), y = label * 4 + k % 3
+                    bytes += [UInt8(x), UInt8(y), UInt8(k % 2 << 7 | t >> 16), UInt8(t >> 8 & 255), UInt8(t & 255)]
+                }
+                try Data(bytes).write(to: URL(fileURLWithPath: "\(folder)/\(i).bin"))
+            }
+        }
+    }
+
+    @Test func eventFolderTrainsAndStatesTheSensorSizeItFound() throws {
+        let root = temporaryPath("event-folder")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try Self.writeRecordings(root + "/data", classes: ["up", "down"], perClass: 4)
+        let run = root + "/run"
+        let r = try runSNN(Self.small + ["--dataset", "event-folder", "--data-dir", root + "/data", "--validation-fraction",
+                                         "0.25", "--frame-cache", "off", "--output", run, "--json"])
+        try #require(r.status == 0, "\(r.error)")
+        let config = try AtomicFile.readJSON(run + "/config.json")
+        #expect(config["class_names"] as? [String] == ["down", "up"])
+        // Largest x: 8 + 3 (the fourth recording); largest y: 1·4 + 2.
+        #expect(config["resolved_sensor_size"] as? [Int] == [12, 7] && config["sensor_size"] == nil)
+        #expect(config["encoding"] as? String == "frames")
+        let sized = try runSNN(Self.small + ["--dataset", "event-folder", "--data-dir", root + "/data",
+                                             "--validation-fraction", "0.25", "--sensor-size", "16,8", "--frame-cache",
+                                             "off", "--output", root + "/sized"])
+        try #require(sized.status == 0, "\(sized.error)")
+        let sizedConfig = try AtomicFile.readJSON(root + "/sized/config.json")
+        #expect(sizedConfig["resolved_sensor_size"] as? [Int] == [16, 8] && sizedConfig["sensor_size"] as? [Int] == [16, 8])
+        let evaluated = try runSNN(["evaluate", "--run", root + "/sized", "--json"])
+        #expect(evaluated.status == 0, "\(evaluated.error)")
+    }
+
     static let small = ["train", "--model", "spiking-mlp", "--widths", "16", "--time-steps", "2", "--epochs", "1",
                         "--batch-size", "8", "--seed", "3"]
 
@@ -74,6 +113,11 @@ import Testing
             (folder + [root + "/flat", "--image-size", "4", "--validation-fraction", "1"], "--validation-fraction must be in (0, 1)"),
             (["--image-size", "8"], "--image-size resizes the images of --dataset image-folder"),
             (["--validation-fraction", "0.2"], "--validation-fraction splits class folders"),
+            (["--sensor-size", "34,34"], "--sensor-size sizes the recordings of --dataset event-folder"),
+            (["--dataset", "event-folder", "--data-dir", root, "--sensor-size", "34"], "--sensor-size must be W,H"),
+            (["--dataset", "event-folder", "--data-dir", root, "--sensor-size", "0,5"], "each side in 1…65536"),
+            (["--dataset", "event-folder", "--data-dir", root + "/flat", "--validation-fraction", "0.3"],
+             "empty class: no event recordings"),
             (folder + [root + "/flat", "--image-size", "4"], "no test folder: give --validation-fraction"),
             (folder + [root + "/flat", "--validation-fraction", "0.3"], "images differ in size"),
             (folder + [root + "/split", "--validation-fraction", "0.3"], "has a test folder"),
