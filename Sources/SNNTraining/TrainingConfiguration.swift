@@ -443,8 +443,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
         let shape = "\(dataset.rawValue) has samples \(sampleShape)"
         switch encoding {
         case .frames:
-            guard sampleShape.count >= 2 else {
-                throw SNNError(.invalidArgument, "--encoding frames takes frame sequences [T, ...]; \(shape)")
+            // Event frames [T, C, H, W], or the speech sets' channel vectors [T, F].
+            guard sampleShape.count == 4 || (sampleShape.count == 2 && dataset.isSpeech) else {
+                throw SNNError(.invalidArgument, "--encoding frames takes frame sequences [T, C, H, W]; \(shape)")
             }
             guard sampleShape[0] == timeSteps else {
                 throw SNNError(.invalidArgument, "\(shape), sequences of \(sampleShape[0]) frames: use --time-steps "

@@ -100,6 +100,51 @@ import Testing
         #expect(text.status == 0 && text.output.contains("image-folder, 2 classes, 6 train + 2 test samples"), "\(text)")
     }
 
+    /// The npz fixtures of the data tests (Tests/SNNDataTests/Fixtures/npz).
+    static func npzFixture(_ name: String, file: StaticString = #filePath) -> String {
+        URL(fileURLWithPath: "\(file)").deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("SNNDataTests/Fixtures/npz/\(name)").path
+    }
+
+    /// What an npz sample is shows only in the file: the encoding is checked against the loaded shape.
+    @Test func npzSamplesMustFitTheEncoding() throws {
+        let root = temporaryPath("npz-encoding")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let frames = ["--dataset", "npz", "--data-dir", Self.npzFixture("frames")]
+        let images = ["--dataset", "npz", "--data-dir", Self.npzFixture("images")]
+        let cases: [([String], String)] = [
+            (frames, "--encoding direct takes images [C, H, W]; npz has samples [2, 2, 3, 3] (frame sequences: use "
+                     + "--encoding frames)"),
+            (frames + ["--encoding", "frames", "--time-steps", "3"], "sequences of 2 frames: use --time-steps 2"),
+            (images + ["--encoding", "frames"], "--encoding frames takes frame sequences [T, C, H, W]"),
+        ]
+        for (flags, message) in cases {
+            let r = try runSNN(["train", "--model", "spiking-mlp", "--widths", "8", "--epochs", "1", "--output",
+                                root + "/run"] + flags)
+            #expect(r.status != 0 && r.error.split(separator: "\n").first?.contains(message) == true, "\(flags): \(r.error)")
+            #expect(!FileManager.default.fileExists(atPath: root + "/run"), "\(flags) left a run directory")
+        }
+        let trained = try runSNN(["train", "--model", "spiking-mlp", "--widths", "8", "--epochs", "1", "--encoding", "frames",
+                                  "--time-steps", "2", "--output", root + "/frames"] + frames)
+        #expect(trained.status == 0, "\(trained.error)")
+    }
+
+    /// A resumed run reads its data again: class folders renamed since are refused, not trained on.
+    @Test func resumeRefusesChangedClasses() throws {
+        let root = temporaryPath("image-folder-resume")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try Self.writeFolder(root + "/data", classes: ["owl", "elk"], perClass: 3, splits: ["train", "test"])
+        let run = root + "/run"
+        let r = try runSNN(Self.small + ["--dataset", "image-folder", "--data-dir", root + "/data", "--output", run])
+        try #require(r.status == 0, "\(r.error)")
+        for split in ["train", "test"] {
+            try FileManager.default.moveItem(atPath: "\(root)/data/\(split)/elk", toPath: "\(root)/data/\(split)/yak")
+        }
+        let resumed = try runSNN(["train", "--resume", run, "--epochs", "2"])
+        #expect(resumed.status != 0 && resumed.error.contains("the run was trained on the classes elk, owl; the data now "
+                                                              + "has owl, yak"), "\(resumed.error)")
+    }
+
     /// Each bad option or folder is one clear error line and a non-zero exit.
     @Test func badOptionsAndFoldersAreClearErrors() throws {
         let root = temporaryPath("image-folder-errors")
