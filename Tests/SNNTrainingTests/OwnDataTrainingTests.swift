@@ -64,6 +64,25 @@ import Testing
         #expect(evaluated.status == 0, "\(evaluated.error)")
     }
 
+    /// Caltech101 ↔ N-Caltech101 in small: class folders of images as the static side of event
+    /// folders, read at the event frames' size and paired by class name.
+    @Test func imageFoldersPairWithEventFoldersByClassName() throws {
+        let root = temporaryPath("folder-transfer")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try Self.writeRecordings(root + "/events", classes: ["up", "down"], perClass: 4)
+        try Self.writeFolder(root + "/images", classes: ["up", "down"], perClass: 3, splits: [""], side: { 5 + $0 })
+        try Self.writeFolder(root + "/other", classes: ["up", "sideways"], perClass: 3, splits: [""])
+        let transfer = ["train", "--dataset", "event-folder", "--data-dir", root + "/events", "--validation-fraction", "0.25",
+                        "--event-size", "16", "--model", "transfer-scnn", "--time-steps", "2", "--epochs", "1",
+                        "--batch-size", "4", "--frame-cache", "off", "--transfer-from", "image-folder"]
+        let paired = try runSNN(transfer + ["--transfer-data-dir", root + "/images", "--output", root + "/run", "--json"])
+        #expect(paired.status == 0, "\(paired.error)")
+        let mismatched = try runSNN(transfer + ["--transfer-data-dir", root + "/other", "--output", root + "/bad"])
+        #expect(mismatched.status != 0 && mismatched.error.contains("image-folder's class 0 is sideways, event-folder's is "
+                                                                    + "down"), "\(mismatched.error)")
+        #expect(!FileManager.default.fileExists(atPath: root + "/bad"))
+    }
+
     static let small = ["train", "--model", "spiking-mlp", "--widths", "16", "--time-steps", "2", "--epochs", "1",
                         "--batch-size", "8", "--seed", "3"]
 
