@@ -49,4 +49,5 @@ if __name__ == "__main__":
     if len(sys.argv) not in (2, 3):
         sys.exit(__doc__)
     here = os.path.dirname(os.path.abspath(__file__))
-    main(sys.argv[1], sys.argv[2] if len(sys.argv) == 3 else os.path.join(here, "..", "Sources", "SNNData", "Resources"))
+    embedded = os.path.join(here, "..", "Sources", "SNNData", "Resources")
+    main(sys.argv[1], sys.argv[2] if len(sys.argv) == 3 else embedded)

@@ -23,11 +23,20 @@ struct Train: ParsableCommand {
     var dataset: DatasetName?
     @Option(help: "Directory holding the data set's files (not needed for digits).")
     var dataDir: String?
-    @Option(help: "image-folder: resize every image bilinearly to H×H or H×W pixels (H or H,W; default: keep the size, which must then be the same for all).")
+    @Option(help: """
+        image-folder: resize every image bilinearly to H×H or H×W pixels (H or H,W; default: keep the size, \
+        which must then be the same for all).
+        """)
     var imageSize: String?
-    @Option(parsing: .unconditional, help: "image-folder or event-folder without a test folder: hold out this share of each class for testing (seeded with --seed).")
+    @Option(parsing: .unconditional, help: """
+        image-folder or event-folder without a test folder: hold out this share of each class for testing \
+        (seeded with --seed).
+        """)
     var validationFraction: Double?
-    @Option(help: "event-folder: the sensor size W,H of recordings whose format records none (.bin, .npz; overrides an AEDAT 3.1 header's camera; default: the largest coordinate + 1).")
+    @Option(help: """
+        event-folder: the sensor size W,H of recordings whose format records none (.bin, .npz; overrides an \
+        AEDAT 3.1 header's camera; default: the largest coordinate + 1).
+        """)
     var sensorSize: String?
     @Option(help: "Model: \(ModelName.allCases.map(\.rawValue).joined(separator: ", ")) (default: spiking-cnn).")
     var model: ModelName?
@@ -147,7 +156,8 @@ struct Train: ParsableCommand {
     var givenRunOptions: [String] {
         var given: [(String, Bool)] = [
             ("--dataset", dataset != nil), ("--data-dir", dataDir != nil), ("--image-size", imageSize != nil),
-            ("--validation-fraction", validationFraction != nil), ("--sensor-size", sensorSize != nil), ("--model", model != nil), ("--widths", widths != nil),
+            ("--validation-fraction", validationFraction != nil), ("--sensor-size", sensorSize != nil),
+            ("--model", model != nil), ("--widths", widths != nil),
             ("--architecture", architecture != nil), ("--channels", channels != nil),
             ("--time-steps", timeSteps != nil), ("--batch-size", batchSize != nil), ("--learning-rate", learningRate != nil),
             ("--[no-]linear-scaling", linearScaling != nil), ("--optimizer", optimizer != nil),

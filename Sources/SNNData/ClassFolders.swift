@@ -51,7 +51,8 @@ public struct ClassFolders: Sendable, Equatable {
             let folder = (root as NSString).appendingPathComponent(name)
             let entries: [String]
             do { entries = try FileManager.default.contentsOfDirectory(atPath: folder) } catch {
-                throw SNNError(.io, "cannot list the class folder", file: folder, underlying: error.localizedDescription)
+                throw SNNError(.io, "cannot list the class folder", file: folder,
+                               underlying: error.localizedDescription)
             }
             let wanted = entries.filter { entry in
                 !entry.hasPrefix(".") && suffixes.contains { entry.lowercased().hasSuffix($0) }
@@ -69,7 +70,8 @@ public struct ClassFolders: Sendable, Equatable {
             for name in try EventFraming.subfolders(testRoot) {
                 guard let label = classNames.firstIndex(of: name) else {
                     throw SNNError(.mismatch, "test class \(name) has no training folder (classes: "
-                                   + "\(classNames.joined(separator: ", ")))", file: (testRoot as NSString).appendingPathComponent(name))
+                                   + "\(classNames.joined(separator: ", ")))",
+                                   file: (testRoot as NSString).appendingPathComponent(name))
                 }
                 test[label] = try files(testRoot, name)
             }

@@ -40,7 +40,8 @@ public struct DataSetSummary: Sendable, Equatable {
         if FileManager.default.fileExists(atPath: train) {
             let (training, test) = try NPZDataset.load(directory: directory)
             let values = training.images.scalars + test.images.scalars
-            return DataSetSummary(directory: directory, layout: .npz, classNames: (0..<training.classCount).map(String.init),
+            return DataSetSummary(directory: directory, layout: .npz,
+                                  classNames: (0..<training.classCount).map(String.init),
                                   counts: ["train": perClass(training.labels, training.classCount),
                                            "test": perClass(test.labels, test.classCount)],
                                   sampleShape: Array(training.images.shape.dropFirst()),
@@ -81,8 +82,8 @@ public struct DataSetSummary: Sendable, Equatable {
         var counts = ["train": folders.train.map(\.count)]
         if let test = folders.test { counts["test"] = test.map(\.count) }
         let files = (folders.train + (folders.test ?? [])).flatMap { $0 }
-        return DataSetSummary(directory: directory, layout: .eventFolder, classNames: folders.classNames, counts: counts,
-                              sensor: try EventFolder.sensorSize(of: files, option: nil))
+        return DataSetSummary(directory: directory, layout: .eventFolder, classNames: folders.classNames,
+                              counts: counts, sensor: try EventFolder.sensorSize(of: files, option: nil))
     }
 
     static func perClass(_ labels: [Int], _ classes: Int) -> [Int] {
@@ -119,8 +120,8 @@ public struct DataSetSummary: Sendable, Equatable {
         if let heights, let widths {
             let kinds = channels.sorted().map { $0 == 1 ? "grey" : $0 == 3 ? "colour" : "\($0) channels" }
             let size = heights.count == 1 && widths.count == 1 ? "all \(heights.lowerBound)×\(widths.lowerBound)"
-                : "heights \(heights.lowerBound)…\(heights.upperBound), widths \(widths.lowerBound)…\(widths.upperBound) "
-                    + "(give --image-size H[,W])"
+                : "heights \(heights.lowerBound)…\(heights.upperBound), "
+                    + "widths \(widths.lowerBound)…\(widths.upperBound) (give --image-size H[,W])"
             out.append("  images: \(kinds.joined(separator: " and ")), \(size) (height×width)")
         }
         if let sampleShape { out.append("  sample shape: \(sampleShape)") }
@@ -134,7 +135,8 @@ public struct DataSetSummary: Sendable, Equatable {
         func padded(_ text: String, _ n: Int) -> String { text + String(repeating: " ", count: max(0, n - text.count)) }
         out.append("  " + padded("class", width) + splits.map { " " + padded($0, 7) }.joined())
         for (label, name) in classNames.enumerated() {
-            out.append("  " + padded(name, width) + splits.map { " " + padded(String(counts[$0, default: []][label]), 7) }.joined())
+            let cells = splits.map { " " + padded(String(counts[$0, default: []][label]), 7) }
+            out.append("  " + padded(name, width) + cells.joined())
         }
         return out
     }

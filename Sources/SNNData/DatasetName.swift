@@ -135,7 +135,8 @@ public enum DatasetName: String, Sendable, CaseIterable {
                     case .nCaltech101:
                         try NCaltech101.load(split, directory: directory, frames: frames, framing: framing, size: eventSize, limit: limit)
                     case .eventFolder:
-                        try EventFolder.load(plan, split, frames: frames, framing: framing, size: eventSize, limit: limit)
+                        try EventFolder.load(plan, split, frames: frames, framing: framing, size: eventSize,
+                                             limit: limit)
                     default:
                         try SpikingSpeech.load(self == .shd ? .shd : .ssc, split, directory: directory, frames: frames, framing: framing,
                                                limit: limit)

@@ -118,7 +118,8 @@ public enum EventFolder {
         let x = columns["x", default: []], y = columns["y", default: []], t = columns["t", default: []]
         let p = columns["p", default: []]
         guard y.count == x.count && t.count == x.count && p.count == x.count else {
-            throw bad("x, y, t and p hold \(x.count), \(y.count), \(t.count) and \(p.count) events: one length is expected")
+            throw bad("x, y, t and p hold \(x.count), \(y.count), \(t.count) and \(p.count) events: one length is "
+                      + "expected")
         }
         // Values pass through float32 (NumPy's reader): exact integers only below 2²⁴.
         if let i = t.firstIndex(where: { !($0.magnitude < 0x1p24) }) {
@@ -134,7 +135,9 @@ public enum EventFolder {
             guard x[i] >= 0 && Int(x[i]) < width && y[i] >= 0 && Int(y[i]) < height else {
                 throw bad("event \(i) at (\(Int(x[i])), \(Int(y[i]))) lies outside the \(width)×\(height) sensor")
             }
-            guard i == 0 || t[i] >= t[i - 1] else { throw bad("t decreases at event \(i): events must be in time order") }
+            guard i == 0 || t[i] >= t[i - 1] else {
+                throw bad("t decreases at event \(i): events must be in time order")
+            }
         }
         return EventStream(t: t.map { Int64($0) }, x: x.map { UInt16($0) }, y: y.map { UInt16($0) },
                            p: p.map { $0 > 0 ? 1 : 0 }, width: width, height: height)

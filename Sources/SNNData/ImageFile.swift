@@ -39,5 +39,7 @@ public enum ImageFile {
     }
 
     /// Reads and decodes a PNG or JPEG file (see ``decode(_:file:)``).
-    public static func read(_ path: String) throws(SNNError) -> Tensor { try decode(try FileBytes.read(path), file: path) }
+    public static func read(_ path: String) throws(SNNError) -> Tensor {
+        try decode(try FileBytes.read(path), file: path)
+    }
 }

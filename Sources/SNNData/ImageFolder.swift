@@ -58,8 +58,8 @@ public enum ImageFolder {
         let (height, width) = (all[0].shape[1], all[0].shape[2])
         if let other = all.firstIndex(where: { $0.shape[1] != height || $0.shape[2] != width }) {
             throw SNNError(.mismatch, "images differ in size: \(paths[0]) is \(height)×\(width) (height×width), this "
-                           + "one \(all[other].shape[1])×\(all[other].shape[2]); give --image-size H[,W] to resize them",
-                           file: paths[other])
+                           + "one \(all[other].shape[1])×\(all[other].shape[2]); give --image-size H[,W] to resize "
+                           + "them", file: paths[other])
         }
         return decoded.map { part in
             let plane = height * width
@@ -67,10 +67,11 @@ public enum ImageFolder {
             let out = images.unsafeStoragePointer
             for (i, image) in part.images.enumerated() {
                 image.withUnsafeBufferPointer { source in
+                    guard let base = source.baseAddress else { return }  // empty images cannot be decoded
                     // A grey image fills every channel, as PIL's convert("RGB") does.
                     for k in 0..<channels {
                         let from = image.shape[0] == 1 ? 0 : k
-                        (out + (i * channels + k) * plane).update(from: source.baseAddress! + from * plane, count: plane)
+                        (out + (i * channels + k) * plane).update(from: base + from * plane, count: plane)
                     }
                 }
             }

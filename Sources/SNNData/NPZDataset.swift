@@ -75,14 +75,17 @@ public enum NPZDataset {
         guard n >= 1, !shape.contains(0) else { throw bad("x has shape \(shape): no samples") }
         guard y.isInteger else { throw bad("y has dtype '\(y.dtype)': integer class labels are expected") }
         guard y.values.shape == [n] else {
-            throw bad("y has shape \(y.values.shape) for the \(n) samples of x: one label per sample, [\(n)], is expected")
+            throw bad("y has shape \(y.values.shape) for the \(n) samples of x: one label per sample, [\(n)], is "
+                      + "expected")
         }
         let labels = y.values.scalars.map { Int($0) }
         if let i = labels.firstIndex(where: { $0 < 0 }) {
             throw bad("y[\(i)] = \(labels[i]): labels are class indices 0, 1, 2, …")
         }
         var values = x.values.scalars
-        if let i = values.firstIndex(where: { !$0.isFinite }) { throw bad("x holds a non-finite value at flat index \(i)") }
+        if let i = values.firstIndex(where: { !$0.isFinite }) {
+            throw bad("x holds a non-finite value at flat index \(i)")
+        }
         // Pixels as bytes are scaled to [0, 1] as every image set of the project is.
         if x.kind == "u" && x.itemSize == 1 { values = values.map { $0 / 255 } }
         if let lengths = arrays["lengths"] {

@@ -93,9 +93,9 @@ public struct StaticPairing: Sendable {
         }
         if let staticClassNames, let eventClassNames,
            let label = staticClassNames.indices.first(where: { staticClassNames[$0] != eventClassNames[$0] }) {
-            throw SNNError(.invalidArgument, "--transfer-from \(source)'s class \(label) is \(staticClassNames[label]), "
-                           + "\(target)'s is \(eventClassNames[label]): the static classes must be the event classes, "
-                           + "in the same (name) order")
+            throw SNNError(.invalidArgument, "--transfer-from \(source)'s class \(label) is "
+                           + "\(staticClassNames[label]), \(target)'s is \(eventClassNames[label]): the static "
+                           + "classes must be the event classes, in the same (name) order")
         }
         var byClass = [[Int]](repeating: [], count: eventClassCount)
         for (i, label) in staticLabels.enumerated() where label >= 0 && label < eventClassCount {

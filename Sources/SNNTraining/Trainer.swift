@@ -168,8 +168,9 @@ public final class Trainer {
         if config.temporalWeighting { temporalWeighting = TemporalWeighting(timeSteps: config.timeSteps) }
         transfer = try Self.transferRun(config, events: train, model: model)
         if let stored = dictionary["class_names"] as? [String], stored != train.classNames {
-            throw SNNError(.mismatch, "the run was trained on the classes \(stored.joined(separator: ", ")); the data now "
-                           + "has \((train.classNames ?? []).joined(separator: ", "))", file: runDirectory.configurationPath)
+            throw SNNError(.mismatch, "the run was trained on the classes \(stored.joined(separator: ", ")); the data "
+                           + "now has \((train.classNames ?? []).joined(separator: ", "))",
+                           file: runDirectory.configurationPath)
         }
         if let state = try runDirectory.loadCheckpoint(.last, model: model, optimizer: optimizer) {
             completedEpochs = state.epoch

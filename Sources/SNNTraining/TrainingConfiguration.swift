@@ -316,7 +316,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
     }
 
     /// The held-out split of class folders without a test folder (nil without a fraction).
-    public var validationSplit: ValidationSplit? { validationFraction.map { ValidationSplit(fraction: $0, seed: seed) } }
+    public var validationSplit: ValidationSplit? {
+        validationFraction.map { ValidationSplit(fraction: $0, seed: seed) }
+    }
 
     /// The transfer options a user may get wrong, by flag.
     func validateTransfer(_ t: TransferOptions) throws(SNNError) {

@@ -31,14 +31,16 @@ import Testing
     @Test func imageFolderSummaryOfOneSize() throws {
         let s = try DataSetSummary.inspect(directory: Self.fixtures.appendingPathComponent("images/grey").path)
         #expect(s.counts == ["train": [3, 3], "test": [2, 2]] && s.sampleShape == [1, 3, 4])
-        let values = ImageFolderTests.expected.floats("grey/train/values") + ImageFolderTests.expected.floats("grey/test/values")
+        let e = ImageFolderTests.expected
+        let values = e.floats("grey/train/values") + e.floats("grey/test/values")
         #expect(s.minimum == values.min() && s.maximum == values.max())
         let flat = try DataSetSummary.inspect(directory: Self.fixtures.appendingPathComponent("images/no-test").path)
         #expect(flat.counts == ["train": [10, 6, 4]] && flat.lines.contains { $0.contains("--validation-fraction") })
     }
 
     @Test func eventFolderSummaryCountsAndFrameSize() throws {
-        let s = try DataSetSummary.inspect(directory: Self.fixtures.appendingPathComponent("event-folders/headerless").path)
+        let folder = Self.fixtures.appendingPathComponent("event-folders/headerless").path
+        let s = try DataSetSummary.inspect(directory: folder)
         #expect(s.layout == .eventFolder && s.classNames == ["ant", "bee"])
         #expect(s.counts == ["train": [2, 3], "test": [1, 1]] && s.sensor == SensorSize(width: 15, height: 9))
         #expect(s.minimum == nil && s.lines.contains { $0.contains("frames: 15×9") })

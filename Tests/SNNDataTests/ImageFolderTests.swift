@@ -6,7 +6,8 @@ import Testing
 /// `--dataset image-folder` against the PNG and JPEG files Pillow wrote and the values it decodes
 /// (Fixtures/images/make_image_fixtures.py).
 @Suite struct ImageFolderTests {
-    static let directory = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent("images")
+    static let directory = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
+        .appendingPathComponent("images")
     static let expected = try! JSONFixture(url: directory.appendingPathComponent("expected.json"))
 
     static func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
@@ -81,7 +82,8 @@ import Testing
 
     @Test func aTestFolderAndAValidationFractionConflict() {
         #expect(throws: SNNError.self) {
-            try ImageFolder.load(directory: Self.path("grey"), size: nil, validation: ValidationSplit(fraction: 0.5, seed: 1))
+            try ImageFolder.load(directory: Self.path("grey"), size: nil,
+                                 validation: ValidationSplit(fraction: 0.5, seed: 1))
         }
     }
 

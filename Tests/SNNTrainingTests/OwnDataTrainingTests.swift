@@ -19,7 +19,8 @@ import Testing
                     let rgb: [UInt8] = (0..<(s * s)).flatMap { p -> [UInt8] in
                         [UInt8((label * 90 + p) % 256), UInt8(i * 20 % 256), 40]
                     }
-                    try Data(try PNG.encode(rgb: rgb, width: s, height: s)).write(to: URL(fileURLWithPath: "\(folder)/\(i).png"))
+                    let png = try PNG.encode(rgb: rgb, width: s, height: s)
+                    try Data(png).write(to: URL(fileURLWithPath: "\(folder)/\(i).png"))
                 }
             }
         }
@@ -46,8 +47,9 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: root) }
         try Self.writeRecordings(root + "/data", classes: ["up", "down"], perClass: 4)
         let run = root + "/run"
-        let r = try runSNN(Self.small + ["--dataset", "event-folder", "--data-dir", root + "/data", "--validation-fraction",
-                                         "0.25", "--frame-cache", "off", "--output", run, "--json"])
+        let r = try runSNN(Self.small + ["--dataset", "event-folder", "--data-dir", root + "/data",
+                                         "--validation-fraction", "0.25", "--frame-cache", "off", "--output", run,
+                                         "--json"])
         try #require(r.status == 0, "\(r.error)")
         let config = try AtomicFile.readJSON(run + "/config.json")
         #expect(config["class_names"] as? [String] == ["down", "up"])
@@ -59,7 +61,8 @@ import Testing
                                              "off", "--output", root + "/sized"])
         try #require(sized.status == 0, "\(sized.error)")
         let sizedConfig = try AtomicFile.readJSON(root + "/sized/config.json")
-        #expect(sizedConfig["resolved_sensor_size"] as? [Int] == [16, 8] && sizedConfig["sensor_size"] as? [Int] == [16, 8])
+        #expect(sizedConfig["resolved_sensor_size"] as? [Int] == [16, 8])
+        #expect(sizedConfig["sensor_size"] as? [Int] == [16, 8])
         let evaluated = try runSNN(["evaluate", "--run", root + "/sized", "--json"])
         #expect(evaluated.status == 0, "\(evaluated.error)")
     }
@@ -72,14 +75,16 @@ import Testing
         try Self.writeRecordings(root + "/events", classes: ["up", "down"], perClass: 4)
         try Self.writeFolder(root + "/images", classes: ["up", "down"], perClass: 3, splits: [""], side: { 5 + $0 })
         try Self.writeFolder(root + "/other", classes: ["up", "sideways"], perClass: 3, splits: [""])
-        let transfer = ["train", "--dataset", "event-folder", "--data-dir", root + "/events", "--validation-fraction", "0.25",
-                        "--event-size", "16", "--model", "transfer-scnn", "--time-steps", "2", "--epochs", "1",
-                        "--batch-size", "4", "--frame-cache", "off", "--transfer-from", "image-folder"]
-        let paired = try runSNN(transfer + ["--transfer-data-dir", root + "/images", "--output", root + "/run", "--json"])
+        let transfer = ["train", "--dataset", "event-folder", "--data-dir", root + "/events",
+                        "--validation-fraction", "0.25", "--event-size", "16", "--model", "transfer-scnn",
+                        "--time-steps", "2", "--epochs", "1", "--batch-size", "4", "--frame-cache", "off",
+                        "--transfer-from", "image-folder"]
+        let paired = try runSNN(transfer + ["--transfer-data-dir", root + "/images", "--output", root + "/run",
+                                            "--json"])
         #expect(paired.status == 0, "\(paired.error)")
         let mismatched = try runSNN(transfer + ["--transfer-data-dir", root + "/other", "--output", root + "/bad"])
-        #expect(mismatched.status != 0 && mismatched.error.contains("image-folder's class 0 is sideways, event-folder's is "
-                                                                    + "down"), "\(mismatched.error)")
+        let refusal = "image-folder's class 0 is sideways, event-folder's is down"
+        #expect(mismatched.status != 0 && mismatched.error.contains(refusal), "\(mismatched.error)")
         #expect(!FileManager.default.fileExists(atPath: root + "/bad"))
     }
 
@@ -91,8 +96,8 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: root) }
         try Self.writeFolder(root + "/data", classes: ["owl", "elk"], perClass: 5, splits: [""], side: { 5 + $0 })
         let run = root + "/run"
-        let r = try runSNN(Self.small + ["--dataset", "image-folder", "--data-dir", root + "/data", "--image-size", "6,7",
-                                         "--validation-fraction", "0.4", "--output", run, "--json"])
+        let r = try runSNN(Self.small + ["--dataset", "image-folder", "--data-dir", root + "/data", "--image-size",
+                                         "6,7", "--validation-fraction", "0.4", "--output", run, "--json"])
         try #require(r.status == 0, "\(r.error)")
         let config = try AtomicFile.readJSON(run + "/config.json")
         #expect(config["class_names"] as? [String] == ["elk", "owl"])
@@ -116,7 +121,8 @@ import Testing
         #expect(d["counts"] as? [String: [Int]] == ["train": [3, 3], "test": [2, 0]])
         #expect(d["heights"] as? [Int] == [4, 6] && d["widths"] as? [Int] == [4, 6] && d["channels"] as? [Int] == [3])
         let text = try runSNN(["data", "inspect", root])
-        #expect(text.status == 0 && text.output.contains("image-folder, 2 classes, 6 train + 2 test samples"), "\(text)")
+        let heading = "image-folder, 2 classes, 6 train + 2 test samples"
+        #expect(text.status == 0 && text.output.contains(heading), "\(text)")
     }
 
     /// The npz fixtures of the data tests (Tests/SNNDataTests/Fixtures/npz).
@@ -140,11 +146,12 @@ import Testing
         for (flags, message) in cases {
             let r = try runSNN(["train", "--model", "spiking-mlp", "--widths", "8", "--epochs", "1", "--output",
                                 root + "/run"] + flags)
-            #expect(r.status != 0 && r.error.split(separator: "\n").first?.contains(message) == true, "\(flags): \(r.error)")
+            let first = r.error.split(separator: "\n").first
+            #expect(r.status != 0 && first?.contains(message) == true, "\(flags): \(r.error)")
             #expect(!FileManager.default.fileExists(atPath: root + "/run"), "\(flags) left a run directory")
         }
-        let trained = try runSNN(["train", "--model", "spiking-mlp", "--widths", "8", "--epochs", "1", "--encoding", "frames",
-                                  "--time-steps", "2", "--output", root + "/frames"] + frames)
+        let trained = try runSNN(["train", "--model", "spiking-mlp", "--widths", "8", "--epochs", "1", "--encoding",
+                                  "frames", "--time-steps", "2", "--output", root + "/frames"] + frames)
         #expect(trained.status == 0, "\(trained.error)")
     }
 
@@ -160,8 +167,8 @@ import Testing
             try FileManager.default.moveItem(atPath: "\(root)/data/\(split)/elk", toPath: "\(root)/data/\(split)/yak")
         }
         let resumed = try runSNN(["train", "--resume", run, "--epochs", "2"])
-        #expect(resumed.status != 0 && resumed.error.contains("the run was trained on the classes elk, owl; the data now "
-                                                              + "has owl, yak"), "\(resumed.error)")
+        let refusal = "the run was trained on the classes elk, owl; the data now has owl, yak"
+        #expect(resumed.status != 0 && resumed.error.contains(refusal), "\(resumed.error)")
     }
 
     /// Each bad option or folder is one clear error line and a non-zero exit.
@@ -174,7 +181,8 @@ import Testing
         let cases: [([String], String)] = [
             (folder + [root + "/flat", "--image-size", "0"], "--image-size must be H or H,W with each side in 1…4096"),
             (folder + [root + "/flat", "--image-size", "4x4"], "--image-size must be H or H,W"),
-            (folder + [root + "/flat", "--image-size", "4", "--validation-fraction", "1"], "--validation-fraction must be in (0, 1)"),
+            (folder + [root + "/flat", "--image-size", "4", "--validation-fraction", "1"],
+             "--validation-fraction must be in (0, 1)"),
             (["--image-size", "8"], "--image-size resizes the images of --dataset image-folder"),
             (["--validation-fraction", "0.2"], "--validation-fraction splits class folders"),
             (["--sensor-size", "34,34"], "--sensor-size sizes the recordings of --dataset event-folder"),

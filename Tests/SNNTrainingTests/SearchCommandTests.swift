@@ -119,8 +119,9 @@ import Testing
             (["search", "--output", directory, "--resume"], "state.json"),
             (["train", "--architecture", directory + "/none.json#0"], "no such file"),
             // npz frame sequences: the evolved networks take images; refused by name, before any work.
-            (["search", "--output", directory, "--dataset", "npz", "--data-dir", OwnDataTrainingTests.npzFixture("frames"),
-              "--train-samples", "1", "--validation-samples", "1"], "take image input [C, H, W] per step"),
+            (["search", "--output", directory, "--dataset", "npz", "--data-dir",
+              OwnDataTrainingTests.npzFixture("frames"), "--train-samples", "1", "--validation-samples", "1"],
+             "take image input [C, H, W] per step"),
         ] {
             let r = try runSNN(arguments)
             #expect(r.status != 0 && r.status < 128, "\(arguments): status \(r.status)")
