@@ -80,6 +80,38 @@ import Testing
         }
     }
 
+    /// Every truncation and 2000 bit flips of a PNG and a JPEG: an image or an SNNError naming the
+    /// file, never a crash (libpng and libjpeg report damage by longjmp, caught in C).
+    @Test(arguments: ["mixed/train/cat/2.PNG", "mixed/train/cat/3.jpg"])
+    func damagedFilesAreErrorsNotCrashes(_ name: String) throws {
+        let bytes = [UInt8](try Data(contentsOf: Self.directory.appendingPathComponent(name)))
+        let intact = try ImageFile.decode(bytes, file: name)
+        func attempt(_ b: [UInt8]) -> Tensor? {
+            do {
+                let image = try ImageFile.decode(b, file: name)
+                #expect(image.shape[1] >= 1 && image.shape[2] >= 1 && image.scalars.allSatisfy { $0 >= 0 && $0 <= 1 })
+                return image
+            } catch {
+                #expect(error.file == name && error.message.hasPrefix("unreadable image: "), "\(error)")
+                return nil
+            }
+        }
+        // A truncated file is refused (libjpeg's "premature end" included) unless all its pixel data
+        // is there (a PNG cut inside its final IEND chunk): never partly decoded, never grey rows.
+        for cut in 0..<bytes.count {
+            if let image = attempt(Array(bytes.prefix(cut))) {
+                #expect(image.scalars == intact.scalars && image.shape == intact.shape, "cut at \(cut)")
+                #expect(name.hasSuffix(".PNG") && cut >= bytes.count - 12, "cut at \(cut) decoded")
+            }
+        }
+        var rng = RandomGenerator(seed: 11)
+        for _ in 0..<2000 {
+            var b = bytes
+            b[Int(rng.next() % UInt64(b.count))] ^= UInt8(1 << (rng.next() % 8))
+            _ = attempt(b)
+        }
+    }
+
     @Test func aTestFolderAndAValidationFractionConflict() {
         #expect(throws: SNNError.self) {
             try ImageFolder.load(directory: Self.path("grey"), size: nil,
