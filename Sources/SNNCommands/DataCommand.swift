@@ -87,8 +87,8 @@ struct DataCommand: ParsableCommand {
             abstract: "Detect a file's format and print what it holds, or summarise a folder of your own data.")
         @Argument(help: ArgumentHelp("An event file (\(DataCommand.eventFormats)), an SHD / SSC .h5 file, an array "
                                      + "file (.npy, .npz, .safetensors), or a data set folder (train.npz and test.npz, "
-                                     + "or class folders of images): its classes, samples per class and split, shapes "
-                                     + "and value range.")) var file: String
+                                     + "or class folders of images or event recordings): its classes, samples per class "
+                                     + "and split, shapes and value range (frame size for events).")) var file: String
         @Option(parsing: .unconditional, help: DataCommand.widthHelp) var width: Int?
         @Option(parsing: .unconditional, help: DataCommand.heightHelp) var height: Int?
         @Flag(help: "Print one JSON object.") var json = false
