@@ -47,7 +47,7 @@ def clear(target):
 
 
 targets = ["idx", "cifar", "nmnist", "aedat2", "aedat31", "aedat4", "npy", "npz", "safetensors", "frame-cache", "fsdd",
-           "gesture-labels", "hdf5-superblock"]
+           "gesture-labels", "hdf5-superblock", "image"]
 for t in targets:
     clear(t)
 
@@ -192,3 +192,11 @@ def superblock_v2(eof):
             + b"\0\0\0\0")
 put("hdf5-superblock", "v2.h5", superblock_v2(64) + bytes(16))
 put("hdf5-superblock", "v2-userblock.h5", bytes(512) + superblock_v2(576) + bytes(16))
+
+# Images: the image-folder fixtures written by Pillow (grey and colour PNG, alpha, baseline JPEG).
+images = os.path.join(fixtures, "images", "mixed")
+for split, label, name in [("test", "dog", "1.jpg"), ("test", "cat", "1.png"), ("train", "dog", "2.jpeg"),
+                           ("train", "dog", "1.png"), ("train", "emu", "1.png"), ("train", "cat", "2.PNG"),
+                           ("train", "cat", "3.jpg")]:
+    put("image", f"{split}-{label}-{name}", open(os.path.join(images, split, label, name), "rb").read())
+put("image", "grey.png", open(os.path.join(fixtures, "images", "grey", "train", "a", "0.png"), "rb").read())

@@ -7,10 +7,18 @@ public enum ImageFile {
     /// The file name endings read as images (compared in lower case).
     public static let suffixes = [".png", ".jpg", ".jpeg"]
 
-    /// Decodes a PNG or JPEG file's bytes into pixel values `[C, H, W]` scaled to [0, 1] (each byte
-    /// divided by 255): C = 1 for grey images, 3 (RGB) for colour ones. An alpha channel is dropped,
-    /// as PIL's `convert("RGB")` drops it. `file` names the file in errors.
-    public static func decode(_ bytes: [UInt8], file: String) throws(SNNError) -> Tensor {
+    /// A decoded image's bytes, 8 bits a channel, interleaved row by row (`[H, W, C]`).
+    public struct Pixels: Sendable, Equatable {
+        public var bytes: [UInt8]
+        public var width: Int, height: Int
+        /// 1 for grey images, 3 (RGB) for colour ones.
+        public var channels: Int
+    }
+
+    /// Decodes a PNG or JPEG file's bytes into its 8-bit pixels (an alpha channel dropped, as PIL's
+    /// `convert("RGB")` drops it); `file` names the file in errors. The decoders return a whole image
+    /// or an error, never part of one.
+    public static func decodePixels(_ bytes: [UInt8], file: String) throws(SNNError) -> Pixels {
         var pixels: UnsafeMutablePointer<UInt8>?
         var width: Int32 = 0, height: Int32 = 0, channels: Int32 = 0
         var message = [CChar](repeating: 0, count: 256)
@@ -27,12 +35,27 @@ public enum ImageFile {
         }
         defer { snn_image_free(pixels) }
         let (c, h, w) = (Int(channels), Int(height), Int(width))
+        return Pixels(bytes: Array(UnsafeBufferPointer(start: pixels, count: c * h * w)), width: w, height: h,
+                      channels: c)
+    }
+
+    /// Decodes a PNG or JPEG file's bytes into pixel values `[C, H, W]` scaled to [0, 1] (each byte
+    /// divided by 255): C = 1 for grey images, 3 (RGB) for colour ones (see ``decodePixels(_:file:)``).
+    public static func decode(_ bytes: [UInt8], file: String) throws(SNNError) -> Tensor {
+        tensor(try decodePixels(bytes, file: file))
+    }
+
+    /// Pixels as values `[C, H, W]` in [0, 1].
+    public static func tensor(_ pixels: Pixels) -> Tensor {
+        let (c, h, w) = (pixels.channels, pixels.height, pixels.width)
         // Interleaved rows (HWC) to planes (CHW).
         let image = Tensor(uninitializedShape: [c, h, w])
         let out = image.unsafeStoragePointer
-        for y in 0..<h {
-            for x in 0..<w {
-                for k in 0..<c { out[(k * h + y) * w + x] = Float(pixels[(y * w + x) * c + k]) / 255 }
+        pixels.bytes.withUnsafeBufferPointer { p in
+            for y in 0..<h {
+                for x in 0..<w {
+                    for k in 0..<c { out[(k * h + y) * w + x] = Float(p[(y * w + x) * c + k]) / 255 }
+                }
             }
         }
         return image

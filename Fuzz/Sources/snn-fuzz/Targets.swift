@@ -34,6 +34,8 @@ enum FuzzTarget: String, CaseIterable {
     case gestureLabels = "gesture-labels"
     /// The Swift-side HDF5 superblock check made before the HDF5 library (in its child process) sees a file.
     case hdf5Superblock = "hdf5-superblock"
+    /// PNG and JPEG through libpng and libjpeg (the image-folder data set's decoder).
+    case image
 
     func run(_ bytes: [UInt8]) {
         switch self {
@@ -50,6 +52,7 @@ enum FuzzTarget: String, CaseIterable {
         case .fsdd: Self.fsdd(bytes)
         case .gestureLabels: Self.gestureLabels(bytes)
         case .hdf5Superblock: Self.hdf5Superblock(bytes)
+        case .image: Self.image(bytes)
         }
     }
 
@@ -221,6 +224,25 @@ enum FuzzTarget: String, CaseIterable {
     /// Frames a decoded stream the way a data set loader does; a framing refusal (an empty window) is
     /// an `SNNError`, anything else a finding. Streams on sensors beyond a DAVIS346's pixel count
     /// are not framed: that would only measure the allocator.
+    /// A decode gives a whole image of 1 or 3 channels or an error naming the file (libpng and
+    /// libjpeg report no byte offset). A small file can declare up to 2²⁸ pixels that decompress
+    /// from little data, so the float conversion runs only up to 2²⁰ pixels, where it cannot
+    /// measure the allocator.
+    static func image(_ bytes: [UInt8]) {
+        let pixels: ImageFile.Pixels
+        do { pixels = try ImageFile.decodePixels(bytes, file: "i.img") } catch {
+            require(error.file == "i.img", "image: error without the file: \(error)")
+            return
+        }
+        let (c, h, w) = (pixels.channels, pixels.height, pixels.width)
+        require(w >= 1 && h >= 1 && (c == 1 || c == 3) && pixels.bytes.count == c * h * w,
+                "image: \(pixels.bytes.count) bytes for \(w)×\(h) with \(c) channels")
+        guard w * h <= 1 << 20 else { return }
+        let image = ImageFile.tensor(pixels)
+        require(image.shape == [c, h, w], "image: shape \(image.shape)")
+        require(image.scalars.allSatisfy { $0 >= 0 && $0 <= 1 }, "image: values outside [0, 1]")
+    }
+
     static func frame(_ events: EventStream) {
         guard events.count > 0, events.width * events.height <= 346 * 260 else { return }
         for framing in fixedCountFramings {
