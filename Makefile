@@ -6,6 +6,8 @@
 #   make install release build, then copy snn to $(PREFIX)/bin (default /usr/local)
 #   make fuzz    build the readers' fuzz targets (libFuzzer + AddressSanitizer) and run each for
 #                FUZZ_SECONDS (default 60) seconds, as many at a time as there are cores
+#   make format  format every Swift file with swift-format (.swift-format: 120 columns, 4 spaces, layout only)
+#   make lint    check that every Swift file is as swift-format leaves it (CI runs it)
 #   make sanitize  the tests under AddressSanitizer and the kernel tests under ThreadSanitizer
 #                (SANITIZERS="address thread" by default; slow: about half an hour on 2 cores)
 SWIFT ?= swift
@@ -15,7 +17,7 @@ RELEASE_FLAGS = -c release
 FUZZ_SECONDS ?= 60
 SANITIZERS ?= address thread
 
-.PHONY: deps train test check-native bench build release install fuzz sanitize clean
+.PHONY: deps train test check-native bench build release install fuzz sanitize format lint clean
 
 deps:
 	@scripts/install-deps.sh
@@ -47,6 +49,15 @@ bench: release
 install: release
 	install -d "$(PREFIX)/bin"
 	install -m 755 .build/release/snn "$(PREFIX)/bin/snn"
+
+# Package manifests stay as written (their layout is SwiftPM's convention, not ours).
+SWIFT_SOURCES = $$(git ls-files '*.swift' | grep -v 'Package.swift$$')
+
+format:
+	$(SWIFT) format --in-place --configuration .swift-format $(SWIFT_SOURCES)
+
+lint:
+	$(SWIFT) format lint --strict --configuration .swift-format $(SWIFT_SOURCES)
 
 fuzz: deps
 	SWIFT=$(SWIFT) scripts/fuzz.sh $(FUZZ_SECONDS)

@@ -6,8 +6,11 @@ import SNN
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a benchmark workload and print its figures.",
-        subcommands: [GEMM.self, Conv.self, LIFWorkload.self, PSNWorkload.self, PSUWorkload.self, TrainStep.self, EventsWorkload.self,
-                      SpikformerStep.self])
+        subcommands: [
+            GEMM.self, Conv.self, LIFWorkload.self, PSNWorkload.self, PSUWorkload.self, TrainStep.self,
+            EventsWorkload.self,
+            SpikformerStep.self,
+        ])
 
     /// Options shared by every workload.
     struct Common: ParsableArguments {
@@ -45,7 +48,8 @@ struct Bench: ParsableCommand {
 
     /// Times SGD steps (momentum 0.9, learning rate 0.01, as the peers' scripts) of `model` on the
     /// input `input()` makes, with the mean over T of its per-step logits in the cross-entropy.
-    static func timeTrainingSteps(_ common: Common, _ model: some Layer, labels: [Int], input: () -> Tensor) -> [Double] {
+    static func timeTrainingSteps(_ common: Common, _ model: some Layer, labels: [Int], input: () -> Tensor) -> [Double]
+    {
         let optimizer = SGD(learningRate: 0.01, momentum: 0.9)
         return time(common) {
             let (_, gradients) = valueWithGradient(at: model) { model in
@@ -65,7 +69,8 @@ struct Bench: ParsableCommand {
     }
 
     struct GEMM: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "gemm", abstract: "Dense float32 matrix product n×n·n×n.")
+        static let configuration = CommandConfiguration(
+            commandName: "gemm", abstract: "Dense float32 matrix product n×n·n×n.")
         @OptionGroup var common: Common
         @Option(help: "Matrix size.")
         var n = 2048
@@ -79,11 +84,15 @@ struct Bench: ParsableCommand {
             let a = Tensor.randomNormal([n, n], using: &g), b = Tensor.randomNormal([n, n], using: &g)
             let times = Bench.time(common) { _ = Tensor.matmul(a, b) }
             let m = Bench.median(times), flop = 2 * pow(Double(n), 3)
-            try Bench.emit([
-                "workload": "gemm", "n": n, "median_seconds": m, "min_seconds": times.min()!,
-                "gflop_per_second": flop / m / 1e9, "best_gflop_per_second": flop / times.min()! / 1e9,
-                "blas": BLAS.description, "threads": Parallelism.threadCount,
-            ], json: common.json, summary: String(format: "gemm %d³: %.1f GFLOP/s (median %.2f ms) on %@", n, flop / m / 1e9, m * 1e3, BLAS.description))
+            try Bench.emit(
+                [
+                    "workload": "gemm", "n": n, "median_seconds": m, "min_seconds": times.min()!,
+                    "gflop_per_second": flop / m / 1e9, "best_gflop_per_second": flop / times.min()! / 1e9,
+                    "blas": BLAS.description, "threads": Parallelism.threadCount,
+                ], json: common.json,
+                summary: String(
+                    format: "gemm %d³: %.1f GFLOP/s (median %.2f ms) on %@", n, flop / m / 1e9, m * 1e3,
+                    BLAS.description))
         }
     }
 
@@ -124,12 +133,15 @@ struct Bench: ParsableCommand {
             let m = Bench.median(times)
             let flop = 3 * 2 * Double(batch * outChannels * size * size * channels * 9)
             let used = chosen == .automatic && ConvolutionBackend.oneDNNAvailable ? "onednn" : "reference"
-            try Bench.emit([
-                "workload": "conv", "batch": batch, "channels": channels, "size": size, "out_channels": outChannels,
-                "milliseconds": m * 1e3, "min_milliseconds": times.min()! * 1e3, "gflop_per_second": flop / m / 1e9,
-                "backend": used, "threads": Parallelism.threadCount,
-            ], json: common.json, summary: String(format: "conv fwd+bwd [%d, %d, %d, %d] → %d: %.1f ms, %.1f GFLOP/s (%@)",
-                                                  batch, channels, size, size, outChannels, m * 1e3, flop / m / 1e9, used))
+            try Bench.emit(
+                [
+                    "workload": "conv", "batch": batch, "channels": channels, "size": size, "out_channels": outChannels,
+                    "milliseconds": m * 1e3, "min_milliseconds": times.min()! * 1e3, "gflop_per_second": flop / m / 1e9,
+                    "backend": used, "threads": Parallelism.threadCount,
+                ], json: common.json,
+                summary: String(
+                    format: "conv fwd+bwd [%d, %d, %d, %d] → %d: %.1f ms, %.1f GFLOP/s (%@)",
+                    batch, channels, size, size, outChannels, m * 1e3, flop / m / 1e9, used))
         }
     }
 
@@ -148,8 +160,10 @@ struct Bench: ParsableCommand {
     }
 
     /// Forward + backward of a neuron layer on x ~ N(1, 1), one JSON line per T.
-    static func neuronWorkload(_ name: String, _ common: Common, _ shapes: NeuronShapes, defaultTimeSteps: [Int],
-                               make: (Int) -> any Layer) throws {
+    static func neuronWorkload(
+        _ name: String, _ common: Common, _ shapes: NeuronShapes, defaultTimeSteps: [Int],
+        make: (Int) -> any Layer
+    ) throws {
         for t in shapes.timeSteps.isEmpty ? defaultTimeSteps : shapes.timeSteps {
             let layer = make(t)
             var g = RandomGenerator(seed: 0)
@@ -161,38 +175,49 @@ struct Bench: ParsableCommand {
                     let xw = tape.watch(x)
                     for p in parameters { p.wrappedValue = tape.watch(p.wrappedValue) }
                     defer { for p in parameters { p.wrappedValue = p.wrappedValue.detached } }
-                    _ = tape.gradients(of: layer(xw), withRespectTo: [xw] + parameters.map(\.wrappedValue), seed: upstream)
+                    _ = tape.gradients(
+                        of: layer(xw), withRespectTo: [xw] + parameters.map(\.wrappedValue), seed: upstream)
                 }
             }
             let forwardTimes = Bench.time(common) { _ = layer(x) }
             let rate = layer(x).mean().item
             let m = Bench.median(times), steps = Double(t * shapes.batch * shapes.neurons)
-            try Bench.emit([
-                "workload": name, "time_steps": t, "batch": shapes.batch, "neurons": shapes.neurons,
-                "median_seconds": m, "neuron_steps_per_second": steps / m,
-                "forward_neuron_steps_per_second": steps / Bench.median(forwardTimes),
-                "firing_rate": rate, "threads": Parallelism.threadCount,
-            ], json: common.json, summary: String(format: "%@ [%d, %d, %d]: %.0f M neuron-steps/s fwd+bwd (%.1f ms), firing rate %.3f",
-                                                  name, t, shapes.batch, shapes.neurons, steps / m / 1e6, m * 1e3, rate))
+            try Bench.emit(
+                [
+                    "workload": name, "time_steps": t, "batch": shapes.batch, "neurons": shapes.neurons,
+                    "median_seconds": m, "neuron_steps_per_second": steps / m,
+                    "forward_neuron_steps_per_second": steps / Bench.median(forwardTimes),
+                    "firing_rate": rate, "threads": Parallelism.threadCount,
+                ], json: common.json,
+                summary: String(
+                    format: "%@ [%d, %d, %d]: %.0f M neuron-steps/s fwd+bwd (%.1f ms), firing rate %.3f",
+                    name, t, shapes.batch, shapes.neurons, steps / m / 1e6, m * 1e3, rate))
         }
     }
 
     struct LIFWorkload: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "lif",
-            abstract: "Fused multi-step LIF forward + backward (τ = 2, hard reset, detached, arctangent) on [T, batch, neurons].")
+            abstract:
+                "Fused multi-step LIF forward + backward (τ = 2, hard reset, detached, arctangent) on [T, batch, neurons]."
+        )
         @OptionGroup var common: Common
         @OptionGroup var shapes: NeuronShapes
         @Option(help: "Mask the surrogate gradient with this probability (MSG; measures its cost).")
         var msgProbability: Float?
 
         func validate() throws {
-            if let p = msgProbability, !(p >= 0 && p <= 1) { throw ValidationError("--msg-probability must be in [0, 1], got \(p)") }
+            if let p = msgProbability, !(p >= 0 && p <= 1) {
+                throw ValidationError("--msg-probability must be in [0, 1], got \(p)")
+            }
         }
 
         func run() throws {
-            try Bench.neuronWorkload(msgProbability == nil ? "lif" : "lif-msg", common, shapes, defaultTimeSteps: [8, 4]) { _ in
-                let lif = LIF(tau: 2, threshold: 1, reset: .hard(to: 0), detachReset: true, surrogate: .arctangent(alpha: 2))
+            try Bench.neuronWorkload(
+                msgProbability == nil ? "lif" : "lif-msg", common, shapes, defaultTimeSteps: [8, 4]
+            ) { _ in
+                let lif = LIF(
+                    tau: 2, threshold: 1, reset: .hard(to: 0), detachReset: true, surrogate: .arctangent(alpha: 2))
                 lif.gradientMask = msgProbability.map { SurrogateGradientMask(probability: $0) }
                 return lif
             }
@@ -215,7 +240,8 @@ struct Bench: ParsableCommand {
 
     struct PSUWorkload: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "psu", abstract: "PSU (τ = 2, V_th = 0.5, learnable α) forward + backward on [T, batch, neurons].")
+            commandName: "psu",
+            abstract: "PSU (τ = 2, V_th = 0.5, learnable α) forward + backward on [T, batch, neurons].")
         @OptionGroup var common: Common
         @OptionGroup var shapes: NeuronShapes
 
@@ -228,7 +254,8 @@ struct Bench: ParsableCommand {
 
     struct EventsWorkload: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "events", abstract: "Read + decode an AEDAT 3.1 file and integrate it into T frames (SpikingJelly split by number).")
+            commandName: "events",
+            abstract: "Read + decode an AEDAT 3.1 file and integrate it into T frames (SpikingJelly split by number).")
         @OptionGroup var common: Common
         @Option(help: "The AEDAT 3.1 recording (default: ../shared/data/events/davis346-aedat31-reencoded.aedat).")
         var file = "../shared/data/events/davis346-aedat31-reencoded.aedat"
@@ -241,15 +268,20 @@ struct Bench: ParsableCommand {
             var last = Tensor(0)
             let times = try Bench.timeThrowing(common) {
                 // Read, decode and frame in two passes over the packets (no event arrays in between).
-                last = try AEDAT31.frames(try FileBytes.read(file), file: file, width: width, height: height,
-                                          frames: frames, framing: .spikingJellyByNumber)
+                last = try AEDAT31.frames(
+                    try FileBytes.read(file), file: file, width: width, height: height,
+                    frames: frames, framing: .spikingJellyByNumber)
             }
             count = try AEDAT31.read(file, width: width, height: height).count
             let total = last.sum().item
             let m = Bench.median(times)
-            try Bench.emit(["workload": "events", "events": count, "frames_sum": Double(total), "frames": frames,
-                            "median_seconds": m, "milliseconds": m * 1e3, "events_per_second": Double(count) / m],
-                           json: common.json, summary: String(format: "decode + frame %d events into %d frames: %.2f ms", count, frames, m * 1e3))
+            try Bench.emit(
+                [
+                    "workload": "events", "events": count, "frames_sum": Double(total), "frames": frames,
+                    "median_seconds": m, "milliseconds": m * 1e3, "events_per_second": Double(count) / m,
+                ],
+                json: common.json,
+                summary: String(format: "decode + frame %d events into %d frames: %.2f ms", count, frames, m * 1e3))
         }
     }
 
@@ -263,7 +295,9 @@ struct Bench: ParsableCommand {
     struct TrainStep: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "train-step",
-            abstract: "One SGD training step of the peers' conv SNN (convnet_bench.py): [Conv3×3-BN-LIF(-AvgPool2)]×4, Linear.")
+            abstract:
+                "One SGD training step of the peers' conv SNN (convnet_bench.py): [Conv3×3-BN-LIF(-AvgPool2)]×4, Linear."
+        )
         @OptionGroup var common: Common
         @Option(help: "Batch size.") var batch = 32
         @Option(help: "Time steps.") var timeSteps = 4
@@ -277,8 +311,10 @@ struct Bench: ParsableCommand {
             var layers: [any Layer] = []
             var channels = 3, size = 32
             for (out, pool) in [(64, false), (128, true), (256, true), (256, true)] {
-                layers += [Conv2d(channels, out, kernelSize: 3, padding: 1, bias: false), BatchNorm2d(out),
-                           LIF(tau: 2, threshold: 1, reset: .hard(to: 0), detachReset: true, surrogate: .arctangent(alpha: 2))]
+                layers += [
+                    Conv2d(channels, out, kernelSize: 3, padding: 1, bias: false), BatchNorm2d(out),
+                    LIF(tau: 2, threshold: 1, reset: .hard(to: 0), detachReset: true, surrogate: .arctangent(alpha: 2)),
+                ]
                 if pool {
                     layers.append(AvgPool2d(2))
                     size /= 2
@@ -292,19 +328,25 @@ struct Bench: ParsableCommand {
             let labels = (0..<batch).map { _ in Int(g.next() % 10) }
             let times = Bench.timeTrainingSteps(common, model, labels: labels) { x.repeated(timeSteps) }
             let m = Bench.median(times)
-            try Bench.emit([
-                "workload": "train-step", "batch": batch, "time_steps": timeSteps, "median_seconds": m,
-                "milliseconds": m * 1e3, "images_per_second": Double(batch) / m, "peak_rss_mib": Bench.peakResidentMiB(),
-                "threads": Parallelism.threadCount, "onednn": ConvolutionBackend.oneDNNAvailable,
-            ], json: common.json, summary: String(format: "train-step batch %d, T = %d: %.1f ms, %.1f images/s, peak RSS %.0f MiB",
-                                                  batch, timeSteps, m * 1e3, Double(batch) / m, Bench.peakResidentMiB()))
+            try Bench.emit(
+                [
+                    "workload": "train-step", "batch": batch, "time_steps": timeSteps, "median_seconds": m,
+                    "milliseconds": m * 1e3, "images_per_second": Double(batch) / m,
+                    "peak_rss_mib": Bench.peakResidentMiB(),
+                    "threads": Parallelism.threadCount, "onednn": ConvolutionBackend.oneDNNAvailable,
+                ], json: common.json,
+                summary: String(
+                    format: "train-step batch %d, T = %d: %.1f ms, %.1f images/s, peak RSS %.0f MiB",
+                    batch, timeSteps, m * 1e3, Double(batch) / m, Bench.peakResidentMiB()))
         }
     }
 
     struct SpikformerStep: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "spikformer",
-            abstract: "One SGD training step of Spikformer (METHODS.md §5's DVS configuration by default), optionally with TIM.")
+            abstract:
+                "One SGD training step of Spikformer (METHODS.md §5's DVS configuration by default), optionally with TIM."
+        )
         @OptionGroup var common: Common
         @Option(help: "Batch size.") var batch = 16
         @Option(help: "Time steps.") var timeSteps = 4
@@ -320,8 +362,9 @@ struct Bench: ParsableCommand {
 
         func run() throws {
             GlobalRandom.seed(0)
-            let configuration = SpikformerConfiguration(embedDimension: embedDim, heads: heads, depth: depth,
-                                                        temporalInteraction: tim ? TemporalInteractionConfiguration() : nil)
+            let configuration = SpikformerConfiguration(
+                embedDimension: embedDim, heads: heads, depth: depth,
+                temporalInteraction: tim ? TemporalInteractionConfiguration() : nil)
             let model: Spikformer
             do {
                 model = try Spikformer(inputShape: [2, size, size], classes: 10, configuration: configuration)
@@ -334,15 +377,18 @@ struct Bench: ParsableCommand {
             let labels = (0..<batch).map { _ in Int(g.next() % 10) }
             let times = Bench.timeTrainingSteps(common, model, labels: labels) { x }
             let m = Bench.median(times)
-            try Bench.emit([
-                "workload": "spikformer", "tim": tim, "batch": batch, "time_steps": timeSteps, "size": size,
-                "embed_dim": embedDim, "heads": heads, "depth": depth, "parameters": model.parameterCount,
-                "median_seconds": m, "milliseconds": m * 1e3, "images_per_second": Double(batch) / m,
-                "peak_rss_mib": Bench.peakResidentMiB(), "threads": Parallelism.threadCount,
-                "onednn": ConvolutionBackend.oneDNNAvailable, "blas": BLAS.description,
-            ], json: common.json, summary: String(format: "spikformer%@ batch %d, T = %d, 2×%d×%d: %.1f ms, %.1f images/s, peak RSS %.0f MiB",
-                                                  tim ? " + TIM" : "", batch, timeSteps, size, size, m * 1e3, Double(batch) / m,
-                                                  Bench.peakResidentMiB()))
+            try Bench.emit(
+                [
+                    "workload": "spikformer", "tim": tim, "batch": batch, "time_steps": timeSteps, "size": size,
+                    "embed_dim": embedDim, "heads": heads, "depth": depth, "parameters": model.parameterCount,
+                    "median_seconds": m, "milliseconds": m * 1e3, "images_per_second": Double(batch) / m,
+                    "peak_rss_mib": Bench.peakResidentMiB(), "threads": Parallelism.threadCount,
+                    "onednn": ConvolutionBackend.oneDNNAvailable, "blas": BLAS.description,
+                ], json: common.json,
+                summary: String(
+                    format: "spikformer%@ batch %d, T = %d, 2×%d×%d: %.1f ms, %.1f images/s, peak RSS %.0f MiB",
+                    tim ? " + TIM" : "", batch, timeSteps, size, size, m * 1e3, Double(batch) / m,
+                    Bench.peakResidentMiB()))
         }
     }
 }

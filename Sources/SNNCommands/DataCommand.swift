@@ -18,7 +18,9 @@ struct DataCommand: ParsableCommand {
     static let framingHelp = ArgumentHelp("Framing convention: \(Framing.names.joined(separator: ", ")).")
 
     /// Reads an event file in the format its bytes say (``EventFileFormat``).
-    static func readEvents(_ path: String, width: Int?, height: Int?) throws(SNNError) -> (format: String, events: EventStream) {
+    static func readEvents(_ path: String, width: Int?, height: Int?) throws(SNNError) -> (
+        format: String, events: EventStream
+    ) {
         let (format, events) = try EventFileFormat.read(path, width: width, height: height)
         return (format.rawValue, events)
     }
@@ -65,9 +67,12 @@ struct DataCommand: ParsableCommand {
 
     /// Reads an event file and integrates it into frames `[T, 2, H, W]`, once their size is known to
     /// fit in memory: the frames `copies` times plus `extra(T, H, W)` bytes (`nil`: overflow).
-    static func frames(of file: String, framing name: String, frames requested: Int, width: Int?, height: Int?,
-                       copies: Int, while doing: String, extra: (Int, Int, Int) -> Int? = { _, _, _ in 0 })
-        throws(SNNError) -> Tensor {
+    static func frames(
+        of file: String, framing name: String, frames requested: Int, width: Int?, height: Int?,
+        copies: Int, while doing: String, extra: (Int, Int, Int) -> Int? = { _, _, _ in 0 }
+    )
+        throws(SNNError) -> Tensor
+    {
         let (_, events) = try readEvents(file, width: width, height: height)
         guard let framing = Framing(name: name) else { throw SNNError(.invalidArgument, "unknown framing \(name)") }
         let t = framing.frameCount(events, requested: requested)
@@ -76,8 +81,10 @@ struct DataCommand: ParsableCommand {
         if let height { flags.append("--height \(height)") }
         let shape = [t, 2, events.height, events.width]
         let frameBytes = MemoryEstimate.checkedProduct(shape + [4])
-        let total = MemoryEstimate.checkedSum([frameBytes.flatMap { MemoryEstimate.checkedProduct([$0, copies]) },
-                                                extra(t, events.height, events.width)])
+        let total = MemoryEstimate.checkedSum([
+            frameBytes.flatMap { MemoryEstimate.checkedProduct([$0, copies]) },
+            extra(t, events.height, events.width),
+        ])
         try requireMemory(total, for: "the frames \(shape) of float32 (\(doing))", setBy: flags.joined(separator: ", "))
         return try framing.frames(events, frames: requested)
     }
@@ -85,10 +92,12 @@ struct DataCommand: ParsableCommand {
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Detect a file's format and print what it holds, or summarise a folder of your own data.")
-        @Argument(help: ArgumentHelp("An event file (\(DataCommand.eventFormats)), an SHD / SSC .h5 file, an array "
-                                     + "file (.npy, .npz, .safetensors), or a data set folder (train.npz and test.npz, "
-                                     + "or class folders of images or event recordings): its classes, samples per class "
-                                     + "and split, shapes and value range (frame size for events).")) var file: String
+        @Argument(
+            help: ArgumentHelp(
+                "An event file (\(DataCommand.eventFormats)), an SHD / SSC .h5 file, an array "
+                    + "file (.npy, .npz, .safetensors), or a data set folder (train.npz and test.npz, "
+                    + "or class folders of images or event recordings): its classes, samples per class "
+                    + "and split, shapes and value range (frame size for events).")) var file: String
         @Option(parsing: .unconditional, help: DataCommand.widthHelp) var width: Int?
         @Option(parsing: .unconditional, help: DataCommand.heightHelp) var height: Int?
         @Flag(help: "Print one JSON object.") var json = false
@@ -130,7 +139,8 @@ struct DataCommand: ParsableCommand {
                     return
                 }
                 if file.hasSuffix(".h5") || file.hasSuffix(".hdf5") {
-                    let (samples, labels) = try SpikingSpeech.read(file, classCount: SpikingSpeech.Corpus.ssc.classCount)
+                    let (samples, labels) = try SpikingSpeech.read(
+                        file, classCount: SpikingSpeech.Corpus.ssc.classCount)
                     let spikes = samples.reduce(0) { $0 + $1.count }
                     let longest = samples.map { $0.t.last ?? 0 }.max() ?? 0
                     let facts: [String: Any] = [
@@ -140,8 +150,11 @@ struct DataCommand: ParsableCommand {
                     if json {
                         print(try JSONLine.encode(facts))
                     } else {
-                        print(String(format: "%@: SHD/SSC HDF5, %d samples, %d spikes, %d classes present, longest %.3f s", file,
-                                     samples.count, spikes, Set(labels).count, Double(longest) / 1e6))
+                        print(
+                            String(
+                                format: "%@: SHD/SSC HDF5, %d samples, %d spikes, %d classes present, longest %.3f s",
+                                file,
+                                samples.count, spikes, Set(labels).count, Double(longest) / 1e6))
                     }
                     return
                 }
@@ -153,8 +166,10 @@ struct DataCommand: ParsableCommand {
                 if json {
                     print(try JSONLine.encode(facts))
                 } else {
-                    print(String(format: "%@: %@, %d events over %.3f s, %d×%d, %.1f%% ON", file, format, e.count,
-                                 Double(e.duration) / 1e6, e.width, e.height, e.onFraction * 100))
+                    print(
+                        String(
+                            format: "%@: %@, %d events over %.3f s, %d×%d, %.1f%% ON", file, format, e.count,
+                            Double(e.duration) / 1e6, e.width, e.height, e.onFraction * 100))
                 }
             } catch let error as SNNError {
                 throw CommandFailure(error)
@@ -164,11 +179,14 @@ struct DataCommand: ParsableCommand {
 
     struct Frames: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Integrate an event file into frames [T, 2, H, W] and write them as safetensors (key \"frames\").")
+            abstract: "Integrate an event file into frames [T, 2, H, W] and write them as safetensors (key \"frames\")."
+        )
         @Argument(help: "An event file (\(DataCommand.eventFormats)).") var file: String
-        @Option(parsing: .unconditional,
-                help: ArgumentHelp("Number of frames T (the tonic time-window and event-count framings make as many "
-                                   + "as the recording gives)."))
+        @Option(
+            parsing: .unconditional,
+            help: ArgumentHelp(
+                "Number of frames T (the tonic time-window and event-count framings make as many "
+                    + "as the recording gives)."))
         var frames = 8
         @Option(help: DataCommand.framingHelp) var framing = "sj-number"
         @Option(parsing: .unconditional, help: DataCommand.widthHelp) var width: Int?
@@ -179,7 +197,8 @@ struct DataCommand: ParsableCommand {
         func validate() throws {
             try DataCommand.validateSizes(frames: frames, width: width, height: height)
             guard Framing(name: framing) != nil else {
-                throw ValidationError("--framing must be one of \(Framing.names.joined(separator: ", ")), got '\(framing)'")
+                throw ValidationError(
+                    "--framing must be one of \(Framing.names.joined(separator: ", ")), got '\(framing)'")
             }
             try DataCommand.validateOutputFile(output)
         }
@@ -187,11 +206,15 @@ struct DataCommand: ParsableCommand {
         func run() throws {
             do {
                 // The tensor, its safetensors entry and the encoded file are in memory together.
-                let f = try DataCommand.frames(of: file, framing: framing, frames: frames, width: width, height: height,
-                                               copies: 3, while: "held 3 times while the file is written")
-                try SafeTensors(tensors: ["frames": f], metadata: ["framing": framing, "source": file]).write(to: output)
+                let f = try DataCommand.frames(
+                    of: file, framing: framing, frames: frames, width: width, height: height,
+                    copies: 3, while: "held 3 times while the file is written")
+                try SafeTensors(tensors: ["frames": f], metadata: ["framing": framing, "source": file]).write(
+                    to: output)
                 if json {
-                    print(try JSONLine.encode(["output": output, "shape": f.shape, "events_framed": Double(f.sum().item)]))
+                    print(
+                        try JSONLine.encode(["output": output, "shape": f.shape, "events_framed": Double(f.sum().item)])
+                    )
                 } else {
                     print("wrote \(output): frames \(f.shape), \(Int(f.sum().item)) events")
                 }
@@ -206,12 +229,16 @@ struct DataCommand: ParsableCommand {
             abstract: "Draw an event recording (integrated into frames) or a frames file as a PNG: frames side by "
                 + "side, ON counts green and OFF counts red, scaled by the largest count (negative and NaN values "
                 + "black).")
-        @Argument(help: ArgumentHelp("An event file (\(DataCommand.eventFormats)) or a .safetensors file with a "
-                                     + "[T, 2, H, W] tensor \"frames\" (as `snn data frames` writes)."))
+        @Argument(
+            help: ArgumentHelp(
+                "An event file (\(DataCommand.eventFormats)) or a .safetensors file with a "
+                    + "[T, 2, H, W] tensor \"frames\" (as `snn data frames` writes)."))
         var file: String
-        @Option(parsing: .unconditional,
-                help: ArgumentHelp("Number of frames T for an event file (the tonic time-window and event-count "
-                                   + "framings make as many as the recording gives)."))
+        @Option(
+            parsing: .unconditional,
+            help: ArgumentHelp(
+                "Number of frames T for an event file (the tonic time-window and event-count "
+                    + "framings make as many as the recording gives)."))
         var frames = 4
         @Option(help: ArgumentHelp("Framing convention for an event file: \(Framing.names.joined(separator: ", "))."))
         var framing = "sj-number"
@@ -224,7 +251,8 @@ struct DataCommand: ParsableCommand {
             try DataCommand.validateSizes(frames: frames, width: width, height: height)
             guard (1...64).contains(scale) else { throw ValidationError("--scale must be in 1…64, got \(scale)") }
             guard Framing(name: framing) != nil else {
-                throw ValidationError("--framing must be one of \(Framing.names.joined(separator: ", ")), got '\(framing)'")
+                throw ValidationError(
+                    "--framing must be one of \(Framing.names.joined(separator: ", ")), got '\(framing)'")
             }
             try DataCommand.validateOutputFile(output)
         }
@@ -240,17 +268,22 @@ struct DataCommand: ParsableCommand {
                 let f: Tensor
                 if file.hasSuffix(".safetensors") {
                     let st = try SafeTensors.read(contentsOf: file)
-                    guard let t = st.tensors["frames"] else { throw SNNError(.mismatch, "no tensor named \"frames\"", file: file) }
+                    guard let t = st.tensors["frames"] else {
+                        throw SNNError(.mismatch, "no tensor named \"frames\"", file: file)
+                    }
                     f = t
                     // Empty axes and wrong ranks are refused by PNG.renderFrames, naming the axis.
                     if f.rank == 4, f.shape.allSatisfy({ $0 >= 1 }) {
-                        try DataCommand.requireMemory(imageBytes(f.shape[0], f.shape[2], f.shape[3]),
-                                                      for: "the image of frames \(f.shape) from \(file)",
-                                                      setBy: "--scale \(scale)")
+                        try DataCommand.requireMemory(
+                            imageBytes(f.shape[0], f.shape[2], f.shape[3]),
+                            for: "the image of frames \(f.shape) from \(file)",
+                            setBy: "--scale \(scale)")
                     }
                 } else {
-                    f = try DataCommand.frames(of: file, framing: framing, frames: frames, width: width, height: height,
-                                               copies: 2, while: "with their image at --scale \(scale)") { t, h, w in
+                    f = try DataCommand.frames(
+                        of: file, framing: framing, frames: frames, width: width, height: height,
+                        copies: 2, while: "with their image at --scale \(scale)"
+                    ) { t, h, w in
                         t >= 1 && h >= 1 && w >= 1 ? imageBytes(t, h, w) : 0
                     }
                 }
@@ -281,8 +314,10 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Image data set.") var dataset: EmulatedDataset = .mnist
         @Option(help: "Folder holding the data set's IDX files (as for `snn train --dataset mnist`).")
         var dataDir: String
-        @Option(help: ArgumentHelp("Output folder (gets Train/<label>/<index>.bin and Test/<label>/<index>.bin); must "
-                                   + "be absent or empty unless --overwrite is given.")) var output: String
+        @Option(
+            help: ArgumentHelp(
+                "Output folder (gets Train/<label>/<index>.bin and Test/<label>/<index>.bin); must "
+                    + "be absent or empty unless --overwrite is given.")) var output: String
         @Flag(help: "Replace a non-empty output folder (its old content is deleted once the new one is complete).")
         var overwrite = false
         @Option(parsing: .unconditional, help: "Random seed (threshold mismatch, noise).") var seed: UInt64 = 1
@@ -295,8 +330,9 @@ struct DataCommand: ParsableCommand {
             if FileManager.default.fileExists(atPath: output, isDirectory: &isFolder) {
                 guard isFolder.boolValue else { throw ValidationError("--output \(output) is a file, not a folder") }
                 if !overwrite && AtomicDirectory.isNonEmptyFolder(output) {
-                    throw ValidationError("--output \(output) is not empty; pass --overwrite to replace it, or choose "
-                                          + "another folder")
+                    throw ValidationError(
+                        "--output \(output) is not empty; pass --overwrite to replace it, or choose "
+                            + "another folder")
                 }
             }
             try DataCommand.validateParentFolder(of: output.hasSuffix("/") ? String(output.dropLast()) : output)
@@ -317,10 +353,15 @@ struct DataCommand: ParsableCommand {
                 }
                 let seconds = Date().timeIntervalSince(start)
                 if json {
-                    print(try JSONLine.encode(["output": output, "samples": samples, "events": events, "seconds": seconds]))
+                    print(
+                        try JSONLine.encode([
+                            "output": output, "samples": samples, "events": events, "seconds": seconds,
+                        ]))
                 } else {
-                    print(String(format: "wrote %d samples, %d events (%.0f per sample) to %@ in %.1f s", samples, events,
-                                 Double(events) / Double(max(samples, 1)), output, seconds))
+                    print(
+                        String(
+                            format: "wrote %d samples, %d events (%.0f per sample) to %@ in %.1f s", samples, events,
+                            Double(events) / Double(max(samples, 1)), output, seconds))
                 }
             } catch let error as SNNError {
                 throw CommandFailure(error)

@@ -11,13 +11,19 @@ enum ResetName: String, ExpressibleByArgument, CaseIterable { case hard, soft, n
 struct NeuronOptions: ParsableArguments {
     @Option(help: "Spiking neuron: \(NeuronKind.allCases.map(\.rawValue).joined(separator: ", ")) (default: lif).")
     var neuron: NeuronKind?
-    @Option(help: "Surrogate gradient: \(SurrogateChoice.names.joined(separator: ", ")) (default: arctangent; sigmoid for spikformer).")
+    @Option(
+        help:
+            "Surrogate gradient: \(SurrogateChoice.names.joined(separator: ", ")) (default: arctangent; sigmoid for spikformer)."
+    )
     var surrogate: String?
-    @Option(parsing: .unconditional, help: "Surrogate sharpness α > 0 (default: the surrogate's own; 4 for spikformer).")
+    @Option(
+        parsing: .unconditional, help: "Surrogate sharpness α > 0 (default: the surrogate's own; 4 for spikformer).")
     var alpha: Float?
     @Option(parsing: .unconditional, help: "Membrane time constant τ > 1 (LIF; initial τ for PLIF; default: 2).")
     var tau: Float?
-    @Option(parsing: .unconditional, help: "Firing threshold V_th > 0 (default: 1; 0.5 for spikformer and evolved architectures).")
+    @Option(
+        parsing: .unconditional,
+        help: "Firing threshold V_th > 0 (default: 1; 0.5 for spikformer and evolved architectures).")
     var threshold: Float?
     @Option(help: "Reset after a spike: hard (to --reset-value), soft (subtract V_th) or none (default: hard).")
     var reset: ResetName?
@@ -30,18 +36,24 @@ struct NeuronOptions: ParsableArguments {
 
     /// The flags given on the command line.
     var given: [String] {
-        [("--neuron", neuron != nil), ("--surrogate", surrogate != nil), ("--alpha", alpha != nil), ("--tau", tau != nil),
-         ("--threshold", threshold != nil), ("--reset", reset != nil), ("--reset-value", resetValue != nil),
-         ("--[no-]detach-reset", detachReset != nil), ("--psn-order", psnOrder != nil)].filter(\.1).map(\.0)
+        [
+            ("--neuron", neuron != nil), ("--surrogate", surrogate != nil), ("--alpha", alpha != nil),
+            ("--tau", tau != nil),
+            ("--threshold", threshold != nil), ("--reset", reset != nil), ("--reset-value", resetValue != nil),
+            ("--[no-]detach-reset", detachReset != nil), ("--psn-order", psnOrder != nil),
+        ].filter(\.1).map(\.0)
     }
 
     /// The neuron: the given options over `defaults` (``NeuronConfiguration/spikformer`` for Spikformer).
     func configuration(defaults: NeuronConfiguration = NeuronConfiguration()) throws -> NeuronConfiguration {
         var n = defaults
-        if let alpha, !(alpha > 0 && alpha.isFinite) { throw ValidationError("--alpha must be a finite number > 0, got \(alpha)") }
+        if let alpha, !(alpha > 0 && alpha.isFinite) {
+            throw ValidationError("--alpha must be a finite number > 0, got \(alpha)")
+        }
         if let surrogate {
             guard let s = SurrogateChoice(name: surrogate, alpha: alpha) else {
-                throw ValidationError("unknown surrogate '\(surrogate)'; choose one of \(SurrogateChoice.names.joined(separator: ", "))")
+                throw ValidationError(
+                    "unknown surrogate '\(surrogate)'; choose one of \(SurrogateChoice.names.joined(separator: ", "))")
             }
             n.surrogate = s
         } else if let alpha, let s = SurrogateChoice(name: n.surrogate.name, alpha: alpha) {

@@ -29,13 +29,18 @@ final class ProgressReporter {
             let elapsed = Date().timeIntervalSince(started)
             let done = Double(epoch - 1) + Double(index) / Double(count)
             let eta = done > 0 ? elapsed / done * (Double(epochs) - done) : 0
-            write(String(format: "\r\u{1B}[Kepoch %d/%d %@ %d/%d  loss %.4f  acc %.2f%%  %.0f samples/s  ETA %@",
-                         epoch, epochs, bar, index, count, loss, accuracy * 100, rate, Self.clock(eta)))
+            write(
+                String(
+                    format: "\r\u{1B}[Kepoch %d/%d %@ %d/%d  loss %.4f  acc %.2f%%  %.0f samples/s  ETA %@",
+                    epoch, epochs, bar, index, count, loss, accuracy * 100, rate, Self.clock(eta)))
         case .epoch(let m):
             if interactive { write("\r\u{1B}[K") }
-            write(String(format: "epoch %d: lr %.2e  train loss %.4f  acc %.2f%%  test loss %.4f  acc %.2f%%  firing %.3f  %.1f s\n",
-                         m.epoch, m.learningRate, m.trainLoss, m.trainAccuracy * 100, m.testLoss, m.testAccuracy * 100,
-                         m.firingRate, m.seconds))
+            write(
+                String(
+                    format:
+                        "epoch %d: lr %.2e  train loss %.4f  acc %.2f%%  test loss %.4f  acc %.2f%%  firing %.3f  %.1f s\n",
+                    m.epoch, m.learningRate, m.trainLoss, m.trainAccuracy * 100, m.testLoss, m.testAccuracy * 100,
+                    m.firingRate, m.seconds))
         }
     }
 

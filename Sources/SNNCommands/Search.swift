@@ -12,13 +12,14 @@ enum OperatorFamily: String, ExpressibleByArgument, CaseIterable { case standard
 /// `snn search`: NSGA-II over EB architectures (METHODS.md §3).
 struct Search: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Search spiking architectures of brain-inspired motifs with NSGA-II (validation error vs spikes per sample).",
+        abstract:
+            "Search spiking architectures of brain-inspired motifs with NSGA-II (validation error vs spikes per sample).",
         discussion: """
-        Candidates are trained for --evaluation-steps steps on a training subset and measured on a validation \
-        split carved from the training set (never the test set). Spikes per sample count every spiking neuron \
-        of the network once per time step, the input encoding excluded. Writes OUTPUT/state.json after every \
-        evaluation (continue a killed search with --resume), evaluations.jsonl, pareto.json and front.svg.
-        """)
+            Candidates are trained for --evaluation-steps steps on a training subset and measured on a validation \
+            split carved from the training set (never the test set). Spikes per sample count every spiking neuron \
+            of the network once per time step, the input encoding excluded. Writes OUTPUT/state.json after every \
+            evaluation (continue a killed search with --resume), evaluations.jsonl, pareto.json and front.svg.
+            """)
 
     @Option(help: "Data set (default: digits).")
     var dataset: DatasetName?
@@ -40,9 +41,14 @@ struct Search: ParsableCommand {
     var modules: Int?
     @Option(parsing: .unconditional, help: "Channels C per node in the first module, even (default: 8).")
     var channels: Int?
-    @Option(parsing: .unconditional, help: "Probability of each global connection in the initial population (default: 0.2).")
+    @Option(
+        parsing: .unconditional, help: "Probability of each global connection in the initial population (default: 0.2)."
+    )
     var connectionProbability: Double?
-    @Option(help: "Variation operators: standard (bit flip, crossover, swap/insertion, OX) or released (SBX + polynomial mutation, repaired; default: standard).")
+    @Option(
+        help:
+            "Variation operators: standard (bit flip, crossover, swap/insertion, OX) or released (SBX + polynomial mutation, repaired; default: standard)."
+    )
     var operators: OperatorFamily?
     @Option(help: "Crossover of the bits: two-point or uniform (default: two-point).")
     var bitCrossover: GenomeVariation.BitCrossover?
@@ -55,13 +61,15 @@ struct Search: ParsableCommand {
     var batchSize: Int?
     @Option(parsing: .unconditional, help: "Base learning rate (scaled by batch/1024; default: 0.64).")
     var learningRate: Float?
-    @Option(parsing: .unconditional, help: "Training subset size (default: the training set less the validation split).")
+    @Option(
+        parsing: .unconditional, help: "Training subset size (default: the training set less the validation split).")
     var trainSamples: Int?
     @Option(parsing: .unconditional, help: "Validation split carved from the training set (default: 300).")
     var validationSamples: Int?
     @Option(parsing: .unconditional, help: "Random seed (default: 42).")
     var seed: UInt64?
-    @Option(parsing: .unconditional, help: "Worker processes evaluating candidates at once, one thread each (default: 1).")
+    @Option(
+        parsing: .unconditional, help: "Worker processes evaluating candidates at once, one thread each (default: 1).")
     var workers: Int = 1
     @Option(help: "Folder of the search (state.json, evaluations.jsonl, pareto.json, front.svg).")
     var output: String
@@ -80,7 +88,8 @@ struct Search: ParsableCommand {
             ("--operators", operators != nil), ("--bit-crossover", bitCrossover != nil),
             ("--permutation-mutation", permutationMutation != nil), ("--time-steps", timeSteps != nil),
             ("--batch-size", batchSize != nil), ("--learning-rate", learningRate != nil),
-            ("--train-samples", trainSamples != nil), ("--validation-samples", validationSamples != nil), ("--seed", seed != nil),
+            ("--train-samples", trainSamples != nil), ("--validation-samples", validationSamples != nil),
+            ("--seed", seed != nil),
         ]
         return given.filter(\.1).map(\.0) + neuronOptions.given
     }
@@ -90,18 +99,25 @@ struct Search: ParsableCommand {
         if resume {
             let ignored = givenSearchOptions
             guard ignored.isEmpty else {
-                throw ValidationError("--resume continues a search with the options of its state.json; \(ignored.joined(separator: ", ")) cannot change now (only --workers and --json can be given)")
+                throw ValidationError(
+                    "--resume continues a search with the options of its state.json; \(ignored.joined(separator: ", ")) cannot change now (only --workers and --json can be given)"
+                )
             }
             return
         }
         if operators == .released && (bitCrossover != nil || permutationMutation != nil) {
-            throw ValidationError("--bit-crossover and --permutation-mutation choose standard operators, not --operators released")
+            throw ValidationError(
+                "--bit-crossover and --permutation-mutation choose standard operators, not --operators released")
         }
         let d = dataset ?? .digits
-        if d.needsDirectory && dataDir == nil { throw ValidationError("--data-dir is required for --dataset \(d.rawValue)") }
-        for (flag, value) in [("--evaluation-steps", evaluationSteps), ("--channels", channels), ("--time-steps", timeSteps),
-                              ("--batch-size", batchSize), ("--train-samples", trainSamples),
-                              ("--validation-samples", validationSamples)] {
+        if d.needsDirectory && dataDir == nil {
+            throw ValidationError("--data-dir is required for --dataset \(d.rawValue)")
+        }
+        for (flag, value) in [
+            ("--evaluation-steps", evaluationSteps), ("--channels", channels), ("--time-steps", timeSteps),
+            ("--batch-size", batchSize), ("--train-samples", trainSamples),
+            ("--validation-samples", validationSamples),
+        ] {
             if let value, value < 1 { throw ValidationError("\(flag) must be ≥ 1, got \(value)") }
         }
         do {
@@ -127,13 +143,15 @@ struct Search: ParsableCommand {
         if operators == .released {
             variation.operators = .released(eta: 3)
         } else {
-            variation.operators = .standard(bitCrossover: bitCrossover ?? .twoPoint, permutationMutation: permutationMutation ?? .swap)
+            variation.operators = .standard(
+                bitCrossover: bitCrossover ?? .twoPoint, permutationMutation: permutationMutation ?? .swap)
         }
         let p = population ?? 8
-        return SearchConfiguration(population: p, generations: generations ?? 2, predictor: predictor ?? .rbf,
-                                   evaluationsPerGeneration: evaluationsPerGeneration,
-                                   candidatesPerEvaluation: candidatesPerEvaluation ?? 10, modules: modules ?? 3,
-                                   connectionProbability: connectionProbability ?? 0.2, variation: variation, seed: seed ?? 42)
+        return SearchConfiguration(
+            population: p, generations: generations ?? 2, predictor: predictor ?? .rbf,
+            evaluationsPerGeneration: evaluationsPerGeneration,
+            candidatesPerEvaluation: candidatesPerEvaluation ?? 10, modules: modules ?? 3,
+            connectionProbability: connectionProbability ?? 0.2, variation: variation, seed: seed ?? 42)
     }
 
     func makeEvaluation() throws -> FewShotEvaluation {
@@ -147,8 +165,9 @@ struct Search: ParsableCommand {
         if let seed { c.seed = seed }
         c.trainSamples = trainSamples
         c.encoding = c.dataset.isEventData ? .frames : .direct
-        return FewShotEvaluation(training: c, channels: channels ?? 8, steps: evaluationSteps ?? 100,
-                                 validationSamples: validationSamples ?? 300)
+        return FewShotEvaluation(
+            training: c, channels: channels ?? 8, steps: evaluationSteps ?? 100,
+            validationSamples: validationSamples ?? 300)
     }
 
     func run() throws {
@@ -165,12 +184,14 @@ struct Search: ParsableCommand {
                 // Check data and sizes before the folder is created.
                 let (train, _) = try evaluation.split()
                 do {
-                    try evaluation.validate(sampleShape: Array(train.images.shape.dropFirst()), modules: configuration.modules)
+                    try evaluation.validate(
+                        sampleShape: Array(train.images.shape.dropFirst()), modules: configuration.modules)
                 } catch {
                     throw ValidationError(Self.flagNames(error.message))
                 }
-                search = try SearchRun.create(at: output, configuration: configuration,
-                                              evaluationSettings: evaluation.dictionary)
+                search = try SearchRun.create(
+                    at: output, configuration: configuration,
+                    evaluationSettings: evaluation.dictionary)
             }
         } catch let error as SNNError {
             throw CommandFailure(error)
@@ -182,15 +203,20 @@ struct Search: ParsableCommand {
         search.onEvent = { event in
             switch event {
             case let .evaluated(generation, done, count, e):
-                say(String(format: "generation %d: %d/%d  error %.2f%%  spikes/sample %.0f  params %d  %.1f s",
-                           generation, done, count, e.error * 100, e.spikesPerSample, e.parameters, e.seconds))
+                say(
+                    String(
+                        format: "generation %d: %d/%d  error %.2f%%  spikes/sample %.0f  params %d  %.1f s",
+                        generation, done, count, e.error * 100, e.spikesPerSample, e.parameters, e.seconds))
             case let .predictorQuality(generation, errorTau, spikesTau, samples):
-                say("generation \(generation): predictor Kendall τ on its \(samples) choices: error "
-                    + (errorTau.map { String(format: "%.3f", $0) } ?? "n/a") + ", spikes "
-                    + (spikesTau.map { String(format: "%.3f", $0) } ?? "n/a"))
+                say(
+                    "generation \(generation): predictor Kendall τ on its \(samples) choices: error "
+                        + (errorTau.map { String(format: "%.3f", $0) } ?? "n/a") + ", spikes "
+                        + (spikesTau.map { String(format: "%.3f", $0) } ?? "n/a"))
             case let .generationEnded(generation, front):
-                say("generation \(generation) done; population front: "
-                    + front.map { String(format: "(%.2f%%, %.0f)", $0.error * 100, $0.spikesPerSample) }.joined(separator: " "))
+                say(
+                    "generation \(generation) done; population front: "
+                        + front.map { String(format: "(%.2f%%, %.0f)", $0.error * 100, $0.spikesPerSample) }.joined(
+                            separator: " "))
             }
         }
         let evaluator = WorkerPoolEvaluator(workers: workers, directory: output, settings: search.evaluationSettings)
@@ -203,15 +229,23 @@ struct Search: ParsableCommand {
         let front = search.front
         say("front of \(search.evaluations.count) evaluations (written to \(output)/pareto.json):")
         for (k, e) in front.enumerated() {
-            say(String(format: "  #%d  error %.2f%%  spikes/sample %.0f  params %d", k, e.error * 100, e.spikesPerSample, e.parameters))
+            say(
+                String(
+                    format: "  #%d  error %.2f%%  spikes/sample %.0f  params %d", k, e.error * 100, e.spikesPerSample,
+                    e.parameters))
         }
         if json {
-            print(try JSONLine.encode([
-                "front": front.map { ["error": $0.error, "spikes_per_sample": $0.spikesPerSample, "parameters": $0.parameters,
-                                      "key": $0.genome.key] },
-                "evaluations": search.evaluations.count, "output": output,
-                "seconds": Date().timeIntervalSince(started),
-            ]))
+            print(
+                try JSONLine.encode([
+                    "front": front.map {
+                        [
+                            "error": $0.error, "spikes_per_sample": $0.spikesPerSample, "parameters": $0.parameters,
+                            "key": $0.genome.key,
+                        ]
+                    },
+                    "evaluations": search.evaluations.count, "output": output,
+                    "seconds": Date().timeIntervalSince(started),
+                ]))
         }
     }
 
@@ -220,21 +254,34 @@ struct Search: ParsableCommand {
         let front = search.front
         let pareto: [String: Any] = [
             "objectives": [
-                "error": "validation error (fraction) on \(evaluation.validationSamples) samples carved from the training set of \(evaluation.training.dataset.rawValue), after \(evaluation.steps) training steps",
-                "spikes_per_sample": "spikes per validation sample over \(evaluation.training.timeSteps) steps, every spiking neuron counted once per step, the input encoding excluded",
+                "error":
+                    "validation error (fraction) on \(evaluation.validationSamples) samples carved from the training set of \(evaluation.training.dataset.rawValue), after \(evaluation.steps) training steps",
+                "spikes_per_sample":
+                    "spikes per validation sample over \(evaluation.training.timeSteps) steps, every spiking neuron counted once per step, the input encoding excluded",
             ],
             "front_of": "all \(search.evaluations.count) evaluations",
             "channels": evaluation.channels,
             "front": front.map { e -> [String: Any] in
-                ["genome": e.genome.jsonObject, "key": e.genome.key, "error": e.error, "spikes_per_sample": e.spikesPerSample,
-                 "parameters": e.parameters]
+                [
+                    "genome": e.genome.jsonObject, "key": e.genome.key, "error": e.error,
+                    "spikes_per_sample": e.spikesPerSample,
+                    "parameters": e.parameters,
+                ]
             },
             "kendall_tau": search.kendallTauLog,
         ]
-        let svg = ParetoPlot.svg(evaluations: search.evaluations, front: front,
-                                 title: "\(evaluation.training.dataset.rawValue): \(search.evaluations.count) evaluations, front of \(front.count)")
-        try AtomicFile.writeAll([(search.directory + "/front.svg", Data(svg.utf8)),
-                                 (search.directory + "/pareto.json", try AtomicFile.encodeJSON(pareto, for: search.directory + "/pareto.json"))])
+        let svg = ParetoPlot.svg(
+            evaluations: search.evaluations, front: front,
+            title:
+                "\(evaluation.training.dataset.rawValue): \(search.evaluations.count) evaluations, front of \(front.count)"
+        )
+        try AtomicFile.writeAll([
+            (search.directory + "/front.svg", Data(svg.utf8)),
+            (
+                search.directory + "/pareto.json",
+                try AtomicFile.encodeJSON(pareto, for: search.directory + "/pareto.json")
+            ),
+        ])
     }
 }
 
@@ -302,10 +349,15 @@ final class WorkerPoolEvaluator: CandidateEvaluator {
                 let data = out.fileHandleForReading.readDataToEndOfFile()
                 let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
                 guard process.terminationStatus == 0,
-                      let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                    let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                else {
                     let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
                     let reason = log.split(separator: "\n").last.map(String.init) ?? "no output"
-                    throw CommandFailure(SNNError(.io, "the worker evaluating \(batch[k].key) failed (status \(process.terminationStatus)): \(reason)", file: logPath))
+                    throw CommandFailure(
+                        SNNError(
+                            .io,
+                            "the worker evaluating \(batch[k].key) failed (status \(process.terminationStatus)): \(reason)",
+                            file: logPath))
                 }
                 let result = try CandidateEvaluation(jsonObject: object, file: logPath)
                 // The worker's files go before the result is recorded: a search killed in between
@@ -342,8 +394,11 @@ struct SearchWorker: ParsableCommand {
             try evaluation.validate(sampleShape: Array(train.images.shape.dropFirst()), modules: genome.modules.count)
             // A worker whose search was killed stops at its next step instead of finishing for nobody.
             let parent = getppid()
-            guard let result = evaluation.evaluate(genome, train: train, validation: validation,
-                                                   shouldStop: { getppid() != parent }) else {
+            guard
+                let result = evaluation.evaluate(
+                    genome, train: train, validation: validation,
+                    shouldStop: { getppid() != parent })
+            else {
                 throw SNNError(.interrupted, "the search that asked for this evaluation has ended", file: request)
             }
             print(try JSONLine.encode(result.jsonObject))

@@ -23,38 +23,54 @@ struct Train: ParsableCommand {
     var dataset: DatasetName?
     @Option(help: "Directory holding the data set's files (not needed for digits).")
     var dataDir: String?
-    @Option(help: """
-        image-folder: resize every image bilinearly to H×H or H×W pixels (H or H,W; default: keep the size, \
-        which must then be the same for all).
-        """)
+    @Option(
+        help: """
+            image-folder: resize every image bilinearly to H×H or H×W pixels (H or H,W; default: keep the size, \
+            which must then be the same for all).
+            """)
     var imageSize: String?
-    @Option(parsing: .unconditional, help: """
-        image-folder or event-folder without a test folder: hold out this share of each class for testing \
-        (seeded with --seed).
-        """)
+    @Option(
+        parsing: .unconditional,
+        help: """
+            image-folder or event-folder without a test folder: hold out this share of each class for testing \
+            (seeded with --seed).
+            """)
     var validationFraction: Double?
-    @Option(help: """
-        event-folder: the sensor size W,H of recordings whose format records none (.bin, .npz; overrides an \
-        AEDAT 3.1 header's camera; default: the largest coordinate + 1).
-        """)
+    @Option(
+        help: """
+            event-folder: the sensor size W,H of recordings whose format records none (.bin, .npz; overrides an \
+            AEDAT 3.1 header's camera; default: the largest coordinate + 1).
+            """)
     var sensorSize: String?
     @Option(help: "Model: \(ModelName.allCases.map(\.rawValue).joined(separator: ", ")) (default: spiking-cnn).")
     var model: ModelName?
     @Option(help: "Hidden widths of spiking-mlp or conv channels of spiking-cnn, comma-separated.")
     var widths: String?
-    @Option(help: "Train an evolved architecture instead of --model: FILE#K for front member K of an snn search pareto.json, or a genome JSON file.")
+    @Option(
+        help:
+            "Train an evolved architecture instead of --model: FILE#K for front member K of an snn search pareto.json, or a genome JSON file."
+    )
     var architecture: String?
-    @Option(parsing: .unconditional, help: "Channels C of the --architecture's first module (default: the pareto.json's, else 8).")
+    @Option(
+        parsing: .unconditional,
+        help: "Channels C of the --architecture's first module (default: the pareto.json's, else 8).")
     var channels: Int?
     @OptionGroup var neuronOptions: NeuronOptions
-    @Option(name: [.customLong("time-steps"), .customLong("frames")], parsing: .unconditional,
-            help: "Simulation time steps T (for event data: the frames each recording is integrated into; default: 4).")
+    @Option(
+        name: [.customLong("time-steps"), .customLong("frames")], parsing: .unconditional,
+        help: "Simulation time steps T (for event data: the frames each recording is integrated into; default: 4).")
     var timeSteps: Int?
-    @Option(parsing: .unconditional, help: "Training epochs (default: 10). With --resume: extend (or end) the run at this many epochs.")
+    @Option(
+        parsing: .unconditional,
+        help: "Training epochs (default: 10). With --resume: extend (or end) the run at this many epochs.")
     var epochs: Int?
     @Option(parsing: .unconditional, help: "Mini-batch size (default: 64).")
     var batchSize: Int?
-    @Option(parsing: .unconditional, help: "Base learning rate (scaled by batch/1024 unless --no-linear-scaling; default: 0.02; 0.08 for spikformer; 0.64 for --architecture).")
+    @Option(
+        parsing: .unconditional,
+        help:
+            "Base learning rate (scaled by batch/1024 unless --no-linear-scaling; default: 0.02; 0.08 for spikformer; 0.64 for --architecture)."
+    )
     var learningRate: Float?
     @Flag(inversion: .prefixedNo, help: "Scale the learning rate by batch size / 1024 (default: on).")
     var linearScaling: Bool?
@@ -66,124 +82,190 @@ struct Train: ParsableCommand {
     var labelSmoothing: Float?
     @Option(parsing: .unconditional, help: "Warm-up epochs before the cosine decay (default: min(5, epochs/10)).")
     var warmupEpochs: Int?
-    @Option(help: "Loss: mean (cross-entropy of the mean output) or tet (mean of per-step cross-entropies; default: mean).")
+    @Option(
+        help: "Loss: mean (cross-entropy of the mean output) or tet (mean of per-step cross-entropies; default: mean).")
     var loss: LossName?
-    @Option(help: "Encoding: direct, poisson, latency; sequential rows, columns, pixels, permuted-pixels (one row / column / pixel per step), delta-rows (UP/DOWN spikes of row sequences), rate-rows (Bernoulli spikes of rows scaled to [0, 1]); frames for event data; speech-grid for shd, ssc and fsdd-mfcc (each step's channels on a 2×16×16 grid, for spikformer) (default: frames for event data sets, else direct).")
+    @Option(
+        help:
+            "Encoding: direct, poisson, latency; sequential rows, columns, pixels, permuted-pixels (one row / column / pixel per step), delta-rows (UP/DOWN spikes of row sequences), rate-rows (Bernoulli spikes of rows scaled to [0, 1]); frames for event data; speech-grid for shd, ssc and fsdd-mfcc (each step's channels on a 2×16×16 grid, for spikformer) (default: frames for event data sets, else direct)."
+    )
     var encoding: EncodingName?
-    @Option(parsing: .unconditional, help: "Step of the delta-rows encoding (UP/DOWN spikes when a feature moves by this much; default: 0.5).")
+    @Option(
+        parsing: .unconditional,
+        help: "Step of the delta-rows encoding (UP/DOWN spikes when a feature moves by this much; default: 0.5).")
     var deltaThreshold: Float?
-    @Option(parsing: .unconditional, help: "Resize event frames bilinearly to N×N pixels (e.g. 48, as BrainCog-based papers do).")
+    @Option(
+        parsing: .unconditional,
+        help: "Resize event frames bilinearly to N×N pixels (e.g. 48, as BrainCog-based papers do).")
     var eventSize: Int?
-    @Option(help: "How event data is integrated into the T frames: \(Framing.names.joined(separator: ", ")) (default: sj-number).")
+    @Option(
+        help:
+            "How event data is integrated into the T frames: \(Framing.names.joined(separator: ", ")) (default: sj-number)."
+    )
     var framing: String?
-    @Option(parsing: .unconditional, help: "Random-crop padding for augmentation, at most the image's smaller side (default: 0 = off).")
+    @Option(
+        parsing: .unconditional,
+        help: "Random-crop padding for augmentation, at most the image's smaller side (default: 0 = off).")
     var cropPadding: Int?
     @Flag(help: "Random horizontal flips for augmentation.")
     var horizontalFlip = false
-    @Option(parsing: .unconditional, help: "Random rotations by up to ± this many degrees for augmentation (default: 0 = off).")
+    @Option(
+        parsing: .unconditional,
+        help: "Random rotations by up to ± this many degrees for augmentation (default: 0 = off).")
     var rotation: Float?
-    @Option(parsing: .unconditional, help: "Event sets: drop each counted event with this probability, per epoch (tonic's DropEvent; not with --event-size).")
+    @Option(
+        parsing: .unconditional,
+        help:
+            "Event sets: drop each counted event with this probability, per epoch (tonic's DropEvent; not with --event-size)."
+    )
     var eventDrop: Float?
-    @Option(parsing: .unconditional, help: "Masked surrogate gradients (MSG): mask each element's surrogate derivative with this probability.")
+    @Option(
+        parsing: .unconditional,
+        help: "Masked surrogate gradients (MSG): mask each element's surrogate derivative with this probability.")
     var msgProbability: Float?
     @Option(help: "MSG: surrogate that masked entries use instead of zero (a --surrogate name, optionally NAME:ALPHA).")
     var msgSubstitute: String?
-    @Option(help: "MSG schedule START:FINAL_P[:FINAL_ALPHA]: after START epochs, move p (and α) linearly to the final values.")
+    @Option(
+        help:
+            "MSG schedule START:FINAL_P[:FINAL_ALPHA]: after START epochs, move p (and α) linearly to the final values."
+    )
     var msgSchedule: String?
-    @Flag(help: "Temporally weighted output (TWO): per-step weights learned from per-step accuracy, in the loss and at test time.")
+    @Flag(
+        help:
+            "Temporally weighted output (TWO): per-step weights learned from per-step accuracy, in the loss and at test time."
+    )
     var temporalWeighting = false
-    @Option(parsing: .unconditional, help: "Temporal knowledge sharing (TKS): final weight α of the TKS loss (ramps from 0; 0.7 in the paper).")
+    @Option(
+        parsing: .unconditional,
+        help: "Temporal knowledge sharing (TKS): final weight α of the TKS loss (ramps from 0; 0.7 in the paper).")
     var tksAlpha: Float?
     @Option(parsing: .unconditional, help: "TKS temperature τ (default: 3).")
     var tksTemperature: Float?
     @Flag(help: "TKS: stop gradients through the teacher (the released code keeps them).")
     var tksDetachTeacher = false
-    @Option(parsing: .unconditional, help: "Spikformer: embedding dimension C, a multiple of --heads, ≥ 8 (default: \(SpikformerConfiguration().embedDimension)).")
+    @Option(
+        parsing: .unconditional,
+        help:
+            "Spikformer: embedding dimension C, a multiple of --heads, ≥ 8 (default: \(SpikformerConfiguration().embedDimension))."
+    )
     var embedDim: Int?
-    @Option(parsing: .unconditional, help: "Spikformer: attention heads H (default: \(SpikformerConfiguration().heads)).")
+    @Option(
+        parsing: .unconditional, help: "Spikformer: attention heads H (default: \(SpikformerConfiguration().heads)).")
     var heads: Int?
     @Option(parsing: .unconditional, help: "Spikformer: encoder blocks (default: \(SpikformerConfiguration().depth)).")
     var depth: Int?
     @Flag(help: "Spikformer: the temporal interaction module (TIM) on every block's queries.")
     var tim = false
-    @Option(parsing: .unconditional, help: "TIM: weight α of the history, in [0, 1] (default: \(TemporalInteractionConfiguration().alpha)).")
+    @Option(
+        parsing: .unconditional,
+        help: "TIM: weight α of the history, in [0, 1] (default: \(TemporalInteractionConfiguration().alpha)).")
     var timAlpha: Float?
-    @Option(parsing: .unconditional, help: "TIM: odd kernel size of its convolution (default: \(TemporalInteractionConfiguration().kernelSize)).")
+    @Option(
+        parsing: .unconditional,
+        help: "TIM: odd kernel size of its convolution (default: \(TemporalInteractionConfiguration().kernelSize)).")
     var timKernel: Int?
-    @Option(help: "TIM: the axis its convolution slides along: tokens (any size) or features (the released code's variant; needs tokens = C/H) (default: tokens).")
+    @Option(
+        help:
+            "TIM: the axis its convolution slides along: tokens (any size) or features (the released code's variant; needs tokens = C/H) (default: tokens)."
+    )
     var timAxis: TemporalInteraction.Axis?
-    @Option(help: "TIM: thresholds of its two neurons, IN,OUT, or the presets released (1,1) or intended (0.3,0.5) that silence it at initialisation (default: 0.3,0.25).")
+    @Option(
+        help:
+            "TIM: thresholds of its two neurons, IN,OUT, or the presets released (1,1) or intended (0.3,0.5) that silence it at initialisation (default: 0.3,0.25)."
+    )
     var timThresholds: String?
-    @Option(help: """
-        Static-to-event transfer: train on the event data set with the paired static images of this set (mnist, \
-        fashion-mnist, cifar10, cifar100, digits), two heads on a conv model (the papers use --model vgg-snn, or \
-        transfer-scnn for small sets).
-        """)
+    @Option(
+        help: """
+            Static-to-event transfer: train on the event data set with the paired static images of this set (mnist, \
+            fashion-mnist, cifar10, cifar100, digits), two heads on a conv model (the papers use --model vgg-snn, or \
+            transfer-scnn for small sets).
+            """)
     var transferFrom: DatasetName?
     @Option(help: "Directory holding the --transfer-from data set's files.")
     var transferDataDir: String?
-    @Option(help: ArgumentHelp("Transfer: the domain alignment, "
-                               + AlignmentMeasure.allCases.map(\.rawValue).joined(separator: ", ")
-                               + " (default: cka)."))
+    @Option(
+        help: ArgumentHelp(
+            "Transfer: the domain alignment, "
+                + AlignmentMeasure.allCases.map(\.rawValue).joined(separator: ", ")
+                + " (default: cka)."))
     var alignment: AlignmentMeasure?
     @Option(parsing: .unconditional, help: "Transfer: the weight of the alignment loss L_KT (default: 0.5).")
     var alignmentWeight: Float?
-    @Option(parsing: .unconditional,
-            help: "Transfer: fix every step weight w_t at W in [0, 1] instead of learning w_t = σ(c_t).")
+    @Option(
+        parsing: .unconditional,
+        help: "Transfer: fix every step weight w_t at W in [0, 1] instead of learning w_t = σ(c_t).")
     var fixedStepWeights: Float?
     @Flag(help: "Transfer: no sliding training (never replace static inputs by their event partners).")
     var noSliding = false
     @Flag(help: "Transfer: present static images inverted (1 − V), for black-on-white image sets.")
     var invertStatic = false
-    @Option(parsing: .unconditional, help: "Train on the first N training samples only (class-balanced for class-grouped data sets such as N-MNIST).")
+    @Option(
+        parsing: .unconditional,
+        help: "Train on the first N training samples only (class-balanced for class-grouped data sets such as N-MNIST)."
+    )
     var trainSamples: Int?
-    @Option(parsing: .unconditional, help: "Test on the first N test samples only (also what `snn evaluate --run` uses).")
+    @Option(
+        parsing: .unconditional, help: "Test on the first N test samples only (also what `snn evaluate --run` uses).")
     var testSamples: Int?
     @Option(help: "Folder of the framed-event-data cache, or 'off' (default: $SNN_CACHE_DIR or ~/.cache/snn/frames).")
     var frameCache: String?
-    @Option(help: "When a step's loss or gradients are not finite: stop (keep the last good checkpoint) or skip the step (default: stop).")
+    @Option(
+        help:
+            "When a step's loss or gradients are not finite: stop (keep the last good checkpoint) or skip the step (default: stop)."
+    )
     var onNonfinite: NonFinitePolicy?
     @Option(parsing: .unconditional, help: "Random seed (weights, data order, augmentation; default: 42).")
     var seed: UInt64?
     @Option(help: "Run directory to create (default: runs/MODEL-DATASET-TIMESTAMP, made unique with -2, -3, …).")
     var output: String?
-    @Option(help: "Continue the run in this directory from its last checkpoint (its options come from its config.json; only --epochs, --on-nonfinite, --frame-cache and --json may be given).")
+    @Option(
+        help:
+            "Continue the run in this directory from its last checkpoint (its options come from its config.json; only --epochs, --on-nonfinite, --frame-cache and --json may be given)."
+    )
     var resume: String?
     @Flag(help: "Print a JSON summary as the last line of standard output (progress goes to standard error).")
     var json = false
 
     /// The options that define a run, which `--resume` takes from the run's config.json.
     var givenRunOptions: [String] {
-        var given: [(String, Bool)] = [
-            ("--dataset", dataset != nil), ("--data-dir", dataDir != nil), ("--image-size", imageSize != nil),
-            ("--validation-fraction", validationFraction != nil), ("--sensor-size", sensorSize != nil),
-            ("--model", model != nil), ("--widths", widths != nil),
-            ("--architecture", architecture != nil), ("--channels", channels != nil),
-            ("--time-steps", timeSteps != nil), ("--batch-size", batchSize != nil), ("--learning-rate", learningRate != nil),
-            ("--[no-]linear-scaling", linearScaling != nil), ("--optimizer", optimizer != nil),
-            ("--weight-decay", weightDecay != nil), ("--label-smoothing", labelSmoothing != nil),
-            ("--warmup-epochs", warmupEpochs != nil), ("--loss", loss != nil), ("--encoding", encoding != nil),
-            ("--delta-threshold", deltaThreshold != nil), ("--event-size", eventSize != nil), ("--framing", framing != nil),
-            ("--crop-padding", cropPadding != nil), ("--horizontal-flip", horizontalFlip), ("--rotation", rotation != nil),
-            ("--event-drop", eventDrop != nil), ("--msg-probability", msgProbability != nil),
-            ("--msg-substitute", msgSubstitute != nil), ("--msg-schedule", msgSchedule != nil),
-            ("--temporal-weighting", temporalWeighting), ("--tks-alpha", tksAlpha != nil),
-            ("--tks-temperature", tksTemperature != nil), ("--tks-detach-teacher", tksDetachTeacher),
-            ("--train-samples", trainSamples != nil), ("--test-samples", testSamples != nil), ("--seed", seed != nil),
-            ("--output", output != nil), ("--embed-dim", embedDim != nil), ("--heads", heads != nil),
-            ("--depth", depth != nil), ("--tim", tim), ("--tim-alpha", timAlpha != nil), ("--tim-kernel", timKernel != nil),
-            ("--tim-axis", timAxis != nil), ("--tim-thresholds", timThresholds != nil),
-            ("--transfer-from", transferFrom != nil), ("--transfer-data-dir", transferDataDir != nil),
-        ] + transferOptionsGiven.map { ($0, true) }
+        var given: [(String, Bool)] =
+            [
+                ("--dataset", dataset != nil), ("--data-dir", dataDir != nil), ("--image-size", imageSize != nil),
+                ("--validation-fraction", validationFraction != nil), ("--sensor-size", sensorSize != nil),
+                ("--model", model != nil), ("--widths", widths != nil),
+                ("--architecture", architecture != nil), ("--channels", channels != nil),
+                ("--time-steps", timeSteps != nil), ("--batch-size", batchSize != nil),
+                ("--learning-rate", learningRate != nil),
+                ("--[no-]linear-scaling", linearScaling != nil), ("--optimizer", optimizer != nil),
+                ("--weight-decay", weightDecay != nil), ("--label-smoothing", labelSmoothing != nil),
+                ("--warmup-epochs", warmupEpochs != nil), ("--loss", loss != nil), ("--encoding", encoding != nil),
+                ("--delta-threshold", deltaThreshold != nil), ("--event-size", eventSize != nil),
+                ("--framing", framing != nil),
+                ("--crop-padding", cropPadding != nil), ("--horizontal-flip", horizontalFlip),
+                ("--rotation", rotation != nil),
+                ("--event-drop", eventDrop != nil), ("--msg-probability", msgProbability != nil),
+                ("--msg-substitute", msgSubstitute != nil), ("--msg-schedule", msgSchedule != nil),
+                ("--temporal-weighting", temporalWeighting), ("--tks-alpha", tksAlpha != nil),
+                ("--tks-temperature", tksTemperature != nil), ("--tks-detach-teacher", tksDetachTeacher),
+                ("--train-samples", trainSamples != nil), ("--test-samples", testSamples != nil),
+                ("--seed", seed != nil),
+                ("--output", output != nil), ("--embed-dim", embedDim != nil), ("--heads", heads != nil),
+                ("--depth", depth != nil), ("--tim", tim), ("--tim-alpha", timAlpha != nil),
+                ("--tim-kernel", timKernel != nil),
+                ("--tim-axis", timAxis != nil), ("--tim-thresholds", timThresholds != nil),
+                ("--transfer-from", transferFrom != nil), ("--transfer-data-dir", transferDataDir != nil),
+            ] + transferOptionsGiven.map { ($0, true) }
         given += neuronOptions.given.map { ($0, true) }
         return given.filter(\.1).map(\.0)
     }
 
     /// The transfer options other than --transfer-from and its directory that were given.
     var transferOptionsGiven: [String] {
-        [("--alignment", alignment != nil), ("--alignment-weight", alignmentWeight != nil),
-         ("--fixed-step-weights", fixedStepWeights != nil), ("--no-sliding", noSliding),
-         ("--invert-static", invertStatic)].filter(\.1).map(\.0)
+        [
+            ("--alignment", alignment != nil), ("--alignment-weight", alignmentWeight != nil),
+            ("--fixed-step-weights", fixedStepWeights != nil), ("--no-sliding", noSliding),
+            ("--invert-static", invertStatic),
+        ].filter(\.1).map(\.0)
     }
 
     func validate() throws {
@@ -191,17 +273,23 @@ struct Train: ParsableCommand {
         if resume != nil {
             let ignored = givenRunOptions
             guard ignored.isEmpty else {
-                throw ValidationError("--resume continues a run with the options of its config.json; \(ignored.joined(separator: ", ")) cannot change now (only --epochs, --on-nonfinite, --frame-cache and --json can be given)")
+                throw ValidationError(
+                    "--resume continues a run with the options of its config.json; \(ignored.joined(separator: ", ")) cannot change now (only --epochs, --on-nonfinite, --frame-cache and --json can be given)"
+                )
             }
             return
         }
         let d = dataset ?? .digits
-        if d.needsDirectory && dataDir == nil { throw ValidationError("--data-dir is required for --dataset \(d.rawValue)") }
+        if d.needsDirectory && dataDir == nil {
+            throw ValidationError("--data-dir is required for --dataset \(d.rawValue)")
+        }
         if architecture != nil && (model != nil || widths != nil) {
             throw ValidationError("--architecture replaces --model and --widths; give one or the other")
         }
         if architecture == nil && channels != nil { throw ValidationError("--channels sizes an --architecture") }
-        if let channels, channels < 2 || channels % 2 != 0 { throw ValidationError("--channels must be even and ≥ 2, got \(channels)") }
+        if let channels, channels < 2 || channels % 2 != 0 {
+            throw ValidationError("--channels must be even and ≥ 2, got \(channels)")
+        }
         if msgProbability == nil && (msgSubstitute != nil || msgSchedule != nil) {
             throw ValidationError("--msg-substitute and --msg-schedule need --msg-probability")
         }
@@ -216,11 +304,15 @@ struct Train: ParsableCommand {
         if tksAlpha == nil && (tksDetachTeacher || tksTemperature != nil) {
             throw ValidationError("--tks-temperature and --tks-detach-teacher need --tks-alpha")
         }
-        let timOptions = [("--tim-alpha", timAlpha != nil), ("--tim-kernel", timKernel != nil),
-                          ("--tim-axis", timAxis != nil), ("--tim-thresholds", timThresholds != nil)].filter(\.1).map(\.0)
+        let timOptions = [
+            ("--tim-alpha", timAlpha != nil), ("--tim-kernel", timKernel != nil),
+            ("--tim-axis", timAxis != nil), ("--tim-thresholds", timThresholds != nil),
+        ].filter(\.1).map(\.0)
         if !tim && !timOptions.isEmpty { throw ValidationError("\(timOptions.joined(separator: ", ")) need --tim") }
-        let spikformerOptions = [("--embed-dim", embedDim != nil), ("--heads", heads != nil), ("--depth", depth != nil),
-                                 ("--tim", tim)].filter(\.1).map(\.0)
+        let spikformerOptions = [
+            ("--embed-dim", embedDim != nil), ("--heads", heads != nil), ("--depth", depth != nil),
+            ("--tim", tim),
+        ].filter(\.1).map(\.0)
         if (model ?? TrainingConfiguration().model) != .spikformer && !spikformerOptions.isEmpty {
             throw ValidationError("\(spikformerOptions.joined(separator: ", ")) size --model spikformer")
         }
@@ -261,13 +353,16 @@ struct Train: ParsableCommand {
         if let model { c.model = model }
         c.widths = try parsedWidths()
         if let architecture { c.architecture = try Self.loadArchitecture(architecture, channels: channels) }
-        let neuronDefaults: NeuronConfiguration = c.architecture != nil ? .evolved
+        let neuronDefaults: NeuronConfiguration =
+            c.architecture != nil
+            ? .evolved
             : c.model == .spikformer ? .spikformer : NeuronConfiguration()
         c.neuron = try neuronOptions.configuration(defaults: neuronDefaults)
         if let timeSteps { c.timeSteps = timeSteps }
         if let epochs { c.epochs = epochs }
         if let batchSize { c.batchSize = batchSize }
-        c.learningRate = learningRate ?? TrainingConfiguration.defaultLearningRate(for: c.model, evolved: c.architecture != nil)
+        c.learningRate =
+            learningRate ?? TrainingConfiguration.defaultLearningRate(for: c.model, evolved: c.architecture != nil)
         if let linearScaling { c.linearScaling = linearScaling }
         if let optimizer { c.optimizer = optimizer }
         if let weightDecay { c.weightDecay = weightDecay }
@@ -277,7 +372,8 @@ struct Train: ParsableCommand {
         c.encoding = encoding ?? (c.dataset.isEventData ? .frames : .direct)
         if let framing {
             guard let f = Framing(name: framing) else {
-                throw ValidationError("--framing must be one of \(Framing.names.joined(separator: ", ")), got '\(framing)'")
+                throw ValidationError(
+                    "--framing must be one of \(Framing.names.joined(separator: ", ")), got '\(framing)'")
             }
             c.framing = f
         }
@@ -286,10 +382,13 @@ struct Train: ParsableCommand {
         // ImageAugmentation's initialiser takes only valid values: check the user's first.
         let padding = cropPadding ?? 0, degrees = rotation ?? 0, drop = eventDrop ?? 0
         guard padding >= 0 else { throw ValidationError("--crop-padding must be ≥ 0, got \(padding)") }
-        guard degrees >= 0 && degrees <= 180 else { throw ValidationError("--rotation must be in 0…180 degrees, got \(degrees)") }
+        guard degrees >= 0 && degrees <= 180 else {
+            throw ValidationError("--rotation must be in 0…180 degrees, got \(degrees)")
+        }
         guard drop >= 0 && drop < 1 else { throw ValidationError("--event-drop must be in [0, 1), got \(drop)") }
-        c.augmentation = ImageAugmentation(cropPadding: padding, horizontalFlip: horizontalFlip, maxRotation: degrees,
-                                           eventDropProbability: drop)
+        c.augmentation = ImageAugmentation(
+            cropPadding: padding, horizontalFlip: horizontalFlip, maxRotation: degrees,
+            eventDropProbability: drop)
         if let seed { c.seed = seed }
         c.trainSamples = trainSamples
         c.testSamples = testSamples
@@ -300,7 +399,8 @@ struct Train: ParsableCommand {
         }
         c.temporalWeighting = temporalWeighting
         if let a = tksAlpha {
-            c.tks = TKSOptions(alpha: a, temperature: tksTemperature ?? TKSOptions().temperature, detachTeacher: tksDetachTeacher)
+            c.tks = TKSOptions(
+                alpha: a, temperature: tksTemperature ?? TKSOptions().temperature, detachTeacher: tksDetachTeacher)
         }
         if let embedDim { c.spikformer.embedDimension = embedDim }
         if let heads { c.spikformer.heads = heads }
@@ -336,13 +436,17 @@ struct Train: ParsableCommand {
                     throw SNNError(.corrupt, "not an snn search pareto.json (no \"front\" list)", file: path)
                 }
                 guard member < front.count, let genome = front[member]["genome"] as? [String: Any] else {
-                    throw SNNError(.invalidArgument, "the front has \(front.count) members (0…\(front.count - 1)), not #\(member)", file: path)
+                    throw SNNError(
+                        .invalidArgument, "the front has \(front.count) members (0…\(front.count - 1)), not #\(member)",
+                        file: path)
                 }
-                return EvolvedArchitecture(genome: try ArchitectureGenome(jsonObject: genome, file: path),
-                                           channels: channels ?? object["channels"] as? Int ?? 8)
+                return EvolvedArchitecture(
+                    genome: try ArchitectureGenome(jsonObject: genome, file: path),
+                    channels: channels ?? object["channels"] as? Int ?? 8)
             }
             let genome = object["genome"] as? [String: Any] ?? object
-            return EvolvedArchitecture(genome: try ArchitectureGenome(jsonObject: genome, file: path), channels: channels ?? 8)
+            return EvolvedArchitecture(
+                genome: try ArchitectureGenome(jsonObject: genome, file: path), channels: channels ?? 8)
         } catch {
             throw ValidationError("\(error)")
         }
@@ -355,7 +459,8 @@ struct Train: ParsableCommand {
         if let timAxis { t.axis = timAxis }
         if let timThresholds {
             guard let thresholds = TemporalInteraction.Thresholds(timThresholds) else {
-                throw ValidationError("--tim-thresholds must be IN,OUT (two numbers), released or intended; got '\(timThresholds)'")
+                throw ValidationError(
+                    "--tim-thresholds must be IN,OUT (two numbers), released or intended; got '\(timThresholds)'")
             }
             t.thresholds = thresholds
         }
@@ -366,8 +471,12 @@ struct Train: ParsableCommand {
         guard let msgSubstitute else { return nil }
         let parts = msgSubstitute.split(separator: ":").map(String.init)
         let alpha = parts.count == 2 ? Float(parts[1]) : nil
-        guard (parts.count == 1 || (parts.count == 2 && alpha != nil)), let s = SurrogateChoice(name: parts[0], alpha: alpha) else {
-            throw ValidationError("--msg-substitute must be one of \(SurrogateChoice.names.joined(separator: ", ")), optionally NAME:ALPHA; got '\(msgSubstitute)'")
+        guard (parts.count == 1 || (parts.count == 2 && alpha != nil)),
+            let s = SurrogateChoice(name: parts[0], alpha: alpha)
+        else {
+            throw ValidationError(
+                "--msg-substitute must be one of \(SurrogateChoice.names.joined(separator: ", ")), optionally NAME:ALPHA; got '\(msgSubstitute)'"
+            )
         }
         return s
     }
@@ -375,7 +484,8 @@ struct Train: ParsableCommand {
     func parsedSchedule() throws -> MSGOptions.Schedule? {
         guard let msgSchedule else { return nil }
         guard let s = MSGOptions.Schedule(msgSchedule) else {
-            throw ValidationError("--msg-schedule must be START:FINAL_P or START:FINAL_P:FINAL_ALPHA, got '\(msgSchedule)'")
+            throw ValidationError(
+                "--msg-schedule must be START:FINAL_P or START:FINAL_P:FINAL_ALPHA, got '\(msgSchedule)'")
         }
         return s
     }
@@ -385,12 +495,15 @@ struct Train: ParsableCommand {
         let setup = Date()
         do {
             if let resume {
-                trainer = try Trainer(resuming: resume, epochs: epochs, onNonfinite: onNonfinite,
-                                      frameCache: frameCache.map { $0 == "off" ? nil : $0 })
+                trainer = try Trainer(
+                    resuming: resume, epochs: epochs, onNonfinite: onNonfinite,
+                    frameCache: frameCache.map { $0 == "off" ? nil : $0 })
             } else {
                 let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
                 let c = try makeConfiguration()
-                let directory = output ?? "runs/\(c.architecture == nil ? c.model.rawValue : "evolved")-\(c.dataset.rawValue)-\(stamp)"
+                let directory =
+                    output
+                    ?? "runs/\(c.architecture == nil ? c.model.rawValue : "evolved")-\(c.dataset.rawValue)-\(stamp)"
                 trainer = try Trainer(configuration: c, directory: directory, uniqueDirectory: output == nil)
             }
         } catch let error as SNNError {
@@ -404,22 +517,28 @@ struct Train: ParsableCommand {
         trainer.shouldStop = { interruption.signal != nil }
         do {
             summary = try trainer.run()
-        } catch where error.code == .interrupted {
+        } catch  where error.code == .interrupted {
             reporter.write("\n")
-            FileHandle.standardError.write(Data("interrupted — resume with: snn train --resume \(trainer.runDirectory.path)\n".utf8))
+            FileHandle.standardError.write(
+                Data("interrupted — resume with: snn train --resume \(trainer.runDirectory.path)\n".utf8))
             throw ExitCode(128 + (interruption.signal ?? SIGINT))
         } catch {
             throw CommandFailure(error)
         }
-        reporter.write(String(format: "best test accuracy %.2f%% (epoch %d), final %.2f%%, %.1f s; run directory %@\n",
-                              summary.bestTestAccuracy * 100, summary.bestEpoch, summary.testAccuracy * 100, summary.seconds,
-                              summary.runDirectory))
+        reporter.write(
+            String(
+                format: "best test accuracy %.2f%% (epoch %d), final %.2f%%, %.1f s; run directory %@\n",
+                summary.bestTestAccuracy * 100, summary.bestEpoch, summary.testAccuracy * 100, summary.seconds,
+                summary.runDirectory))
         if json {
-            print(try JSONLine.encode([
-                "test_accuracy": Double(summary.testAccuracy), "best_test_accuracy": Double(summary.bestTestAccuracy),
-                "best_epoch": summary.bestEpoch, "epochs": summary.epochs, "seconds": summary.seconds,
-                "firing_rate": summary.firingRate, "run_dir": summary.runDirectory, "skipped_steps": summary.skippedSteps,
-            ]))
+            print(
+                try JSONLine.encode([
+                    "test_accuracy": Double(summary.testAccuracy),
+                    "best_test_accuracy": Double(summary.bestTestAccuracy),
+                    "best_epoch": summary.bestEpoch, "epochs": summary.epochs, "seconds": summary.seconds,
+                    "firing_rate": summary.firingRate, "run_dir": summary.runDirectory,
+                    "skipped_steps": summary.skippedSteps,
+                ]))
         }
     }
 }

@@ -12,7 +12,9 @@ public enum AEDAT20 {
         case cifar10DVS
     }
 
-    public static func decode(_ bytes: [UInt8], file: String, orientation: Orientation = .raw) throws(SNNError) -> EventStream {
+    public static func decode(_ bytes: [UInt8], file: String, orientation: Orientation = .raw) throws(SNNError)
+        -> EventStream
+    {
         var i = 0
         if bytes.first == UInt8(ascii: "#") {
             guard bytes.starts(with: Array("#!AER-DAT2.0".utf8)) else {
@@ -27,20 +29,26 @@ public enum AEDAT20 {
         }
         let payload = bytes.count - i
         guard payload % 8 == 0 else {
-            throw SNNError(.corrupt, "truncated event data: \(payload) bytes is not a whole number of 8-byte events", file: file,
-                           offset: i + payload - payload % 8)
+            throw SNNError(
+                .corrupt, "truncated event data: \(payload) bytes is not a whole number of 8-byte events", file: file,
+                offset: i + payload - payload % 8)
         }
         var s = EventStream(width: 128, height: 128)
         s.reserve(payload / 8)
         var last = Int64.min
-        func be32(_ o: Int) -> UInt32 { UInt32(bytes[o]) << 24 | UInt32(bytes[o + 1]) << 16 | UInt32(bytes[o + 2]) << 8 | UInt32(bytes[o + 3]) }
+        func be32(_ o: Int) -> UInt32 {
+            UInt32(bytes[o]) << 24 | UInt32(bytes[o + 1]) << 16 | UInt32(bytes[o + 2]) << 8 | UInt32(bytes[o + 3])
+        }
         while i < bytes.count {
             let address = be32(i), t = Int64(Int32(bitPattern: be32(i + 4)))
             guard address >> 15 == 0 else {
-                throw SNNError(.corrupt, "address 0x\(String(address, radix: 16)) is not a DVS128 polarity event", file: file, offset: i)
+                throw SNNError(
+                    .corrupt, "address 0x\(String(address, radix: 16)) is not a DVS128 polarity event", file: file,
+                    offset: i)
             }
             guard t >= last else {
-                throw SNNError(.corrupt, "timestamp \(t) µs goes back in time (previous \(last) µs)", file: file, offset: i + 4)
+                throw SNNError(
+                    .corrupt, "timestamp \(t) µs goes back in time (previous \(last) µs)", file: file, offset: i + 4)
             }
             last = t
             let p = UInt8(address & 1), x = UInt16((address >> 1) & 0x7F), y = UInt16((address >> 8) & 0x7F)

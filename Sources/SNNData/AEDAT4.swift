@@ -24,13 +24,17 @@ public enum AEDAT40 {
         let whole = FlatBuffer(bytes: bytes, file: file, base: 0, packet: nil)
         let headerSize = Int(try whole.u32(magic.count))
         guard headerSize >= 8, magic.count + 4 + headerSize <= bytes.count else {
-            throw SNNError(.corrupt, "IOHeader of \(headerSize) bytes does not fit the file", file: file, offset: magic.count)
+            throw SNNError(
+                .corrupt, "IOHeader of \(headerSize) bytes does not fit the file", file: file, offset: magic.count)
         }
-        let header = FlatBuffer(bytes: bytes, file: file, base: magic.count + 4, end: magic.count + 4 + headerSize, packet: nil)
+        let header = FlatBuffer(
+            bytes: bytes, file: file, base: magic.count + 4, end: magic.count + 4 + headerSize, packet: nil)
         let root = try header.root()
-        let rawCompression = try header.field(root, 0).map { (o) throws(SNNError) in Int32(bitPattern: try header.u32(o)) } ?? 0
+        let rawCompression =
+            try header.field(root, 0).map { (o) throws(SNNError) in Int32(bitPattern: try header.u32(o)) } ?? 0
         guard let compression = Compression(rawValue: rawCompression) else {
-            throw SNNError(.unsupported, "unknown AEDAT 4.0 compression \(rawCompression)", file: file, offset: magic.count + 4)
+            throw SNNError(
+                .unsupported, "unknown AEDAT 4.0 compression \(rawCompression)", file: file, offset: magic.count + 4)
         }
         let tablePosition = try header.field(root, 1).map { (o) throws(SNNError) in try header.i64(o) } ?? -1
         let info = try header.string(root, 2) ?? ""
@@ -38,7 +42,9 @@ public enum AEDAT40 {
         var pos = magic.count + 4 + headerSize
         let end = tablePosition >= 0 ? Int(clamping: tablePosition) : bytes.count
         guard end >= pos && end <= bytes.count else {
-            throw SNNError(.corrupt, "data table position \(tablePosition) lies outside the packets", file: file, offset: magic.count + 4)
+            throw SNNError(
+                .corrupt, "data table position \(tablePosition) lies outside the packets", file: file,
+                offset: magic.count + 4)
         }
         var s = EventStream(width: stream?.width ?? 0, height: stream?.height ?? 0)
         var eventStreamID = stream?.id
@@ -50,7 +56,9 @@ public enum AEDAT40 {
             }
             let id = Int32(bitPattern: try whole.u32(pos)), size = Int(Int32(bitPattern: try whole.u32(pos + 4)))
             guard size >= 0, pos + 8 + size <= end else {
-                throw SNNError(.corrupt, "packet of \(size) bytes runs past the end of the packets (\(end - pos - 8) left)", file: file, offset: pos)
+                throw SNNError(
+                    .corrupt, "packet of \(size) bytes runs past the end of the packets (\(end - pos - 8) left)",
+                    file: file, offset: pos)
             }
             defer { pos += 8 + size }
             if let e = eventStreamID, e != id { continue }
@@ -58,16 +66,21 @@ public enum AEDAT40 {
             switch compression {
             case .none: payload = Array(bytes[(pos + 8)..<(pos + 8 + size)])
             case .lz4, .lz4High, .zstd, .zstdHigh:
-                payload = try decompress(bytes, pos + 8, size, zstd: compression == .zstd || compression == .zstdHigh, file: file, packet: pos)
+                payload = try decompress(
+                    bytes, pos + 8, size, zstd: compression == .zstd || compression == .zstdHigh, file: file,
+                    packet: pos)
             }
             let prefixed = Int(try FlatBuffer(bytes: payload, file: file, base: 0, packet: pos).u32(0))
             guard prefixed + 4 <= payload.count, prefixed >= 8 else {
-                throw SNNError(.corrupt, "packet Flatbuffer of \(prefixed) bytes does not fit its \(payload.count) bytes", file: file, offset: pos)
+                throw SNNError(
+                    .corrupt, "packet Flatbuffer of \(prefixed) bytes does not fit its \(payload.count) bytes",
+                    file: file, offset: pos)
             }
             let buffer = FlatBuffer(bytes: payload, file: file, base: 4, end: 4 + prefixed, packet: pos)
             guard Array(payload[8..<12]) == Array("EVTS".utf8) else {
                 if eventStreamID == id {
-                    throw SNNError(.corrupt, "a packet of the event stream \(id) is not an EVTS packet", file: file, offset: pos)
+                    throw SNNError(
+                        .corrupt, "a packet of the event stream \(id) is not an EVTS packet", file: file, offset: pos)
                 }
                 continue
             }
@@ -76,24 +89,31 @@ public enum AEDAT40 {
             s.reserve(s.count + count)
             for k in 0..<count {
                 let o = start + 16 * k
-                let t = try buffer.i64(o), x = Int(Int16(bitPattern: try buffer.u16(o + 8))), y = Int(Int16(bitPattern: try buffer.u16(o + 10)))
+                let t = try buffer.i64(o), x = Int(Int16(bitPattern: try buffer.u16(o + 8))),
+                    y = Int(Int16(bitPattern: try buffer.u16(o + 10)))
                 let on = try buffer.u8(o + 12)
                 guard x >= 0, y >= 0, stream == nil || (x < s.width && y < s.height) else {
-                    throw SNNError(.corrupt, "event (\(x), \(y)) outside the \(s.width)×\(s.height) sensor (event \(k) of the packet)",
-                                   file: file, offset: pos)
+                    throw SNNError(
+                        .corrupt,
+                        "event (\(x), \(y)) outside the \(s.width)×\(s.height) sensor (event \(k) of the packet)",
+                        file: file, offset: pos)
                 }
                 guard on <= 1 else {
-                    throw SNNError(.corrupt, "polarity byte \(on) is not a bool (event \(k) of the packet)", file: file, offset: pos)
+                    throw SNNError(
+                        .corrupt, "polarity byte \(on) is not a bool (event \(k) of the packet)", file: file,
+                        offset: pos)
                 }
                 // Microseconds since the Unix epoch: a negative time is damage (and would make the span
                 // of a recording, t_last − t_first, overflow when it is framed).
                 guard t >= 0 else {
-                    throw SNNError(.corrupt, "timestamp \(t) µs is negative (event \(k) of the packet)", file: file,
-                                   offset: pos)
+                    throw SNNError(
+                        .corrupt, "timestamp \(t) µs is negative (event \(k) of the packet)", file: file,
+                        offset: pos)
                 }
                 guard t >= last else {
-                    throw SNNError(.corrupt, "timestamp \(t) µs goes back in time (previous \(last) µs; event \(k) of the packet)",
-                                   file: file, offset: pos)
+                    throw SNNError(
+                        .corrupt, "timestamp \(t) µs goes back in time (previous \(last) µs; event \(k) of the packet)",
+                        file: file, offset: pos)
                 }
                 last = t
                 maxX = max(maxX, x)
@@ -118,35 +138,45 @@ public enum AEDAT40 {
         for index in parts.indices.dropFirst() {
             let part = parts[index]
             guard let quote = part.firstIndex(of: "\""), let id = Int32(part[..<quote]),
-                  part.contains("path=\"/outInfo/\(id)/\""), part.contains(">EVTS</attr>") else { continue }
+                part.contains("path=\"/outInfo/\(id)/\""), part.contains(">EVTS</attr>")
+            else { continue }
             // The stream's info node follows its own node: search this node and the next one.
             let scope = parts[index..<min(index + 2, parts.count)].joined()
             func attribute(_ key: String) -> Int? {
                 guard let r = scope.range(of: "key=\"\(key)\" type=\"int\">") else { return nil }
                 return Int(scope[r.upperBound...].prefix { $0.isNumber })
             }
-            guard let w = attribute("sizeX"), let h = attribute("sizeY"), w > 0, h > 0, w <= 65536, h <= 65536 else { return nil }
+            guard let w = attribute("sizeX"), let h = attribute("sizeY"), w > 0, h > 0, w <= 65536, h <= 65536 else {
+                return nil
+            }
             return (id, w, h)
         }
         return nil
     }
 
-    static func decompress(_ bytes: [UInt8], _ start: Int, _ size: Int, zstd: Bool, file: String, packet: Int) throws(SNNError) -> [UInt8] {
+    static func decompress(_ bytes: [UInt8], _ start: Int, _ size: Int, zstd: Bool, file: String, packet: Int)
+        throws(SNNError) -> [UInt8]
+    {
         var out: UnsafeMutablePointer<UInt8>?
         var outSize = 0
         var message = [CChar](repeating: 0, count: 256)
         let status = bytes.withUnsafeBufferPointer { b in
-            snn_decompress(zstd ? 1 : 0, b.baseAddress! + start, size, packetLimit, &out, &outSize, &message, message.count)
+            snn_decompress(
+                zstd ? 1 : 0, b.baseAddress! + start, size, packetLimit, &out, &outSize, &message, message.count)
         }
         defer { free(out) }
         let reason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         switch Int(status) {
         case Int(SNN_DECOMPRESS_OK): return Array(UnsafeBufferPointer(start: out, count: outSize))
         case Int(SNN_DECOMPRESS_UNAVAILABLE):
-            throw SNNError(.unsupported, "\(zstd ? "ZSTD" : "LZ4")-compressed AEDAT 4.0 needs \(reason.isEmpty ? "its library" : reason)",
-                           file: file, offset: packet)
+            throw SNNError(
+                .unsupported,
+                "\(zstd ? "ZSTD" : "LZ4")-compressed AEDAT 4.0 needs \(reason.isEmpty ? "its library" : reason)",
+                file: file, offset: packet)
         default:
-            throw SNNError(.corrupt, "packet does not decompress (\(zstd ? "ZSTD" : "LZ4"): \(reason))", file: file, offset: packet)
+            throw SNNError(
+                .corrupt, "packet does not decompress (\(zstd ? "ZSTD" : "LZ4"): \(reason))", file: file, offset: packet
+            )
         }
     }
 }
@@ -170,8 +200,10 @@ struct FlatBuffer {
     }
 
     func fail(_ message: String, _ position: Int) -> SNNError {
-        SNNError(.corrupt, packet == nil ? message : "\(message) (at byte \(position) of the decompressed packet)", file: file,
-                 offset: packet ?? base + position)
+        SNNError(
+            .corrupt, packet == nil ? message : "\(message) (at byte \(position) of the decompressed packet)",
+            file: file,
+            offset: packet ?? base + position)
     }
 
     func check(_ position: Int, _ size: Int) throws(SNNError) {

@@ -22,8 +22,9 @@ public enum CIFAR {
     public static func decode(_ bytes: [UInt8], variant: Variant, file: String) throws(SNNError) -> LabeledImages {
         let r = variant.recordSize
         guard !bytes.isEmpty, bytes.count % r == 0 else {
-            throw SNNError(.corrupt, "\(bytes.count) bytes is not a whole number of \(r)-byte records", file: file,
-                           offset: bytes.count - bytes.count % r)
+            throw SNNError(
+                .corrupt, "\(bytes.count) bytes is not a whole number of \(r)-byte records", file: file,
+                offset: bytes.count - bytes.count % r)
         }
         let n = bytes.count / r, pixels = 3 * 32 * 32, labelBytes = r - pixels
         var labels = [Int](repeating: 0, count: n)
@@ -41,7 +42,8 @@ public enum CIFAR {
             labels[i] = label
             for k in 0..<pixels { values[i * pixels + k] = Float(bytes[o + labelBytes + k]) / 255 }
         }
-        return LabeledImages(images: Tensor(shape: [n, 3, 32, 32], scalars: values), labels: labels, classCount: variant.classes)
+        return LabeledImages(
+            images: Tensor(shape: [n, 3, 32, 32], scalars: values), labels: labels, classCount: variant.classes)
     }
 
     /// The files of a split in the standard folder (`cifar-10-batches-bin/` or `cifar-100-binary/`,
@@ -59,7 +61,8 @@ public enum CIFAR {
             let paths = names.map { (base as NSString).appendingPathComponent($0) }
             if paths.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) { return paths }
         }
-        throw SNNError(.io, "missing \(names.joined(separator: ", ")) (in \(folder)/ or the directory itself)", file: directory)
+        throw SNNError(
+            .io, "missing \(names.joined(separator: ", ")) (in \(folder)/ or the directory itself)", file: directory)
     }
 
     public static func load(_ split: Split, variant: Variant, directory: String) throws(SNNError) -> LabeledImages {

@@ -44,15 +44,17 @@ public struct ClassFolders: Sendable, Equatable {
         testRoot = isDirectory(trainFolder) && isDirectory(testFolder) ? testFolder : nil
         classNames = try EventFraming.subfolders(trainRoot)
         guard !classNames.isEmpty else {
-            throw SNNError(.io, "no class folders (expected train/<class>/ and test/<class>/, or <class>/ folders)",
-                           file: trainRoot)
+            throw SNNError(
+                .io, "no class folders (expected train/<class>/ and test/<class>/, or <class>/ folders)",
+                file: trainRoot)
         }
         func files(_ root: String, _ name: String) throws(SNNError) -> [String] {
             let folder = (root as NSString).appendingPathComponent(name)
             let entries: [String]
             do { entries = try FileManager.default.contentsOfDirectory(atPath: folder) } catch {
-                throw SNNError(.io, "cannot list the class folder", file: folder,
-                               underlying: error.localizedDescription)
+                throw SNNError(
+                    .io, "cannot list the class folder", file: folder,
+                    underlying: error.localizedDescription)
             }
             let wanted = entries.filter { entry in
                 !entry.hasPrefix(".") && suffixes.contains { entry.lowercased().hasSuffix($0) }
@@ -69,9 +71,11 @@ public struct ClassFolders: Sendable, Equatable {
             var test = [[String]](repeating: [], count: classNames.count)
             for name in try EventFraming.subfolders(testRoot) {
                 guard let label = classNames.firstIndex(of: name) else {
-                    throw SNNError(.mismatch, "test class \(name) has no training folder (classes: "
-                                   + "\(classNames.joined(separator: ", ")))",
-                                   file: (testRoot as NSString).appendingPathComponent(name))
+                    throw SNNError(
+                        .mismatch,
+                        "test class \(name) has no training folder (classes: "
+                            + "\(classNames.joined(separator: ", ")))",
+                        file: (testRoot as NSString).appendingPathComponent(name))
                 }
                 test[label] = try files(testRoot, name)
             }
@@ -91,31 +95,41 @@ public struct ClassFolders: Sendable, Equatable {
     public func split(validation: ValidationSplit?) throws(SNNError) -> (train: [[String]], test: [[String]]) {
         if let test {
             guard validation == nil else {
-                throw SNNError(.invalidArgument, "the data set has a test folder; --validation-fraction is for folders "
-                               + "without one", file: testRoot)
+                throw SNNError(
+                    .invalidArgument,
+                    "the data set has a test folder; --validation-fraction is for folders "
+                        + "without one", file: testRoot)
             }
             return (train, test)
         }
         guard let validation else {
-            throw SNNError(.invalidArgument, "no test folder: give --validation-fraction F to hold out a share of each "
-                           + "class for testing", file: trainRoot)
+            throw SNNError(
+                .invalidArgument,
+                "no test folder: give --validation-fraction F to hold out a share of each "
+                    + "class for testing", file: trainRoot)
         }
         var kept: [[String]] = [], held: [[String]] = []
         for (label, files) in train.enumerated() {
             let count = Int((validation.fraction * Double(files.count)).rounded())
             guard count < files.count else {
-                throw SNNError(.invalidArgument, "--validation-fraction \(validation.fraction) leaves class "
-                               + "\(classNames[label]) (\(files.count) files) nothing to train on", file: trainRoot)
+                throw SNNError(
+                    .invalidArgument,
+                    "--validation-fraction \(validation.fraction) leaves class "
+                        + "\(classNames[label]) (\(files.count) files) nothing to train on", file: trainRoot)
             }
-            var generator = RandomGenerator(seed: RandomGenerator.streamSeed(validation.seed ^ 0x7E57_5EED_F01D_E125,
-                                                                             UInt64(label)))
+            var generator = RandomGenerator(
+                seed: RandomGenerator.streamSeed(
+                    validation.seed ^ 0x7E57_5EED_F01D_E125,
+                    UInt64(label)))
             let chosen = Set(generator.permutation(files.count).prefix(count))
             kept.append(files.indices.filter { !chosen.contains($0) }.map { files[$0] })
             held.append(files.indices.filter { chosen.contains($0) }.map { files[$0] })
         }
         guard held.contains(where: { !$0.isEmpty }) else {
-            throw SNNError(.invalidArgument, "--validation-fraction \(validation.fraction) holds out no file of any "
-                           + "class (the largest has \(train.map(\.count).max() ?? 0))", file: trainRoot)
+            throw SNNError(
+                .invalidArgument,
+                "--validation-fraction \(validation.fraction) holds out no file of any "
+                    + "class (the largest has \(train.map(\.count).max() ?? 0))", file: trainRoot)
         }
         return (kept, held)
     }
@@ -133,7 +147,8 @@ func commaSeparatedIntegers(_ text: String) -> [Int]? {
 /// `body(i)` for every i in `0..<count`, spread over the worker threads in chunks of `grain`, the
 /// results in index order; the first error a chunk meets stops that chunk and is thrown.
 func mapInParallel<T>(_ count: Int, grain: Int, placeholder: T, _ body: (Int) throws(SNNError) -> T) throws(SNNError)
-    -> [T] {
+    -> [T]
+{
     nonisolated(unsafe) var results = [T](repeating: placeholder, count: count)
     nonisolated(unsafe) var failure: SNNError?
     let lock = NSLock()

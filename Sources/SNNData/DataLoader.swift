@@ -27,8 +27,10 @@ public struct DataLoader: Sendable {
     public let augmentation: ImageAugmentation
     public let prefetch: Bool
 
-    public init(_ data: LabeledImages, batchSize: Int, order: Order = .sequential, dropLast: Bool = false,
-                augmentation: ImageAugmentation = ImageAugmentation(), prefetch: Bool = true) {
+    public init(
+        _ data: LabeledImages, batchSize: Int, order: Order = .sequential, dropLast: Bool = false,
+        augmentation: ImageAugmentation = ImageAugmentation(), prefetch: Bool = true
+    ) {
         precondition(batchSize >= 1, "DataLoader: batch size must be ≥ 1, got \(batchSize)")
         self.data = data
         self.batchSize = batchSize

@@ -40,12 +40,15 @@ public struct DataSetSummary: Sendable, Equatable {
         if FileManager.default.fileExists(atPath: train) {
             let (training, test) = try NPZDataset.load(directory: directory)
             let values = training.images.scalars + test.images.scalars
-            return DataSetSummary(directory: directory, layout: .npz,
-                                  classNames: (0..<training.classCount).map(String.init),
-                                  counts: ["train": perClass(training.labels, training.classCount),
-                                           "test": perClass(test.labels, test.classCount)],
-                                  sampleShape: Array(training.images.shape.dropFirst()),
-                                  minimum: values.min() ?? 0, maximum: values.max() ?? 0)
+            return DataSetSummary(
+                directory: directory, layout: .npz,
+                classNames: (0..<training.classCount).map(String.init),
+                counts: [
+                    "train": perClass(training.labels, training.classCount),
+                    "test": perClass(test.labels, test.classCount),
+                ],
+                sampleShape: Array(training.images.shape.dropFirst()),
+                minimum: values.min() ?? 0, maximum: values.max() ?? 0)
         }
         let folders: ClassFolders
         do {
@@ -58,8 +61,9 @@ public struct DataSetSummary: Sendable, Equatable {
         }
         var counts = ["train": folders.train.map(\.count)]
         if let test = folders.test { counts["test"] = test.map(\.count) }
-        var summary = DataSetSummary(directory: directory, layout: .imageFolder, classNames: folders.classNames,
-                                     counts: counts)
+        var summary = DataSetSummary(
+            directory: directory, layout: .imageFolder, classNames: folders.classNames,
+            counts: counts)
         for file in (folders.train + (folders.test ?? [])).joined() {
             let image = try ImageFile.read(file)
             let (c, h, w) = (image.shape[0], image.shape[1], image.shape[2])
@@ -82,8 +86,9 @@ public struct DataSetSummary: Sendable, Equatable {
         var counts = ["train": folders.train.map(\.count)]
         if let test = folders.test { counts["test"] = test.map(\.count) }
         let files = (folders.train + (folders.test ?? [])).flatMap { $0 }
-        return DataSetSummary(directory: directory, layout: .eventFolder, classNames: folders.classNames,
-                              counts: counts, sensor: try EventFolder.sensorSize(of: files, option: nil))
+        return DataSetSummary(
+            directory: directory, layout: .eventFolder, classNames: folders.classNames,
+            counts: counts, sensor: try EventFolder.sensorSize(of: files, option: nil))
     }
 
     static func perClass(_ labels: [Int], _ classes: Int) -> [Int] {
@@ -97,8 +102,10 @@ public struct DataSetSummary: Sendable, Equatable {
 
     /// The JSON form (`snn data inspect DIR --json`).
     public var dictionary: [String: Any] {
-        var d: [String: Any] = ["directory": directory, "layout": layout.rawValue, "classes": classNames,
-                                "counts": counts]
+        var d: [String: Any] = [
+            "directory": directory, "layout": layout.rawValue, "classes": classNames,
+            "counts": counts,
+        ]
         if let minimum, let maximum {
             d["min"] = Double(minimum)
             d["max"] = Double(maximum)
@@ -119,7 +126,9 @@ public struct DataSetSummary: Sendable, Equatable {
         var out = ["\(directory): \(layout.rawValue), \(classNames.count) classes, \(totals) samples"]
         if let heights, let widths {
             let kinds = channels.sorted().map { $0 == 1 ? "grey" : $0 == 3 ? "colour" : "\($0) channels" }
-            let size = heights.count == 1 && widths.count == 1 ? "all \(heights.lowerBound)×\(widths.lowerBound)"
+            let size =
+                heights.count == 1 && widths.count == 1
+                ? "all \(heights.lowerBound)×\(widths.lowerBound)"
                 : "heights \(heights.lowerBound)…\(heights.upperBound), "
                     + "widths \(widths.lowerBound)…\(widths.upperBound) (give --image-size H[,W])"
             out.append("  images: \(kinds.joined(separator: " and ")), \(size) (height×width)")
@@ -127,8 +136,9 @@ public struct DataSetSummary: Sendable, Equatable {
         if let sampleShape { out.append("  sample shape: \(sampleShape)") }
         if let minimum, let maximum { out.append("  values: \(minimum) … \(maximum)") }
         if let sensor {
-            out.append("  frames: \(sensor.width)×\(sensor.height) (width×height: recordings' own sizes, else their "
-                       + "largest coordinates; --sensor-size sizes .bin and .npz)")
+            out.append(
+                "  frames: \(sensor.width)×\(sensor.height) (width×height: recordings' own sizes, else their "
+                    + "largest coordinates; --sensor-size sizes .bin and .npz)")
         }
         if counts["test"] == nil { out.append("  no test folder: train with --validation-fraction F") }
         let width = max(5, classNames.map(\.count).max() ?? 0)

@@ -80,11 +80,14 @@ public enum DatasetName: String, Sendable, CaseIterable {
     /// and kept in `cache` (when given) for the next load with the same parameters and sources.
     /// Image folders are resized to `imageSize` (when given); class folders are split by `validation`
     /// when they have no test folder; event folders take `sensorSize` for recordings without a size.
-    public func load(directory: String?, frames: Int = 1, framing: Framing = .spikingJellyByNumber,
-                     limits: (train: Int?, test: Int?) = (nil, nil), eventSize: Int? = nil, cache: FrameCache? = nil,
-                     imageSize: ImageSize? = nil, validation: ValidationSplit? = nil, sensorSize: SensorSize? = nil)
+    public func load(
+        directory: String?, frames: Int = 1, framing: Framing = .spikingJellyByNumber,
+        limits: (train: Int?, test: Int?) = (nil, nil), eventSize: Int? = nil, cache: FrameCache? = nil,
+        imageSize: ImageSize? = nil, validation: ValidationSplit? = nil, sensorSize: SensorSize? = nil
+    )
         throws(SNNError)
-        -> (train: LabeledImages, test: LabeledImages) {
+        -> (train: LabeledImages, test: LabeledImages)
+    {
         switch self {
         case .digits:
             let url = directory.map { URL(fileURLWithPath: $0) }
@@ -114,39 +117,56 @@ public enum DatasetName: String, Sendable, CaseIterable {
                 throw SNNError(.invalidArgument, "--data-dir is required for \(rawValue)")
             }
             let variant: CIFAR.Variant = self == .cifar10 ? .cifar10 : .cifar100(coarse: false)
-            return (try CIFAR.load(.train, variant: variant, directory: directory), try CIFAR.load(.test, variant: variant, directory: directory))
+            return (
+                try CIFAR.load(.train, variant: variant, directory: directory),
+                try CIFAR.load(.test, variant: variant, directory: directory)
+            )
         case .nmnist, .dvsGesture, .cifar10DVS, .nCaltech101, .shd, .ssc, .eventFolder:
             guard let directory else {
                 throw SNNError(.invalidArgument, "--data-dir is required for \(rawValue)")
             }
             let source = cache == nil ? "" : try FrameCache.fingerprint(directory)
             // Event folders: the files, the split and the frame size come first (the size is part of the key).
-            let plan = self == .eventFolder
+            let plan =
+                self == .eventFolder
                 ? try EventFolder.plan(directory: directory, sensor: sensorSize, validation: validation) : nil
             func split(_ split: Split, _ limit: Int?) throws(SNNError) -> LabeledImages {
                 func build() throws(SNNError) -> LabeledImages {
                     switch self {
                     case .nmnist:
-                        try NMNIST.load(split, directory: directory, frames: frames, framing: framing, size: eventSize, limit: limit)
+                        try NMNIST.load(
+                            split, directory: directory, frames: frames, framing: framing, size: eventSize, limit: limit
+                        )
                     case .dvsGesture:
-                        try DVSGesture.load(split, directory: directory, frames: frames, framing: framing, size: eventSize, limit: limit)
+                        try DVSGesture.load(
+                            split, directory: directory, frames: frames, framing: framing, size: eventSize, limit: limit
+                        )
                     case .cifar10DVS:
-                        try CIFAR10DVS.load(split, directory: directory, frames: frames, framing: framing, size: eventSize, limit: limit)
+                        try CIFAR10DVS.load(
+                            split, directory: directory, frames: frames, framing: framing, size: eventSize, limit: limit
+                        )
                     case .nCaltech101:
-                        try NCaltech101.load(split, directory: directory, frames: frames, framing: framing, size: eventSize, limit: limit)
+                        try NCaltech101.load(
+                            split, directory: directory, frames: frames, framing: framing, size: eventSize, limit: limit
+                        )
                     case .eventFolder:
-                        try EventFolder.load(plan, split, frames: frames, framing: framing, size: eventSize,
-                                             limit: limit)
+                        try EventFolder.load(
+                            plan, split, frames: frames, framing: framing, size: eventSize,
+                            limit: limit)
                     default:
-                        try SpikingSpeech.load(self == .shd ? .shd : .ssc, split, directory: directory, frames: frames, framing: framing,
-                                               limit: limit)
+                        try SpikingSpeech.load(
+                            self == .shd ? .shd : .ssc, split, directory: directory, frames: frames, framing: framing,
+                            limit: limit)
                     }
                 }
                 guard let cache else { return try build() }
-                let key = "v1 \(rawValue) \(split.rawValue) frames=\(frames) framing=\(framing) size=\(eventSize.map(String.init) ?? "-") "
+                let key =
+                    "v1 \(rawValue) \(split.rawValue) frames=\(frames) framing=\(framing) size=\(eventSize.map(String.init) ?? "-") "
                     + "limit=\(limit.map(String.init) ?? "all") source=\(source)"
-                    + (plan.map { " sensor=\($0.sensor) option=\($0.sensorOption?.description ?? "-") "
-                                  + "validation=\(validation.map { "\($0.fraction),\($0.seed)" } ?? "-")" } ?? "")
+                    + (plan.map {
+                        " sensor=\($0.sensor) option=\($0.sensorOption?.description ?? "-") "
+                            + "validation=\(validation.map { "\($0.fraction),\($0.seed)" } ?? "-")"
+                    } ?? "")
                 return try cache.load(key: key, build: build).0
             }
             var (train, test) = (try split(.train, limits.train), try split(.test, limits.test))

@@ -27,8 +27,9 @@ public enum Digits {
         if let bad = labels.values.firstIndex(where: { $0 < 0 || $0 > 9 }) {
             throw SNNError(.corrupt, "label \(labels.values[bad]) outside 0…9", file: labelsPath, offset: 8 + bad)
         }
-        let all = LabeledImages(images: Tensor(shape: [images.shape[0], 1, 8, 8], scalars: images.values.map { $0 / 16 }),
-                                labels: labels.values.map { Int($0) }, classCount: 10)
+        let all = LabeledImages(
+            images: Tensor(shape: [images.shape[0], 1, 8, 8], scalars: images.values.map { $0 / 16 }),
+            labels: labels.values.map { Int($0) }, classCount: 10)
         let indices = (0..<all.count).filter { split == .test ? $0 % 5 == 0 : $0 % 5 != 0 }
         return all.subset(indices)
     }

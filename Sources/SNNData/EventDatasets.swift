@@ -32,16 +32,19 @@ public enum EventFraming {
     /// The events of `s` with `window.lowerBound ≤ t < window.upperBound`.
     public static func slice(_ s: EventStream, _ window: Range<Int64>) -> EventStream {
         let lo = s.t.lowerBound(of: window.lowerBound), hi = s.t.lowerBound(of: window.upperBound)
-        return EventStream(t: Array(s.t[lo..<hi]), x: Array(s.x[lo..<hi]), y: Array(s.y[lo..<hi]), p: Array(s.p[lo..<hi]),
-                           width: s.width, height: s.height)
+        return EventStream(
+            t: Array(s.t[lo..<hi]), x: Array(s.x[lo..<hi]), y: Array(s.y[lo..<hi]), p: Array(s.p[lo..<hi]),
+            width: s.width, height: s.height)
     }
 
     /// Frames `[N, frames, 2, H, W]` of `samples` (H × W: `size` × `size` when given, else the
     /// recordings' sensor size, which must then be the same for all). `decode` reads one recording;
     /// errors name the file.
-    public static func load(_ samples: [EventSample], classCount: Int, frames: Int, framing: Framing, size: Int? = nil,
-                            sensor: (width: Int, height: Int),
-                            decode: @Sendable @escaping (String) throws(SNNError) -> EventStream) throws(SNNError) -> LabeledImages {
+    public static func load(
+        _ samples: [EventSample], classCount: Int, frames: Int, framing: Framing, size: Int? = nil,
+        sensor: (width: Int, height: Int),
+        decode: @Sendable @escaping (String) throws(SNNError) -> EventStream
+    ) throws(SNNError) -> LabeledImages {
         precondition(frames >= 1, "EventFraming.load: frames must be ≥ 1")
         guard framing.fixesFrameCount else {
             throw SNNError(.invalidArgument, "framing \(framing) does not give a fixed number of frames per sample")
@@ -69,7 +72,9 @@ public enum EventFraming {
                     for i in groups[g] {
                         let events = samples[i].window.map { slice(recording, $0) } ?? recording
                         guard events.count > 0 else {
-                            let what = samples[i].window.map { "the window [\($0.lowerBound), \($0.upperBound)) µs" } ?? "the recording"
+                            let what =
+                                samples[i].window.map { "the window [\($0.lowerBound), \($0.upperBound)) µs" }
+                                ?? "the recording"
                             throw SNNError(.corrupt, "\(what) holds no events", file: path)
                         }
                         var f = try framing.frames(events, frames: frames)
@@ -81,7 +86,9 @@ public enum EventFraming {
                     }
                 } catch {
                     lock.lock()
-                    if failure == nil { failure = error.file == nil ? SNNError(error.code, error.message, file: path) : error }
+                    if failure == nil {
+                        failure = error.file == nil ? SNNError(error.code, error.message, file: path) : error
+                    }
                     lock.unlock()
                     return
                 }
@@ -109,7 +116,8 @@ public enum EventFraming {
         return entries.filter { name in
             var isDirectory: ObjCBool = false
             return !name.hasPrefix(".")
-                && FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent(name), isDirectory: &isDirectory)
+                && FileManager.default.fileExists(
+                    atPath: (folder as NSString).appendingPathComponent(name), isDirectory: &isDirectory)
                 && isDirectory.boolValue
         }.sorted()
     }
@@ -146,10 +154,14 @@ public enum DVSGesture {
                 sawHeader = true
                 if line.lowercased().hasPrefix("class") { continue }
             }
-            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard fields.count == 3, let c = Int(fields[0]), let start = Int64(fields[1]), let end = Int64(fields[2]) else {
-                throw SNNError(.corrupt, "expected \"class,startTime_usec,endTime_usec\" (three integers), found \"\(line)\"",
-                               file: file, offset: offset)
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
+            guard fields.count == 3, let c = Int(fields[0]), let start = Int64(fields[1]), let end = Int64(fields[2])
+            else {
+                throw SNNError(
+                    .corrupt, "expected \"class,startTime_usec,endTime_usec\" (three integers), found \"\(line)\"",
+                    file: file, offset: offset)
             }
             guard (1...classCount).contains(c) else {
                 throw SNNError(.corrupt, "class \(c) outside 1…\(classCount)", file: file, offset: offset)
@@ -165,15 +177,21 @@ public enum DVSGesture {
 
     /// The recordings named in `trials_to_train.txt` or `trials_to_test.txt`.
     public static func trials(_ split: Split, directory: String) throws(SNNError) -> [String] {
-        let path = (directory as NSString).appendingPathComponent(split == .train ? "trials_to_train.txt" : "trials_to_test.txt")
+        let path = (directory as NSString).appendingPathComponent(
+            split == .train ? "trials_to_train.txt" : "trials_to_test.txt")
         guard FileManager.default.fileExists(atPath: path) else {
             throw SNNError(.io, "missing the DVS128 Gesture trial list", file: path)
         }
         let bytes = try FileBytes.read(path)
-        guard let text = String(bytes: bytes, encoding: .utf8) else { throw SNNError(.corrupt, "not UTF-8 text", file: path) }
-        let names = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard let text = String(bytes: bytes, encoding: .utf8) else {
+            throw SNNError(.corrupt, "not UTF-8 text", file: path)
+        }
+        let names = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+            !$0.isEmpty
+        }
         for name in names where !name.hasSuffix(".aedat") || name.contains("/") {
-            throw SNNError(.corrupt, "expected a recording name like user01_fluorescent.aedat, found \"\(name)\"", file: path)
+            throw SNNError(
+                .corrupt, "expected a recording name like user01_fluorescent.aedat, found \"\(name)\"", file: path)
         }
         guard !names.isEmpty else { throw SNNError(.corrupt, "the trial list is empty", file: path) }
         return names
@@ -197,11 +215,15 @@ public enum DVSGesture {
 
     /// Loads and frames a split (its first `limit` samples when given). `sensor` is the recordings'
     /// size (128 × 128 for the real set).
-    public static func load(_ split: Split, directory: String, frames: Int, framing: Framing, size: Int? = nil, limit: Int? = nil,
-                            sensor: (width: Int, height: Int) = (DVSGesture.size, DVSGesture.size)) throws(SNNError) -> LabeledImages {
+    public static func load(
+        _ split: Split, directory: String, frames: Int, framing: Framing, size: Int? = nil, limit: Int? = nil,
+        sensor: (width: Int, height: Int) = (DVSGesture.size, DVSGesture.size)
+    ) throws(SNNError) -> LabeledImages {
         var list = try samples(split, directory: directory)
         if let limit, limit < list.count { list.removeLast(list.count - limit) }
-        return try EventFraming.load(list, classCount: classCount, frames: frames, framing: framing, size: size, sensor: sensor) {
+        return try EventFraming.load(
+            list, classCount: classCount, frames: frames, framing: framing, size: size, sensor: sensor
+        ) {
             (path) throws(SNNError) in try AEDAT31.read(path, width: sensor.width, height: sensor.height)
         }
     }
@@ -212,7 +234,9 @@ public enum DVSGesture {
 /// `split_to_train_test_set(0.9, …)`, the first 90 % of each class (files sorted by name) train,
 /// the rest test (9000 / 1000).
 public enum CIFAR10DVS {
-    public static let classNames = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    public static let classNames = [
+        "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+    ]
     public static let size = 128
 
     public static func samples(_ split: Split, directory: String) throws(SNNError) -> [EventSample] {
@@ -220,22 +244,28 @@ public enum CIFAR10DVS {
         for (label, name) in classNames.enumerated() {
             let folder = (directory as NSString).appendingPathComponent(name)
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue
+            else {
                 throw SNNError(.io, "missing the CIFAR10-DVS class folder \(name)", file: directory)
             }
             let files = try EventFraming.listing(folder, suffixes: [".aedat"])
             guard !files.isEmpty else { throw SNNError(.io, "no .aedat recordings", file: folder) }
-            perClass.append(files.map { EventSample(path: (folder as NSString).appendingPathComponent($0), label: label) })
+            perClass.append(
+                files.map { EventSample(path: (folder as NSString).appendingPathComponent($0), label: label) })
         }
         return EventFraming.interleaved(EventFraming.split(perClass, split))
     }
 
-    public static func load(_ split: Split, directory: String, frames: Int, framing: Framing, size: Int? = nil,
-                            limit: Int? = nil) throws(SNNError) -> LabeledImages {
+    public static func load(
+        _ split: Split, directory: String, frames: Int, framing: Framing, size: Int? = nil,
+        limit: Int? = nil
+    ) throws(SNNError) -> LabeledImages {
         var list = try samples(split, directory: directory)
         if let limit, limit < list.count { list.removeLast(list.count - limit) }
-        return try EventFraming.load(list, classCount: classNames.count, frames: frames, framing: framing, size: size,
-                                     sensor: (Self.size, Self.size)) { (path) throws(SNNError) in
+        return try EventFraming.load(
+            list, classCount: classNames.count, frames: frames, framing: framing, size: size,
+            sensor: (Self.size, Self.size)
+        ) { (path) throws(SNNError) in
             try AEDAT20.read(path, orientation: .cifar10DVS)
         }
     }
@@ -259,7 +289,8 @@ public enum NCaltech101 {
     static func root(_ directory: String) -> String {
         let nested = (directory as NSString).appendingPathComponent("Caltech101")
         var isDirectory: ObjCBool = false
-        return FileManager.default.fileExists(atPath: nested, isDirectory: &isDirectory) && isDirectory.boolValue ? nested : directory
+        return FileManager.default.fileExists(atPath: nested, isDirectory: &isDirectory) && isDirectory.boolValue
+            ? nested : directory
     }
 
     public static func samples(_ split: Split, directory: String) throws(SNNError) -> [EventSample] {
@@ -269,7 +300,8 @@ public enum NCaltech101 {
             let folder = (root as NSString).appendingPathComponent(name)
             let files = try EventFraming.listing(folder, suffixes: [".bin"])
             guard !files.isEmpty else { throw SNNError(.io, "no .bin recordings", file: folder) }
-            perClass.append(files.map { EventSample(path: (folder as NSString).appendingPathComponent($0), label: label) })
+            perClass.append(
+                files.map { EventSample(path: (folder as NSString).appendingPathComponent($0), label: label) })
         }
         return EventFraming.interleaved(EventFraming.split(perClass, split))
     }
@@ -288,12 +320,16 @@ public enum NCaltech101 {
         return s
     }
 
-    public static func load(_ split: Split, directory: String, frames: Int, framing: Framing, size: Int? = nil,
-                            limit: Int? = nil) throws(SNNError) -> LabeledImages {
+    public static func load(
+        _ split: Split, directory: String, frames: Int, framing: Framing, size: Int? = nil,
+        limit: Int? = nil
+    ) throws(SNNError) -> LabeledImages {
         let classCount = try classes(directory: directory).count
         var list = try samples(split, directory: directory)
         if let limit, limit < list.count { list.removeLast(list.count - limit) }
-        return try EventFraming.load(list, classCount: classCount, frames: frames, framing: framing, size: size,
-                                     sensor: sensor) { (path) throws(SNNError) in try read(path) }
+        return try EventFraming.load(
+            list, classCount: classCount, frames: frames, framing: framing, size: size,
+            sensor: sensor
+        ) { (path) throws(SNNError) in try read(path) }
     }
 }

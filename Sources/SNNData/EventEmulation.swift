@@ -37,7 +37,9 @@ public struct EventEmulator: Sendable, Equatable {
     }
 
     /// The event stream of one `[H, W]` image with values in [0, 1].
-    public func events(image: UnsafePointer<Float>, imageHeight ih: Int, imageWidth iw: Int, seed: UInt64) -> EventStream {
+    public func events(image: UnsafePointer<Float>, imageHeight ih: Int, imageWidth iw: Int, seed: UInt64)
+        -> EventStream
+    {
         var rng = RandomGenerator(seed: seed)
         let pixels = width * height
         // Log intensity of the image padded with the background on every side far enough that the
@@ -47,7 +49,8 @@ public struct EventEmulator: Sendable, Equatable {
         var padded = [Float](repeating: logFloor, count: (ih + 2 * pad) * pw)
         for y in 0..<ih {
             for x in 0..<iw {
-                padded[(y + pad) * pw + x + pad] = log(intensityFloor + (1 - intensityFloor) * min(max(image[y * iw + x], 0), 1))
+                padded[(y + pad) * pw + x + pad] = log(
+                    intensityFloor + (1 - intensityFloor) * min(max(image[y * iw + x], 0), 1))
             }
         }
         func sample(_ ox: Float, _ oy: Float, into out: inout [Float]) {
@@ -148,19 +151,23 @@ public struct EventEmulator: Sendable, Equatable {
     /// `Train/<label>/<index>.bin` or `Test/<label>/<index>.bin`. Returns the number of events written.
     /// Files are written to a temporary name and renamed, so an interrupted run leaves no partial file.
     @discardableResult
-    public func writeNMNIST(_ data: LabeledImages, split: Split, directory: String, seed: UInt64,
-                            progress: ((Int) -> Void)? = nil) throws(SNNError) -> Int {
+    public func writeNMNIST(
+        _ data: LabeledImages, split: Split, directory: String, seed: UInt64,
+        progress: ((Int) -> Void)? = nil
+    ) throws(SNNError) -> Int {
         precondition(data.images.rank == 4 && data.images.shape[1] == 1, "writeNMNIST: images must be [N, 1, H, W]")
         let n = data.count, ih = data.images.shape[2], iw = data.images.shape[3]
         let folder = (directory as NSString).appendingPathComponent(split == .train ? "Train" : "Test")
         do {
             for c in Set(data.labels) {
-                try FileManager.default.createDirectory(atPath: (folder as NSString).appendingPathComponent(String(c)),
-                                                        withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(
+                    atPath: (folder as NSString).appendingPathComponent(String(c)),
+                    withIntermediateDirectories: true)
             }
         } catch {
-            throw SNNError(.io, "cannot create the N-MNIST folders", file: folder,
-                           underlying: SNNError.reason(of: error))
+            throw SNNError(
+                .io, "cannot create the N-MNIST folders", file: folder,
+                underlying: SNNError.reason(of: error))
         }
         let lock = NSLock()
         nonisolated(unsafe) var failure: SNNError?
@@ -170,8 +177,9 @@ public struct EventEmulator: Sendable, Equatable {
         Parallelism.forEachChunk(n, grain: 64) { range in
             var local = 0
             for i in range {
-                let events = self.events(image: pixels + i * ih * iw, imageHeight: ih, imageWidth: iw,
-                                         seed: seed ^ splitSalt ^ (UInt64(i) &* 0x9E37_79B9_7F4A_7C15))  // fixed: the files depend on it
+                let events = self.events(
+                    image: pixels + i * ih * iw, imageHeight: ih, imageWidth: iw,
+                    seed: seed ^ splitSalt ^ (UInt64(i) &* 0x9E37_79B9_7F4A_7C15))  // fixed: the files depend on it
                 let path = (folder as NSString).appendingPathComponent("\(data.labels[i])/\(i).bin")
                 do throws(SNNError) {
                     // Temporary file + rename (no fsync per sample: 70,000 of them would dominate).

@@ -21,12 +21,15 @@ public enum EventFileFormat: String, Sendable, CaseIterable {
     /// - Throws: `.unsupported` for another AEDAT version or an unknown format, at offset 0.
     public static func detect(_ bytes: some Collection<UInt8>, path: String) throws(SNNError) -> EventFileFormat {
         if bytes.starts(with: Array("#!AER-DAT3.1".utf8)) { return .aedat31 }
-        if bytes.starts(with: Array("#!AER-DAT2.0".utf8)) || (path.hasSuffix(".aedat") && bytes.first != UInt8(ascii: "#")) {
+        if bytes.starts(with: Array("#!AER-DAT2.0".utf8))
+            || (path.hasSuffix(".aedat") && bytes.first != UInt8(ascii: "#"))
+        {
             return .aedat20
         }
         if bytes.starts(with: AEDAT40.magic) { return .aedat40 }
         if bytes.starts(with: Array("#!AER-DAT".utf8)) {
-            throw SNNError(.unsupported, "this AEDAT version is not read (AEDAT 2.0, 3.1 and 4.0 are)", file: path, offset: 0)
+            throw SNNError(
+                .unsupported, "this AEDAT version is not read (AEDAT 2.0, 3.1 and 4.0 are)", file: path, offset: 0)
         }
         if path.hasSuffix(".bin") { return .nmnistBinary }
         throw SNNError(.unsupported, "unknown event file format (expected \(summary))", file: path, offset: 0)
@@ -36,7 +39,8 @@ public enum EventFileFormat: String, Sendable, CaseIterable {
     /// sensor's for the formats that do not record it (AEDAT 3.1 without a known camera, `.bin`);
     /// AEDAT 2.0 and 4.0 give their own.
     public static func read(_ path: String, width: Int? = nil, height: Int? = nil)
-        throws(SNNError) -> (format: EventFileFormat, events: EventStream) {
+        throws(SNNError) -> (format: EventFileFormat, events: EventStream)
+    {
         let bytes = try FileBytes.read(path)
         let format = try detect(bytes, path: path)
         switch format {

@@ -49,16 +49,19 @@ public enum EventFolder {
 
     /// Lists `directory`'s recordings, splits them and finds the frame size.
     public static func plan(directory: String, sensor option: SensorSize?, validation: ValidationSplit?)
-        throws(SNNError) -> Plan {
+        throws(SNNError) -> Plan
+    {
         let folders = try ClassFolders(directory: directory, suffixes: suffixes, kind: "event recordings")
         let (train, test) = try folders.split(validation: validation)
         func samples(_ files: [[String]]) -> [EventSample] {
-            EventFraming.interleaved(files.enumerated().map { label, paths in
-                paths.map { EventSample(path: $0, label: label) }
-            })
+            EventFraming.interleaved(
+                files.enumerated().map { label, paths in
+                    paths.map { EventSample(path: $0, label: label) }
+                })
         }
-        return Plan(classNames: folders.classNames, train: samples(train), test: samples(test),
-                    sensor: try sensorSize(of: (train + test).flatMap { $0 }, option: option), sensorOption: option)
+        return Plan(
+            classNames: folders.classNames, train: samples(train), test: samples(test),
+            sensor: try sensorSize(of: (train + test).flatMap { $0 }, option: option), sensorOption: option)
     }
 
     /// The frame size of `files`: the largest width and height over their recordings (each decoded
@@ -75,13 +78,16 @@ public enum EventFolder {
     ///
     /// - Precondition: `plan` is not nil (it is optional for the caller's one code path of all event sets).
     public static func load(_ plan: Plan?, _ split: Split, frames: Int, framing: Framing, size: Int?, limit: Int?)
-        throws(SNNError) -> LabeledImages {
+        throws(SNNError) -> LabeledImages
+    {
         guard let plan else { preconditionFailure("EventFolder.load: an event folder is planned before it is framed") }
         var samples = split == .train ? plan.train : plan.test
         if let limit, limit < samples.count { samples.removeLast(samples.count - limit) }
         let option = plan.sensorOption
-        var data = try EventFraming.load(samples, classCount: plan.classNames.count, frames: frames, framing: framing,
-                                         size: size, sensor: (plan.sensor.width, plan.sensor.height)) {
+        var data = try EventFraming.load(
+            samples, classCount: plan.classNames.count, frames: frames, framing: framing,
+            size: size, sensor: (plan.sensor.width, plan.sensor.height)
+        ) {
             (path) throws(SNNError) in try read(path, sensor: option)
         }
         data.classNames = plan.classNames
@@ -103,7 +109,8 @@ public enum EventFolder {
 
     /// Events from npz arrays `x`, `y`, `t`, `p` (1-D, one length, integers; `t` may be float).
     static func decodeNPZ(_ arrays: [String: NumPy.StoredArray], file: String, sensor: SensorSize?)
-        throws(SNNError) -> EventStream {
+        throws(SNNError) -> EventStream
+    {
         func bad(_ message: String) -> SNNError { SNNError(.mismatch, message, file: file) }
         var columns: [String: [Float]] = [:]
         for name in ["x", "y", "t", "p"] {
@@ -118,13 +125,15 @@ public enum EventFolder {
         let x = columns["x", default: []], y = columns["y", default: []], t = columns["t", default: []]
         let p = columns["p", default: []]
         guard y.count == x.count && t.count == x.count && p.count == x.count else {
-            throw bad("x, y, t and p hold \(x.count), \(y.count), \(t.count) and \(p.count) events: one length is "
-                      + "expected")
+            throw bad(
+                "x, y, t and p hold \(x.count), \(y.count), \(t.count) and \(p.count) events: one length is "
+                    + "expected")
         }
         // Values pass through float32 (NumPy's reader): exact integers only below 2²⁴.
         if let i = t.firstIndex(where: { !($0.magnitude < 0x1p24) }) {
-            throw bad("t[\(i)] = \(t[i]) µs: times are kept exactly only below 2²⁴ µs (16.8 s); store them relative "
-                      + "to the recording's first event")
+            throw bad(
+                "t[\(i)] = \(t[i]) µs: times are kept exactly only below 2²⁴ µs (16.8 s); store them relative "
+                    + "to the recording's first event")
         }
         let limit = Float(1 << 16)
         guard (x.max() ?? 0) < limit && (y.max() ?? 0) < limit else {
@@ -139,7 +148,8 @@ public enum EventFolder {
                 throw bad("t decreases at event \(i): events must be in time order")
             }
         }
-        return EventStream(t: t.map { Int64($0) }, x: x.map { UInt16($0) }, y: y.map { UInt16($0) },
-                           p: p.map { $0 > 0 ? 1 : 0 }, width: width, height: height)
+        return EventStream(
+            t: t.map { Int64($0) }, x: x.map { UInt16($0) }, y: y.map { UInt16($0) },
+            p: p.map { $0 > 0 ? 1 : 0 }, width: width, height: height)
     }
 }

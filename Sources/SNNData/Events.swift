@@ -13,7 +13,8 @@ public struct EventStream: Sendable, Equatable {
     public var height: Int
 
     public init(t: [Int64] = [], x: [UInt16] = [], y: [UInt16] = [], p: [UInt8] = [], width: Int, height: Int) {
-        precondition(t.count == x.count && x.count == y.count && y.count == p.count, "EventStream: arrays of unequal length")
+        precondition(
+            t.count == x.count && x.count == y.count && y.count == p.count, "EventStream: arrays of unequal length")
         self.t = t
         self.x = x
         self.y = y
@@ -47,10 +48,13 @@ public struct EventStream: Sendable, Equatable {
 public enum NMNISTBinary {
     /// Decodes `bytes`; `file` names it in errors. Coordinates must fit `width` × `height` when given.
     /// Timestamp-overflow markers (y = 240) add 2¹³ µs to every later event and are dropped.
-    public static func decode(_ bytes: [UInt8], file: String, width: Int? = nil, height: Int? = nil) throws(SNNError) -> EventStream {
+    public static func decode(_ bytes: [UInt8], file: String, width: Int? = nil, height: Int? = nil) throws(SNNError)
+        -> EventStream
+    {
         guard bytes.count % 5 == 0 else {
-            throw SNNError(.corrupt, "truncated N-MNIST event file: \(bytes.count) bytes is not a whole number of 5-byte events",
-                           file: file, offset: bytes.count - bytes.count % 5)
+            throw SNNError(
+                .corrupt, "truncated N-MNIST event file: \(bytes.count) bytes is not a whole number of 5-byte events",
+                file: file, offset: bytes.count - bytes.count % 5)
         }
         var events = EventStream(width: width ?? 0, height: height ?? 0)
         events.reserve(bytes.count / 5)
@@ -69,10 +73,12 @@ public enum NMNISTBinary {
                     throw SNNError(.corrupt, "event x = \(x) outside the sensor width \(width)", file: file, offset: i)
                 }
                 if let height, y >= height {
-                    throw SNNError(.corrupt, "event y = \(y) outside the sensor height \(height)", file: file, offset: i)
+                    throw SNNError(
+                        .corrupt, "event y = \(y) outside the sensor height \(height)", file: file, offset: i)
                 }
                 if ts < last {
-                    throw SNNError(.corrupt, "timestamp \(ts) µs goes back in time (previous \(last) µs)", file: file, offset: i)
+                    throw SNNError(
+                        .corrupt, "timestamp \(ts) µs goes back in time (previous \(last) µs)", file: file, offset: i)
                 }
                 last = ts
                 maxX = max(maxX, x)
@@ -100,7 +106,9 @@ public enum NMNISTBinary {
         for i in 0..<events.count {
             let x = Int(events.x[i]), y = Int(events.y[i])
             guard x < 256, y < 256, y != 240 else {
-                throw SNNError(.invalidArgument, "event \(i) at (\(x), \(y)) cannot be written in the N-MNIST encoding (x, y < 256, y ≠ 240)")
+                throw SNNError(
+                    .invalidArgument,
+                    "event \(i) at (\(x), \(y)) cannot be written in the N-MNIST encoding (x, y < 256, y ≠ 240)")
             }
             guard events.t[i] >= overflow else {
                 throw SNNError(.invalidArgument, "event \(i): timestamps must be sorted and ≥ 0")
@@ -110,7 +118,10 @@ public enum NMNISTBinary {
                 out += [0, 240, 0, 0, 0]
             }
             let ts = Int(events.t[i] - overflow)
-            out += [UInt8(x), UInt8(y), UInt8((Int(events.p[i] & 1) << 7) | (ts >> 16)), UInt8((ts >> 8) & 0xFF), UInt8(ts & 0xFF)]
+            out += [
+                UInt8(x), UInt8(y), UInt8((Int(events.p[i] & 1) << 7) | (ts >> 16)), UInt8((ts >> 8) & 0xFF),
+                UInt8(ts & 0xFF),
+            ]
         }
         return out
     }
@@ -152,12 +163,17 @@ public enum AEDAT31 {
             // "#Source <id>: <name>" (cAER writes one per event source).
             if line.hasPrefix("#Source "), let colon = line.firstIndex(of: ":") {
                 let name = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-                if let size = EventSensor.size(named: name) { named.append((name, size.width, size.height)) } else { unknown = true }
+                if let size = EventSensor.size(named: name) {
+                    named.append((name, size.width, size.height))
+                } else {
+                    unknown = true
+                }
             }
         }
         guard ended else { throw SNNError(.corrupt, "missing \"#!END-HEADER\"", file: file, offset: i) }
         // One size for the whole stream: sources of different or unknown sizes leave it to the fallbacks.
-        let agreed = !unknown && named.dropFirst().allSatisfy { $0.width == named[0].width && $0.height == named[0].height }
+        let agreed =
+            !unknown && named.dropFirst().allSatisfy { $0.width == named[0].width && $0.height == named[0].height }
         return Header(end: i, sensor: agreed ? named.first : nil)
     }
 
@@ -171,8 +187,11 @@ public enum AEDAT31 {
             self.width = width ?? header.sensor?.width
             self.height = height ?? header.sensor?.height
             func source(given: Bool, value: Int?) -> String {
-                given ? "given" : value == nil ? "none: the largest coordinate + 1"
-                    : "the header's #Source camera \(header.sensor?.name ?? "")"
+                given
+                    ? "given"
+                    : value == nil
+                        ? "none: the largest coordinate + 1"
+                        : "the header's #Source camera \(header.sensor?.name ?? "")"
             }
             let w = source(given: width != nil, value: self.width), h = source(given: height != nil, value: self.height)
             origin = w == h ? (w == "given" ? "the width and height given" : w) : "width \(w), height \(h)"
@@ -187,7 +206,9 @@ public enum AEDAT31 {
 
     /// Decodes `bytes`; `file` names it in errors. `width` and `height` override the size of the
     /// header's camera; with neither, the largest coordinate + 1.
-    public static func decode(_ bytes: [UInt8], file: String, width: Int? = nil, height: Int? = nil) throws(SNNError) -> EventStream {
+    public static func decode(_ bytes: [UInt8], file: String, width: Int? = nil, height: Int? = nil) throws(SNNError)
+        -> EventStream
+    {
         let header = try header(bytes, file: file)
         let bounds = Bounds(width: width, height: height, header: header)
         let i = header.end
@@ -201,8 +222,9 @@ public enum AEDAT31 {
                 ys = [UInt16](unsafeUninitializedCapacity: capacity) { yb, yCount in
                     ps = [UInt8](unsafeUninitializedCapacity: capacity) { pb, pCount in
                         do throws(SNNError) {
-                            pCount = try decodePackets(bytes, from: start, file: file, bounds: bounds,
-                                                       t: tb.baseAddress!, x: xb.baseAddress!, y: yb.baseAddress!, p: pb.baseAddress!)
+                            pCount = try decodePackets(
+                                bytes, from: start, file: file, bounds: bounds,
+                                t: tb.baseAddress!, x: xb.baseAddress!, y: yb.baseAddress!, p: pb.baseAddress!)
                         } catch {
                             failure = error
                             pCount = 0
@@ -215,14 +237,17 @@ public enum AEDAT31 {
             }
         }
         if let failure { throw failure }
-        return EventStream(t: ts, x: xs, y: ys, p: ps, width: bounds.width ?? (xs.max().map { Int($0) + 1 } ?? 0),
-                           height: bounds.height ?? (ys.max().map { Int($0) + 1 } ?? 0))
+        return EventStream(
+            t: ts, x: xs, y: ys, p: ps, width: bounds.width ?? (xs.max().map { Int($0) + 1 } ?? 0),
+            height: bounds.height ?? (ys.max().map { Int($0) + 1 } ?? 0))
     }
 
     /// The packets from byte `i` on, written to t/x/y/p (room for (count − i)/8 events); returns the count.
-    static func decodePackets(_ bytes: [UInt8], from start: Int, file: String, bounds: Bounds,
-                              t ts: UnsafeMutablePointer<Int64>, x xs: UnsafeMutablePointer<UInt16>,
-                              y ys: UnsafeMutablePointer<UInt16>, p ps: UnsafeMutablePointer<UInt8>) throws(SNNError) -> Int {
+    static func decodePackets(
+        _ bytes: [UInt8], from start: Int, file: String, bounds: Bounds,
+        t ts: UnsafeMutablePointer<Int64>, x xs: UnsafeMutablePointer<UInt16>,
+        y ys: UnsafeMutablePointer<UInt16>, p ps: UnsafeMutablePointer<UInt8>
+    ) throws(SNNError) -> Int {
         var n = 0
         try forEachEvent(bytes, from: start, file: file, bounds: bounds) { t, x, y, p in
             ts[n] = t
@@ -237,65 +262,87 @@ public enum AEDAT31 {
     /// Calls `body(t, x, y, p)` for every valid polarity event of the packets from byte `start` on,
     /// checking each packet and event as ``decode(_:file:width:height:)`` does.
     @inline(__always)
-    static func forEachEvent(_ bytes: [UInt8], from start: Int, file: String, bounds: Bounds,
-                             _ body: (Int64, Int, Int, UInt8) -> Void) throws(SNNError) {
+    static func forEachEvent(
+        _ bytes: [UInt8], from start: Int, file: String, bounds: Bounds,
+        _ body: (Int64, Int, Int, UInt8) -> Void
+    ) throws(SNNError) {
         let (width, height) = bounds.limits
         var i = start
         var failure: SNNError?
         bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-          do throws(SNNError) {
-            let base = raw.baseAddress!
-            @inline(__always) func int32(_ o: Int) -> Int { Int(Int32(littleEndian: base.loadUnaligned(fromByteOffset: o, as: Int32.self))) }
-            var last: Int64 = .min
-            while i < raw.count {
-                guard raw.count - i >= 28 else {
-                    throw SNNError(.corrupt, "truncated packet header (\(raw.count - i) of 28 bytes)", file: file, offset: i)
+            do throws(SNNError) {
+                let base = raw.baseAddress!
+                @inline(__always) func int32(_ o: Int) -> Int {
+                    Int(Int32(littleEndian: base.loadUnaligned(fromByteOffset: o, as: Int32.self)))
                 }
-                let type = Int(Int16(littleEndian: base.loadUnaligned(fromByteOffset: i, as: Int16.self)))
-                let size = int32(i + 4), overflow = int32(i + 12), capacity = int32(i + 16), number = int32(i + 20)
-                guard size > 0, capacity >= 0, number >= 0, number <= capacity, overflow >= 0 else {
-                    throw SNNError(.corrupt, "invalid packet header (event size \(size), capacity \(capacity), number \(number))", file: file, offset: i)
-                }
-                let payload = i + 28
-                let (length, bad) = capacity.multipliedReportingOverflow(by: size)
-                guard !bad, length <= raw.count - payload else {
-                    throw SNNError(.corrupt, "packet payload of \(capacity) × \(size) bytes runs past the end of the file", file: file, offset: i)
-                }
-                if type == 1 {
-                    guard size == 8 else { throw SNNError(.corrupt, "polarity packet with event size \(size), expected 8", file: file, offset: i + 4) }
-                    let high = Int64(overflow) << 31
-                    for k in 0..<number {
-                        let o = payload + k * 8
-                        let data = UInt32(littleEndian: base.loadUnaligned(fromByteOffset: o, as: UInt32.self))
-                        guard data & 1 == 1 else { continue }
-                        let stamp = UInt32(littleEndian: base.loadUnaligned(fromByteOffset: o + 4, as: UInt32.self))
-                        let x = Int(data >> 17) & 0x7FFF, y = Int(data >> 2) & 0x7FFF
-                        guard x < width, y < height else {
-                            throw SNNError(.corrupt, "event at (\(x), \(y)) outside the \(bounds.size) sensor (size from \(bounds.origin))",
-                                           file: file, offset: o)
-                        }
-                        let t = high | Int64(stamp)
-                        guard t >= last else {
-                            throw SNNError(.corrupt, "timestamp \(t) µs goes back in time (previous \(last) µs)", file: file, offset: o + 4)
-                        }
-                        last = t
-                        body(t, x, y, UInt8((data >> 1) & 1))
+                var last: Int64 = .min
+                while i < raw.count {
+                    guard raw.count - i >= 28 else {
+                        throw SNNError(
+                            .corrupt, "truncated packet header (\(raw.count - i) of 28 bytes)", file: file, offset: i)
                     }
+                    let type = Int(Int16(littleEndian: base.loadUnaligned(fromByteOffset: i, as: Int16.self)))
+                    let size = int32(i + 4), overflow = int32(i + 12), capacity = int32(i + 16), number = int32(i + 20)
+                    guard size > 0, capacity >= 0, number >= 0, number <= capacity, overflow >= 0 else {
+                        throw SNNError(
+                            .corrupt,
+                            "invalid packet header (event size \(size), capacity \(capacity), number \(number))",
+                            file: file, offset: i)
+                    }
+                    let payload = i + 28
+                    let (length, bad) = capacity.multipliedReportingOverflow(by: size)
+                    guard !bad, length <= raw.count - payload else {
+                        throw SNNError(
+                            .corrupt, "packet payload of \(capacity) × \(size) bytes runs past the end of the file",
+                            file: file, offset: i)
+                    }
+                    if type == 1 {
+                        guard size == 8 else {
+                            throw SNNError(
+                                .corrupt, "polarity packet with event size \(size), expected 8", file: file,
+                                offset: i + 4)
+                        }
+                        let high = Int64(overflow) << 31
+                        for k in 0..<number {
+                            let o = payload + k * 8
+                            let data = UInt32(littleEndian: base.loadUnaligned(fromByteOffset: o, as: UInt32.self))
+                            guard data & 1 == 1 else { continue }
+                            let stamp = UInt32(littleEndian: base.loadUnaligned(fromByteOffset: o + 4, as: UInt32.self))
+                            let x = Int(data >> 17) & 0x7FFF, y = Int(data >> 2) & 0x7FFF
+                            guard x < width, y < height else {
+                                throw SNNError(
+                                    .corrupt,
+                                    "event at (\(x), \(y)) outside the \(bounds.size) sensor (size from \(bounds.origin))",
+                                    file: file, offset: o)
+                            }
+                            let t = high | Int64(stamp)
+                            guard t >= last else {
+                                throw SNNError(
+                                    .corrupt, "timestamp \(t) µs goes back in time (previous \(last) µs)", file: file,
+                                    offset: o + 4)
+                            }
+                            last = t
+                            body(t, x, y, UInt8((data >> 1) & 1))
+                        }
+                    }
+                    i = payload + length
                 }
-                i = payload + length
-            }
-          } catch { failure = error }
+            } catch { failure = error }
         }
         if let failure { throw failure }
     }
 
     /// Decodes and frames in two passes over the packets without materialising the event stream
     /// (the same frames as `framing.frames(decode(...), frames:)`).
-    public static func frames(_ bytes: [UInt8], file: String, width: Int? = nil, height: Int? = nil, frames: Int,
-                              framing: Framing) throws(SNNError) -> Tensor {
+    public static func frames(
+        _ bytes: [UInt8], file: String, width: Int? = nil, height: Int? = nil, frames: Int,
+        framing: Framing
+    ) throws(SNNError) -> Tensor {
         precondition(frames >= 1, "AEDAT31.frames: frames must be ≥ 1")
         guard framing.fixesFrameCount else {
-            do { return try framing.frames(try decode(bytes, file: file, width: width, height: height), frames: frames) } catch {
+            do {
+                return try framing.frames(try decode(bytes, file: file, width: width, height: height), frames: frames)
+            } catch {
                 throw error.file == nil ? SNNError(error.code, error.message, file: file) : error
             }
         }
@@ -337,7 +384,9 @@ public enum AEDAT31 {
             index += 1
         }
         if framing == .spikingJellyByTime, let empty = counts.firstIndex(of: 0) {
-            throw SNNError(.invalidArgument, "split by time: frame \(empty) of \(frames) has no events (window \(window) µs)", file: file)
+            throw SNNError(
+                .invalidArgument, "split by time: frame \(empty) of \(frames) has no events (window \(window) µs)",
+                file: file)
         }
         return result
     }
@@ -394,7 +443,9 @@ public enum Framing: Sendable, Equatable, Hashable, CustomStringConvertible {
         }
     }
 
-    public static let names = ["sj-number", "sj-time", "tonic-time-bins", "tonic-time-window:MICROSECONDS", "tonic-event-count:N"]
+    public static let names = [
+        "sj-number", "sj-time", "tonic-time-bins", "tonic-time-window:MICROSECONDS", "tonic-event-count:N",
+    ]
 
     /// Whether the number of frames is the one asked for (otherwise it follows from the recording).
     public var fixesFrameCount: Bool {
@@ -443,7 +494,9 @@ public enum Framing: Sendable, Equatable, Hashable, CustomStringConvertible {
                     // SpikingJelly indexes the first event of every window (an empty one raises), then
                     // extends the last frame to the end.
                     if stop == start {
-                        throw SNNError(.invalidArgument, "split by time: frame \(i) of \(frames) has no events (window \(window) µs)")
+                        throw SNNError(
+                            .invalidArgument,
+                            "split by time: frame \(i) of \(frames) has no events (window \(window) µs)")
                     }
                     if i == frames - 1 { stop = n }
                 }
@@ -466,8 +519,9 @@ public enum Framing: Sendable, Equatable, Hashable, CustomStringConvertible {
     /// allocation sized by it would otherwise abort the process instead of naming the file.
     static func requireMemory(forFrames shape: [Int], file: String?) throws(SNNError) {
         guard let bytes = MemoryEstimate.checkedProduct(shape + [MemoryLayout<Float>.size]) else {
-            throw SNNError(.invalidArgument, "frames \(shape) of float32 would take more bytes than a 64-bit size can count",
-                           file: file)
+            throw SNNError(
+                .invalidArgument, "frames \(shape) of float32 would take more bytes than a 64-bit size can count",
+                file: file)
         }
         // Per-sample framing calls this for every sample: ask the system for its memory only for
         // sizes where the answer can matter.
@@ -518,8 +572,9 @@ public struct EventAugmentation: Sendable, Equatable {
     public var maxTimeShift: Int64 = 0
 
     public init(dropProbability: Float = 0, maxSpatialShift: Int = 0, maxTimeShift: Int64 = 0) {
-        precondition(dropProbability >= 0 && dropProbability < 1 && maxSpatialShift >= 0 && maxTimeShift >= 0,
-                     "EventAugmentation: invalid settings")
+        precondition(
+            dropProbability >= 0 && dropProbability < 1 && maxSpatialShift >= 0 && maxTimeShift >= 0,
+            "EventAugmentation: invalid settings")
         self.dropProbability = dropProbability
         self.maxSpatialShift = maxSpatialShift
         self.maxTimeShift = maxTimeShift

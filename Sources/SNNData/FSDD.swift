@@ -17,8 +17,9 @@ public enum FSDD {
     public static func load(_ split: Split, directory: String, frames: Int = 32) throws(SNNError) -> LabeledImages {
         let base = (directory as NSString).appendingPathComponent("fsdd-mfcc13")
         let paths = Files(features: base + ".f32", lengths: base + ".len.u32", labels: base + ".labels.u8")
-        return try decode(features: try FileBytes.read(paths.features), lengths: try FileBytes.read(paths.lengths),
-                          labels: try FileBytes.read(paths.labels), split: split, frames: frames, files: paths)
+        return try decode(
+            features: try FileBytes.read(paths.features), lengths: try FileBytes.read(paths.lengths),
+            labels: try FileBytes.read(paths.labels), split: split, frames: frames, files: paths)
     }
 
     /// The names of the three files, for errors.
@@ -39,37 +40,50 @@ public enum FSDD {
 
     /// Decodes the contents of the three files (see the type's comment) into one split; `files`
     /// names them in errors.
-    public static func decode(features: [UInt8], lengths lengthBytes: [UInt8], labels: [UInt8], split: Split,
-                              frames: Int, files: Files) throws(SNNError) -> LabeledImages {
+    public static func decode(
+        features: [UInt8], lengths lengthBytes: [UInt8], labels: [UInt8], split: Split,
+        frames: Int, files: Files
+    ) throws(SNNError) -> LabeledImages {
         precondition(frames >= 1, "FSDD.decode: frames must be ≥ 1")
         let featurePath = files.features, lengthPath = files.lengths, labelPath = files.labels
         guard lengthBytes.count % 4 == 0 else {
-            throw SNNError(.corrupt, "length file of \(lengthBytes.count) bytes is not a whole number of uint32", file: lengthPath,
-                           offset: lengthBytes.count - lengthBytes.count % 4)
+            throw SNNError(
+                .corrupt, "length file of \(lengthBytes.count) bytes is not a whole number of uint32", file: lengthPath,
+                offset: lengthBytes.count - lengthBytes.count % 4)
         }
         let count = lengthBytes.count / 4
         guard labels.count == count else {
-            throw SNNError(.mismatch, "\(labels.count) labels for \(count) sequences", file: labelPath, offset: min(labels.count, count))
+            throw SNNError(
+                .mismatch, "\(labels.count) labels for \(count) sequences", file: labelPath,
+                offset: min(labels.count, count))
         }
         var lengths: [Int] = []
         var total = 0
         for i in 0..<count {
             let o = 4 * i
-            let n = Int(UInt32(lengthBytes[o]) | UInt32(lengthBytes[o + 1]) << 8 | UInt32(lengthBytes[o + 2]) << 16 | UInt32(lengthBytes[o + 3]) << 24)
-            guard n >= 1 && n <= 100_000 else { throw SNNError(.corrupt, "sequence \(i) has \(n) frames", file: lengthPath, offset: o) }
+            let n = Int(
+                UInt32(lengthBytes[o]) | UInt32(lengthBytes[o + 1]) << 8 | UInt32(lengthBytes[o + 2]) << 16 | UInt32(
+                    lengthBytes[o + 3]) << 24)
+            guard n >= 1 && n <= 100_000 else {
+                throw SNNError(.corrupt, "sequence \(i) has \(n) frames", file: lengthPath, offset: o)
+            }
             lengths.append(n)
             total += n
         }
         guard features.count == total * coefficients * 4 else {
-            throw SNNError(.corrupt, "feature file holds \(features.count) bytes; the lengths need \(total * coefficients * 4)",
-                           file: featurePath, offset: min(features.count, total * coefficients * 4))
+            throw SNNError(
+                .corrupt, "feature file holds \(features.count) bytes; the lengths need \(total * coefficients * 4)",
+                file: featurePath, offset: min(features.count, total * coefficients * 4))
         }
         if let bad = labels.firstIndex(where: { $0 > 9 }) {
             throw SNNError(.corrupt, "label \(labels[bad]) outside 0…9", file: labelPath, offset: bad)
         }
         var values = [Float](repeating: 0, count: total * coefficients)
         features.withUnsafeBytes { raw in
-            for i in 0..<values.count { values[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+            for i in 0..<values.count {
+                values[i] = Float(
+                    bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+            }
         }
         if let bad = values.firstIndex(where: { !$0.isFinite }) {
             throw SNNError(.corrupt, "non-finite coefficient", file: featurePath, offset: 4 * bad)
@@ -81,8 +95,10 @@ public enum FSDD {
         let training = (0..<count).filter { $0 % 5 != 0 }
         let trainFrames = Double(training.reduce(0) { $0 + lengths[$1] })
         guard trainFrames > 0 else {
-            throw SNNError(.corrupt, "\(count) sequences and none for training (sequence i is a test one when "
-                           + "i % 5 == 0)", file: lengthPath, offset: lengthBytes.count)
+            throw SNNError(
+                .corrupt,
+                "\(count) sequences and none for training (sequence i is a test one when "
+                    + "i % 5 == 0)", file: lengthPath, offset: lengthBytes.count)
         }
         // Two passes (mean, then squared deviations): the one-pass E[v²] − E[v]² can come out negative
         // from rounding and make σ NaN.
@@ -108,14 +124,17 @@ public enum FSDD {
                     // A finite coefficient so far from the training ones (beyond Float's range in σ)
                     // is damage, not a value to train on.
                     guard z.isFinite else {
-                        throw SNNError(.corrupt, "coefficient \(values[at]) lies \(z) training standard deviations "
-                                       + "from the training mean \(mu[c])", file: featurePath, offset: 4 * at)
+                        throw SNNError(
+                            .corrupt,
+                            "coefficient \(values[at]) lies \(z) training standard deviations "
+                                + "from the training mean \(mu[c])", file: featurePath, offset: 4 * at)
                     }
                     out[(k * frames + f) * coefficients + c] = z
                 }
             }
         }
-        return LabeledImages(images: Tensor(shape: [indices.count, 1, frames, coefficients], scalars: out),
-                             labels: indices.map { Int(labels[$0]) }, classCount: 10)
+        return LabeledImages(
+            images: Tensor(shape: [indices.count, 1, frames, coefficients], scalars: out),
+            labels: indices.map { Int(labels[$0]) }, classCount: 10)
     }
 }

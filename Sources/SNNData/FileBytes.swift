@@ -13,7 +13,9 @@ public enum FileBytes {
         }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw SNNError(.io, "cannot stat the file", file: path, underlying: String(cString: strerror(errno))) }
+        guard fstat(fd, &info) == 0 else {
+            throw SNNError(.io, "cannot stat the file", file: path, underlying: String(cString: strerror(errno)))
+        }
         if (info.st_mode & S_IFMT) == S_IFDIR { throw SNNError(.io, "is a directory, not a file", file: path) }
         // Read straight into the array (no intermediate Data); keep reading if the file grows or
         // the size was unknown (pipes, /proc).
@@ -28,7 +30,10 @@ public enum FileBytes {
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let got = chunk.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress!, $0.count) }
-            if got < 0 { throw SNNError(.io, "read failed", file: path, offset: bytes.count, underlying: String(cString: strerror(errno))) }
+            if got < 0 {
+                throw SNNError(
+                    .io, "read failed", file: path, offset: bytes.count, underlying: String(cString: strerror(errno)))
+            }
             if got == 0 { break }
             bytes += chunk[0..<got]
         }

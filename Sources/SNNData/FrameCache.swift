@@ -25,7 +25,8 @@ public struct FrameCache: Sendable {
     public static var defaultDirectory: String {
         let env = ProcessInfo.processInfo.environment
         if let d = env["SNN_CACHE_DIR"], !d.isEmpty { return d }
-        let base = env["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+        let base =
+            env["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
             ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache")
         return (base as NSString).appendingPathComponent("snn/frames")
     }
@@ -64,14 +65,17 @@ public struct FrameCache: Sendable {
 
     /// The cached data of `key`, or `build()`'s, which is then stored. A cache that cannot be
     /// written (read-only, full disk) is reported once on standard error and the data returned.
-    public func load(key: String, build: () throws(SNNError) -> LabeledImages) throws(SNNError) -> (LabeledImages, Outcome) {
+    public func load(key: String, build: () throws(SNNError) -> LabeledImages) throws(SNNError) -> (
+        LabeledImages, Outcome
+    ) {
         let file = path(for: key)
         var outcome = Outcome.built
         if FileManager.default.fileExists(atPath: file) {
             do {
                 return (try Self.read(file, key: key), .hit)
             } catch {
-                FileHandle.standardError.write(Data("snn: frame cache \(file) is unusable (\(error.message)); rebuilding it\n".utf8))
+                FileHandle.standardError.write(
+                    Data("snn: frame cache \(file) is unusable (\(error.message)); rebuilding it\n".utf8))
                 outcome = .rebuilt
             }
         }
@@ -80,23 +84,30 @@ public struct FrameCache: Sendable {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try AtomicFile.write(try Self.encode(data, key: key), to: file)
         } catch {
-            FileHandle.standardError.write(Data("snn: cannot write the frame cache in \(directory) (\(error)); going on without it\n".utf8))
+            FileHandle.standardError.write(
+                Data("snn: cannot write the frame cache in \(directory) (\(error)); going on without it\n".utf8))
         }
         return (data, outcome)
     }
 
     static func encode(_ data: LabeledImages, key: String) throws -> Data {
         let count = data.images.count, n = data.count
-        let whole = data.images.withUnsafeBufferPointer { v in v.allSatisfy { $0 >= 0 && $0 < 65536 && $0 == $0.rounded() } }
-        let header: [String: Any] = ["key": key, "shape": data.images.shape, "classes": data.classCount,
-                                     "dtype": whole ? "u16" : "f32"]
+        let whole = data.images.withUnsafeBufferPointer { v in
+            v.allSatisfy { $0 >= 0 && $0 < 65536 && $0 == $0.rounded() }
+        }
+        let header: [String: Any] = [
+            "key": key, "shape": data.images.shape, "classes": data.classCount,
+            "dtype": whole ? "u16" : "f32",
+        ]
         let json = [UInt8](try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]))
         let bodyStart = magic.count + 4 + json.count + 4, bodyLength = 4 * n + count * (whole ? 2 : 4)
         // One buffer, filled in place: the frames of a large set run to gigabytes.
         var out = Data(count: bodyStart + bodyLength)
         out.withUnsafeMutableBytes { raw in
             let o = raw.bindMemory(to: UInt8.self).baseAddress!
-            func put32(_ v: UInt32, _ at: Int) { for k in 0..<4 { o[at + k] = UInt8(truncatingIfNeeded: v >> (8 * k)) } }
+            func put32(_ v: UInt32, _ at: Int) {
+                for k in 0..<4 { o[at + k] = UInt8(truncatingIfNeeded: v >> (8 * k)) }
+            }
             o.update(from: magic, count: magic.count)
             put32(UInt32(json.count), magic.count)
             (o + magic.count + 4).update(from: json, count: json.count)
@@ -130,20 +141,27 @@ public struct FrameCache: Sendable {
         func u32(_ o: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(b[o + $1]) << (8 * $1) } }
         let jsonLength = Int(u32(magic.count)), jsonStart = magic.count + 4
         guard jsonStart + jsonLength + 4 <= b.count,
-              let header = try? JSONSerialization.jsonObject(with: Data(b[jsonStart..<(jsonStart + jsonLength)])) as? [String: Any],
-              let storedKey = header["key"] as? String, let shape = header["shape"] as? [Int], let classes = header["classes"] as? Int,
-              let dtype = header["dtype"] as? String, dtype == "u16" || dtype == "f32", shape.count >= 1, shape.allSatisfy({ $0 >= 0 })
+            let header = try? JSONSerialization.jsonObject(with: Data(b[jsonStart..<(jsonStart + jsonLength)]))
+                as? [String: Any],
+            let storedKey = header["key"] as? String, let shape = header["shape"] as? [Int],
+            let classes = header["classes"] as? Int,
+            let dtype = header["dtype"] as? String, dtype == "u16" || dtype == "f32", shape.count >= 1,
+            shape.allSatisfy({ $0 >= 0 })
         else { throw SNNError(.corrupt, "damaged header", file: file, offset: magic.count) }
         guard storedKey == key else { throw SNNError(.mismatch, "holds another key (a hash collision)", file: file) }
         let crcAt = jsonStart + jsonLength, bodyStart = crcAt + 4
         let n = shape[0], count = shape.reduce(1, *), width = dtype == "u16" ? 2 : 4
         guard b.count - bodyStart == 4 * n + width * count else {
-            throw SNNError(.corrupt, "\(b.count - bodyStart) bytes of data, expected \(4 * n + width * count)", file: file, offset: bodyStart)
+            throw SNNError(
+                .corrupt, "\(b.count - bodyStart) bytes of data, expected \(4 * n + width * count)", file: file,
+                offset: bodyStart)
         }
         let crc = b.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[bodyStart...])) }
         guard crc == u32(crcAt) else { throw SNNError(.corrupt, "checksum mismatch", file: file, offset: crcAt) }
         let labels = (0..<n).map { Int(Int32(bitPattern: u32(bodyStart + 4 * $0))) }
-        guard labels.allSatisfy({ $0 >= 0 && $0 < classes }) else { throw SNNError(.corrupt, "label outside the classes", file: file, offset: bodyStart) }
+        guard labels.allSatisfy({ $0 >= 0 && $0 < classes }) else {
+            throw SNNError(.corrupt, "label outside the classes", file: file, offset: bodyStart)
+        }
         let images = Tensor(uninitializedShape: shape)
         let out = images.unsafeStoragePointer
         let start = bodyStart + 4 * n

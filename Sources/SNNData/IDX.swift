@@ -32,10 +32,13 @@ public struct IDXArray: Sendable, Equatable {
     /// Decodes IDX bytes; `file` names the source in errors.
     public static func decode(_ bytes: [UInt8], file: String) throws(SNNError) -> IDXArray {
         guard bytes.count >= 4 else {
-            throw SNNError(.corrupt, "file of \(bytes.count) bytes is too short for the 4-byte IDX magic", file: file, offset: 0)
+            throw SNNError(
+                .corrupt, "file of \(bytes.count) bytes is too short for the 4-byte IDX magic", file: file, offset: 0)
         }
         guard bytes[0] == 0 && bytes[1] == 0 else {
-            throw SNNError(.corrupt, String(format: "bad IDX magic %02x %02x (expected 00 00)", bytes[0], bytes[1]), file: file, offset: 0)
+            throw SNNError(
+                .corrupt, String(format: "bad IDX magic %02x %02x (expected 00 00)", bytes[0], bytes[1]), file: file,
+                offset: 0)
         }
         guard let type = ElementType(rawValue: bytes[2]) else {
             throw SNNError(.corrupt, String(format: "unknown IDX element type 0x%02x", bytes[2]), file: file, offset: 2)
@@ -44,8 +47,9 @@ public struct IDXArray: Sendable, Equatable {
         guard rank >= 1 else { throw SNNError(.corrupt, "IDX file declares 0 dimensions", file: file, offset: 3) }
         let headerSize = 4 + 4 * rank
         guard bytes.count >= headerSize else {
-            throw SNNError(.corrupt, "truncated IDX header: \(rank) dimensions need \(headerSize) bytes, file has \(bytes.count)",
-                           file: file, offset: bytes.count)
+            throw SNNError(
+                .corrupt, "truncated IDX header: \(rank) dimensions need \(headerSize) bytes, file has \(bytes.count)",
+                file: file, offset: bytes.count)
         }
         var shape: [Int] = []
         var total = 1
@@ -62,8 +66,10 @@ public struct IDXArray: Sendable, Equatable {
         let expected = headerSize + total * type.size
         guard bytes.count == expected else {
             let what = bytes.count < expected ? "truncated" : "has trailing bytes"
-            throw SNNError(.corrupt, "IDX data \(what): shape \(shape) of \(type) needs \(expected) bytes, file has \(bytes.count)",
-                           file: file, offset: min(bytes.count, expected))
+            throw SNNError(
+                .corrupt,
+                "IDX data \(what): shape \(shape) of \(type) needs \(expected) bytes, file has \(bytes.count)",
+                file: file, offset: min(bytes.count, expected))
         }
         var values = [Float](repeating: 0, count: total)
         bytes.withUnsafeBufferPointer { raw in

@@ -18,10 +18,14 @@ public struct ImageAugmentation: Sendable, Equatable {
     /// that leave the sensor are dropped.
     public var eventDropProbability: Float
 
-    public init(cropPadding: Int = 0, horizontalFlip: Bool = false, maxRotation: Float = 0, eventDropProbability: Float = 0) {
+    public init(
+        cropPadding: Int = 0, horizontalFlip: Bool = false, maxRotation: Float = 0, eventDropProbability: Float = 0
+    ) {
         precondition(cropPadding >= 0, "ImageAugmentation: crop padding must be ≥ 0")
         precondition(maxRotation >= 0 && maxRotation <= 180, "ImageAugmentation: rotation must be in 0…180 degrees")
-        precondition(eventDropProbability >= 0 && eventDropProbability < 1, "ImageAugmentation: event drop probability must be in [0, 1)")
+        precondition(
+            eventDropProbability >= 0 && eventDropProbability < 1,
+            "ImageAugmentation: event drop probability must be in [0, 1)")
         self.cropPadding = cropPadding
         self.horizontalFlip = horizontalFlip
         self.maxRotation = maxRotation
@@ -35,8 +39,10 @@ public struct ImageAugmentation: Sendable, Equatable {
     public func apply(_ images: Tensor, using generator: inout RandomGenerator) -> Tensor {
         if isIdentity { return images }
         if eventDropProbability > 0 {
-            let moved = ImageAugmentation(cropPadding: cropPadding, horizontalFlip: horizontalFlip, maxRotation: maxRotation)
-                .apply(images, using: &generator)
+            let moved = ImageAugmentation(
+                cropPadding: cropPadding, horizontalFlip: horizontalFlip, maxRotation: maxRotation
+            )
+            .apply(images, using: &generator)
             return Self.dropEvents(moved, probability: eventDropProbability, using: &generator)
         }
         precondition(images.rank >= 3, "ImageAugmentation: images must be [N, …, H, W], got \(images.shape)")
@@ -56,7 +62,8 @@ public struct ImageAugmentation: Sendable, Equatable {
                     var source = UnsafeBufferPointer(rebasing: src[(i * c * h * w)..<((i + 1) * c * h * w)])
                     if maxRotation > 0 {
                         let u = Float(generator.next() >> 40) / Float(1 << 24)
-                        Self.rotate(source, into: rotated, planes: c, height: h, width: w, degrees: (2 * u - 1) * maxRotation)
+                        Self.rotate(
+                            source, into: rotated, planes: c, height: h, width: w, degrees: (2 * u - 1) * maxRotation)
                         source = UnsafeBufferPointer(rotated)
                     }
                     for ch in 0..<c {
@@ -79,14 +86,17 @@ public struct ImageAugmentation: Sendable, Equatable {
 
     /// Every count c of `frames` replaced by the number of its c events that survive an independent
     /// drop with `probability`. Counts must be whole numbers (frames of counted events, not resized).
-    public static func dropEvents(_ frames: Tensor, probability: Float, using generator: inout RandomGenerator) -> Tensor {
+    public static func dropEvents(_ frames: Tensor, probability: Float, using generator: inout RandomGenerator)
+        -> Tensor
+    {
         var out = frames
         let keep = UInt64((1 - Double(probability)) * 0x1p53)
         out.withUnsafeMutableBufferPointer { p in
             for i in p.indices where p[i] != 0 {
                 let count = p[i]
-                precondition(count > 0 && count == count.rounded() && count < 1e7,
-                             "ImageAugmentation: event drop needs frames of event counts, found \(count)")
+                precondition(
+                    count > 0 && count == count.rounded() && count < 1e7,
+                    "ImageAugmentation: event drop needs frames of event counts, found \(count)")
                 var kept = 0
                 for _ in 0..<Int(count) where generator.next() >> 11 < keep { kept += 1 }
                 p[i] = Float(kept)
@@ -97,8 +107,10 @@ public struct ImageAugmentation: Sendable, Equatable {
 
     /// `planes` planes of `height` × `width` rotated by `degrees` counter-clockwise about the centre
     /// ((width − 1) / 2, (height − 1) / 2), nearest pixel, zeros where the source falls outside.
-    public static func rotate(_ src: UnsafeBufferPointer<Float>, into dst: UnsafeMutableBufferPointer<Float>, planes: Int, height h: Int,
-                              width w: Int, degrees: Float) {
+    public static func rotate(
+        _ src: UnsafeBufferPointer<Float>, into dst: UnsafeMutableBufferPointer<Float>, planes: Int, height h: Int,
+        width w: Int, degrees: Float
+    ) {
         let theta = Double(degrees) * .pi / 180, cosT = cos(theta), sinT = sin(theta)
         let cx = Double(w - 1) / 2, cy = Double(h - 1) / 2
         for y in 0..<h {

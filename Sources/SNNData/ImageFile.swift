@@ -24,19 +24,22 @@ public enum ImageFile {
         var message = [CChar](repeating: 0, count: 256)
         let status = bytes.withUnsafeBufferPointer { input in
             message.withUnsafeMutableBufferPointer { text in
-                snn_image_decode(input.baseAddress, input.count, &pixels, &width, &height, &channels,
-                                 text.baseAddress, text.count)
+                snn_image_decode(
+                    input.baseAddress, input.count, &pixels, &width, &height, &channels,
+                    text.baseAddress, text.count)
             }
         }
         guard status == 0, let pixels else {
             let reason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            throw SNNError(status == 1 || status == 5 ? .unsupported : .corrupt, "unreadable image: \(reason)",
-                           file: file)
+            throw SNNError(
+                status == 1 || status == 5 ? .unsupported : .corrupt, "unreadable image: \(reason)",
+                file: file)
         }
         defer { snn_image_free(pixels) }
         let (c, h, w) = (Int(channels), Int(height), Int(width))
-        return Pixels(bytes: Array(UnsafeBufferPointer(start: pixels, count: c * h * w)), width: w, height: h,
-                      channels: c)
+        return Pixels(
+            bytes: Array(UnsafeBufferPointer(start: pixels, count: c * h * w)), width: w, height: h,
+            channels: c)
     }
 
     /// Decodes a PNG or JPEG file's bytes into pixel values `[C, H, W]` scaled to [0, 1] (each byte

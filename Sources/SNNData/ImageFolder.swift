@@ -34,7 +34,8 @@ public struct ImageSize: Sendable, Equatable, CustomStringConvertible {
 public enum ImageFolder {
     /// Loads both splits; `validation` holds out a share of each class when there is no test folder.
     public static func load(directory: String, size: ImageSize?, validation: ValidationSplit?) throws(SNNError)
-        -> (train: LabeledImages, test: LabeledImages) {
+        -> (train: LabeledImages, test: LabeledImages)
+    {
         let folders = try ClassFolders(directory: directory, suffixes: ImageFile.suffixes, kind: "PNG or JPEG images")
         let (train, test) = try folders.split(validation: validation)
         let parts = try assemble([train, test], classNames: folders.classNames, size: size)
@@ -50,16 +51,19 @@ public enum ImageFolder {
 
     /// The images of each part's files (per class), with one channel count and size for all parts.
     static func assemble(_ parts: [[[String]]], classNames: [String], size: ImageSize?) throws(SNNError)
-        -> [LabeledImages] {
+        -> [LabeledImages]
+    {
         var decoded: [(images: [Tensor], labels: [Int], paths: [String])] = []
         for files in parts { decoded.append(try decode(files, size: size)) }
         let all = decoded.flatMap(\.images), paths = decoded.flatMap(\.paths)
         let channels = all.contains { $0.shape[0] == 3 } ? 3 : 1
         let (height, width) = (all[0].shape[1], all[0].shape[2])
         if let other = all.firstIndex(where: { $0.shape[1] != height || $0.shape[2] != width }) {
-            throw SNNError(.mismatch, "images differ in size: \(paths[0]) is \(height)×\(width) (height×width), this "
-                           + "one \(all[other].shape[1])×\(all[other].shape[2]); give --image-size H[,W] to resize "
-                           + "them", file: paths[other])
+            throw SNNError(
+                .mismatch,
+                "images differ in size: \(paths[0]) is \(height)×\(width) (height×width), this "
+                    + "one \(all[other].shape[1])×\(all[other].shape[2]); give --image-size H[,W] to resize "
+                    + "them", file: paths[other])
         }
         return decoded.map { part in
             let plane = height * width
@@ -75,14 +79,16 @@ public enum ImageFolder {
                     }
                 }
             }
-            return LabeledImages(images: images, labels: part.labels, classCount: classNames.count,
-                                 classNames: classNames)
+            return LabeledImages(
+                images: images, labels: part.labels, classCount: classNames.count,
+                classNames: classNames)
         }
     }
 
     /// The images of `files` (per class) decoded in parallel, class-interleaved, each resized to `size`.
     static func decode(_ files: [[String]], size: ImageSize?) throws(SNNError)
-        -> (images: [Tensor], labels: [Int], paths: [String]) {
+        -> (images: [Tensor], labels: [Int], paths: [String])
+    {
         let order = EventFraming.interleaved(files.enumerated().map { label, paths in paths.map { (label, $0) } })
         let images = try mapInParallel(order.count, grain: 8, placeholder: Tensor(zeros: [1])) { i throws(SNNError) in
             let image = try ImageFile.read(order[i].1)

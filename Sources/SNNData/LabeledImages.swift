@@ -13,9 +13,11 @@ public struct LabeledImages: Sendable {
     public var sensorSize: SensorSize?
 
     public init(images: Tensor, labels: [Int], classCount: Int, classNames: [String]? = nil) {
-        precondition(images.shape.first == labels.count, "LabeledImages: \(images.shape) images vs \(labels.count) labels")
-        precondition(classNames.map { $0.count == classCount } ?? true,
-                     "LabeledImages: \(classNames?.count ?? 0) class names for \(classCount) classes")
+        precondition(
+            images.shape.first == labels.count, "LabeledImages: \(images.shape) images vs \(labels.count) labels")
+        precondition(
+            classNames.map { $0.count == classCount } ?? true,
+            "LabeledImages: \(classNames?.count ?? 0) class names for \(classCount) classes")
         self.images = images
         self.labels = labels
         self.classCount = classCount
@@ -37,8 +39,9 @@ public struct LabeledImages: Sendable {
                 }
             }
         }
-        var result = LabeledImages(images: copy, labels: indices.map { labels[$0] }, classCount: classCount,
-                                   classNames: classNames)
+        var result = LabeledImages(
+            images: copy, labels: indices.map { labels[$0] }, classCount: classCount,
+            classNames: classNames)
         result.sensorSize = sensorSize
         return result
     }

@@ -13,7 +13,9 @@ public enum MNIST {
         let images = try IDXArray.read(contentsOf: imagesPath)
         let labels = try IDXArray.read(contentsOf: labelsPath)
         guard images.elementType == .uint8, images.shape.count == 3 else {
-            throw SNNError(.mismatch, "expected uint8 images [N, H, W], found \(images.elementType) \(images.shape)", file: imagesPath)
+            throw SNNError(
+                .mismatch, "expected uint8 images [N, H, W], found \(images.elementType) \(images.shape)",
+                file: imagesPath)
         }
         guard labels.shape == [images.shape[0]] else {
             throw SNNError(.mismatch, "\(labels.shape) labels for \(images.shape[0]) images", file: labelsPath)
@@ -22,8 +24,9 @@ public enum MNIST {
             throw SNNError(.corrupt, "label \(Int(labels.values[bad])) outside 0…9", file: labelsPath, offset: 8 + bad)
         }
         let (n, h, w) = (images.shape[0], images.shape[1], images.shape[2])
-        return LabeledImages(images: Tensor(shape: [n, 1, h, w], scalars: images.values.map { $0 / 255 }),
-                             labels: labels.values.map { Int($0) }, classCount: 10)
+        return LabeledImages(
+            images: Tensor(shape: [n, 1, h, w], scalars: images.values.map { $0 / 255 }),
+            labels: labels.values.map { Int($0) }, classCount: 10)
     }
 
     /// The path of `name` or `name.gz` in `directory`.

@@ -25,7 +25,8 @@ public enum NMNIST {
         }
         for name in labels.sorted() where !name.hasPrefix(".") {
             guard let label = Int(name), label >= 0 else {
-                throw SNNError(.corrupt, "class folders must be named by their label number, found \"\(name)\"", file: root)
+                throw SNNError(
+                    .corrupt, "class folders must be named by their label number, found \"\(name)\"", file: root)
             }
             let folder = (root as NSString).appendingPathComponent(name)
             let entries: [String]
@@ -44,14 +45,18 @@ public enum NMNIST {
 
     /// Loads and frames one split (resized to `size` × `size` when given), or its first `limit`
     /// samples in the order of ``files(_:directory:)``.
-    public static func load(_ split: Split, directory: String, frames: Int, framing: Framing, size resized: Int? = nil,
-                            limit: Int? = nil) throws(SNNError) -> LabeledImages {
+    public static func load(
+        _ split: Split, directory: String, frames: Int, framing: Framing, size resized: Int? = nil,
+        limit: Int? = nil
+    ) throws(SNNError) -> LabeledImages {
         precondition(limit.map { $0 >= 0 } ?? true, "NMNIST.load: limit must be ≥ 0")
         var list = try files(split, directory: directory)
         if let limit, limit < list.count { list.removeLast(list.count - limit) }
         let classCount = max(10, (list.map(\.label).max() ?? 0) + 1)
-        return try EventFraming.load(list.map { EventSample(path: $0.path, label: $0.label) }, classCount: classCount, frames: frames,
-                                     framing: framing, size: resized, sensor: (size, size)) { (path) throws(SNNError) in
+        return try EventFraming.load(
+            list.map { EventSample(path: $0.path, label: $0.label) }, classCount: classCount, frames: frames,
+            framing: framing, size: resized, sensor: (size, size)
+        ) { (path) throws(SNNError) in
             try NMNISTBinary.read(path, width: size, height: size)
         }
     }

@@ -26,21 +26,27 @@ public enum NPZDataset {
         func read(_ split: Split) throws(SNNError) -> (samples: Tensor, labels: [Int], file: String) {
             let path = (directory as NSString).appendingPathComponent("\(split.rawValue).npz")
             guard FileManager.default.fileExists(atPath: path) else {
-                throw SNNError(.io, "missing \(split.rawValue).npz (an npz data set is a folder with train.npz and "
-                               + "test.npz, each holding x and y)", file: path)
+                throw SNNError(
+                    .io,
+                    "missing \(split.rawValue).npz (an npz data set is a folder with train.npz and "
+                        + "test.npz, each holding x and y)", file: path)
             }
             let (samples, labels) = try decode(try NumPy.readStoredNPZ(path), file: path)
             return (samples, labels, path)
         }
         let train = try read(.train), test = try read(.test)
         guard Array(train.samples.shape.dropFirst()) == Array(test.samples.shape.dropFirst()) else {
-            throw SNNError(.mismatch, "test samples are \(Array(test.samples.shape.dropFirst())), training samples "
-                           + "\(Array(train.samples.shape.dropFirst())): x must have the same sample shape in both",
-                           file: test.file)
+            throw SNNError(
+                .mismatch,
+                "test samples are \(Array(test.samples.shape.dropFirst())), training samples "
+                    + "\(Array(train.samples.shape.dropFirst())): x must have the same sample shape in both",
+                file: test.file)
         }
         let classCount = try classCount(train: train.labels, test: test.labels, trainFile: train.file)
-        return (LabeledImages(images: train.samples, labels: train.labels, classCount: classCount),
-                LabeledImages(images: test.samples, labels: test.labels, classCount: classCount))
+        return (
+            LabeledImages(images: train.samples, labels: train.labels, classCount: classCount),
+            LabeledImages(images: test.samples, labels: test.labels, classCount: classCount)
+        )
     }
 
     /// The class count of two splits' labels: the largest label + 1, every class with a training sample.
@@ -49,15 +55,18 @@ public enum NPZDataset {
         var seen = [Bool](repeating: false, count: classCount)
         for label in train { seen[label] = true }
         if let missing = seen.firstIndex(of: false) {
-            throw SNNError(.mismatch, "class \(missing) has no training sample (the labels go up to \(classCount - 1), "
-                           + "and every class below needs one)", file: trainFile)
+            throw SNNError(
+                .mismatch,
+                "class \(missing) has no training sample (the labels go up to \(classCount - 1), "
+                    + "and every class below needs one)", file: trainFile)
         }
         return classCount
     }
 
     /// The samples and labels of one split's arrays; `file` names the archive in errors.
     public static func decode(_ arrays: [String: NumPy.StoredArray], file: String) throws(SNNError)
-        -> (samples: Tensor, labels: [Int]) {
+        -> (samples: Tensor, labels: [Int])
+    {
         func bad(_ message: String) -> SNNError { SNNError(.mismatch, message, file: file) }
         guard let x = arrays["x"], let y = arrays["y"] else {
             let missing = ["x", "y"].filter { arrays[$0] == nil }.joined(separator: " and ")
@@ -68,15 +77,17 @@ public enum NPZDataset {
         }
         let shape = x.values.shape
         guard (3...5).contains(shape.count) else {
-            throw bad("x has shape \(shape): images [N, H, W] or [N, C, H, W], frame sequences [N, T, C, H, W] or "
-                      + "feature sequences [N, T, F] are expected")
+            throw bad(
+                "x has shape \(shape): images [N, H, W] or [N, C, H, W], frame sequences [N, T, C, H, W] or "
+                    + "feature sequences [N, T, F] are expected")
         }
         let n = shape[0]
         guard n >= 1, !shape.contains(0) else { throw bad("x has shape \(shape): no samples") }
         guard y.isInteger else { throw bad("y has dtype '\(y.dtype)': integer class labels are expected") }
         guard y.values.shape == [n] else {
-            throw bad("y has shape \(y.values.shape) for the \(n) samples of x: one label per sample, [\(n)], is "
-                      + "expected")
+            throw bad(
+                "y has shape \(y.values.shape) for the \(n) samples of x: one label per sample, [\(n)], is "
+                    + "expected")
         }
         let labels = y.values.scalars.map { Int($0) }
         if let i = labels.firstIndex(where: { $0 < 0 }) {
@@ -93,8 +104,9 @@ public enum NPZDataset {
                 throw bad("lengths applies to feature sequences x [N, T, F]; x has shape \(shape)")
             }
             guard lengths.isInteger, lengths.values.shape == [n] else {
-                throw bad("lengths has dtype '\(lengths.dtype)' and shape \(lengths.values.shape): integers [\(n)] "
-                          + "(each sequence's steps) are expected")
+                throw bad(
+                    "lengths has dtype '\(lengths.dtype)' and shape \(lengths.values.shape): integers [\(n)] "
+                        + "(each sequence's steps) are expected")
             }
             let steps = shape[1], features = shape[2]
             for (i, length) in lengths.values.scalars.map({ Int($0) }).enumerated() {

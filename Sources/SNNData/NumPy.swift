@@ -32,9 +32,13 @@ public enum NumPy {
             throw SNNError(.corrupt, "not a .npy file (bad magic)", file: file, offset: 0)
         }
         let major = Int(b[6])
-        guard (1...3).contains(major) else { throw SNNError(.unsupported, ".npy version \(major) is not supported", file: file, offset: 6) }
+        guard (1...3).contains(major) else {
+            throw SNNError(.unsupported, ".npy version \(major) is not supported", file: file, offset: 6)
+        }
         let lengthBytes = major == 1 ? 2 : 4
-        guard b.count >= 8 + lengthBytes else { throw SNNError(.corrupt, "truncated header length", file: file, offset: 8) }
+        guard b.count >= 8 + lengthBytes else {
+            throw SNNError(.corrupt, "truncated header length", file: file, offset: 8)
+        }
         var headerLength = 0
         for k in 0..<lengthBytes { headerLength |= Int(b[8 + k]) << (8 * k) }
         let headerStart = 8 + lengthBytes
@@ -47,25 +51,31 @@ public enum NumPy {
             return String(header[r.upperBound...]).trimmingCharacters(in: .whitespaces)
         }
         guard let descrField = value("descr"), descrField.hasPrefix("'"),
-              let descr = descrField.dropFirst().split(separator: "'").first.map(String.init) else {
+            let descr = descrField.dropFirst().split(separator: "'").first.map(String.init)
+        else {
             throw SNNError(.corrupt, "header without a 'descr'", file: file, offset: headerStart)
         }
         let fortran = value("fortran_order")?.hasPrefix("True") ?? false
-        guard let shapeField = value("shape"), shapeField.hasPrefix("("), let close = shapeField.firstIndex(of: ")") else {
+        guard let shapeField = value("shape"), shapeField.hasPrefix("("), let close = shapeField.firstIndex(of: ")")
+        else {
             throw SNNError(.corrupt, "header without a 'shape'", file: file, offset: headerStart)
         }
         let dims = shapeField[shapeField.index(after: shapeField.startIndex)..<close].split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         var shape: [Int] = []
         for d in dims {
-            guard let v = Int(d), v >= 0 else { throw SNNError(.corrupt, "bad shape entry '\(d)'", file: file, offset: headerStart) }
+            guard let v = Int(d), v >= 0 else {
+                throw SNNError(.corrupt, "bad shape entry '\(d)'", file: file, offset: headerStart)
+            }
             shape.append(v)
         }
         let (count, overflow) = shape.reduce((1, false)) { acc, d in
             let (m, o) = acc.0.multipliedReportingOverflow(by: d)
             return (m, acc.1 || o)
         }
-        guard !overflow else { throw SNNError(.corrupt, "shape \(shape) is too large", file: file, offset: headerStart) }
+        guard !overflow else {
+            throw SNNError(.corrupt, "shape \(shape) is too large", file: file, offset: headerStart)
+        }
         // dtype: byte order, kind, size.
         let order = descr.first!, kind = descr.dropFirst().first ?? " ", sizeText = String(descr.dropFirst(2))
         guard let size = Int(sizeText), ["<", ">", "|", "="].contains(order) else {
@@ -75,7 +85,9 @@ public enum NumPy {
         let dataStart = headerStart + headerLength
         let (bytes, o2) = count.multipliedReportingOverflow(by: size)
         guard !o2, bytes <= b.count - dataStart else {
-            throw SNNError(.corrupt, "\(count) elements of \(size) bytes run past the end of the file", file: file, offset: dataStart)
+            throw SNNError(
+                .corrupt, "\(count) elements of \(size) bytes run past the end of the file", file: file,
+                offset: dataStart)
         }
         func raw(_ i: Int) -> UInt64 {
             var v: UInt64 = 0
@@ -93,8 +105,9 @@ public enum NumPy {
             let shift = UInt64(64 - 8 * size)
             convert = { Float(Int64(bitPattern: raw($0) << shift) >> Int64(shift)) }
         default:
-            throw SNNError(.unsupported, "dtype '\(descr)' is not supported (floats, signed and unsigned integers, bool are)",
-                           file: file, offset: headerStart)
+            throw SNNError(
+                .unsupported, "dtype '\(descr)' is not supported (floats, signed and unsigned integers, bool are)",
+                file: file, offset: headerStart)
         }
         let values = (0..<count).map(convert)
         if fortran && shape.count > 1 {
@@ -106,7 +119,9 @@ public enum NumPy {
     }
 
     /// Reads a `.npy` file.
-    public static func readNPY(_ path: String) throws(SNNError) -> Tensor { try decodeNPY(try FileBytes.read(path), file: path) }
+    public static func readNPY(_ path: String) throws(SNNError) -> Tensor {
+        try decodeNPY(try FileBytes.read(path), file: path)
+    }
 
     /// The arrays of a `.npz` archive by name (without `.npy`).
     public static func decodeNPZ(_ b: [UInt8], file: String) throws(SNNError) -> [String: Tensor] {
@@ -124,7 +139,10 @@ public enum NumPy {
             if b[o] == 0x50 && b[o + 1] == 0x4B && b[o + 2] == 5 && b[o + 3] == 6 { eocd = o; break }
             o -= 1
         }
-        guard eocd >= 0 else { throw SNNError(.corrupt, "not a zip archive (no end of central directory)", file: file, offset: max(0, b.count - 22)) }
+        guard eocd >= 0 else {
+            throw SNNError(
+                .corrupt, "not a zip archive (no end of central directory)", file: file, offset: max(0, b.count - 22))
+        }
         let entries = u16(eocd + 10), directorySize = u32(eocd + 12), directoryOffset = u32(eocd + 16)
         guard entries != 0xFFFF, directoryOffset != 0xFFFF_FFFF else {
             throw SNNError(.unsupported, "zip64 archives are not supported", file: file, offset: eocd)
@@ -135,10 +153,14 @@ public enum NumPy {
         var arrays: [String: StoredArray] = [:]
         var p = directoryOffset
         for _ in 0..<entries {
-            guard p + 46 <= eocd, u32(p) == 0x0201_4B50 else { throw SNNError(.corrupt, "bad central directory entry", file: file, offset: p) }
+            guard p + 46 <= eocd, u32(p) == 0x0201_4B50 else {
+                throw SNNError(.corrupt, "bad central directory entry", file: file, offset: p)
+            }
             let method = u16(p + 10), compressed = u32(p + 20), size = u32(p + 24)
             let nameLength = u16(p + 28), extraLength = u16(p + 30), commentLength = u16(p + 32), local = u32(p + 42)
-            guard p + 46 + nameLength <= eocd else { throw SNNError(.corrupt, "entry name runs past the directory", file: file, offset: p) }
+            guard p + 46 + nameLength <= eocd else {
+                throw SNNError(.corrupt, "entry name runs past the directory", file: file, offset: p)
+            }
             let name = String(decoding: b[(p + 46)..<(p + 46 + nameLength)], as: UTF8.self)
             guard local + 30 <= b.count, u32(local) == 0x0403_4B50 else {
                 throw SNNError(.corrupt, "bad local header for \(name)", file: file, offset: local)
@@ -155,17 +177,25 @@ public enum NumPy {
                 // Deflate expands at most 1032:1, so a larger size is a damaged directory entry, not a
                 // reason to allocate gigabytes.
                 guard size <= (compressed + 1) * 1032 else {
-                    throw SNNError(.corrupt, "entry \(name): \(size) bytes cannot come from \(compressed) deflated "
-                                   + "bytes", file: file, offset: p + 24)
+                    throw SNNError(
+                        .corrupt,
+                        "entry \(name): \(size) bytes cannot come from \(compressed) deflated "
+                            + "bytes", file: file, offset: p + 24)
                 }
                 var out = [UInt8](repeating: 0, count: size)
                 let status = b.withUnsafeBufferPointer { input in
-                    out.withUnsafeMutableBufferPointer { snn_inflate_raw(input.baseAddress! + dataStart, compressed, $0.baseAddress!, size) }
+                    out.withUnsafeMutableBufferPointer {
+                        snn_inflate_raw(input.baseAddress! + dataStart, compressed, $0.baseAddress!, size)
+                    }
                 }
-                guard status == 0 else { throw SNNError(.corrupt, "entry \(name): corrupt deflate data", file: file, offset: dataStart) }
+                guard status == 0 else {
+                    throw SNNError(.corrupt, "entry \(name): corrupt deflate data", file: file, offset: dataStart)
+                }
                 payload = out
             default:
-                throw SNNError(.unsupported, "entry \(name): compression method \(method) (stored and deflate are read)", file: file, offset: local + 8)
+                throw SNNError(
+                    .unsupported, "entry \(name): compression method \(method) (stored and deflate are read)",
+                    file: file, offset: local + 8)
             }
             let key = name.hasSuffix(".npy") ? String(name.dropLast(4)) : name
             arrays[key] = try decodeStoredNPY(payload, file: "\(file)[\(name)]")
@@ -174,7 +204,9 @@ public enum NumPy {
         return arrays
     }
 
-    public static func readNPZ(_ path: String) throws(SNNError) -> [String: Tensor] { try decodeNPZ(try FileBytes.read(path), file: path) }
+    public static func readNPZ(_ path: String) throws(SNNError) -> [String: Tensor] {
+        try decodeNPZ(try FileBytes.read(path), file: path)
+    }
 
     /// Reads a `.npz` archive with its arrays' dtypes.
     public static func readStoredNPZ(_ path: String) throws(SNNError) -> [String: StoredArray] {

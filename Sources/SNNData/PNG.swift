@@ -11,8 +11,9 @@ public enum PNG {
     ///
     /// - Precondition: `width` and `height` are in 1…``maximumSide`` and `rgb` holds `width × height × 3` bytes.
     public static func encode(rgb: [UInt8], width: Int, height: Int) throws(SNNError) -> [UInt8] {
-        precondition((1...maximumSide).contains(width) && (1...maximumSide).contains(height)
-                     && rgb.count == width * height * 3, "PNG: \(rgb.count) bytes for \(width)×\(height) RGB")
+        precondition(
+            (1...maximumSide).contains(width) && (1...maximumSide).contains(height)
+                && rgb.count == width * height * 3, "PNG: \(rgb.count) bytes for \(width)×\(height) RGB")
         var raw = [UInt8]()
         raw.reserveCapacity(height * (1 + 3 * width))
         for y in 0..<height {
@@ -26,24 +27,29 @@ public enum PNG {
         }
         let compressed = Array(UnsafeBufferPointer(start: out, count: count))
         snn_gzip_free(out)
-        func be32(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 255), UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)] }
+        func be32(_ v: Int) -> [UInt8] {
+            [UInt8(v >> 24 & 255), UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)]
+        }
         func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
             let body = Array(type.utf8) + data
             return be32(data.count) + body + be32(Int(CRC32.checksum(body)))
         }
         let header = be32(width) + be32(height) + [8, 2, 0, 0, 0]  // 8-bit, RGB, deflate, no filter choice, no interlace
-        return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", header) + chunk("IDAT", compressed) + chunk("IEND", [])
+        return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", header) + chunk("IDAT", compressed)
+            + chunk("IEND", [])
     }
 
     /// The width and height in pixels of ``renderFrames(_:scale:)``'s image of frames `[t, 2, h, w]`,
     /// and the bytes of its RGB buffer; `nil` when an axis is empty or a size overflows.
     public static func renderedSize(frames t: Int, height h: Int, width w: Int, scale: Int)
-        -> (width: Int, height: Int, rgbBytes: Int)? {
+        -> (width: Int, height: Int, rgbBytes: Int)?
+    {
         guard t >= 1, h >= 1, w >= 1, scale >= 1, w < Int.max,
-              let framesWide = MemoryEstimate.checkedProduct([t, w + 1]).map({ $0 - 1 }),
-              let width = MemoryEstimate.checkedProduct([framesWide, scale]),
-              let height = MemoryEstimate.checkedProduct([h, scale]),
-              let bytes = MemoryEstimate.checkedProduct([width, height, 3]) else { return nil }
+            let framesWide = MemoryEstimate.checkedProduct([t, w + 1]).map({ $0 - 1 }),
+            let width = MemoryEstimate.checkedProduct([framesWide, scale]),
+            let height = MemoryEstimate.checkedProduct([h, scale]),
+            let bytes = MemoryEstimate.checkedProduct([width, height, 3])
+        else { return nil }
         return (width, height, bytes)
     }
 
@@ -63,13 +69,17 @@ public enum PNG {
         let (t, h, w) = (frames.shape[0], frames.shape[2], frames.shape[3])
         guard t >= 1, h >= 1, w >= 1 else {
             let axis = t < 1 ? "time (T)" : h < 1 ? "height (H)" : "width (W)"
-            throw SNNError(.invalidArgument,
-                           "frames \(frames.shape) have an empty \(axis) axis: there is nothing to draw")
+            throw SNNError(
+                .invalidArgument,
+                "frames \(frames.shape) have an empty \(axis) axis: there is nothing to draw")
         }
         guard let size = renderedSize(frames: t, height: h, width: w, scale: scale),
-              size.width <= maximumSide, size.height <= maximumSide else {
-            throw SNNError(.invalidArgument, "frames \(frames.shape) at scale \(scale) make an image larger than a PNG "
-                           + "can hold (\(maximumSide) pixels a side)")
+            size.width <= maximumSide, size.height <= maximumSide
+        else {
+            throw SNNError(
+                .invalidArgument,
+                "frames \(frames.shape) at scale \(scale) make an image larger than a PNG "
+                    + "can hold (\(maximumSide) pixels a side)")
         }
         let x = frames.scalars
         let peak = max(x.lazy.filter(\.isFinite).max() ?? 1, 1)

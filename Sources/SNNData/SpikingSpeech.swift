@@ -23,21 +23,27 @@ public enum SpikingSpeech {
 
     /// Every sample of a file as an event stream (x = channel, y = 0, p = 1 on a 700 × 1 sensor; t in
     /// µs, truncated from the stored seconds as tonic does; sorted by time) with its label.
-    public static func read(_ path: String, classCount: Int) throws(SNNError) -> (samples: [EventStream], labels: [Int]) {
+    public static func read(_ path: String, classCount: Int) throws(SNNError) -> (samples: [EventStream], labels: [Int])
+    {
         guard hdf5Version != nil else {
-            throw SNNError(.unsupported, "reading SHD / SSC needs the HDF5 library (1.10 or later): apt-get install libhdf5-dev, "
-                           + "or brew install hdf5", file: path)
+            throw SNNError(
+                .unsupported,
+                "reading SHD / SSC needs the HDF5 library (1.10 or later): apt-get install libhdf5-dev, "
+                    + "or brew install hdf5", file: path)
         }
         guard FileManager.default.fileExists(atPath: path) else {
-            let hint = FileManager.default.fileExists(atPath: path + ".gz") ? " (found \(path).gz: gunzip it first)" : ""
+            let hint =
+                FileManager.default.fileExists(atPath: path + ".gz") ? " (found \(path).gz: gunzip it first)" : ""
             throw SNNError(.io, "no such file\(hint)", file: path)
         }
         try HDF5Superblock.check(path)
         let (labels64, times, units) = try readDatasets(path)
         let count = labels64.count
         guard times.offsets.count == count + 1, units.offsets.count == count + 1 else {
-            throw SNNError(.corrupt, "\(count) labels but \(times.offsets.count - 1) spike-time and \(units.offsets.count - 1) unit "
-                           + "sequences (expected one of each per label)", file: path)
+            throw SNNError(
+                .corrupt,
+                "\(count) labels but \(times.offsets.count - 1) spike-time and \(units.offsets.count - 1) unit "
+                    + "sequences (expected one of each per label)", file: path)
         }
         var samples: [EventStream] = []
         samples.reserveCapacity(count)
@@ -54,26 +60,33 @@ public enum SpikingSpeech {
             events.reserveCapacity(t.count)
             for (time, unit) in zip(t, u) {
                 guard time.isFinite && time >= 0 && time < 1e9 else {
-                    throw SNNError(.corrupt, "sample \(i) has the spike time \(time) s (expected finite, ≥ 0)", file: path)
+                    throw SNNError(
+                        .corrupt, "sample \(i) has the spike time \(time) s (expected finite, ≥ 0)", file: path)
                 }
                 guard unit >= 0 && unit < Double(channels) && unit == unit.rounded() else {
-                    throw SNNError(.corrupt, "sample \(i) has the unit \(unit) (expected 0…\(channels - 1))", file: path)
+                    throw SNNError(
+                        .corrupt, "sample \(i) has the unit \(unit) (expected 0…\(channels - 1))", file: path)
                 }
                 events.append((Int64(time * 1e6), UInt16(unit)))
             }
             if !zip(events, events.dropFirst()).allSatisfy({ $0.t <= $1.t }) {
-                events = events.enumerated().sorted { ($0.element.t, $0.offset) < ($1.element.t, $1.offset) }.map(\.element)
+                events = events.enumerated().sorted { ($0.element.t, $0.offset) < ($1.element.t, $1.offset) }.map(
+                    \.element)
             }
-            samples.append(EventStream(t: events.map(\.t), x: events.map(\.x), y: Array(repeating: 0, count: events.count),
-                                       p: Array(repeating: 1, count: events.count), width: channels, height: 1))
+            samples.append(
+                EventStream(
+                    t: events.map(\.t), x: events.map(\.x), y: Array(repeating: 0, count: events.count),
+                    p: Array(repeating: 1, count: events.count), width: channels, height: 1))
         }
         return (samples, labels64.map { Int($0) })
     }
 
     /// Loads a split framed into `frames` steps: images `[N, frames, 1, 1, 700]` of spike counts per
     /// channel (the first `limit` samples when given). A sample without spikes gives empty frames.
-    public static func load(_ corpus: Corpus, _ split: Split, directory: String, frames: Int, framing: Framing,
-                            limit: Int? = nil) throws(SNNError) -> LabeledImages {
+    public static func load(
+        _ corpus: Corpus, _ split: Split, directory: String, frames: Int, framing: Framing,
+        limit: Int? = nil
+    ) throws(SNNError) -> LabeledImages {
         precondition(frames >= 1, "SpikingSpeech.load: frames must be ≥ 1")
         guard framing.fixesFrameCount else {
             throw SNNError(.invalidArgument, "framing \(framing) does not give a fixed number of frames per sample")
@@ -101,12 +114,14 @@ public enum SpikingSpeech {
 
     /// `labels`, `spikes/times` and `spikes/units`, read by the library in a child process.
     static func readDatasets(_ path: String) throws(SNNError)
-        -> (labels: [Int64], times: (offsets: [UInt64], values: [Double]), units: (offsets: [UInt64], values: [Double])) {
+        -> (labels: [Int64], times: (offsets: [UInt64], values: [Double]), units: (offsets: [UInt64], values: [Double]))
+    {
         let names = ["labels", "spikes/times", "spikes/units"]
         let cNames = names.map { strdup($0)! }
         defer { cNames.forEach { free($0) } }
         var requests = cNames.enumerated().map { i, name in
-            snn_h5_request(name: name, vlen: i == 0 ? 0 : 1, status: 0, length: 0, integers: nil, offsets: nil, values: nil)
+            snn_h5_request(
+                name: name, vlen: i == 0 ? 0 : 1, status: 0, length: 0, integers: nil, offsets: nil, values: nil)
         }
         // Damaged metadata can make the library loop; the limit allows 5 MB/s, far below its real speed.
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
@@ -119,13 +134,17 @@ public enum SpikingSpeech {
             let failed = requests.firstIndex { $0.status != SNN_H5_OK }.map { names[$0] }
             switch status {
             case Int(SNN_H5_CRASHED):
-                let how = signal != 0 ? "crashed reading it (signal \(signal))" : "stopped before it had read everything"
+                let how =
+                    signal != 0 ? "crashed reading it (signal \(signal))" : "stopped before it had read everything"
                 throw SNNError(.corrupt, "the HDF5 library \(how): its metadata is damaged", file: path)
             case Int(SNN_H5_SYSTEM):
-                throw SNNError(.io, "could not start the HDF5 reader process: \(String(cString: strerror(signal)))", file: path)
+                throw SNNError(
+                    .io, "could not start the HDF5 reader process: \(String(cString: strerror(signal)))", file: path)
             case Int(SNN_H5_TIMEOUT):
-                throw SNNError(.corrupt, "the HDF5 library did not finish reading it within \(Int(timeout)) s: its metadata is damaged",
-                               file: path)
+                throw SNNError(
+                    .corrupt,
+                    "the HDF5 library did not finish reading it within \(Int(timeout)) s: its metadata is damaged",
+                    file: path)
             default: try check(Int32(status), path, failed, detail: detail)
             }
         }
@@ -148,12 +167,15 @@ public enum SpikingSpeech {
         let library = detail.isEmpty ? "" : ": the library says \"\(detail)\""
         switch Int(status) {
         case Int(SNN_H5_OK): return
-        case Int(SNN_H5_OPEN_FAILED): throw SNNError(.corrupt, "not a readable HDF5 file (damaged metadata)\(library)", file: path)
+        case Int(SNN_H5_OPEN_FAILED):
+            throw SNNError(.corrupt, "not a readable HDF5 file (damaged metadata)\(library)", file: path)
         case Int(SNN_H5_NO_DATASET): throw SNNError(.corrupt, "missing \(what) of the SHD / SSC layout", file: path)
-        case Int(SNN_H5_WRONG_TYPE): throw SNNError(.corrupt, "\(what) has the wrong type or length for the SHD / SSC layout", file: path)
+        case Int(SNN_H5_WRONG_TYPE):
+            throw SNNError(.corrupt, "\(what) has the wrong type or length for the SHD / SSC layout", file: path)
         case Int(SNN_H5_NO_MEMORY): throw SNNError(.io, "out of memory reading \(what)", file: path)
         case Int(SNN_H5_UNAVAILABLE): throw SNNError(.unsupported, "the HDF5 library is not available", file: path)
-        default: throw SNNError(.corrupt, "HDF5 could not read \(what) (damaged metadata or data)\(library)", file: path)
+        default:
+            throw SNNError(.corrupt, "HDF5 could not read \(what) (damaged metadata or data)\(library)", file: path)
         }
     }
 }
@@ -165,7 +187,9 @@ enum HDF5Superblock {
     static let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
 
     static func check(_ path: String) throws(SNNError) {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw SNNError(.io, "cannot open the file", file: path) }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw SNNError(.io, "cannot open the file", file: path)
+        }
         defer { try? handle.close() }
         let size = Int((try? handle.seekToEnd()) ?? 0)
         func bytes(at offset: Int, _ count: Int) -> [UInt8] {
@@ -179,8 +203,9 @@ enum HDF5Superblock {
             if size < 8 && signature.starts(with: bytes(at: 0, size)) {
                 throw SNNError(.corrupt, "truncated inside the HDF5 signature", file: path, offset: size)
             }
-            throw SNNError(.corrupt, "no HDF5 signature (\\x89HDF\\r\\n\\x1a\\n) at offset 0 or any 512·2ᵏ: not an HDF5 file",
-                           file: path, offset: 0)
+            throw SNNError(
+                .corrupt, "no HDF5 signature (\\x89HDF\\r\\n\\x1a\\n) at offset 0 or any 512·2ᵏ: not an HDF5 file",
+                file: path, offset: 0)
         }
         let head = bytes(at: base, 64)
         func truncated(_ field: String) -> SNNError {
@@ -197,7 +222,8 @@ enum HDF5Superblock {
         guard head.count > sizeField else { throw truncated("size of offsets") }
         let width = Int(head[sizeField])
         guard [2, 4, 8, 16, 32].contains(width) else {
-            throw SNNError(.corrupt, "size of offsets \(width) (expected 2, 4, 8, 16 or 32)", file: path, offset: base + sizeField)
+            throw SNNError(
+                .corrupt, "size of offsets \(width) (expected 2, 4, 8, 16 or 32)", file: path, offset: base + sizeField)
         }
         let at = baseField + 2 * width
         guard head.count >= at + width else { throw truncated("end-of-file address") }
@@ -206,8 +232,10 @@ enum HDF5Superblock {
         let eof = (0..<width).reduce(UInt64(0)) { $0 | UInt64(head[at + $1]) << (8 * UInt64($1)) }
         let undefined = width == 8 ? UInt64.max : (UInt64(1) << (8 * UInt64(width))) - 1
         if eof != undefined && eof > UInt64(size) {
-            throw SNNError(.corrupt, "truncated: the superblock's end-of-file address (offset \(base + at)) is \(eof), "
-                           + "the file has \(size) bytes", file: path, offset: size)
+            throw SNNError(
+                .corrupt,
+                "truncated: the superblock's end-of-file address (offset \(base + at)) is \(eof), "
+                    + "the file has \(size) bytes", file: path, offset: size)
         }
     }
 }

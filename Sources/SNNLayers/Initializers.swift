@@ -57,7 +57,9 @@ public enum Initializer {
     }
 
     /// Normal with std = gain / √fan (`kaiming_normal_`, gain √2 for ReLU).
-    public static func kaimingNormal(_ shape: [Int], mode: FanMode = .fanIn, gain: Float = Float(2).squareRoot()) -> Tensor {
+    public static func kaimingNormal(_ shape: [Int], mode: FanMode = .fanIn, gain: Float = Float(2).squareRoot())
+        -> Tensor
+    {
         let f = fans(shape), fan = mode == .fanIn ? f.fanIn : f.fanOut
         let std = gain / Float(max(fan, 1)).squareRoot()
         return GlobalRandom.withGenerator { Tensor.randomNormal(shape, standardDeviation: std, using: &$0) }
@@ -65,7 +67,9 @@ public enum Initializer {
 
     /// Uniform in ±gain·√(3 / fan) (`kaiming_uniform_`). PyTorch's Linear and Conv default is
     /// gain = √(2 / (1 + 5)) = √(1/3), i.e. bound 1/√fanIn.
-    public static func kaimingUniform(_ shape: [Int], mode: FanMode = .fanIn, gain: Float = Float(2).squareRoot()) -> Tensor {
+    public static func kaimingUniform(_ shape: [Int], mode: FanMode = .fanIn, gain: Float = Float(2).squareRoot())
+        -> Tensor
+    {
         let f = fans(shape), fan = mode == .fanIn ? f.fanIn : f.fanOut
         let bound = gain * (3 / Float(max(fan, 1))).squareRoot()
         return uniform(shape, bound: bound)
@@ -78,8 +82,10 @@ public enum Initializer {
 
     /// Normal(mean, std) truncated to [lower, upper] by redrawing (`trunc_normal_`, used by
     /// transformers; the default bounds ±2 are absolute, as in PyTorch).
-    public static func truncatedNormal(_ shape: [Int], mean: Float = 0, standardDeviation: Float = 1,
-                                       lower: Float = -2, upper: Float = 2) -> Tensor {
+    public static func truncatedNormal(
+        _ shape: [Int], mean: Float = 0, standardDeviation: Float = 1,
+        lower: Float = -2, upper: Float = 2
+    ) -> Tensor {
         precondition(lower < upper, "truncatedNormal: lower \(lower) must be below upper \(upper)")
         return GlobalRandom.withGenerator { g in
             Tensor(shape: shape) { _ in

@@ -44,7 +44,8 @@ public final class Linear: Module, Layer {
     public let hasBias: Bool
 
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true) {
-        precondition(inFeatures > 0 && outFeatures > 0, "Linear: features must be positive, got \(inFeatures) → \(outFeatures)")
+        precondition(
+            inFeatures > 0 && outFeatures > 0, "Linear: features must be positive, got \(inFeatures) → \(outFeatures)")
         let bound = 1 / Float(inFeatures).squareRoot()
         weight = Initializer.uniform([outFeatures, inFeatures], bound: bound)
         self.bias = bias ? Initializer.uniform([outFeatures], bound: bound) : Tensor(zeros: [0])
@@ -54,12 +55,14 @@ public final class Linear: Module, Layer {
     }
 
     public func callAsFunction(_ input: Tensor) -> Tensor {
-        precondition(input.rank >= 1 && input.shape.last == weight.shape[1],
-                     "Linear: input \(input.shape) must end in \(weight.shape[1]) features")
+        precondition(
+            input.rank >= 1 && input.shape.last == weight.shape[1],
+            "Linear: input \(input.shape) must end in \(weight.shape[1]) features")
         if let counter = OperationCounter.current {
             let rows = input.count / weight.shape[1]
-            counter.record(layer: self, macs: Double(rows * weight.count), input: input,
-                           samples: input.rank >= 2 ? input.shape[input.rank - 2] : 1)
+            counter.record(
+                layer: self, macs: Double(rows * weight.count), input: input,
+                samples: input.rank >= 2 ? input.shape[input.rank - 2] : 1)
         }
         let y = Tensor.matmul(input.rank == 1 ? input.reshaped(to: [1, -1]) : input, weight, transposeB: true)
         let out = hasBias ? y + bias : y
@@ -84,16 +87,22 @@ public final class Conv2d: Module, Layer {
     public let hasBias: Bool
     public let stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int), groups: Int
 
-    public convenience init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
-                dilation: Int = 1, groups: Int = 1, bias: Bool = true) {
-        self.init(inChannels, outChannels, kernelSize: (kernelSize, kernelSize), stride: (stride, stride),
-                  padding: (padding, padding), dilation: (dilation, dilation), groups: groups, bias: bias)
+    public convenience init(
+        _ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
+        dilation: Int = 1, groups: Int = 1, bias: Bool = true
+    ) {
+        self.init(
+            inChannels, outChannels, kernelSize: (kernelSize, kernelSize), stride: (stride, stride),
+            padding: (padding, padding), dilation: (dilation, dilation), groups: groups, bias: bias)
     }
 
-    public init(_ inChannels: Int, _ outChannels: Int, kernelSize: (Int, Int), stride: (Int, Int) = (1, 1),
-                padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1, bias: Bool = true) {
-        precondition(groups >= 1 && inChannels % groups == 0 && outChannels % groups == 0,
-                     "Conv2d: groups \(groups) must divide \(inChannels) and \(outChannels)")
+    public init(
+        _ inChannels: Int, _ outChannels: Int, kernelSize: (Int, Int), stride: (Int, Int) = (1, 1),
+        padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1, bias: Bool = true
+    ) {
+        precondition(
+            groups >= 1 && inChannels % groups == 0 && outChannels % groups == 0,
+            "Conv2d: groups \(groups) must divide \(inChannels) and \(outChannels)")
         let shape = [outChannels, inChannels / groups, kernelSize.0, kernelSize.1]
         let bound = 1 / Float(Initializer.fans(shape).fanIn).squareRoot()
         weight = Initializer.uniform(shape, bound: bound)
@@ -109,11 +118,13 @@ public final class Conv2d: Module, Layer {
 
     public func callAsFunction(_ input: Tensor) -> Tensor {
         foldingLeadingAxes(input, kernelRank: 4, name: "Conv2d") { x in
-            let y = Tensor.conv2d(x, weight: weight, bias: hasBias ? bias : nil, stride: stride, padding: padding,
-                                  dilation: dilation, groups: groups)
+            let y = Tensor.conv2d(
+                x, weight: weight, bias: hasBias ? bias : nil, stride: stride, padding: padding,
+                dilation: dilation, groups: groups)
             if let counter = OperationCounter.current {
                 let macs = Double(y.count) * Double(weight.count / weight.shape[0])
-                counter.record(layer: self, macs: macs, input: x, samples: input.rank >= 4 ? input.shape[input.rank - 4] : 1)
+                counter.record(
+                    layer: self, macs: macs, input: x, samples: input.rank >= 4 ? input.shape[input.rank - 4] : 1)
             }
             return y
         }
@@ -127,10 +138,13 @@ public final class Conv1d: Module, Layer {
     public let hasBias: Bool
     public let stride: Int, padding: Int, dilation: Int, groups: Int
 
-    public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
-                dilation: Int = 1, groups: Int = 1, bias: Bool = true) {
-        precondition(groups >= 1 && inChannels % groups == 0 && outChannels % groups == 0,
-                     "Conv1d: groups \(groups) must divide \(inChannels) and \(outChannels)")
+    public init(
+        _ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
+        dilation: Int = 1, groups: Int = 1, bias: Bool = true
+    ) {
+        precondition(
+            groups >= 1 && inChannels % groups == 0 && outChannels % groups == 0,
+            "Conv1d: groups \(groups) must divide \(inChannels) and \(outChannels)")
         let shape = [outChannels, inChannels / groups, kernelSize]
         let bound = 1 / Float(Initializer.fans(shape).fanIn).squareRoot()
         weight = Initializer.uniform(shape, bound: bound)
@@ -146,11 +160,13 @@ public final class Conv1d: Module, Layer {
 
     public func callAsFunction(_ input: Tensor) -> Tensor {
         foldingLeadingAxes(input, kernelRank: 3, name: "Conv1d") { x in
-            let y = Tensor.conv1d(x, weight: weight, bias: hasBias ? bias : nil, stride: stride, padding: padding,
-                                  dilation: dilation, groups: groups)
+            let y = Tensor.conv1d(
+                x, weight: weight, bias: hasBias ? bias : nil, stride: stride, padding: padding,
+                dilation: dilation, groups: groups)
             if let counter = OperationCounter.current {
                 let macs = Double(y.count) * Double(weight.count / weight.shape[0])
-                counter.record(layer: self, macs: macs, input: x, samples: input.rank >= 3 ? input.shape[input.rank - 3] : 1)
+                counter.record(
+                    layer: self, macs: macs, input: x, samples: input.rank >= 3 ? input.shape[input.rank - 3] : 1)
             }
             return y
         }
@@ -184,13 +200,17 @@ public class BatchNorm: Module, Layer {
     public func callAsFunction(_ input: Tensor) -> Tensor {
         let c = weight.shape[0]
         let axis = input.rank + channelAxisFromEnd
-        precondition(axis >= 0 && input.shape[axis] == c,
-                     "BatchNorm: input \(input.shape) must have \(c) channels at axis \(channelAxisFromEnd)")
+        precondition(
+            axis >= 0 && input.shape[axis] == c,
+            "BatchNorm: input \(input.shape) must have \(c) channels at axis \(channelAxisFromEnd)")
         if !isTraining {
-            return Tensor.batchNorm(input, weight: weight, bias: bias, channelAxis: axis, epsilon: epsilon,
-                                    statistics: (runningMean, runningVariance)).output
+            return Tensor.batchNorm(
+                input, weight: weight, bias: bias, channelAxis: axis, epsilon: epsilon,
+                statistics: (runningMean, runningVariance)
+            ).output
         }
-        let (output, mean, variance) = Tensor.batchNorm(input, weight: weight, bias: bias, channelAxis: axis, epsilon: epsilon)
+        let (output, mean, variance) = Tensor.batchNorm(
+            input, weight: weight, bias: bias, channelAxis: axis, epsilon: epsilon)
         let n = Float(input.count / c)
         let unbiased = variance * (n / Swift.max(n - 1, 1))
         runningMean = (runningMean * (1 - momentum) + mean * momentum).detached
@@ -231,8 +251,9 @@ public final class LayerNorm: Module, Layer {
 
     public func callAsFunction(_ input: Tensor) -> Tensor {
         let k = weight.rank
-        precondition(input.rank >= k && Array(input.shape.suffix(k)) == weight.shape,
-                     "LayerNorm: input \(input.shape) must end in \(weight.shape)")
+        precondition(
+            input.rank >= k && Array(input.shape.suffix(k)) == weight.shape,
+            "LayerNorm: input \(input.shape) must end in \(weight.shape)")
         let axes = Array((input.rank - k)..<input.rank)
         let mean = input.mean(alongAxes: axes, keepingDimensions: true)
         let centered = input - mean
@@ -336,7 +357,9 @@ public final class AdaptiveAvgPool2d: Module, Layer {
     }
     public convenience init(_ outputSize: Int) { self.init((outputSize, outputSize)) }
     public func callAsFunction(_ input: Tensor) -> Tensor {
-        foldingLeadingAxes(input, kernelRank: 4, name: "AdaptiveAvgPool2d") { $0.adaptiveAvgPool2d(outputSize: outputSize) }
+        foldingLeadingAxes(input, kernelRank: 4, name: "AdaptiveAvgPool2d") {
+            $0.adaptiveAvgPool2d(outputSize: outputSize)
+        }
     }
 }
 

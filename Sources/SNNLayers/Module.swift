@@ -147,7 +147,8 @@ open class Module {
 
     /// Replaces parameters and buffers from `state`. Every tensor of the module must be present
     /// with its shape; with `strict`, extra entries are an error too. Nothing changes on error.
-    public func load(stateDictionary state: [String: Tensor], strict: Bool = true, file: String? = nil) throws(SNNError) {
+    public func load(stateDictionary state: [String: Tensor], strict: Bool = true, file: String? = nil) throws(SNNError)
+    {
         var targets: [(String, [Int], (Tensor) -> Void)] = []
         for (path, p) in namedParameters() { targets.append((path, p.wrappedValue.shape, { p.wrappedValue = $0 })) }
         for (path, b) in namedBuffers() { targets.append((path, b.wrappedValue.shape, { b.wrappedValue = $0 })) }
@@ -159,7 +160,8 @@ open class Module {
             let known = Set(targets.map(\.0))
             let unexpected = state.keys.filter { !known.contains($0) }
             if !unexpected.isEmpty {
-                throw SNNError(.mismatch, "unexpected entries: \(unexpected.sorted().joined(separator: ", "))", file: file)
+                throw SNNError(
+                    .mismatch, "unexpected entries: \(unexpected.sorted().joined(separator: ", "))", file: file)
             }
         }
         // Every target has an entry here (the missing ones were reported above); assign only when all fit.
@@ -167,7 +169,8 @@ open class Module {
         for (path, shape, assign) in targets {
             guard let value = state[path] else { continue }
             guard value.shape == shape else {
-                throw SNNError(.mismatch, "entry \(path) has shape \(value.shape), the model expects \(shape)", file: file)
+                throw SNNError(
+                    .mismatch, "entry \(path) has shape \(value.shape), the model expects \(shape)", file: file)
             }
             assignments.append((value, assign))
         }
@@ -209,7 +212,8 @@ public func valueWithGradient<M: Module>(at model: M, _ f: (M) -> Tensor) -> (va
         }
         defer { for (_, p) in parameters { p.wrappedValue = p.wrappedValue.detached } }
         let value = f(model)
-        precondition(value.count == 1, "valueWithGradient(at:): the objective must be a scalar, got shape \(value.shape)")
+        precondition(
+            value.count == 1, "valueWithGradient(at:): the objective must be a scalar, got shape \(value.shape)")
         let grads = tape.gradients(of: value, withRespectTo: watched)
         var byPath: [String: Tensor] = [:]
         for (k, (path, _)) in parameters.enumerated() { byPath[path] = grads[k] }

@@ -41,7 +41,8 @@ public struct SafeTensors: Sendable, Equatable {
         /// be negative.
         public init(shape: [Int], values: [Float], dtype: DType = .f32) {
             precondition(shape.allSatisfy { $0 >= 0 }, "SafeTensors.Entry: negative extent in shape \(shape)")
-            precondition(shape.reduce(1, *) == values.count, "SafeTensors.Entry: \(values.count) values for shape \(shape)")
+            precondition(
+                shape.reduce(1, *) == values.count, "SafeTensors.Entry: \(values.count) values for shape \(shape)")
             self.shape = shape
             self.values = values
             self.dtype = dtype
@@ -148,12 +149,14 @@ public struct SafeTensors: Sendable, Equatable {
         var declaredLength: UInt64 = 0
         for i in 0..<8 { declaredLength |= UInt64(bytes[i]) << (8 * UInt64(i)) }
         guard declaredLength <= UInt64(bytes.count - 8) else {
-            throw corrupt("header length \(declaredLength) exceeds the \(bytes.count - 8) bytes after the length field", at: 0)
+            throw corrupt(
+                "header length \(declaredLength) exceeds the \(bytes.count - 8) bytes after the length field", at: 0)
         }
         let headerLength = Int(declaredLength)
         guard headerLength <= maximumHeaderLength else {
-            throw SNNError(.unsupported, "header of \(headerLength) bytes exceeds the format's limit of \(maximumHeaderLength)",
-                           file: file, offset: 0)
+            throw SNNError(
+                .unsupported, "header of \(headerLength) bytes exceeds the format's limit of \(maximumHeaderLength)",
+                file: file, offset: 0)
         }
         let dataStart = 8 + headerLength, bufferSize = bytes.count - dataStart
         let header = UnsafeBufferPointer(rebasing: bytes[8..<dataStart])
@@ -178,29 +181,35 @@ public struct SafeTensors: Sendable, Equatable {
         }
 
         // The byte ranges must tile the buffer: no overlaps, no gaps, nothing left over.
-        let ordered = layouts.indices.sorted { (layouts[$0].begin, layouts[$0].end) < (layouts[$1].begin, layouts[$1].end) }
+        let ordered = layouts.indices.sorted {
+            (layouts[$0].begin, layouts[$0].end) < (layouts[$1].begin, layouts[$1].end)
+        }
         var position = 0, previous: String?
         for index in ordered {
             let layout = layouts[index]
             if layout.begin > position {
-                throw corrupt("data bytes \(position)..<\(layout.begin) before \"\(layout.name)\" belong to no tensor",
-                              at: dataStart + position)
+                throw corrupt(
+                    "data bytes \(position)..<\(layout.begin) before \"\(layout.name)\" belong to no tensor",
+                    at: dataStart + position)
             }
             if layout.begin < position, let previous {
-                throw corrupt("\"\(layout.name)\" (data bytes \(layout.begin)..<\(layout.end)) overlaps \"\(previous)\"",
-                              at: dataStart + layout.begin)
+                throw corrupt(
+                    "\"\(layout.name)\" (data bytes \(layout.begin)..<\(layout.end)) overlaps \"\(previous)\"",
+                    at: dataStart + layout.begin)
             }
             position = layout.end
             previous = layout.name
         }
         guard position == bufferSize else {
-            throw corrupt("the last \(bufferSize - position) bytes of the data buffer belong to no tensor",
-                          at: dataStart + position)
+            throw corrupt(
+                "the last \(bufferSize - position) bytes of the data buffer belong to no tensor",
+                at: dataStart + position)
         }
 
         let data = UnsafeRawPointer(bytes.baseAddress!) + dataStart
-        metadata = try verifyChecksums(metadata, layouts: layouts, data: data, dataStart: dataStart, file: file,
-                                       metadataOffset: members.first { $0.key == "__metadata__" }?.node.offset ?? 8)
+        metadata = try verifyChecksums(
+            metadata, layouts: layouts, data: data, dataStart: dataStart, file: file,
+            metadataOffset: members.first { $0.key == "__metadata__" }?.node.offset ?? 8)
 
         var entries: [String: Entry] = [:]
         entries.reserveCapacity(layouts.count)
@@ -212,9 +221,12 @@ public struct SafeTensors: Sendable, Equatable {
     }
 
     /// Checks every tensor that `metadata` holds a CRC-32 for; returns the metadata without those pairs.
-    private static func verifyChecksums(_ metadata: [String: String], layouts: [Layout], data: UnsafeRawPointer,
-                                        dataStart: Int, file: String, metadataOffset: Int)
-        throws(SNNError) -> [String: String] {
+    private static func verifyChecksums(
+        _ metadata: [String: String], layouts: [Layout], data: UnsafeRawPointer,
+        dataStart: Int, file: String, metadataOffset: Int
+    )
+        throws(SNNError) -> [String: String]
+    {
         var rest = metadata
         let byName = Dictionary(layouts.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for (key, value) in metadata where key.hasPrefix(checksumKeyPrefix) {
@@ -222,19 +234,24 @@ public struct SafeTensors: Sendable, Equatable {
             let name = String(key.dropFirst(checksumKeyPrefix.count))
             let isHexDigit = { (c: UInt8) in (0x30...0x39).contains(c) || (0x61...0x66).contains(c | 0x20) }
             guard value.utf8.count == 8, value.utf8.allSatisfy(isHexDigit),
-                  let recorded = UInt32(value, radix: 16) else {
-                throw SNNError(.corrupt, "checksum \"\(key)\" is \"\(value)\", not 8 hexadecimal digits", file: file,
-                               offset: metadataOffset)
+                let recorded = UInt32(value, radix: 16)
+            else {
+                throw SNNError(
+                    .corrupt, "checksum \"\(key)\" is \"\(value)\", not 8 hexadecimal digits", file: file,
+                    offset: metadataOffset)
             }
             guard let layout = byName[name] else {
-                throw SNNError(.corrupt, "checksum \"\(key)\" names no tensor of the file", file: file,
-                               offset: metadataOffset)
+                throw SNNError(
+                    .corrupt, "checksum \"\(key)\" names no tensor of the file", file: file,
+                    offset: metadataOffset)
             }
             let bytes = UnsafeRawBufferPointer(start: data + layout.begin, count: layout.end - layout.begin)
             let computed = CRC32.checksum(bytes)
             guard computed == recorded else {
-                throw SNNError(.corrupt, "tensor \"\(name)\" is damaged: its data has CRC-32 \(hex8(computed)), "
-                               + "the header records \(value)", file: file, offset: dataStart + layout.begin)
+                throw SNNError(
+                    .corrupt,
+                    "tensor \"\(name)\" is damaged: its data has CRC-32 \(hex8(computed)), "
+                        + "the header records \(value)", file: file, offset: dataStart + layout.begin)
             }
         }
         return rest
@@ -254,18 +271,22 @@ public struct SafeTensors: Sendable, Equatable {
             var metadata: [String: String] = [:]
             for (key, value) in members {
                 guard case .string(let text) = value.value else {
-                    throw SNNError(.corrupt, "__metadata__ value of \"\(key)\" is \(value.value.kindName), not a string",
-                                   file: file, offset: value.offset)
+                    throw SNNError(
+                        .corrupt, "__metadata__ value of \"\(key)\" is \(value.value.kindName), not a string",
+                        file: file, offset: value.offset)
                 }
                 metadata[key] = text
             }
             return metadata
         default:
-            throw SNNError(.corrupt, "__metadata__ is \(node.value.kindName), not an object", file: file, offset: node.offset)
+            throw SNNError(
+                .corrupt, "__metadata__ is \(node.value.kindName), not an object", file: file, offset: node.offset)
         }
     }
 
-    private static func decodeLayout(name: String, node: JSONNode, bufferSize: Int, file: String) throws(SNNError) -> Layout {
+    private static func decodeLayout(name: String, node: JSONNode, bufferSize: Int, file: String) throws(SNNError)
+        -> Layout
+    {
         func corrupt(_ message: String, at offset: Int) -> SNNError {
             SNNError(.corrupt, "\"\(name)\": " + message, file: file, offset: offset)
         }
@@ -298,7 +319,8 @@ public struct SafeTensors: Sendable, Equatable {
             throw corrupt("dtype is \(dtypeNode.value.kindName), not a string", at: dtypeNode.offset)
         }
         guard let dtype = DType(rawValue: dtypeName) else {
-            throw SNNError(.unsupported, "\"\(name)\": unsupported dtype \"\(dtypeName)\"", file: file, offset: dtypeNode.offset)
+            throw SNNError(
+                .unsupported, "\"\(name)\": unsupported dtype \"\(dtypeName)\"", file: file, offset: dtypeNode.offset)
         }
 
         let shapeNode = try field("shape")
@@ -328,11 +350,14 @@ public struct SafeTensors: Sendable, Equatable {
             throw corrupt("data_offsets [\(begin), \(end)] end before they begin", at: offsetsNode.offset)
         }
         guard end <= bufferSize else {
-            throw corrupt("data_offsets [\(begin), \(end)] extend past the \(bufferSize)-byte data buffer", at: offsetsNode.offset)
+            throw corrupt(
+                "data_offsets [\(begin), \(end)] extend past the \(bufferSize)-byte data buffer", at: offsetsNode.offset
+            )
         }
         guard end - begin == byteCount.partialValue else {
-            throw corrupt("data_offsets [\(begin), \(end)] span \(end - begin) bytes, but shape \(shape) of \(dtypeName) "
-                          + "needs \(byteCount.partialValue)", at: offsetsNode.offset)
+            throw corrupt(
+                "data_offsets [\(begin), \(end)] span \(end - begin) bytes, but shape \(shape) of \(dtypeName) "
+                    + "needs \(byteCount.partialValue)", at: offsetsNode.offset)
         }
         return Layout(name: name, dtype: dtype, shape: shape, count: count, begin: begin, end: end)
     }
@@ -355,7 +380,9 @@ public struct SafeTensors: Sendable, Equatable {
                 }
             case .f16:
                 for i in 0..<count {
-                    out[i] = Float(halfPrecisionBits: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+                    out[i] = Float(
+                        halfPrecisionBits: UInt16(
+                            littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
                 }
             case .bf16:
                 for i in 0..<count {
@@ -430,17 +457,19 @@ public struct SafeTensors: Sendable, Equatable {
     ///   ``checksumKeyPrefix``.
     public func encoded() -> [UInt8] {
         let sorted = entries.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
-        precondition(!metadata.keys.contains { $0.hasPrefix(Self.checksumKeyPrefix) },
-                     "SafeTensors: metadata keys starting with \(Self.checksumKeyPrefix) are reserved for checksums")
+        precondition(
+            !metadata.keys.contains { $0.hasPrefix(Self.checksumKeyPrefix) },
+            "SafeTensors: metadata keys starting with \(Self.checksumKeyPrefix) are reserved for checksums")
         var pairs = metadata
         for (name, entry) in sorted {
-            pairs[Self.checksumKeyPrefix + name] = Self.hex8(entry.values.withUnsafeBufferPointer { values in
-                #if _endian(big)
-                values.map { $0.bitPattern.littleEndian }.withUnsafeBytes { CRC32.checksum($0) }
-                #else
-                CRC32.checksum(UnsafeRawBufferPointer(values))
-                #endif
-            })
+            pairs[Self.checksumKeyPrefix + name] = Self.hex8(
+                entry.values.withUnsafeBufferPointer { values in
+                    #if _endian(big)
+                    values.map { $0.bitPattern.littleEndian }.withUnsafeBytes { CRC32.checksum($0) }
+                    #else
+                    CRC32.checksum(UnsafeRawBufferPointer(values))
+                    #endif
+                })
         }
         var header: [UInt8] = [UInt8(ascii: "{")]
         var dataSize = 0
@@ -458,8 +487,9 @@ public struct SafeTensors: Sendable, Equatable {
         }
         for (name, entry) in sorted {
             precondition(name != "__metadata__", "SafeTensors: a tensor cannot be named __metadata__")
-            precondition(entry.shape.allSatisfy { $0 >= 0 } && entry.shape.reduce(1, *) == entry.values.count,
-                         "SafeTensors: \"\(name)\" has \(entry.values.count) values for shape \(entry.shape)")
+            precondition(
+                entry.shape.allSatisfy { $0 >= 0 } && entry.shape.reduce(1, *) == entry.values.count,
+                "SafeTensors: \"\(name)\" has \(entry.values.count) values for shape \(entry.shape)")
             if header.count > 1 { header.append(UInt8(ascii: ",")) }
             header.appendJSONString(name)
             header.append(contentsOf: Array(":{\"dtype\":\"F32\",\"shape\":[".utf8))
@@ -478,7 +508,9 @@ public struct SafeTensors: Sendable, Equatable {
         for (_, entry) in sorted {
             entry.values.withUnsafeBufferPointer { values in
                 #if _endian(big)
-                for value in values { withUnsafeBytes(of: value.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
+                for value in values {
+                    withUnsafeBytes(of: value.bitPattern.littleEndian) { out.append(contentsOf: $0) }
+                }
                 #else
                 out.append(contentsOf: UnsafeRawBufferPointer(values))
                 #endif
@@ -587,7 +619,8 @@ private struct HeaderParser {
     private func unexpected(_ context: String) -> SNNError {
         guard position < bytes.count else { return error("unexpected end \(context)", at: position) }
         let byte = bytes[position]
-        let shown = (0x21...0x7E).contains(byte) ? "'\(Character(Unicode.Scalar(byte)))'" : "byte 0x" + String(byte, radix: 16)
+        let shown =
+            (0x21...0x7E).contains(byte) ? "'\(Character(Unicode.Scalar(byte)))'" : "byte 0x" + String(byte, radix: 16)
         return error("unexpected \(shown) \(context)", at: position)
     }
 
@@ -605,10 +638,14 @@ private struct HeaderParser {
         guard position < bytes.count else { throw unexpected("where a value was expected") }
         switch bytes[position] {
         case UInt8(ascii: "{"):
-            guard depth < Self.maximumDepth else { throw error("nested deeper than \(Self.maximumDepth) levels", at: start) }
+            guard depth < Self.maximumDepth else {
+                throw error("nested deeper than \(Self.maximumDepth) levels", at: start)
+            }
             return JSONNode(value: .object(try parseObject(depth: depth)), offset: base + start)
         case UInt8(ascii: "["):
-            guard depth < Self.maximumDepth else { throw error("nested deeper than \(Self.maximumDepth) levels", at: start) }
+            guard depth < Self.maximumDepth else {
+                throw error("nested deeper than \(Self.maximumDepth) levels", at: start)
+            }
             return JSONNode(value: .array(try parseArray(depth: depth)), offset: base + start)
         case UInt8(ascii: "\""):
             return JSONNode(value: .string(try parseString()), offset: base + start)
@@ -728,7 +765,8 @@ private struct HeaderParser {
                     var scalar = UInt32(try parseHex4())
                     if (0xD800...0xDBFF).contains(scalar) {
                         guard position + 1 < bytes.count, bytes[position] == UInt8(ascii: "\\"),
-                              bytes[position + 1] == UInt8(ascii: "u") else {
+                            bytes[position + 1] == UInt8(ascii: "u")
+                        else {
                             throw error("unpaired surrogate in \\u escape", at: escapeStart)
                         }
                         position += 2
@@ -826,8 +864,9 @@ private enum SafeTensorsIO {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             let code = errno
-            throw SNNError(.io, code == ENOENT ? "no such file" : "cannot open file for reading", file: path,
-                           underlying: String(cString: strerror(code)))
+            throw SNNError(
+                .io, code == ENOENT ? "no such file" : "cannot open file for reading", file: path,
+                underlying: String(cString: strerror(code)))
         }
         defer { close(descriptor) }
         var status = stat()

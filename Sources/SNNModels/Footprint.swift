@@ -23,8 +23,9 @@ extension ModelConfiguration {
         guard widths.allSatisfy({ $0 >= 1 }) else { throw f.error("widths must be positive, got \(widths)") }
         guard heads == .single || name.supportsDomainHeads else {
             let convModels = ModelName.allCases.filter(\.supportsDomainHeads).map(\.rawValue)
-            throw f.error("has no static and event heads (transfer needs a conv model: "
-                          + convModels.joined(separator: ", ") + ")")
+            throw f.error(
+                "has no static and event heads (transfer needs a conv model: "
+                    + convModels.joined(separator: ", ") + ")")
         }
         f.heads = heads
         switch name {
@@ -42,7 +43,9 @@ extension ModelConfiguration {
             }
             try f.linear(width, classes, bias: true)
         case .sequentialConv, .sequentialCIFAR:
-            guard inputShape.count == 2 else { throw f.error("needs per-step input [C, L] (e.g. --encoding rows), got \(inputShape)") }
+            guard inputShape.count == 2 else {
+                throw f.error("needs per-step input [C, L] (e.g. --encoding rows), got \(inputShape)")
+            }
             var channels = inputShape[0], length = inputShape[1]
             if name == .sequentialConv {
                 for width in widths {
@@ -60,7 +63,9 @@ extension ModelConfiguration {
                     length /= 2
                     try f.activations(channels, length)
                 }
-                guard length >= 1 else { throw f.error("per-step length \(inputShape[1]) is too short for two 2× poolings") }
+                guard length >= 1 else {
+                    throw f.error("per-step length \(inputShape[1]) is too short for two 2× poolings")
+                }
                 try f.linear(try f.product([channels, length]), widths[1], bias: true)
                 try f.neuron(widths[1])
                 try f.linear(widths[1], classes, bias: true)
@@ -68,7 +73,8 @@ extension ModelConfiguration {
         case .spikingCNN, .vggSNN:
             guard inputShape.count == 3 else { throw f.error("needs image input [C, H, W], got \(inputShape)") }
             var (channels, h, w) = (inputShape[0], inputShape[1], inputShape[2])
-            let stages = name == .spikingCNN ? widths.map { [$0] } : [[64, 128], [256, 256], [512, 512], [512, 512]]
+            let stages =
+                name == .spikingCNN ? widths.map { [$0] } : [[64, 128], [256, 256], [512, 512], [512, 512]]
             for stage in stages {
                 for width in stage {
                     try f.conv(channels, width, kernel: 3, positions: try f.product([h, w]))
@@ -192,8 +198,10 @@ struct FootprintCounter {
 
     /// Conv (no bias; 2-D, or 1-D with `oneDimensional`) → BN → neuron (when `neuron`) at `positions`
     /// output positions.
-    mutating func conv(_ inputs: Int, _ outputs: Int, kernel: Int, positions: Int, neuron: Bool = true,
-                       oneDimensional: Bool = false) throws(SNNError) {
+    mutating func conv(
+        _ inputs: Int, _ outputs: Int, kernel: Int, positions: Int, neuron: Bool = true,
+        oneDimensional: Bool = false
+    ) throws(SNNError) {
         try parameters(kernel, oneDimensional ? 1 : kernel, inputs, outputs)
         try activations(outputs, positions)
         try batchNorm(outputs, positions: positions)

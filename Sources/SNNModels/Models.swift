@@ -50,9 +50,11 @@ public struct ModelConfiguration: Sendable, Equatable {
     /// ``ModelName/supportsDomainHeads``); learned step weights have `neuron.timeSteps` entries.
     public var heads: ClassifierHeads
 
-    public init(name: ModelName, inputShape: [Int], classes: Int, neuron: NeuronConfiguration = NeuronConfiguration(),
-                widths: [Int]? = nil, spikformer: SpikformerConfiguration = SpikformerConfiguration(),
-                heads: ClassifierHeads = .single) {
+    public init(
+        name: ModelName, inputShape: [Int], classes: Int, neuron: NeuronConfiguration = NeuronConfiguration(),
+        widths: [Int]? = nil, spikformer: SpikformerConfiguration = SpikformerConfiguration(),
+        heads: ClassifierHeads = .single
+    ) {
         self.name = name
         self.inputShape = inputShape
         self.classes = classes
@@ -88,7 +90,8 @@ public struct ModelConfiguration: Sendable, Equatable {
         case .transferSCNN: return Models.transferSCNN(self)
         case .spikformer:
             do throws(SNNError) {
-                return try Spikformer(inputShape: inputShape, classes: classes, configuration: spikformer, neuron: neuron)
+                return try Spikformer(
+                    inputShape: inputShape, classes: classes, configuration: spikformer, neuron: neuron)
             } catch {
                 // footprint() throws the same errors; callers with user input check it first.
                 preconditionFailure("spikformer: \(error.message)")
@@ -134,7 +137,10 @@ enum Models {
     }
 
     static func convBlock(_ inChannels: Int, _ outChannels: Int, _ neuron: NeuronConfiguration) -> [any Layer] {
-        [Conv2d(inChannels, outChannels, kernelSize: 3, padding: 1, bias: false), BatchNorm2d(outChannels), neuron.make()]
+        [
+            Conv2d(inChannels, outChannels, kernelSize: 3, padding: 1, bias: false), BatchNorm2d(outChannels),
+            neuron.make(),
+        ]
     }
 
     /// Per width: Conv1d(k = 3, padding 1) → BN over the channels → neuron; then Linear. Input per
@@ -145,8 +151,10 @@ enum Models {
         let length = c.inputShape[1]
         var layers: [any Layer] = []
         for width in c.widths {
-            layers += [Conv1d(channels, width, kernelSize: 3, padding: 1, bias: false),
-                       BatchNorm1d(width, channelAxisFromEnd: -2), c.neuron.make()]
+            layers += [
+                Conv1d(channels, width, kernelSize: 3, padding: 1, bias: false),
+                BatchNorm1d(width, channelAxisFromEnd: -2), c.neuron.make(),
+            ]
             channels = width
         }
         layers += [Flatten(lastAxes: 2), Linear(channels * length, c.classes)]
@@ -162,14 +170,17 @@ enum Models {
         var layers: [any Layer] = []
         for _ in 0..<2 {
             for _ in 0..<3 {
-                layers += [Conv1d(channels, width, kernelSize: 3, padding: 1, bias: false),
-                           BatchNorm1d(width, channelAxisFromEnd: -2), c.neuron.make()]
+                layers += [
+                    Conv1d(channels, width, kernelSize: 3, padding: 1, bias: false),
+                    BatchNorm1d(width, channelAxisFromEnd: -2), c.neuron.make(),
+                ]
                 channels = width
             }
             layers.append(AvgPool1d(2))
             length /= 2
         }
-        precondition(length >= 1, "sequential-cifar: per-step length \(c.inputShape[1]) is too short for two 2× poolings")
+        precondition(
+            length >= 1, "sequential-cifar: per-step length \(c.inputShape[1]) is too short for two 2× poolings")
         layers += [Flatten(lastAxes: 2), Linear(channels * length, hidden), c.neuron.make(), Linear(hidden, c.classes)]
         return Sequential(layers)
     }
@@ -180,8 +191,10 @@ enum Models {
         var layers: [any Layer] = [Flatten(startAxis: 2)]
         var width = c.inputShape.reduce(1, *)
         for hidden in c.widths {
-            layers += [Linear(width, hidden), Dropout(probability: 0.4, sharedAcrossTime: true), BatchNorm1d(hidden),
-                       c.neuron.make()]
+            layers += [
+                Linear(width, hidden), Dropout(probability: 0.4, sharedAcrossTime: true), BatchNorm1d(hidden),
+                c.neuron.make(),
+            ]
             width = hidden
         }
         layers.append(Linear(width, c.classes))
@@ -193,8 +206,10 @@ enum Models {
         var layers: [any Layer] = [Flatten(startAxis: 2)]
         var width = c.inputShape.reduce(1, *)
         for hidden in c.widths {
-            layers += [Linear(width, hidden, bias: false), BatchNorm1d(hidden),
-                       RecurrentSpiking(features: hidden, neuron: c.neuron.makeStepwise())]
+            layers += [
+                Linear(width, hidden, bias: false), BatchNorm1d(hidden),
+                RecurrentSpiking(features: hidden, neuron: c.neuron.makeStepwise()),
+            ]
             width = hidden
         }
         layers.append(Linear(width, c.classes))
@@ -212,7 +227,8 @@ enum Models {
             h /= 2
             w /= 2
         }
-        precondition(h >= 1 && w >= 1, "spiking-cnn: \(c.widths.count) pooling stages shrink \(c.inputShape) to nothing")
+        precondition(
+            h >= 1 && w >= 1, "spiking-cnn: \(c.widths.count) pooling stages shrink \(c.inputShape) to nothing")
         layers += [Flatten(lastAxes: 3), c.classifier(channels * h * w)]
         return Sequential(layers)
     }
@@ -240,8 +256,9 @@ enum Models {
     static func transferSCNN(_ c: ModelConfiguration) -> Sequential {
         let (channels, h, w) = c.imageShape
         let (h2, w2) = (((h - 4) / 2 - 4) / 2, ((w - 4) / 2 - 4) / 2)
-        precondition((h - 4) / 2 >= 5 && (w - 4) / 2 >= 5 && h2 >= 1 && w2 >= 1,
-                     "transfer-scnn: input \(c.inputShape) is too small for two 5×5 convolutions and 2× poolings")
+        precondition(
+            (h - 4) / 2 >= 5 && (w - 4) / 2 >= 5 && h2 >= 1 && w2 >= 1,
+            "transfer-scnn: input \(c.inputShape) is too small for two 5×5 convolutions and 2× poolings")
         return Sequential([
             Conv2d(channels, 15, kernelSize: 5), c.neuron.make(), AvgPool2d(2),
             Conv2d(15, 40, kernelSize: 5), c.neuron.make(), AvgPool2d(2),
@@ -266,11 +283,13 @@ public final class SEWBasicBlock: Module, Layer {
             BatchNorm2d(outChannels)
             neuron.make()
         }
-        downsample = (stride != 1 || inChannels != outChannels) ? Sequential {
-            Conv2d(inChannels, outChannels, kernelSize: 1, stride: stride, bias: false)
-            BatchNorm2d(outChannels)
-            neuron.make()
-        } : nil
+        downsample =
+            (stride != 1 || inChannels != outChannels)
+            ? Sequential {
+                Conv2d(inChannels, outChannels, kernelSize: 1, stride: stride, bias: false)
+                BatchNorm2d(outChannels)
+                neuron.make()
+            } : nil
         super.init()
     }
 
@@ -292,7 +311,8 @@ public final class SEWResNet: Module, Layer {
         var inChannels = widths[0]
         for (stage, (count, width)) in zip(blocks, widths).enumerated() {
             for b in 0..<count {
-                blocksList.append(SEWBasicBlock(inChannels, width, stride: (b == 0 && stage > 0) ? 2 : 1, neuron: c.neuron))
+                blocksList.append(
+                    SEWBasicBlock(inChannels, width, stride: (b == 0 && stage > 0) ? 2 : 1, neuron: c.neuron))
                 inChannels = width
             }
         }
@@ -323,10 +343,12 @@ public final class SpikingBasicBlock: Module, Layer {
         conv2 = Conv2d(outChannels, outChannels, kernelSize: 3, padding: 1, bias: false)
         bn2 = BatchNorm2d(outChannels)
         sn2 = neuron.make()
-        shortcut = (stride != 1 || inChannels != outChannels) ? Sequential {
-            Conv2d(inChannels, outChannels, kernelSize: 1, stride: stride, bias: false)
-            BatchNorm2d(outChannels)
-        } : nil
+        shortcut =
+            (stride != 1 || inChannels != outChannels)
+            ? Sequential {
+                Conv2d(inChannels, outChannels, kernelSize: 1, stride: stride, bias: false)
+                BatchNorm2d(outChannels)
+            } : nil
         super.init()
     }
 
@@ -350,13 +372,16 @@ public final class ResNet19: Module, Layer {
         var inChannels = 128
         for (stage, (count, width)) in zip([3, 3, 2], [128, 256, 512]).enumerated() {
             for b in 0..<count {
-                blocksList.append(SpikingBasicBlock(inChannels, width, stride: (b == 0 && stage > 0) ? 2 : 1, neuron: c.neuron))
+                blocksList.append(
+                    SpikingBasicBlock(inChannels, width, stride: (b == 0 && stage > 0) ? 2 : 1, neuron: c.neuron))
                 inChannels = width
             }
         }
         layers = blocksList
-        head = Sequential([AdaptiveAvgPool2d(1), Flatten(lastAxes: 3), Linear(512, 256), c.neuron.make(),
-                           c.classifier(256)])
+        head = Sequential([
+            AdaptiveAvgPool2d(1), Flatten(lastAxes: 3), Linear(512, 256), c.neuron.make(),
+            c.classifier(256),
+        ])
         super.init()
     }
 

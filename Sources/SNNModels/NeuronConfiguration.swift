@@ -51,9 +51,11 @@ public struct NeuronConfiguration: Sendable, Equatable {
     /// The order k of the masked and sliding PSN.
     public var order: Int
 
-    public init(kind: NeuronKind = .leakyIntegrateAndFire, surrogate: SurrogateChoice = .arctangent(alpha: 2),
-                tau: Float = 2, threshold: Float = 1, reset: Reset = .hard(to: 0), detachReset: Bool = true,
-                decayInput: Bool = true, timeSteps: Int = 4, order: Int = 2) {
+    public init(
+        kind: NeuronKind = .leakyIntegrateAndFire, surrogate: SurrogateChoice = .arctangent(alpha: 2),
+        tau: Float = 2, threshold: Float = 1, reset: Reset = .hard(to: 0), detachReset: Bool = true,
+        decayInput: Bool = true, timeSteps: Int = 4, order: Int = 2
+    ) {
         self.timeSteps = timeSteps
         self.order = order
         self.kind = kind
@@ -81,7 +83,8 @@ public struct NeuronConfiguration: Sendable, Equatable {
 
     /// A new stepwise neuron (IF, LIF or PLIF), for recurrent layers.
     public func makeStepwise() -> any SpikingNeuron {
-        precondition(isStepwise, "\(kind.rawValue) computes all time steps at once; a recurrent layer needs if, lif or plif")
+        precondition(
+            isStepwise, "\(kind.rawValue) computes all time steps at once; a recurrent layer needs if, lif or plif")
         return surrogate.withSurrogate { makeStepwise($0) }
     }
 
@@ -89,11 +92,16 @@ public struct NeuronConfiguration: Sendable, Equatable {
         switch kind {
         case .integrateAndFire: IF(threshold: threshold, reset: reset, detachReset: detachReset, surrogate: s)
         case .leakyIntegrateAndFire:
-            LIF(tau: tau, threshold: threshold, reset: reset, detachReset: detachReset, decayInput: decayInput, surrogate: s)
+            LIF(
+                tau: tau, threshold: threshold, reset: reset, detachReset: detachReset, decayInput: decayInput,
+                surrogate: s)
         case .parametricLIF:
-            PLIF(initialTau: tau, threshold: threshold, reset: reset, detachReset: detachReset, decayInput: decayInput, surrogate: s)
+            PLIF(
+                initialTau: tau, threshold: threshold, reset: reset, detachReset: detachReset, decayInput: decayInput,
+                surrogate: s)
         case .psn, .maskedPSN, .slidingPSN, .psu, .ipsu, .rpsu:
-            preconditionFailure("\(kind.rawValue) computes all time steps at once; a recurrent layer needs if, lif or plif")
+            preconditionFailure(
+                "\(kind.rawValue) computes all time steps at once; a recurrent layer needs if, lif or plif")
         }
     }
 
@@ -124,24 +132,34 @@ public struct NeuronConfiguration: Sendable, Equatable {
         case .soft: reset = "soft"
         case .none: reset = "none"
         }
-        return ["kind": kind.rawValue, "surrogate": surrogate.name, "alpha": Double(surrogate.alpha), "tau": Double(tau),
-                "threshold": Double(threshold), "reset": reset, "detach_reset": detachReset, "decay_input": decayInput,
-                "time_steps": timeSteps, "order": order]
+        return [
+            "kind": kind.rawValue, "surrogate": surrogate.name, "alpha": Double(surrogate.alpha), "tau": Double(tau),
+            "threshold": Double(threshold), "reset": reset, "detach_reset": detachReset, "decay_input": decayInput,
+            "time_steps": timeSteps, "order": order,
+        ]
     }
 
     /// Reads ``dictionary`` back; nil when something is missing or unknown.
     public init?(dictionary d: [String: Any]) {
         guard let kindName = d["kind"] as? String, let kind = NeuronKind(rawValue: kindName),
-              let sName = d["surrogate"] as? String, let alpha = (d["alpha"] as? NSNumber)?.floatValue,
-              let surrogate = SurrogateChoice(name: sName, alpha: alpha),
-              let tau = (d["tau"] as? NSNumber)?.floatValue, let threshold = (d["threshold"] as? NSNumber)?.floatValue,
-              let detach = d["detach_reset"] as? Bool, let decay = d["decay_input"] as? Bool else { return nil }
-        let reset: Reset
-        if let hard = (d["reset"] as? [String: Any])?["hard"] as? NSNumber { reset = .hard(to: hard.floatValue) }
-        else if d["reset"] as? String == "soft" { reset = .soft }
-        else if d["reset"] as? String == "none" { reset = .none }
+            let sName = d["surrogate"] as? String, let alpha = (d["alpha"] as? NSNumber)?.floatValue,
+            let surrogate = SurrogateChoice(name: sName, alpha: alpha),
+            let tau = (d["tau"] as? NSNumber)?.floatValue, let threshold = (d["threshold"] as? NSNumber)?.floatValue,
+            let detach = d["detach_reset"] as? Bool, let decay = d["decay_input"] as? Bool
         else { return nil }
-        self.init(kind: kind, surrogate: surrogate, tau: tau, threshold: threshold, reset: reset, detachReset: detach, decayInput: decay,
-                  timeSteps: (d["time_steps"] as? NSNumber)?.intValue ?? 4, order: (d["order"] as? NSNumber)?.intValue ?? 2)
+        let reset: Reset
+        if let hard = (d["reset"] as? [String: Any])?["hard"] as? NSNumber {
+            reset = .hard(to: hard.floatValue)
+        } else if d["reset"] as? String == "soft" {
+            reset = .soft
+        } else if d["reset"] as? String == "none" {
+            reset = .none
+        } else {
+            return nil
+        }
+        self.init(
+            kind: kind, surrogate: surrogate, tau: tau, threshold: threshold, reset: reset, detachReset: detach,
+            decayInput: decay,
+            timeSteps: (d["time_steps"] as? NSNumber)?.intValue ?? 4, order: (d["order"] as? NSNumber)?.intValue ?? 2)
     }
 }

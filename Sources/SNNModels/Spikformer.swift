@@ -13,12 +13,17 @@ public final class SpikingMLP: Module, Layer {
 
     /// An MLP whose two neuron layers come from `neuron`.
     public init(dimension: Int, hiddenDimension: Int, neuron: () -> any Layer) {
-        precondition(dimension >= 1 && hiddenDimension >= 1,
-                     "SpikingMLP: dimensions must be positive, got \(dimension) → \(hiddenDimension)")
-        expand = Sequential([Conv1d(dimension, hiddenDimension, kernelSize: 1),
-                             BatchNorm1d(hiddenDimension, channelAxisFromEnd: -2), neuron()])
-        contract = Sequential([Conv1d(hiddenDimension, dimension, kernelSize: 1),
-                               BatchNorm1d(dimension, channelAxisFromEnd: -2), neuron()])
+        precondition(
+            dimension >= 1 && hiddenDimension >= 1,
+            "SpikingMLP: dimensions must be positive, got \(dimension) → \(hiddenDimension)")
+        expand = Sequential([
+            Conv1d(dimension, hiddenDimension, kernelSize: 1),
+            BatchNorm1d(hiddenDimension, channelAxisFromEnd: -2), neuron(),
+        ])
+        contract = Sequential([
+            Conv1d(hiddenDimension, dimension, kernelSize: 1),
+            BatchNorm1d(dimension, channelAxisFromEnd: -2), neuron(),
+        ])
         super.init()
     }
 
@@ -58,8 +63,10 @@ public struct SpikformerConfiguration: Sendable, Equatable {
     public var temporalInteraction: TemporalInteractionConfiguration?
 
     /// The DVS configuration of METHODS.md §5 (C = 256, H = 16, depth 2), without TIM.
-    public init(embedDimension: Int = 256, heads: Int = 16, depth: Int = 2, mlpRatio: Int = 4,
-                attentionScale: Float = 0.25, temporalInteraction: TemporalInteractionConfiguration? = nil) {
+    public init(
+        embedDimension: Int = 256, heads: Int = 16, depth: Int = 2, mlpRatio: Int = 4,
+        attentionScale: Float = 0.25, temporalInteraction: TemporalInteractionConfiguration? = nil
+    ) {
         self.embedDimension = embedDimension
         self.heads = heads
         self.depth = depth
@@ -76,14 +83,18 @@ public struct SpikformerConfiguration: Sendable, Equatable {
         guard attentionScale.isFinite else { throw SNNError(.invalidArgument, "the attention scale must be finite") }
         let plan = try SpikingPatchSplitting.plan(inputShape: inputShape, embedDimension: embedDimension)
         guard heads >= 1 && embedDimension % heads == 0 else {
-            throw SNNError(.invalidArgument, "the \(heads) attention heads must divide the embedding dimension \(embedDimension)")
+            throw SNNError(
+                .invalidArgument, "the \(heads) attention heads must divide the embedding dimension \(embedDimension)")
         }
         let tokens = plan.height * plan.width
         if let tim = temporalInteraction {
-            try TemporalInteraction.check(headDimension: embedDimension / heads, tokens: tokens, alpha: tim.alpha,
-                                          kernelSize: tim.kernelSize, axis: tim.axis)
-            guard tim.thresholds.inner.isFinite && tim.thresholds.inner > 0
-                    && tim.thresholds.outer.isFinite && tim.thresholds.outer > 0 else {
+            try TemporalInteraction.check(
+                headDimension: embedDimension / heads, tokens: tokens, alpha: tim.alpha,
+                kernelSize: tim.kernelSize, axis: tim.axis)
+            guard
+                tim.thresholds.inner.isFinite && tim.thresholds.inner > 0
+                    && tim.thresholds.outer.isFinite && tim.thresholds.outer > 0
+            else {
                 throw SNNError(.invalidArgument, "TIM's thresholds must be > 0, got \(tim.thresholds)")
             }
         }
@@ -101,19 +112,28 @@ public final class Spikformer: Module, Layer {
     public let head: Linear
 
     /// Throws when the configuration does not fit the input (see ``SpikformerConfiguration/check(inputShape:)``).
-    public init(inputShape: [Int], classes: Int, configuration c: SpikformerConfiguration = SpikformerConfiguration(),
-                neuron: NeuronConfiguration = .spikformer) throws(SNNError) {
-        guard classes >= 1 else { throw SNNError(.invalidArgument, "Spikformer needs at least one class, got \(classes)") }
+    public init(
+        inputShape: [Int], classes: Int, configuration c: SpikformerConfiguration = SpikformerConfiguration(),
+        neuron: NeuronConfiguration = .spikformer
+    ) throws(SNNError) {
+        guard classes >= 1 else {
+            throw SNNError(.invalidArgument, "Spikformer needs at least one class, got \(classes)")
+        }
         let tokens = try c.check(inputShape: inputShape)
-        patchSplitting = try SpikingPatchSplitting(inputShape: inputShape, embedDimension: c.embedDimension, neuron: neuron)
+        patchSplitting = try SpikingPatchSplitting(
+            inputShape: inputShape, embedDimension: c.embedDimension, neuron: neuron)
         var built: [SpikformerBlock] = []
         for _ in 0..<c.depth {
-            let attention = try SpikingSelfAttention(dimension: c.embedDimension, heads: c.heads, tokens: tokens,
-                                                     neuron: neuron, scale: c.attentionScale,
-                                                     temporalInteraction: c.temporalInteraction)
-            built.append(SpikformerBlock(attention: attention,
-                                         mlp: SpikingMLP(dimension: c.embedDimension,
-                                                         hiddenDimension: c.embedDimension * c.mlpRatio, neuron: neuron)))
+            let attention = try SpikingSelfAttention(
+                dimension: c.embedDimension, heads: c.heads, tokens: tokens,
+                neuron: neuron, scale: c.attentionScale,
+                temporalInteraction: c.temporalInteraction)
+            built.append(
+                SpikformerBlock(
+                    attention: attention,
+                    mlp: SpikingMLP(
+                        dimension: c.embedDimension,
+                        hiddenDimension: c.embedDimension * c.mlpRatio, neuron: neuron)))
         }
         blocks = built
         head = Linear(c.embedDimension, classes)
@@ -126,7 +146,8 @@ public final class Spikformer: Module, Layer {
         blocks.indices.flatMap { i in
             let prefix = "blocks.\(i).attention."
             return [("blocks.\(i).q", prefix + "query.2")]
-                + (blocks[i].attention.temporalInteraction == nil ? [] : [("blocks.\(i).q_tim", prefix + "temporalInteraction")])
+                + (blocks[i].attention.temporalInteraction == nil
+                    ? [] : [("blocks.\(i).q_tim", prefix + "temporalInteraction")])
                 + [("blocks.\(i).attention", prefix + "attentionNeuron")]
         }
     }

@@ -27,8 +27,10 @@ public final class SpikingPatchSplitting: Module, Layer {
 
     /// SPS for samples `[C_in, H, W]` embedded into `embedDimension` channels (at least 8, so that the
     /// first stage has C/8 ≥ 1 channels). Throws for inputs below 4×4 or a too small dimension.
-    public convenience init(inputShape: [Int], embedDimension: Int,
-                            neuron: NeuronConfiguration = .spikformer) throws(SNNError) {
+    public convenience init(
+        inputShape: [Int], embedDimension: Int,
+        neuron: NeuronConfiguration = .spikformer
+    ) throws(SNNError) {
         try self.init(inputShape: inputShape, embedDimension: embedDimension, neuron: { neuron.make() })
     }
 
@@ -40,15 +42,19 @@ public final class SpikingPatchSplitting: Module, Layer {
         var inChannels = inputShape[0]
         var built: [Sequential] = []
         for (index, channels) in Self.stageChannels(embedDimension: embedDimension).enumerated() {
-            var layers: [any Layer] = [Conv2d(inChannels, channels, kernelSize: 3, padding: 1, bias: false),
-                                       BatchNorm2d(channels), neuron()]
+            var layers: [any Layer] = [
+                Conv2d(inChannels, channels, kernelSize: 3, padding: 1, bias: false),
+                BatchNorm2d(channels), neuron(),
+            ]
             if index >= 4 - plan.poolingStages { layers.append(MaxPool2d(3, stride: 2, padding: 1)) }
             built.append(Sequential(layers))
             inChannels = channels
         }
         stages = built
-        positionEmbedding = Sequential([Conv2d(embedDimension, embedDimension, kernelSize: 3, padding: 1, bias: false),
-                                        BatchNorm2d(embedDimension), neuron()])
+        positionEmbedding = Sequential([
+            Conv2d(embedDimension, embedDimension, kernelSize: 3, padding: 1, bias: false),
+            BatchNorm2d(embedDimension), neuron(),
+        ])
         super.init()
     }
 
@@ -60,16 +66,20 @@ public final class SpikingPatchSplitting: Module, Layer {
 
     /// The pooling stages and token grid for samples `[C_in, H, W]`; throws for what cannot be built.
     public static func plan(inputShape: [Int], embedDimension: Int) throws(SNNError)
-        -> (poolingStages: Int, height: Int, width: Int) {
+        -> (poolingStages: Int, height: Int, width: Int)
+    {
         guard inputShape.count == 3, inputShape.allSatisfy({ $0 >= 1 }) else {
             throw SNNError(.invalidArgument, "spiking patch splitting needs image input [C, H, W], got \(inputShape)")
         }
         let (h, w) = (inputShape[1], inputShape[2])
         guard h >= 4 && w >= 4 else {
-            throw SNNError(.invalidArgument, "spiking patch splitting needs at least 4×4 pixels (16 tokens), got \(h)×\(w)")
+            throw SNNError(
+                .invalidArgument, "spiking patch splitting needs at least 4×4 pixels (16 tokens), got \(h)×\(w)")
         }
         guard embedDimension >= 8 else {
-            throw SNNError(.invalidArgument, "the embedding dimension must be ≥ 8 (its first stage has C/8 channels), got \(embedDimension)")
+            throw SNNError(
+                .invalidArgument,
+                "the embedding dimension must be ≥ 8 (its first stage has C/8 channels), got \(embedDimension)")
         }
         // The most stages (≤ 4) that leave ≥ 16 tokens; 0 stages always do, since h, w ≥ 4.
         var best = (0, h, w)
@@ -93,6 +103,7 @@ public final class SpikingPatchSplitting: Module, Layer {
 extension NeuronConfiguration {
     /// The neurons of Spikformer as METHODS.md §5 decides: LIF (τ = 2, hard reset, detached), threshold
     /// 0.5, sigmoid surrogate α = 4 (at 1.0, Q, K and V fire ~3 % and the attention neuron never).
-    public static let spikformer = NeuronConfiguration(kind: .leakyIntegrateAndFire, surrogate: .sigmoid(alpha: 4),
-                                                       tau: 2, threshold: 0.5)
+    public static let spikformer = NeuronConfiguration(
+        kind: .leakyIntegrateAndFire, surrogate: .sigmoid(alpha: 4),
+        tau: 2, threshold: 0.5)
 }

@@ -11,8 +11,10 @@ public struct TemporalInteractionConfiguration: Sendable, Equatable {
     public var axis: TemporalInteraction.Axis = .tokens
     public var thresholds: TemporalInteraction.Thresholds = .standard
 
-    public init(alpha: Float = 0.5, kernelSize: Int = 5, axis: TemporalInteraction.Axis = .tokens,
-                thresholds: TemporalInteraction.Thresholds = .standard) {
+    public init(
+        alpha: Float = 0.5, kernelSize: Int = 5, axis: TemporalInteraction.Axis = .tokens,
+        thresholds: TemporalInteraction.Thresholds = .standard
+    ) {
         self.alpha = alpha
         self.kernelSize = kernelSize
         self.axis = axis
@@ -22,10 +24,13 @@ public struct TemporalInteractionConfiguration: Sendable, Equatable {
     /// A TIM for heads of `headDimension` features over `tokens` tokens. Its two neurons are the
     /// model's neuron (a LIF with the same τ and surrogate when the model's neuron sees all steps at
     /// once, since TIM steps) with TIM's thresholds.
-    public func make(headDimension: Int, tokens: Int, neuron: NeuronConfiguration) throws(SNNError) -> TemporalInteraction {
-        try TemporalInteraction(headDimension: headDimension, tokens: tokens, alpha: alpha, kernelSize: kernelSize,
-                                axis: axis, inputNeuron: Self.neuron(neuron, threshold: thresholds.inner),
-                                outputNeuron: Self.neuron(neuron, threshold: thresholds.outer))
+    public func make(headDimension: Int, tokens: Int, neuron: NeuronConfiguration) throws(SNNError)
+        -> TemporalInteraction
+    {
+        try TemporalInteraction(
+            headDimension: headDimension, tokens: tokens, alpha: alpha, kernelSize: kernelSize,
+            axis: axis, inputNeuron: Self.neuron(neuron, threshold: thresholds.inner),
+            outputNeuron: Self.neuron(neuron, threshold: thresholds.outer))
     }
 
     /// The stepwise neuron TIM uses for a model built with `neuron`.
@@ -61,26 +66,37 @@ public final class SpikingSelfAttention: Module, Layer {
     /// SSA of `dimension` channels in `heads` heads over `tokens` tokens, with the model's neurons and
     /// TIM built from `temporalInteraction`. Throws when the heads do not divide the dimension or the
     /// TIM cannot be built for this size.
-    public convenience init(dimension: Int, heads: Int, tokens: Int, neuron: NeuronConfiguration = .spikformer,
-                            scale: Float = 0.25, temporalInteraction: TemporalInteractionConfiguration? = nil) throws(SNNError) {
-        let tim = try temporalInteraction?.make(headDimension: dimension / max(heads, 1), tokens: tokens, neuron: neuron)
-        try self.init(dimension: dimension, heads: heads, tokens: tokens, scale: scale, temporalInteraction: tim,
-                      neuron: { neuron.make() })
+    public convenience init(
+        dimension: Int, heads: Int, tokens: Int, neuron: NeuronConfiguration = .spikformer,
+        scale: Float = 0.25, temporalInteraction: TemporalInteractionConfiguration? = nil
+    ) throws(SNNError) {
+        let tim = try temporalInteraction?.make(
+            headDimension: dimension / max(heads, 1), tokens: tokens, neuron: neuron)
+        try self.init(
+            dimension: dimension, heads: heads, tokens: tokens, scale: scale, temporalInteraction: tim,
+            neuron: { neuron.make() })
     }
 
     /// SSA whose neuron layers come from `neuron` (called once per neuron layer), with a ready TIM.
-    public init(dimension: Int, heads: Int, tokens: Int, scale: Float = 0.25, temporalInteraction: TemporalInteraction?,
-                neuron: () -> any Layer) throws(SNNError) {
+    public init(
+        dimension: Int, heads: Int, tokens: Int, scale: Float = 0.25, temporalInteraction: TemporalInteraction?,
+        neuron: () -> any Layer
+    ) throws(SNNError) {
         guard heads >= 1 && dimension >= 1 && dimension % heads == 0 else {
-            throw SNNError(.invalidArgument, "the \(heads) attention heads must divide the embedding dimension \(dimension)")
+            throw SNNError(
+                .invalidArgument, "the \(heads) attention heads must divide the embedding dimension \(dimension)")
         }
         if let temporalInteraction {
-            precondition(temporalInteraction.headDimension == dimension / heads && temporalInteraction.tokens == tokens,
-                         "SpikingSelfAttention: TIM is for D = \(temporalInteraction.headDimension), L = \(temporalInteraction.tokens)")
+            precondition(
+                temporalInteraction.headDimension == dimension / heads && temporalInteraction.tokens == tokens,
+                "SpikingSelfAttention: TIM is for D = \(temporalInteraction.headDimension), L = \(temporalInteraction.tokens)"
+            )
         }
         func branch(bias: Bool) -> Sequential {
-            Sequential([Conv1d(dimension, dimension, kernelSize: 1, bias: bias),
-                        BatchNorm1d(dimension, channelAxisFromEnd: -2), neuron()])
+            Sequential([
+                Conv1d(dimension, dimension, kernelSize: 1, bias: bias),
+                BatchNorm1d(dimension, channelAxisFromEnd: -2), neuron(),
+            ])
         }
         query = branch(bias: false)
         key = branch(bias: false)
@@ -96,8 +112,9 @@ public final class SpikingSelfAttention: Module, Layer {
 
     /// `[T, N, C, L]` → `[T, N, C, L]`.
     public func callAsFunction(_ input: Tensor) -> Tensor {
-        precondition(input.rank == 4 && input.shape[3] == tokens,
-                     "SpikingSelfAttention: input must be [T, N, C, \(tokens)], got \(input.shape)")
+        precondition(
+            input.rank == 4 && input.shape[3] == tokens,
+            "SpikingSelfAttention: input must be [T, N, C, \(tokens)], got \(input.shape)")
         let (steps, batch, channels) = (input.shape[0], input.shape[1], input.shape[2])
         // Channel c = h·D + d, so a reshape splits the heads without moving data.
         let perHead = [steps, batch, heads, channels / heads, tokens]

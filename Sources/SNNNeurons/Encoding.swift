@@ -54,8 +54,9 @@ public enum Encoding: Sendable, Equatable {
             precondition(sample.count == 3, "delta-rows encoding needs sequences [C, H, W], got \(sample)")
             return [2 * sample[0], sample[2]]
         case .speechGrid:
-            precondition(sample.count == 2 || sample.count == 3,
-                         "speech-grid encoding needs sequences [T, F] or images [C, H, W], got \(sample)")
+            precondition(
+                sample.count == 2 || sample.count == 3,
+                "speech-grid encoding needs sequences [T, F] or images [C, H, W], got \(sample)")
             return SpeechGrid.shape
         }
     }
@@ -115,8 +116,9 @@ public struct Encoder: Sendable {
             }
             return Tensor(shape: [t] + input.shape, scalars: out)
         case .rows, .rateRows:
-            precondition(input.rank == 4 && input.shape[2] == timeSteps,
-                         "rows encoding: images \(input.shape) must have H = T = \(timeSteps)")
+            precondition(
+                input.rank == 4 && input.shape[2] == timeSteps,
+                "rows encoding: images \(input.shape) must have H = T = \(timeSteps)")
             let rows = input.permuted([2, 0, 1, 3])
             guard case .rateRows = encoding else { return rows }
             let p = rows.detached.clamped(min: 0, max: 1)
@@ -125,12 +127,14 @@ public struct Encoder: Sendable {
             generator = g
             return (u .< p)
         case .columns:
-            precondition(input.rank == 4 && input.shape[3] == timeSteps,
-                         "columns encoding: images \(input.shape) must have W = T = \(timeSteps)")
+            precondition(
+                input.rank == 4 && input.shape[3] == timeSteps,
+                "columns encoding: images \(input.shape) must have W = T = \(timeSteps)")
             return input.permuted([3, 0, 1, 2])
         case .pixels(let seed):
-            precondition(input.rank == 4 && input.shape[2] * input.shape[3] == timeSteps,
-                         "pixels encoding: images \(input.shape) must have H·W = T = \(timeSteps)")
+            precondition(
+                input.rank == 4 && input.shape[2] * input.shape[3] == timeSteps,
+                "pixels encoding: images \(input.shape) must have H·W = T = \(timeSteps)")
             let (n, c) = (input.shape[0], input.shape[1])
             let sequence = input.reshaped(to: [n, c, timeSteps]).permuted([2, 0, 1])  // [T, N, C]
             guard let seed else { return sequence.reshaped(to: [timeSteps, n, c, 1]) }
@@ -143,8 +147,9 @@ public struct Encoder: Sendable {
             }
             return Tensor(shape: [timeSteps, n, c, 1], scalars: out)
         case .deltaRows(let threshold):
-            precondition(input.rank == 4 && input.shape[2] == timeSteps,
-                         "delta-rows encoding: sequences \(input.shape) must have H = T = \(timeSteps)")
+            precondition(
+                input.rank == 4 && input.shape[2] == timeSteps,
+                "delta-rows encoding: sequences \(input.shape) must have H = T = \(timeSteps)")
             let rows = input.detached.permuted([2, 0, 1, 3])  // [T, N, C, W]
             let t = timeSteps, per = rows.count / t, (n, c, w) = (input.shape[0], input.shape[1], input.shape[3])
             let x = rows.scalars
@@ -167,20 +172,23 @@ public struct Encoder: Sendable {
             return Tensor(shape: [t, n, 2 * c, w], scalars: out)
         case .frames:
             // Fewer steps than frames (a model trained at T evaluated at T' < T) use the first T'.
-            precondition(input.rank >= 3 && input.shape[1] >= timeSteps,
-                         "frames encoding: samples \(input.shape) have fewer than T = \(timeSteps) frames")
+            precondition(
+                input.rank >= 3 && input.shape[1] >= timeSteps,
+                "frames encoding: samples \(input.shape) have fewer than T = \(timeSteps) frames")
             let x = input.shape[1] == timeSteps ? input : input.slice(0..<timeSteps, alongAxis: 1)
             return x.permuted([1, 0] + Array(2..<input.rank))
         case .speechGrid(let placement):
             let steps: Tensor
             if input.rank == 3 {
-                precondition(input.shape[1] >= timeSteps,
-                             "speech-grid encoding: sequences \(input.shape) have fewer than T = \(timeSteps) steps")
+                precondition(
+                    input.shape[1] >= timeSteps,
+                    "speech-grid encoding: sequences \(input.shape) have fewer than T = \(timeSteps) steps")
                 let x = input.shape[1] == timeSteps ? input : input.slice(0..<timeSteps, alongAxis: 1)
                 steps = x.permuted([1, 0, 2])
             } else {
-                precondition(input.rank == 4 && input.shape[2] == timeSteps,
-                             "speech-grid encoding: images \(input.shape) must have H = T = \(timeSteps)")
+                precondition(
+                    input.rank == 4 && input.shape[2] == timeSteps,
+                    "speech-grid encoding: images \(input.shape) must have H = T = \(timeSteps)")
                 let (n, c, w) = (input.shape[0], input.shape[1], input.shape[3])
                 steps = input.permuted([2, 0, 1, 3]).reshaped(to: [timeSteps, n, c * w])
             }

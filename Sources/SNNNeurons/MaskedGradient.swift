@@ -12,7 +12,8 @@ public struct SurrogateGradientMask: Sendable, Equatable {
     public var substitute: SurrogateChoice?
 
     public init(probability: Float, substitute: SurrogateChoice? = nil) {
-        precondition(probability >= 0 && probability <= 1, "SurrogateGradientMask: probability \(probability) not in [0, 1]")
+        precondition(
+            probability >= 0 && probability <= 1, "SurrogateGradientMask: probability \(probability) not in [0, 1]")
         self.probability = probability
         self.substitute = substitute
     }
@@ -110,7 +111,8 @@ public final class GradientMaskState: @unchecked Sendable {
     public func next(training: Bool) -> MaskStream? {
         guard let mask, training else { return nil }
         passes += 1
-        return MaskStream(key: RandomGenerator.splitMix(seed ^ (passes &* 0xD1B5_4A32_D192_ED03)), probability: mask.probability)
+        return MaskStream(
+            key: RandomGenerator.splitMix(seed ^ (passes &* 0xD1B5_4A32_D192_ED03)), probability: mask.probability)
     }
 }
 

@@ -55,7 +55,9 @@ enum NeuronKernels {
     }
 
     @inline(__always)
-    static func resetStep(_ c: NeuronKernelConfiguration, _ h: NeuronVector, _ fired: SIMDMask<NeuronVector.MaskStorage>) -> NeuronVector {
+    static func resetStep(
+        _ c: NeuronKernelConfiguration, _ h: NeuronVector, _ fired: SIMDMask<NeuronVector.MaskStorage>
+    ) -> NeuronVector {
         switch c.reset {
         case .hard(let value): return h.replacing(with: value, where: fired)
         case .soft: return h.replacing(with: h - c.threshold, where: fired)
@@ -64,9 +66,11 @@ enum NeuronKernels {
     }
 
     /// Forward: writes spikes S, pre-reset membrane H, and optionally the post-reset membrane V.
-    static func forward(_ c: NeuronKernelConfiguration, x: UnsafePointer<Float>, steps: Int, neurons: Int,
-                        spikes: UnsafeMutablePointer<Float>, charged: UnsafeMutablePointer<Float>,
-                        membrane: UnsafeMutablePointer<Float>?) {
+    static func forward(
+        _ c: NeuronKernelConfiguration, x: UnsafePointer<Float>, steps: Int, neurons: Int,
+        spikes: UnsafeMutablePointer<Float>, charged: UnsafeMutablePointer<Float>,
+        membrane: UnsafeMutablePointer<Float>?
+    ) {
         let n = neurons
         Parallelism.forEachChunk(n, grain: 8192) { range in
             withUnsafeTemporaryAllocation(of: NeuronVector.self, capacity: block / lanes) { v in
@@ -127,7 +131,8 @@ enum NeuronKernels {
                                 let i = base + j * lanes, count = Swift.min(lanes, end - start - j * lanes)
                                 let h = loadLanes(charged + i, count)
                                 let fired = h .>= c.threshold
-                                let sg = masking.apply(surrogate.derivative(h - c.threshold), at: h - c.threshold, index: i)
+                                let sg = masking.apply(
+                                    surrogate.derivative(h - c.threshold), at: h - c.threshold, index: i)
                                 // ∂V/∂H of the reset, with the reset's own path when attached.
                                 var dVdH: NeuronVector
                                 switch c.reset {

@@ -17,7 +17,9 @@ enum ParallelNeuronKernel {
     /// Copies rows `0..<t` of columns `j0..<j0+width` of a `[t, n]` matrix into a `[t, tile]` buffer
     /// (zero-padded to whole vectors).
     @inline(__always)
-    static func gather(_ src: UnsafePointer<Float>, t: Int, n: Int, j0: Int, width: Int, into dst: UnsafeMutablePointer<Float>) {
+    static func gather(
+        _ src: UnsafePointer<Float>, t: Int, n: Int, j0: Int, width: Int, into dst: UnsafeMutablePointer<Float>
+    ) {
         let padded = (width + lanes - 1) / lanes * lanes
         for r in 0..<t {
             (dst + r * tile).update(from: src + r * n + j0, count: width)
@@ -25,11 +27,14 @@ enum ParallelNeuronKernel {
         }
     }
 
-    static func forward<S: Surrogate>(x: Tensor, weight: Tensor, bias: Tensor, surrogate: S, strict: Bool,
-                                      mask: MaskStream? = nil, substitute: SurrogateChoice? = nil) -> Tensor {
+    static func forward<S: Surrogate>(
+        x: Tensor, weight: Tensor, bias: Tensor, surrogate: S, strict: Bool,
+        mask: MaskStream? = nil, substitute: SurrogateChoice? = nil
+    ) -> Tensor {
         let t = x.shape[0], n = x.shape[1]
-        precondition(weight.shape == [t, t] && bias.shape == [t],
-                     "parallel neuron: weight \(weight.shape) and bias \(bias.shape) must be [\(t), \(t)] and [\(t)]")
+        precondition(
+            weight.shape == [t, t] && bias.shape == [t],
+            "parallel neuron: weight \(weight.shape) and bias \(bias.shape) must be [\(t), \(t)] and [\(t)]")
         let spikes = Tensor(uninitializedShape: [t, n]), charged = Tensor(uninitializedShape: [t, n])
         let px = x.unsafeStoragePointer, pw = weight.unsafeStoragePointer, pb = bias.unsafeStoragePointer
         let ps = spikes.unsafeStoragePointer, ph = charged.unsafeStoragePointer
@@ -59,15 +64,18 @@ enum ParallelNeuronKernel {
         }
         return Tensor(spikes, inputs: [x, weight, bias]) { [x, weight, charged] g, needs in
             withMasking(mask, substitute) { masking in
-                backward(x: x, weight: weight, charged: charged, gradSpikes: g, surrogate: surrogate, needs: needs,
-                         masking: masking)
+                backward(
+                    x: x, weight: weight, charged: charged, gradSpikes: g, surrogate: surrogate, needs: needs,
+                    masking: masking)
             }
         }
     }
 
     /// `masking` applies MSG: masked elements (index t·N + j) use 0 or the substitute's derivative.
-    static func backward<S: Surrogate, M: SurrogateMasking>(x: Tensor, weight: Tensor, charged: Tensor, gradSpikes: Tensor,
-                                                            surrogate: S, needs: [Bool], masking: M) -> [Tensor?] {
+    static func backward<S: Surrogate, M: SurrogateMasking>(
+        x: Tensor, weight: Tensor, charged: Tensor, gradSpikes: Tensor,
+        surrogate: S, needs: [Bool], masking: M
+    ) -> [Tensor?] {
         let t = x.shape[0], n = x.shape[1]
         let px = x.unsafeStoragePointer, pw = weight.unsafeStoragePointer, ph = charged.unsafeStoragePointer
         let pg = gradSpikes.unsafeStoragePointer
@@ -162,12 +170,15 @@ extension Tensor {
     /// Θ(W·X + b) for X `[T, N]`, W `[T, T]`, b `[T]` (firing at ≥ 0, or > 0 when `strict`), with the
     /// surrogate gradient, as one fused primitive (see ``ParallelNeuronKernel``).
     /// `mask` applies masked surrogate gradients (MSG) in the backward pass.
-    public static func parallelSpikes<S: Surrogate>(_ x: Tensor, weight: Tensor, bias: Tensor, surrogate: S,
-                                                    strict: Bool = false, mask: MaskStream? = nil,
-                                                    substitute: SurrogateChoice? = nil) -> Tensor {
+    public static func parallelSpikes<S: Surrogate>(
+        _ x: Tensor, weight: Tensor, bias: Tensor, surrogate: S,
+        strict: Bool = false, mask: MaskStream? = nil,
+        substitute: SurrogateChoice? = nil
+    ) -> Tensor {
         precondition(x.rank == 2, "parallelSpikes: input must be [T, N], got \(x.shape)")
-        return ParallelNeuronKernel.forward(x: x, weight: weight, bias: bias, surrogate: surrogate, strict: strict,
-                                            mask: mask, substitute: substitute)
+        return ParallelNeuronKernel.forward(
+            x: x, weight: weight, bias: bias, surrogate: surrogate, strict: strict,
+            mask: mask, substitute: substitute)
     }
 }
 
@@ -188,9 +199,11 @@ enum PSUKernel {
 
     /// `learnedAlpha`, when given, is the one-element tensor holding `surrogate`'s α: the pullback then
     /// also returns ∂L/∂α.
-    static func spikes<S: Surrogate>(_ x: Tensor, a: Tensor, r: Tensor, threshold: Float, surrogate: S,
-                                     learnedAlpha: Tensor? = nil, mask: MaskStream? = nil,
-                                     substitute: SurrogateChoice? = nil) -> Tensor {
+    static func spikes<S: Surrogate>(
+        _ x: Tensor, a: Tensor, r: Tensor, threshold: Float, surrogate: S,
+        learnedAlpha: Tensor? = nil, mask: MaskStream? = nil,
+        substitute: SurrogateChoice? = nil
+    ) -> Tensor {
         let t = x.shape[0], n = x.shape[1]
         let membrane = Tensor(uninitializedShape: [t, n]), gate = Tensor(uninitializedShape: [t, n])
         let spikes = Tensor(uninitializedShape: [t, n])
@@ -222,7 +235,9 @@ enum PSUKernel {
                             let v = loadLanes(ht + row * tile + j) - threshold * reset
                             storeLanes(v, pv + row * n + j0 + j, count)
                             storeLanes(loadLanes(st + row * tile + j), pg + row * n + j0 + j, count)
-                            storeLanes(NeuronVector(repeating: 0).replacing(with: 1, where: v - threshold .> 0), ps + row * n + j0 + j, count)
+                            storeLanes(
+                                NeuronVector(repeating: 0).replacing(with: 1, where: v - threshold .> 0),
+                                ps + row * n + j0 + j, count)
                             j += lanes
                         }
                     }
@@ -232,17 +247,21 @@ enum PSUKernel {
         }
         return Tensor(spikes, inputs: [x] + (learnedAlpha.map { [$0] } ?? [])) { [a, r, membrane, gate] g, needs in
             withMasking(mask, substitute) { masking in
-                backward(a: a, r: r, membrane: membrane, gate: gate, gradSpikes: g, threshold: threshold, surrogate: surrogate,
-                         learnsAlpha: learnedAlpha != nil, needs: needs, masking: masking)
+                backward(
+                    a: a, r: r, membrane: membrane, gate: gate, gradSpikes: g, threshold: threshold,
+                    surrogate: surrogate,
+                    learnsAlpha: learnedAlpha != nil, needs: needs, masking: masking)
             }
         }
     }
 
     /// `masking` applies MSG: masked elements (index t·N + j) use 0 or the substitute's derivative and
     /// add nothing to ∂α. Returns [∂X, ∂α] when `learnsAlpha`, else [∂X].
-    static func backward<S: Surrogate, M: SurrogateMasking>(a: Tensor, r: Tensor, membrane: Tensor, gate: Tensor,
-                                                            gradSpikes: Tensor, threshold: Float, surrogate: S,
-                                                            learnsAlpha: Bool, needs: [Bool], masking: M) -> [Tensor?] {
+    static func backward<S: Surrogate, M: SurrogateMasking>(
+        a: Tensor, r: Tensor, membrane: Tensor, gate: Tensor,
+        gradSpikes: Tensor, threshold: Float, surrogate: S,
+        learnsAlpha: Bool, needs: [Bool], masking: M
+    ) -> [Tensor?] {
         let t = membrane.shape[0], n = membrane.shape[1]
         let pa = a.unsafeStoragePointer, pr = r.unsafeStoragePointer
         let pv = membrane.unsafeStoragePointer, pgate = gate.unsafeStoragePointer, pgs = gradSpikes.unsafeStoragePointer
@@ -268,7 +287,9 @@ enum PSUKernel {
                             gv[row] = gs * d
                             if wantAlpha {
                                 let masked = masking.maskedLanes(row * n + j)
-                                for k in 0..<count where !masked[k] { alphaSum += Double(gs[k] * surrogate.derivativeWithRespectToAlpha(x[k])) }
+                                for k in 0..<count where !masked[k] {
+                                    alphaSum += Double(gs[k] * surrogate.derivativeWithRespectToAlpha(x[k]))
+                                }
                             }
                         }
                         for i in 0..<t {

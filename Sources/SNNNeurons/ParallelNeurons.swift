@@ -6,25 +6,32 @@ extension Tensor {
     /// Θ(x) with a learnable-α arctangent surrogate: the pullback also returns ∂L/∂α =
     /// Σ g·∂g_α(x)/∂α. `strict` fires only where x > 0 (the PSU family's rule) instead of x ≥ 0.
     /// With `mask` (MSG), masked elements use 0 (or `substitute`'s derivative) and add nothing to ∂α.
-    public func heaviside(arctangentAlpha alpha: Tensor, strict: Bool = false, mask: MaskStream? = nil,
-                          substitute: SurrogateChoice? = nil) -> Tensor {
+    public func heaviside(
+        arctangentAlpha alpha: Tensor, strict: Bool = false, mask: MaskStream? = nil,
+        substitute: SurrogateChoice? = nil
+    ) -> Tensor {
         precondition(alpha.count == 1, "heaviside(arctangentAlpha:): α must be a single value, got \(alpha.shape)")
-        return heaviside(surrogate: Arctangent(alpha: alpha.scalars[0]), strict: strict, learnedAlpha: alpha, mask: mask,
-                         substitute: substitute)
+        return heaviside(
+            surrogate: Arctangent(alpha: alpha.scalars[0]), strict: strict, learnedAlpha: alpha, mask: mask,
+            substitute: substitute)
     }
 
     /// Θ(x) (x > 0 when `strict`, else x ≥ 0) with a fixed surrogate. With `mask` (MSG), masked
     /// elements use 0 (or `substitute`'s derivative).
-    public func heaviside<S: Surrogate>(surrogate: S, strict: Bool, mask: MaskStream? = nil,
-                                        substitute: SurrogateChoice? = nil) -> Tensor {
+    public func heaviside<S: Surrogate>(
+        surrogate: S, strict: Bool, mask: MaskStream? = nil,
+        substitute: SurrogateChoice? = nil
+    ) -> Tensor {
         if !strict && mask == nil { return heaviside(surrogate: surrogate) }
         return heaviside(surrogate: surrogate, strict: strict, learnedAlpha: nil, mask: mask, substitute: substitute)
     }
 
     /// The step of both: with `learnedAlpha` (the one-element tensor holding `surrogate`'s α) the
     /// pullback also returns ∂L/∂α = Σ g·∂g_α(x)/∂α over the unmasked elements.
-    func heaviside<S: Surrogate>(surrogate s: S, strict: Bool, learnedAlpha: Tensor?, mask: MaskStream?,
-                                 substitute: SurrogateChoice?) -> Tensor {
+    func heaviside<S: Surrogate>(
+        surrogate s: S, strict: Bool, learnedAlpha: Tensor?, mask: MaskStream?,
+        substitute: SurrogateChoice?
+    ) -> Tensor {
         let x = self
         let forward = strict ? map { $0 > 0 ? 1 : 0 } : map { $0 >= 0 ? 1 : 0 }
         return Tensor(forward, inputs: [self] + (learnedAlpha.map { [$0] } ?? [])) { g, needs in
@@ -36,8 +43,10 @@ extension Tensor {
 
     /// The pullback of the step at `self`: [∂x, ∂α (when `learnsAlpha`)], eight lanes at a time with
     /// the masking policy of every other kernel.
-    private func heavisideBackward<S: Surrogate, M: SurrogateMasking>(_ g: Tensor, surrogate s: S, needs: [Bool],
-                                                                      learnsAlpha: Bool, masking: M) -> [Tensor?] {
+    private func heavisideBackward<S: Surrogate, M: SurrogateMasking>(
+        _ g: Tensor, surrogate s: S, needs: [Bool],
+        learnsAlpha: Bool, masking: M
+    ) -> [Tensor?] {
         let n = count, lanes = NeuronVector.scalarCount
         let dx = needs[0] ? Tensor(uninitializedShape: shape) : nil
         let wantAlpha = learnsAlpha && needs.count > 1 && needs[1]
@@ -48,10 +57,15 @@ extension Tensor {
                 for i in stride(from: 0, to: n, by: lanes) {
                     let width = Swift.min(lanes, n - i)
                     let xv = loadLanes(xBase + i, width), gv = loadLanes(gBase + i, width)
-                    if let dx { storeLanes(gv * masking.apply(s.derivative(xv), at: xv, index: i), dx.unsafeStoragePointer + i, width) }
+                    if let dx {
+                        storeLanes(
+                            gv * masking.apply(s.derivative(xv), at: xv, index: i), dx.unsafeStoragePointer + i, width)
+                    }
                     if wantAlpha {
                         let masked = masking.maskedLanes(i)
-                        for k in 0..<width where !masked[k] { alphaSum += Double(gv[k] * s.derivativeWithRespectToAlpha(xv[k])) }
+                        for k in 0..<width where !masked[k] {
+                            alphaSum += Double(gv[k] * s.derivativeWithRespectToAlpha(xv[k]))
+                        }
                     }
                 }
             }
@@ -65,7 +79,9 @@ extension Tensor {
 func timeMatrix(_ input: Tensor, timeSteps: Int?, name: String) -> Tensor {
     precondition(input.rank >= 2, "\(name): input must be time-major [T, N, ...], got \(input.shape)")
     if let timeSteps {
-        precondition(input.shape[0] == timeSteps, "\(name): built for T = \(timeSteps), input has T = \(input.shape[0]) (\(input.shape))")
+        precondition(
+            input.shape[0] == timeSteps,
+            "\(name): built for T = \(timeSteps), input has T = \(input.shape[0]) (\(input.shape))")
     }
     return input.reshaped(to: [input.shape[0], -1])
 }
@@ -101,8 +117,9 @@ public final class PSN<S: Surrogate>: Module, SpikeEmitting, SurrogateGradientMa
 
     public func callAsFunction(_ input: Tensor) -> Tensor {
         let x = timeMatrix(input, timeSteps: timeSteps, name: "PSN")
-        let s = Tensor.parallelSpikes(x, weight: weight, bias: bias, surrogate: surrogate,
-                                      mask: maskState.next(training: isTraining), substitute: gradientMask?.substitute)
+        let s = Tensor.parallelSpikes(
+            x, weight: weight, bias: bias, surrogate: surrogate,
+            mask: maskState.next(training: isTraining), substitute: gradientMask?.substitute)
         return recordSpikes(s.reshaped(to: input.shape), statistics)
     }
 }
@@ -122,7 +139,8 @@ public final class MaskedPSN<S: Surrogate>: Module, SpikeEmitting, SurrogateGrad
     public var statistics: SpikeStatistics?
 
     public init(timeSteps: Int, order: Int, lambda: Float = 0, surrogate: S) {
-        precondition(order >= 1 && order <= timeSteps, "MaskedPSN: order k = \(order) must be in 1…T (T = \(timeSteps))")
+        precondition(
+            order >= 1 && order <= timeSteps, "MaskedPSN: order k = \(order) must be in 1…T (T = \(timeSteps))")
         self.timeSteps = timeSteps
         self.order = order
         self.surrogate = surrogate
@@ -147,8 +165,9 @@ public final class MaskedPSN<S: Surrogate>: Module, SpikeEmitting, SurrogateGrad
 
     public func callAsFunction(_ input: Tensor) -> Tensor {
         let x = timeMatrix(input, timeSteps: timeSteps, name: "MaskedPSN")
-        let s = Tensor.parallelSpikes(x, weight: maskedWeight, bias: bias, surrogate: surrogate,
-                                      mask: maskState.next(training: isTraining), substitute: gradientMask?.substitute)
+        let s = Tensor.parallelSpikes(
+            x, weight: maskedWeight, bias: bias, surrogate: surrogate,
+            mask: maskState.next(training: isTraining), substitute: gradientMask?.substitute)
         return recordSpikes(s.reshaped(to: input.shape), statistics)
     }
 }
@@ -191,8 +210,9 @@ public final class SlidingPSN<S: Surrogate>: Module, SpikeEmitting, SurrogateGra
     public func callAsFunction(_ input: Tensor) -> Tensor {
         let x = timeMatrix(input, timeSteps: nil, name: "SlidingPSN")
         let t = x.shape[0]
-        let s = Tensor.parallelSpikes(x, weight: matrix(timeSteps: t), bias: bias.broadcast(to: [t]), surrogate: surrogate,
-                                      mask: maskState.next(training: isTraining), substitute: gradientMask?.substitute)
+        let s = Tensor.parallelSpikes(
+            x, weight: matrix(timeSteps: t), bias: bias.broadcast(to: [t]), surrogate: surrogate,
+            mask: maskState.next(training: isTraining), substitute: gradientMask?.substitute)
         return recordSpikes(s.reshaped(to: input.shape), statistics)
     }
 }
@@ -200,8 +220,9 @@ public final class SlidingPSN<S: Surrogate>: Module, SpikeEmitting, SurrogateGra
 func recordSpikes(_ spikes: Tensor, _ statistics: SpikeStatistics?) -> Tensor {
     if let statistics {
         let count = spikes.withUnsafeBufferPointer { p in p.reduce(0.0) { $0 + Double($1) } }
-        statistics.add(spikes: count, neuronSteps: Double(spikes.count),
-                       neuronsPerSample: spikes.rank > 2 ? spikes.shape[2...].reduce(1, *) : 1)
+        statistics.add(
+            spikes: count, neuronSteps: Double(spikes.count),
+            neuronsPerSample: spikes.rank > 2 ? spikes.shape[2...].reduce(1, *) : 1)
     }
     return spikes
 }
@@ -255,8 +276,10 @@ public final class ParallelSpikingUnit: Module, SpikeEmitting, SurrogateGradient
     /// Whether α is learned (the arctangent).
     public var learnsAlpha: Bool { if case .arctangent = surrogateKind { true } else { false } }
 
-    public init(_ variant: Variant, timeSteps: Int, tau: Float = 2, threshold: Float = 0.5,
-                surrogate: SurrogateChoice = .arctangent(alpha: 2)) {
+    public init(
+        _ variant: Variant, timeSteps: Int, tau: Float = 2, threshold: Float = 0.5,
+        surrogate: SurrogateChoice = .arctangent(alpha: 2)
+    ) {
         precondition(timeSteps >= 1, "ParallelSpikingUnit: T must be ≥ 1")
         self.variant = variant
         self.timeSteps = timeSteps
@@ -269,7 +292,8 @@ public final class ParallelSpikingUnit: Module, SpikeEmitting, SurrogateGradient
         resetMatrix = r
         causalMask = bandMask(timeSteps: timeSteps, order: timeSteps)
         // W: normal with std √(2/T) (Kaiming, fan-out), b = 0; PSU has none.
-        weight = variant == .psu ? Tensor(zeros: [0]) : Initializer.kaimingNormal([timeSteps, timeSteps], mode: .fanOut)
+        weight =
+            variant == .psu ? Tensor(zeros: [0]) : Initializer.kaimingNormal([timeSteps, timeSteps], mode: .fanOut)
         bias = variant == .psu ? Tensor(zeros: [0]) : Tensor(zeros: [timeSteps])
         super.init()
         if variant == .psu {
@@ -302,21 +326,29 @@ public final class ParallelSpikingUnit: Module, SpikeEmitting, SurrogateGradient
         let s: Tensor
         if learnsAlpha {
             // The default: a concrete call, so the fused kernel is specialised for the arctangent.
-            s = fire(i, surrogate: Arctangent(alpha: alpha.scalars[0]), learnedAlpha: alpha, mask: mask, substitute: substitute)
+            s = fire(
+                i, surrogate: Arctangent(alpha: alpha.scalars[0]), learnedAlpha: alpha, mask: mask,
+                substitute: substitute)
         } else {
-            s = surrogate.withSurrogate { fire(i, surrogate: $0, learnedAlpha: nil, mask: mask, substitute: substitute) }
+            s = surrogate.withSurrogate {
+                fire(i, surrogate: $0, learnedAlpha: nil, mask: mask, substitute: substitute)
+            }
         }
         return recordSpikes(s.reshaped(to: input.shape), statistics)
     }
 
     /// S = Θ(V − V_th) for I `[T, N]`: the fused kernel for the PSU, the composed membrane otherwise.
-    private func fire<S: Surrogate>(_ i: Tensor, surrogate: S, learnedAlpha: Tensor?, mask: MaskStream?,
-                                    substitute: SurrogateChoice?) -> Tensor {
+    private func fire<S: Surrogate>(
+        _ i: Tensor, surrogate: S, learnedAlpha: Tensor?, mask: MaskStream?,
+        substitute: SurrogateChoice?
+    ) -> Tensor {
         if variant == .psu {
-            return PSUKernel.spikes(i, a: inputMatrix, r: resetMatrix, threshold: threshold, surrogate: surrogate,
-                                    learnedAlpha: learnedAlpha, mask: mask, substitute: substitute)
+            return PSUKernel.spikes(
+                i, a: inputMatrix, r: resetMatrix, threshold: threshold, surrogate: surrogate,
+                learnedAlpha: learnedAlpha, mask: mask, substitute: substitute)
         }
-        return (membrane(i) - threshold).heaviside(surrogate: surrogate, strict: true, learnedAlpha: learnedAlpha, mask: mask,
-                                                   substitute: substitute)
+        return (membrane(i) - threshold).heaviside(
+            surrogate: surrogate, strict: true, learnedAlpha: learnedAlpha, mask: mask,
+            substitute: substitute)
     }
 }

@@ -24,8 +24,9 @@ public final class RecurrentSpiking: Module, Layer {
 
     public func callAsFunction(_ input: Tensor) -> Tensor {
         let features = weight.shape[0]
-        precondition(input.rank == 3 && input.shape[0] >= 1 && input.shape[2] == features,
-                     "RecurrentSpiking: input must be [T, N, \(features)], got \(input.shape)")
+        precondition(
+            input.rank == 3 && input.shape[0] >= 1 && input.shape[2] == features,
+            "RecurrentSpiking: input must be [T, N, \(features)], got \(input.shape)")
         let steps = input.shape[0], batch = input.shape[1]
         var v = neuron.restingState(like: input.selecting(0))
         var previous: Tensor?
@@ -44,8 +45,9 @@ public final class RecurrentSpiking: Module, Layer {
         neuron.statistics?.add(spikes: output, neuronsPerSample: features)
         if let counter = OperationCounter.current, steps > 1 {
             // The feedback of steps 0…T−2 drives steps 1…T−1: one accumulate per spike and target.
-            counter.record(layer: self, macs: Double((steps - 1) * batch * weight.count),
-                           input: output.slice(0..<(steps - 1)), samples: batch)
+            counter.record(
+                layer: self, macs: Double((steps - 1) * batch * weight.count),
+                input: output.slice(0..<(steps - 1)), samples: batch)
         }
         return output
     }

@@ -37,8 +37,10 @@ public struct SpeechGrid: Sendable, Equatable {
             throw SNNError(.invalidArgument, "the speech grid needs at least one channel per step")
         }
         if placement == .padded && channels > Self.cells {
-            throw SNNError(.invalidArgument, "the speech grid places one channel per cell of 2×16×16 = \(Self.cells); "
-                           + "\(channels) channels per step do not fit")
+            throw SNNError(
+                .invalidArgument,
+                "the speech grid places one channel per cell of 2×16×16 = \(Self.cells); "
+                    + "\(channels) channels per step do not fit")
         }
     }
 
@@ -60,8 +62,9 @@ public struct SpeechGrid: Sendable, Equatable {
     /// `[..., F]` → `[..., 2, 16, 16]`. Inputs carry no gradient, so this is a plain reindexing.
     public func map(_ input: Tensor) -> Tensor {
         let channels = input.shape.last ?? 0
-        precondition(input.rank >= 1 && channels >= 1 && (placement == .resampled || channels <= Self.cells),
-                     "SpeechGrid.map: \(placement) placement cannot map \(input.shape)")
+        precondition(
+            input.rank >= 1 && channels >= 1 && (placement == .resampled || channels <= Self.cells),
+            "SpeechGrid.map: \(placement) placement cannot map \(input.shape)")
         let x = input.detached.scalars, rows = x.count / channels, table = sources(channels: channels)
         var out = [Float](repeating: 0, count: rows * Self.cells)
         for r in 0..<rows {

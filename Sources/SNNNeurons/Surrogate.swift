@@ -116,7 +116,8 @@ public struct PiecewiseLinear: Surrogate {
     }
     public func derivative(_ x: Float) -> Float { Swift.abs(x) < 1 / alpha ? alpha / 2 : Self.leak }
     public func derivative(_ x: NeuronVector) -> NeuronVector {
-        NeuronVector(repeating: Self.leak).replacing(with: alpha / 2, where: abs(x) .< NeuronVector(repeating: 1 / alpha))
+        NeuronVector(repeating: Self.leak).replacing(
+            with: alpha / 2, where: abs(x) .< NeuronVector(repeating: 1 / alpha))
     }
 }
 
@@ -143,7 +144,9 @@ public struct ErfSurrogate: Surrogate {
     public let alpha: Float
     public init(alpha: Float = 2) { self.alpha = alpha }
     public func function(_ x: Float) -> Float { 0.5 * (1 + erff(alpha * x)) }
-    public func derivative(_ x: Float) -> Float { alpha / Float.pi.squareRoot() * Foundation.exp(-(alpha * x) * (alpha * x)) }
+    public func derivative(_ x: Float) -> Float {
+        alpha / Float.pi.squareRoot() * Foundation.exp(-(alpha * x) * (alpha * x))
+    }
 }
 
 @inline(__always) func abs(_ x: NeuronVector) -> NeuronVector {
@@ -162,7 +165,9 @@ public enum SurrogateChoice: Sendable, Equatable, Hashable, CustomStringConverti
     case erf(alpha: Float = 2)
 
     /// The names accepted by ``init(name:alpha:)``.
-    public static let names = ["qgate", "arctangent", "sigmoid", "rectangular", "piecewise-linear", "superspike", "erf"]
+    public static let names = [
+        "qgate", "arctangent", "sigmoid", "rectangular", "piecewise-linear", "superspike", "erf",
+    ]
 
     /// The surrogate of that name with its default α, or `alpha` when given; nil for an unknown name.
     public init?(name: String, alpha: Float? = nil) {
@@ -181,7 +186,8 @@ public enum SurrogateChoice: Sendable, Equatable, Hashable, CustomStringConverti
     public var alpha: Float {
         switch self {
         case .qgate(let a), .arctangent(let a), .sigmoid(let a), .rectangular(let a), .piecewiseLinear(let a),
-             .superSpike(let a), .erf(let a): a
+            .superSpike(let a), .erf(let a):
+            a
         }
     }
 

@@ -56,7 +56,8 @@ public final class TemporalInteraction: Module, Layer, SpikeEmitting {
             default:
                 let parts = text.split(separator: ",", omittingEmptySubsequences: false)
                 guard parts.count == 2, let inner = Float(parts[0].trimmingCharacters(in: .whitespaces)),
-                      let outer = Float(parts[1].trimmingCharacters(in: .whitespaces)) else { return nil }
+                    let outer = Float(parts[1].trimmingCharacters(in: .whitespaces))
+                else { return nil }
                 self.init(inner: inner, outer: outer)
             }
         }
@@ -93,8 +94,10 @@ public final class TemporalInteraction: Module, Layer, SpikeEmitting {
     /// their thresholds are the module's (``Thresholds``). Throws when the released feature-axis
     /// variant is asked for with tokens ≠ D, or when α or k is out of range — values that come from
     /// a user.
-    public init(headDimension: Int, tokens: Int, alpha: Float = 0.5, kernelSize: Int = 5, axis: Axis = .tokens,
-                inputNeuron: any SpikingNeuron, outputNeuron: any SpikingNeuron) throws(SNNError) {
+    public init(
+        headDimension: Int, tokens: Int, alpha: Float = 0.5, kernelSize: Int = 5, axis: Axis = .tokens,
+        inputNeuron: any SpikingNeuron, outputNeuron: any SpikingNeuron
+    ) throws(SNNError) {
         try Self.check(headDimension: headDimension, tokens: tokens, alpha: alpha, kernelSize: kernelSize, axis: axis)
         // Along the features the tokens are the channels; tokens = D, so the layer has the same shape.
         convolution = Conv1d(headDimension, headDimension, kernelSize: kernelSize, padding: kernelSize / 2)
@@ -109,10 +112,14 @@ public final class TemporalInteraction: Module, Layer, SpikeEmitting {
 
     /// Throws what ``init(headDimension:tokens:alpha:kernelSize:axis:inputNeuron:outputNeuron:)``
     /// would refuse, without building anything (model footprints check configurations this way).
-    public static func check(headDimension: Int, tokens: Int, alpha: Float, kernelSize: Int,
-                             axis: Axis) throws(SNNError) {
+    public static func check(
+        headDimension: Int, tokens: Int, alpha: Float, kernelSize: Int,
+        axis: Axis
+    ) throws(SNNError) {
         guard headDimension >= 1 && tokens >= 1 else {
-            throw SNNError(.invalidArgument, "TIM needs at least one feature and one token, got D = \(headDimension), \(tokens) tokens")
+            throw SNNError(
+                .invalidArgument,
+                "TIM needs at least one feature and one token, got D = \(headDimension), \(tokens) tokens")
         }
         guard alpha.isFinite && alpha >= 0 && alpha <= 1 else {
             throw SNNError(.invalidArgument, "TIM's α must be in [0, 1], got \(alpha)")
@@ -122,7 +129,9 @@ public final class TemporalInteraction: Module, Layer, SpikeEmitting {
             throw SNNError(.invalidArgument, "TIM's kernel size must be odd and ≥ 1, got \(kernelSize)")
         }
         if axis == .features && tokens != headDimension {
-            throw SNNError(.invalidArgument, """
+            throw SNNError(
+                .invalidArgument,
+                """
                 TIM along the features (the released variant) uses the \(tokens) tokens as the channels of a \
                 convolution over the D = \(headDimension) features of a head, so it needs tokens = D; use the \
                 token axis, or an input size and head count that give \(headDimension) tokens
@@ -135,9 +144,10 @@ public final class TemporalInteraction: Module, Layer, SpikeEmitting {
 
     /// Q̃ `[T, N..., D, L]` from spike queries Q of the same shape (features before tokens).
     public func callAsFunction(_ queries: Tensor) -> Tensor {
-        precondition(queries.rank >= 3 && queries.shape[0] >= 1
-                     && Array(queries.shape.suffix(2)) == [headDimension, tokens],
-                     "TemporalInteraction: input must be [T, ..., \(headDimension), \(tokens)], got \(queries.shape)")
+        precondition(
+            queries.rank >= 3 && queries.shape[0] >= 1
+                && Array(queries.shape.suffix(2)) == [headDimension, tokens],
+            "TemporalInteraction: input must be [T, ..., \(headDimension), \(tokens)], got \(queries.shape)")
         var outputs: [Tensor] = [queries.selecting(0)]
         outputs.reserveCapacity(queries.shape[0])
         var innerMembrane: Tensor?, outerMembrane: Tensor?
@@ -157,7 +167,8 @@ public final class TemporalInteraction: Module, Layer, SpikeEmitting {
             if inputNeuron.statistics != nil { innerSpikes.append(sIn.detached) }
         }
         let result = Tensor.stack(outputs)
-        let perSample = headDimension * tokens * (queries.rank > 4 ? queries.shape[2..<(queries.rank - 2)].reduce(1, *) : 1)
+        let perSample =
+            headDimension * tokens * (queries.rank > 4 ? queries.shape[2..<(queries.rank - 2)].reduce(1, *) : 1)
         if let statistics { statistics.add(spikes: result, neuronsPerSample: perSample) }
         if let statistics = outputNeuron.statistics, result.shape[0] > 1 {
             statistics.add(spikes: result.slice(1..<result.shape[0]), neuronsPerSample: perSample)

@@ -36,12 +36,15 @@ final class SlotStore {
 }
 
 /// Applies `body(parameter, gradient, count)` to raw buffers of every parameter with a gradient.
-func forEachParameter(_ model: Module, _ gradients: Gradients,
-                      _ body: (String, Parameter, Tensor) -> Void) {
+func forEachParameter(
+    _ model: Module, _ gradients: Gradients,
+    _ body: (String, Parameter, Tensor) -> Void
+) {
     for (path, p) in model.namedParameters() where p.requiresGradient {
         guard let g = gradients[path] else { continue }
-        precondition(g.shape == p.wrappedValue.shape,
-                     "optimizer: gradient of \(path) has shape \(g.shape), the parameter \(p.wrappedValue.shape)")
+        precondition(
+            g.shape == p.wrappedValue.shape,
+            "optimizer: gradient of \(path) has shape \(g.shape), the parameter \(p.wrappedValue.shape)")
         body(path, p, g)
     }
 }
@@ -54,10 +57,13 @@ public final class SGD: Optimizer {
     public let momentum: Float, dampening: Float, weightDecay: Float, nesterov: Bool
     private let store = SlotStore()
 
-    public init(learningRate: Float, momentum: Float = 0, dampening: Float = 0, weightDecay: Float = 0,
-                nesterov: Bool = false) {
-        precondition(learningRate >= 0 && momentum >= 0 && weightDecay >= 0,
-                     "SGD: learning rate \(learningRate), momentum \(momentum), weight decay \(weightDecay) must be ≥ 0")
+    public init(
+        learningRate: Float, momentum: Float = 0, dampening: Float = 0, weightDecay: Float = 0,
+        nesterov: Bool = false
+    ) {
+        precondition(
+            learningRate >= 0 && momentum >= 0 && weightDecay >= 0,
+            "SGD: learning rate \(learningRate), momentum \(momentum), weight decay \(weightDecay) must be ≥ 0")
         precondition(!nesterov || (momentum > 0 && dampening == 0), "SGD: Nesterov needs momentum > 0 and no dampening")
         self.learningRate = learningRate
         self.momentum = momentum
@@ -110,11 +116,15 @@ public class AdamBase: Optimizer {
     public let excludeOneDimensionalFromDecay: Bool
     private let store = SlotStore()
 
-    init(learningRate: Float, beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float, decoupled: Bool,
-         excludeOneDimensionalFromDecay: Bool) {
-        precondition(learningRate >= 0 && weightDecay >= 0 && epsilon >= 0,
-                     "Adam: learning rate \(learningRate), weight decay \(weightDecay), epsilon \(epsilon) must be ≥ 0")
-        precondition((0..<1).contains(beta1) && (0..<1).contains(beta2), "Adam: betas (\(beta1), \(beta2)) must be in [0, 1)")
+    init(
+        learningRate: Float, beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float, decoupled: Bool,
+        excludeOneDimensionalFromDecay: Bool
+    ) {
+        precondition(
+            learningRate >= 0 && weightDecay >= 0 && epsilon >= 0,
+            "Adam: learning rate \(learningRate), weight decay \(weightDecay), epsilon \(epsilon) must be ≥ 0")
+        precondition(
+            (0..<1).contains(beta1) && (0..<1).contains(beta2), "Adam: betas (\(beta1), \(beta2)) must be in [0, 1)")
         self.learningRate = learningRate
         self.beta1 = beta1
         self.beta2 = beta2
@@ -162,19 +172,25 @@ public class AdamBase: Optimizer {
 
 /// Adam with L2 weight decay added to the gradient.
 public final class Adam: AdamBase {
-    public init(learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
-                weightDecay: Float = 0) {
-        super.init(learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay,
-                   decoupled: false, excludeOneDimensionalFromDecay: false)
+    public init(
+        learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
+        weightDecay: Float = 0
+    ) {
+        super.init(
+            learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay,
+            decoupled: false, excludeOneDimensionalFromDecay: false)
     }
 }
 
 /// Adam with decoupled weight decay (default 0.01, as PyTorch and the papers' recipes).
 public final class AdamW: AdamBase {
-    public init(learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
-                weightDecay: Float = 0.01, excludeOneDimensionalFromDecay: Bool = false) {
-        super.init(learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay,
-                   decoupled: true, excludeOneDimensionalFromDecay: excludeOneDimensionalFromDecay)
+    public init(
+        learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
+        weightDecay: Float = 0.01, excludeOneDimensionalFromDecay: Bool = false
+    ) {
+        super.init(
+            learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay,
+            decoupled: true, excludeOneDimensionalFromDecay: excludeOneDimensionalFromDecay)
     }
 }
 

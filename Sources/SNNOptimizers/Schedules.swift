@@ -12,9 +12,13 @@ public struct CosineWithWarmup: LearningRateSchedule {
     public var baseLearningRate: Float, minimumLearningRate: Float, warmupEpochs: Int, warmupStartLearningRate: Float
     public var totalEpochs: Int
 
-    public init(baseLearningRate: Float, totalEpochs: Int, warmupEpochs: Int = 5, warmupStartLearningRate: Float = 1e-6,
-                minimumLearningRate: Float = 1e-5) {
-        precondition(totalEpochs >= 1 && warmupEpochs >= 0, "CosineWithWarmup: totalEpochs \(totalEpochs) ≥ 1, warmupEpochs \(warmupEpochs) ≥ 0")
+    public init(
+        baseLearningRate: Float, totalEpochs: Int, warmupEpochs: Int = 5, warmupStartLearningRate: Float = 1e-6,
+        minimumLearningRate: Float = 1e-5
+    ) {
+        precondition(
+            totalEpochs >= 1 && warmupEpochs >= 0,
+            "CosineWithWarmup: totalEpochs \(totalEpochs) ≥ 1, warmupEpochs \(warmupEpochs) ≥ 0")
         self.baseLearningRate = baseLearningRate
         self.totalEpochs = totalEpochs
         self.warmupEpochs = warmupEpochs
@@ -24,10 +28,12 @@ public struct CosineWithWarmup: LearningRateSchedule {
 
     public func learningRate(epoch: Int) -> Float {
         if epoch < warmupEpochs {
-            return warmupStartLearningRate + Float(epoch) * (baseLearningRate - warmupStartLearningRate) / Float(warmupEpochs)
+            return warmupStartLearningRate + Float(epoch) * (baseLearningRate - warmupStartLearningRate)
+                / Float(warmupEpochs)
         }
         let progress = Float(min(epoch, totalEpochs)) / Float(totalEpochs)
-        return minimumLearningRate + 0.5 * (baseLearningRate - minimumLearningRate) * (1 + Foundation.cos(Float.pi * progress))
+        return minimumLearningRate + 0.5 * (baseLearningRate - minimumLearningRate)
+            * (1 + Foundation.cos(Float.pi * progress))
     }
 }
 

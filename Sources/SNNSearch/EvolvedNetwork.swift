@@ -25,12 +25,16 @@ public struct SearchSpace: Sendable, Equatable {
         }
         guard channels >= 2 && channels % 2 == 0 else { throw bad("channels must be even and ≥ 2, got \(channels)") }
         guard neuron.isStepwise else {
-            throw bad("the evolved networks run step by step (feedback through time); the neuron must be if, lif or plif, not \(neuron.kind.rawValue)")
+            throw bad(
+                "the evolved networks run step by step (feedback through time); the neuron must be if, lif or plif, not \(neuron.kind.rawValue)"
+            )
         }
         var h = inputShape[1], w = inputShape[2]
         for m in 1..<max(modules, 1) {
             guard h % 2 == 0 && w % 2 == 0 else {
-                throw bad("\(modules) modules need \(modules - 1) reductions by 2, but the input \(inputShape[1])×\(inputShape[2]) reaches the odd size \(h)×\(w) before reduction \(m)")
+                throw bad(
+                    "\(modules) modules need \(modules - 1) reductions by 2, but the input \(inputShape[1])×\(inputShape[2]) reaches the odd size \(h)×\(w) before reduction \(m)"
+                )
             }
             h /= 2
             w /= 2
@@ -119,8 +123,9 @@ public final class EvolvedNetwork: Module, Layer {
 
     /// Call ``SearchSpace/validate(inputShape:modules:)`` first for shapes that come from users.
     public init(genome: ArchitectureGenome, space: SearchSpace, inputShape: [Int], classes: Int) {
-        precondition((try? space.validate(inputShape: inputShape, modules: genome.modules.count)) != nil,
-                     "EvolvedNetwork: \(inputShape) does not fit \(genome.modules.count) modules of \(space.channels) channels")
+        precondition(
+            (try? space.validate(inputShape: inputShape, modules: genome.modules.count)) != nil,
+            "EvolvedNetwork: \(inputShape) does not fit \(genome.modules.count) modules of \(space.channels) channels")
         precondition((try? genome.validate()) != nil, "EvolvedNetwork: invalid genome \(genome.key)")
         self.genome = genome
         let c = space.channels
@@ -142,10 +147,12 @@ public final class EvolvedNetwork: Module, Layer {
             }
             var row: [MotifCell] = []
             for (k, motif) in module.order.enumerated() {
-                row.append(MotifCell(motif: motif, channels: width, inChannels0: previous0, inChannels1: previous1,
-                                     reduceInput0: reduceFirst && k == 0,
-                                     kernelSizes: motif.edges.indices.map { module.kernelSize(motif, edge: $0) },
-                                     makeNeuron: { space.neuron.makeStepwise() }))
+                row.append(
+                    MotifCell(
+                        motif: motif, channels: width, inChannels0: previous0, inChannels1: previous1,
+                        reduceInput0: reduceFirst && k == 0,
+                        kernelSizes: motif.edges.indices.map { module.kernelSize(motif, edge: $0) },
+                        makeNeuron: { space.neuron.makeStepwise() }))
                 previous0 = previous1
                 previous1 = 2 * width
             }
@@ -156,7 +163,8 @@ public final class EvolvedNetwork: Module, Layer {
         var projections: [GlobalProjection] = []
         for (m, row) in genome.globalConnections.enumerated() {
             for (j, on) in row.enumerated() where on {
-                projections.append(GlobalProjection(source: m, target: j, inChannels: 2 * (c << m), outChannels: c << j))
+                projections.append(
+                    GlobalProjection(source: m, target: j, inChannels: 2 * (c << m), outChannels: c << j))
             }
         }
         self.projections = projections
@@ -194,7 +202,9 @@ public final class EvolvedNetwork: Module, Layer {
                 }
                 var row: [MotifCell.Step] = []
                 for (k, cell) in cells[m].enumerated() {
-                    let extra = k == cells[m].count - 1 ? globalInput(into: m, current: outputs, previous: previousOutputs) : nil
+                    let extra =
+                        k == cells[m].count - 1
+                        ? globalInput(into: m, current: outputs, previous: previousOutputs) : nil
                     let result = cell.step(before, last, extra: extra, state: &cellStates[m][k])
                     before = last
                     last = result.output
@@ -215,7 +225,9 @@ public final class EvolvedNetwork: Module, Layer {
     func globalInput(into target: Int, current: [Tensor], previous: [Tensor]) -> Tensor? {
         var sum: Tensor?
         for projection in projections where projection.target == target {
-            let source = projection.source < target ? current[projection.source]
+            let source =
+                projection.source < target
+                ? current[projection.source]
                 : (previous.isEmpty ? nil : previous[projection.source])
             guard let source else { continue }
             let x = projection(source)

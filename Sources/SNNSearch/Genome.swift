@@ -43,16 +43,22 @@ public enum Motif: String, Sendable, CaseIterable, Codable {
             Edge(source: s, target: t, sign: sign, delayed: delayed)
         }
         switch self {
-        case .feedforwardExcitation: return [e(0, 2, .positive), e(1, 2, .positive), e(2, 3, .positive), e(0, 3, .identity)]
-        case .feedforwardInhibition: return [e(0, 2, .positive), e(1, 2, .positive), e(1, 3, .positive), e(2, 3, .negative)]
+        case .feedforwardExcitation:
+            return [e(0, 2, .positive), e(1, 2, .positive), e(2, 3, .positive), e(0, 3, .identity)]
+        case .feedforwardInhibition:
+            return [e(0, 2, .positive), e(1, 2, .positive), e(1, 3, .positive), e(2, 3, .negative)]
         case .feedbackInhibition:
             return [e(0, 2, .positive), e(1, 2, .positive), e(3, 2, .negative, delayed: true), e(2, 3, .positive)]
         case .lateralInhibition:
-            return [e(0, 4, .positive), e(1, 4, .positive), e(0, 2, .positive), e(4, 2, .negative),
-                    e(1, 3, .positive), e(4, 3, .negative)]
+            return [
+                e(0, 4, .positive), e(1, 4, .positive), e(0, 2, .positive), e(4, 2, .negative),
+                e(1, 3, .positive), e(4, 3, .negative),
+            ]
         case .mutualInhibition:
-            return [e(0, 2, .positive), e(3, 2, .negative, delayed: true), e(1, 3, .positive),
-                    e(2, 3, .negative, delayed: true)]
+            return [
+                e(0, 2, .positive), e(3, 2, .negative, delayed: true), e(1, 3, .positive),
+                e(2, 3, .negative, delayed: true),
+            ]
         }
     }
 
@@ -121,12 +127,17 @@ public struct ArchitectureGenome: Sendable, Hashable {
         guard m >= 1 else { throw bad("needs at least one module") }
         for (k, module) in modules.enumerated() {
             guard module.order.count == 5, Set(module.order).count == 5 else {
-                throw bad("module \(k): the motif order must hold each of FE, FI, FbI, LI, MI once, got "
-                          + module.order.map(\.rawValue).joined(separator: ", "))
+                throw bad(
+                    "module \(k): the motif order must hold each of FE, FI, FbI, LI, MI once, got "
+                        + module.order.map(\.rawValue).joined(separator: ", "))
             }
-            guard module.kernelBits.count == 5 else { throw bad("module \(k): kernels for 5 motifs, got \(module.kernelBits.count)") }
+            guard module.kernelBits.count == 5 else {
+                throw bad("module \(k): kernels for 5 motifs, got \(module.kernelBits.count)")
+            }
             for (motif, bits) in zip(Motif.allCases, module.kernelBits) where bits.count != motif.edges.count {
-                throw bad("module \(k): motif \(motif.rawValue) has \(motif.edges.count) edges, got \(bits.count) kernel sizes")
+                throw bad(
+                    "module \(k): motif \(motif.rawValue) has \(motif.edges.count) edges, got \(bits.count) kernel sizes"
+                )
             }
         }
         guard globalConnections.count == m, globalConnections.allSatisfy({ $0.count == m }) else {
@@ -136,11 +147,14 @@ public struct ArchitectureGenome: Sendable, Hashable {
 
     /// A random genome: uniform permutations, fair kernel bits, each global connection on with
     /// probability `connectionProbability`.
-    public static func random(modules count: Int, connectionProbability: Double = 0.2,
-                              using generator: inout RandomGenerator) -> ArchitectureGenome {
+    public static func random(
+        modules count: Int, connectionProbability: Double = 0.2,
+        using generator: inout RandomGenerator
+    ) -> ArchitectureGenome {
         let modules = (0..<count).map { _ in
-            ModuleGenes(order: generator.permutation(5).map { Motif.allCases[$0] },
-                        kernelBits: Motif.allCases.map { m in m.edges.map { _ in generator.next() & 1 == 1 } })
+            ModuleGenes(
+                order: generator.permutation(5).map { Motif.allCases[$0] },
+                kernelBits: Motif.allCases.map { m in m.edges.map { _ in generator.next() & 1 == 1 } })
         }
         let connections = (0..<count).map { _ in
             (0..<count).map { _ in Variation.unit(&generator) < connectionProbability }
@@ -158,8 +172,10 @@ public struct ArchitectureGenome: Sendable, Hashable {
 
     /// The genome with the given bits and permutations (as ``bits`` and ``permutations`` lay them out).
     public func with(bits: [Bool], permutations: [[Int]]) -> ArchitectureGenome {
-        precondition(bits.count == self.bits.count && permutations.count == modules.count,
-                     "ArchitectureGenome.with: \(bits.count) bits and \(permutations.count) permutations for \(modules.count) modules")
+        precondition(
+            bits.count == self.bits.count && permutations.count == modules.count,
+            "ArchitectureGenome.with: \(bits.count) bits and \(permutations.count) permutations for \(modules.count) modules"
+        )
         var cursor = 0
         func take(_ n: Int) -> [Bool] {
             defer { cursor += n }
@@ -190,7 +206,8 @@ public struct ArchitectureGenome: Sendable, Hashable {
             module.order.map(\.rawValue).joined(separator: ".") + ":"
                 + module.kernelBits.map { $0.map { $0 ? "5" : "3" }.joined() }.joined(separator: ",")
         }
-        return parts.joined(separator: "|") + "#" + globalConnections.map { $0.map { $0 ? "1" : "0" }.joined() }.joined(separator: "/")
+        return parts.joined(separator: "|") + "#"
+            + globalConnections.map { $0.map { $0 ? "1" : "0" }.joined() }.joined(separator: "/")
     }
 
     /// A 64-bit FNV-1a hash of ``key``, stable across processes and platforms (seeds of evaluations).
@@ -210,7 +227,9 @@ public struct ArchitectureGenome: Sendable, Hashable {
     public var jsonObject: [String: Any] {
         let modules: [[String: Any]] = self.modules.map { module in
             var kernels: [String: Any] = [:]
-            for (motif, bits) in zip(Motif.allCases, module.kernelBits) { kernels[motif.rawValue] = bits.map { $0 ? 5 : 3 } }
+            for (motif, bits) in zip(Motif.allCases, module.kernelBits) {
+                kernels[motif.rawValue] = bits.map { $0 ? 5 : 3 }
+            }
             return ["order": module.order.map(\.rawValue), "kernels": kernels]
         }
         return ["modules": modules, "global_connections": globalConnections.map { $0.map { $0 ? 1 : 0 } }]
@@ -219,10 +238,14 @@ public struct ArchitectureGenome: Sendable, Hashable {
     /// Reads ``jsonObject`` back and validates it; `file` names the source in errors.
     public init(jsonObject object: [String: Any], file: String? = nil) throws(SNNError) {
         func bad(_ message: String) -> SNNError { SNNError(.corrupt, "genome: " + message, file: file) }
-        guard let list = object["modules"] as? [[String: Any]] else { throw bad("\"modules\" must be a list of objects") }
+        guard let list = object["modules"] as? [[String: Any]] else {
+            throw bad("\"modules\" must be a list of objects")
+        }
         var modules: [ModuleGenes] = []
         for (k, entry) in list.enumerated() {
-            guard let names = entry["order"] as? [String] else { throw bad("module \(k): \"order\" must be a list of motif names") }
+            guard let names = entry["order"] as? [String] else {
+                throw bad("module \(k): \"order\" must be a list of motif names")
+            }
             var order: [Motif] = []
             for name in names {
                 guard let motif = Motif(rawValue: name) else {
@@ -230,11 +253,14 @@ public struct ArchitectureGenome: Sendable, Hashable {
                 }
                 order.append(motif)
             }
-            guard let kernels = entry["kernels"] as? [String: Any] else { throw bad("module \(k): \"kernels\" must be an object") }
+            guard let kernels = entry["kernels"] as? [String: Any] else {
+                throw bad("module \(k): \"kernels\" must be an object")
+            }
             var bits: [[Bool]] = []
             for motif in Motif.allCases {
                 guard let sizes = (kernels[motif.rawValue] as? [NSNumber])?.map(\.intValue),
-                      sizes.allSatisfy({ $0 == 3 || $0 == 5 }) else {
+                    sizes.allSatisfy({ $0 == 3 || $0 == 5 })
+                else {
                     throw bad("module \(k): kernels.\(motif.rawValue) must be a list of 3s and 5s")
                 }
                 bits.append(sizes.map { $0 == 5 })
@@ -242,7 +268,8 @@ public struct ArchitectureGenome: Sendable, Hashable {
             modules.append(ModuleGenes(order: order, kernelBits: bits))
         }
         guard let rows = object["global_connections"] as? [[NSNumber]],
-              rows.allSatisfy({ $0.allSatisfy { $0.intValue == 0 || $0.intValue == 1 } }) else {
+            rows.allSatisfy({ $0.allSatisfy { $0.intValue == 0 || $0.intValue == 1 } })
+        else {
             throw bad("\"global_connections\" must be a matrix of 0s and 1s")
         }
         self.init(modules: modules, globalConnections: rows.map { $0.map { $0.intValue == 1 } })

@@ -27,8 +27,10 @@ public struct GenomeVariation: Sendable, Equatable {
     /// Per-module probability of one permutation mutation; nil: 1/M for M modules.
     public var permutationMutationRate: Double?
 
-    public init(operators: Operators = .standard(bitCrossover: .twoPoint, permutationMutation: .swap),
-                crossoverProbability: Double = 0.9, bitFlipRate: Double? = nil, permutationMutationRate: Double? = nil) {
+    public init(
+        operators: Operators = .standard(bitCrossover: .twoPoint, permutationMutation: .swap),
+        crossoverProbability: Double = 0.9, bitFlipRate: Double? = nil, permutationMutationRate: Double? = nil
+    ) {
         self.operators = operators
         self.crossoverProbability = crossoverProbability
         self.bitFlipRate = bitFlipRate
@@ -37,14 +39,18 @@ public struct GenomeVariation: Sendable, Equatable {
 
     /// Two children of `a` and `b` (genomes of the same number of modules).
     public func offspring(_ a: ArchitectureGenome, _ b: ArchitectureGenome, using generator: inout RandomGenerator)
-        -> (ArchitectureGenome, ArchitectureGenome) {
-        precondition(a.modules.count == b.modules.count, "GenomeVariation: parents of \(a.modules.count) and \(b.modules.count) modules")
+        -> (ArchitectureGenome, ArchitectureGenome)
+    {
+        precondition(
+            a.modules.count == b.modules.count,
+            "GenomeVariation: parents of \(a.modules.count) and \(b.modules.count) modules")
         switch operators {
         case let .standard(bitCrossover, permutationMutation):
             var (bitsA, bitsB) = (a.bits, b.bits)
             var (permsA, permsB) = (a.permutations, b.permutations)
             if Variation.chance(crossoverProbability, &generator) {
-                (bitsA, bitsB) = bitCrossover == .twoPoint
+                (bitsA, bitsB) =
+                    bitCrossover == .twoPoint
                     ? Variation.twoPointCrossover(bitsA, bitsB, using: &generator)
                     : Variation.uniformCrossover(bitsA, bitsB, using: &generator)
                 for k in permsA.indices {
@@ -57,7 +63,8 @@ public struct GenomeVariation: Sendable, Equatable {
                 let newBits = Variation.bitFlip(bits, rate: flip, using: &generator)
                 let newPerms = perms.map { p in
                     guard Variation.chance(permute, &generator) else { return p }
-                    return permutationMutation == .swap ? Variation.swapMutation(p, using: &generator)
+                    return permutationMutation == .swap
+                        ? Variation.swapMutation(p, using: &generator)
                         : Variation.insertionMutation(p, using: &generator)
                 }
                 return (newBits, newPerms)
@@ -71,8 +78,10 @@ public struct GenomeVariation: Sendable, Equatable {
     }
 
     /// The released operator's two integer vectors (before any repair).
-    func releasedOffspring(_ a: ArchitectureGenome, _ b: ArchitectureGenome, eta: Double,
-                           using generator: inout RandomGenerator) -> ([Double], [Double]) {
+    func releasedOffspring(
+        _ a: ArchitectureGenome, _ b: ArchitectureGenome, eta: Double,
+        using generator: inout RandomGenerator
+    ) -> ([Double], [Double]) {
         let (lower, upper) = Self.bounds(like: a)
         var (x, y) = (Self.encode(a), Self.encode(b))
         if Variation.chance(crossoverProbability, &generator) {
@@ -97,7 +106,9 @@ public struct GenomeVariation: Sendable, Equatable {
 
     /// The genome of an integer vector (rounded values), with its motif orders repaired; also
     /// whether any order had to be repaired.
-    static func decode(_ vector: [Double], like genome: ArchitectureGenome) -> (genome: ArchitectureGenome, repaired: Bool) {
+    static func decode(_ vector: [Double], like genome: ArchitectureGenome) -> (
+        genome: ArchitectureGenome, repaired: Bool
+    ) {
         let m = genome.modules.count
         var repaired = false
         let perms = (0..<m).map { k -> [Int] in

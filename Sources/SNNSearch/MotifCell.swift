@@ -116,15 +116,24 @@ public final class MotifCell: Module {
     public let edges: [SpikingEdge]
 
     /// `inChannels0`/`inChannels1`: channels of s0 and s1; `reduceInput0`: s0 has twice the spatial size.
-    public init(motif: Motif, channels: Int, inChannels0: Int, inChannels1: Int, reduceInput0: Bool,
-                kernelSizes: [Int], makeNeuron: () -> any SpikingNeuron) {
-        precondition(kernelSizes.count == motif.edges.count,
-                     "MotifCell: \(motif.rawValue) has \(motif.edges.count) edges, got \(kernelSizes.count) kernel sizes")
+    public init(
+        motif: Motif, channels: Int, inChannels0: Int, inChannels1: Int, reduceInput0: Bool,
+        kernelSizes: [Int], makeNeuron: () -> any SpikingNeuron
+    ) {
+        precondition(
+            kernelSizes.count == motif.edges.count,
+            "MotifCell: \(motif.rawValue) has \(motif.edges.count) edges, got \(kernelSizes.count) kernel sizes")
         self.motif = motif
         self.channels = channels
-        preprocess0 = reduceInput0 ? FactorizedReduce(inChannels0, channels)
-            : Sequential { Conv2d(inChannels0, channels, kernelSize: 1, bias: false); BatchNorm2d(channels) }
-        preprocess1 = Sequential { Conv2d(inChannels1, channels, kernelSize: 1, bias: false); BatchNorm2d(channels) }
+        preprocess0 =
+            reduceInput0
+            ? FactorizedReduce(inChannels0, channels)
+            : Sequential {
+                Conv2d(inChannels0, channels, kernelSize: 1, bias: false); BatchNorm2d(channels)
+            }
+        preprocess1 = Sequential {
+            Conv2d(inChannels1, channels, kernelSize: 1, bias: false); BatchNorm2d(channels)
+        }
         neurons = (0..<motif.nodeCount).map { _ in makeNeuron() }
         edges = zip(motif.edges, kernelSizes).map { SpikingEdge(channels: channels, kernelSize: $1, sign: $0.sign) }
         super.init()
@@ -167,7 +176,9 @@ public final class MotifCell: Module {
             var sum: Tensor?
             for (edge, layer) in zip(motifEdges, edges) where edge.target == node {
                 // A delayed edge reads the source's spikes of the previous step: none at t = 0.
-                guard let input = edge.delayed ? state.previousSpikes[edge.source] : spikes[edge.source] else { continue }
+                guard let input = edge.delayed ? state.previousSpikes[edge.source] : spikes[edge.source] else {
+                    continue
+                }
                 let x = layer(input)
                 sum = sum.map { $0 + x } ?? x
             }
@@ -179,7 +190,8 @@ public final class MotifCell: Module {
         let s = spikes.compactMap { $0 }
         precondition(s.count == motif.nodeCount, "MotifCell: \(motif.rawValue) left a node unfired")
         state.previousSpikes = s
-        return Step(currents: currents.compactMap { $0 }, spikes: s,
-                    output: Tensor.concatenate(Motif.outputNodes.map { s[$0] }, alongAxis: -3))
+        return Step(
+            currents: currents.compactMap { $0 }, spikes: s,
+            output: Tensor.concatenate(Motif.outputNodes.map { s[$0] }, alongAxis: -3))
     }
 }

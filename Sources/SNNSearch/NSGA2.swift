@@ -26,7 +26,7 @@ public enum NSGA2 {
     public static func nonDominatedFronts(_ points: [[Double]]) -> [[Int]] {
         let n = points.count
         var dominated = [[Int]](repeating: [], count: n)  // the points each one dominates
-        var dominators = [Int](repeating: 0, count: n)     // how many points dominate each one
+        var dominators = [Int](repeating: 0, count: n)  // how many points dominate each one
         var current: [Int] = []
         for i in 0..<n {
             for j in (i + 1)..<max(n, i + 1) {
@@ -132,7 +132,9 @@ public enum NSGA2 {
     /// in both objectives add nothing.
     public static func hypervolume2D(_ points: [[Double]], reference: [Double]) -> Double {
         precondition(reference.count == 2, "NSGA2.hypervolume2D: needs two objectives")
-        let inside = points.filter { $0[0] < reference[0] && $0[1] < reference[1] }.sorted { ($0[0], $0[1]) < ($1[0], $1[1]) }
+        let inside = points.filter { $0[0] < reference[0] && $0[1] < reference[1] }.sorted {
+            ($0[0], $0[1]) < ($1[0], $1[1])
+        }
         var area = 0.0, bestSecond = reference[1]
         for p in inside where p[1] < bestSecond {
             area += (reference[0] - p[0]) * (bestSecond - p[1])

@@ -101,7 +101,9 @@ enum LinearSolve {
         var rank = 0
         for k in 0..<n {
             var best = 0.0, pr = k, pc = k
-            for i in k..<n { for j in k..<n where abs(a[i * n + j]) > best { best = abs(a[i * n + j]); pr = i; pc = j } }
+            for i in k..<n {
+                for j in k..<n where abs(a[i * n + j]) > best { best = abs(a[i * n + j]); pr = i; pc = j }
+            }
             if best <= 1e-12 * scale { break }
             if pr != k {
                 for j in 0..<n { a.swapAt(k * n + j, pr * n + j) }
@@ -148,7 +150,9 @@ public struct MLPPredictor: PerformancePredictor {
         let variance = targets.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(targets.count)
         deviation = variance > 0 ? variance.squareRoot() : 1
         let net = GlobalRandom.withSeed(seed) {
-            Sequential { Linear(d, 300); ReLU(); Linear(300, 300); ReLU(); Linear(300, 1) }
+            Sequential {
+                Linear(d, 300); ReLU(); Linear(300, 300); ReLU(); Linear(300, 1)
+            }
         }
         let x = Self.tensor(inputs)
         let y = Tensor(shape: [targets.count, 1], scalars: targets.map { Float(($0 - mean) / deviation) })

@@ -56,21 +56,25 @@ public final class SearchRun {
 
     /// A new search in `directory` (created; it must not hold a search already). Writes the state
     /// with the initial population's batch.
-    public static func create(at directory: String, configuration: SearchConfiguration,
-                              evaluationSettings: [String: Any]) throws(SNNError) -> SearchRun {
+    public static func create(
+        at directory: String, configuration: SearchConfiguration,
+        evaluationSettings: [String: Any]
+    ) throws(SNNError) -> SearchRun {
         try configuration.validate()
         let path = directory + "/state.json"
         if FileManager.default.fileExists(atPath: path) {
-            throw SNNError(.invalidArgument, "the folder already holds a search; continue it with --resume", file: directory)
+            throw SNNError(
+                .invalidArgument, "the folder already holds a search; continue it with --resume", file: directory)
         }
         try AtomicFile.createDirectory(directory)
         let run = SearchRun(directory: directory, configuration: configuration, evaluationSettings: evaluationSettings)
         var keys = Set<String>()
         var attempts = 0
         while run.pending.count < configuration.population && attempts < 1000 * configuration.population {
-            let g = ArchitectureGenome.random(modules: configuration.modules,
-                                              connectionProbability: configuration.connectionProbability,
-                                              using: &run.generator)
+            let g = ArchitectureGenome.random(
+                modules: configuration.modules,
+                connectionProbability: configuration.connectionProbability,
+                using: &run.generator)
             if keys.insert(g.key).inserted { run.pending.append((g, nil)) }
             attempts += 1
         }
@@ -82,14 +86,18 @@ public final class SearchRun {
     public static func resume(at directory: String) throws(SNNError) -> SearchRun {
         let path = directory + "/state.json"
         let d = try AtomicFile.readJSON(path)
-        func bad(_ what: String) -> SNNError { SNNError(.corrupt, "the search state lacks or garbles \(what)", file: path) }
+        func bad(_ what: String) -> SNNError {
+            SNNError(.corrupt, "the search state lacks or garbles \(what)", file: path)
+        }
         guard d["version"] as? Int == stateVersion else { throw bad("its version (expected \(stateVersion))") }
         guard let c = d["configuration"] as? [String: Any] else { throw bad("\"configuration\"") }
-        let run = SearchRun(directory: directory, configuration: try SearchConfiguration(dictionary: c, file: path),
-                            evaluationSettings: d["evaluation"] as? [String: Any] ?? [:])
+        let run = SearchRun(
+            directory: directory, configuration: try SearchConfiguration(dictionary: c, file: path),
+            evaluationSettings: d["evaluation"] as? [String: Any] ?? [:])
         guard let generation = d["generation"] as? Int, let words = d["rng"] as? [String], words.count == 4,
-              let population = d["population"] as? [String], let pending = d["pending"] as? [[String: Any]],
-              let evaluations = d["evaluations"] as? [[String: Any]], let finished = d["finished"] as? Bool else {
+            let population = d["population"] as? [String], let pending = d["pending"] as? [[String: Any]],
+            let evaluations = d["evaluations"] as? [[String: Any]], let finished = d["finished"] as? Bool
+        else {
             throw bad("generation, rng, population, pending, evaluations or finished")
         }
         let state = words.compactMap { UInt64($0, radix: 16) }
@@ -123,8 +131,10 @@ public final class SearchRun {
         for e in evaluations {
             lines.append(try AtomicFile.encodeJSONLine(e.jsonObject, for: directory + "/evaluations.jsonl"))
         }
-        try AtomicFile.writeAll([(directory + "/evaluations.jsonl", lines),
-                                 (statePath, try AtomicFile.encodeJSON(state, for: statePath))])
+        try AtomicFile.writeAll([
+            (directory + "/evaluations.jsonl", lines),
+            (statePath, try AtomicFile.encodeJSON(state, for: statePath)),
+        ])
     }
 
     /// The evaluation of each key.
@@ -172,15 +182,21 @@ public final class SearchRun {
             entry["error"] = errorTau
             entry["spikes_per_sample"] = spikesTau
             tauLog.append(entry)
-            onEvent?(.predictorQuality(generation: generation, errorTau: errorTau, spikesTau: spikesTau, samples: chosen.count))
+            onEvent?(
+                .predictorQuality(
+                    generation: generation, errorTau: errorTau, spikesTau: spikesTau, samples: chosen.count))
         }
         var candidates = population.compactMap { known[$0] }
         var seen = Set(population)
         for e in batch where seen.insert(e.genome.key).inserted { candidates.append(e) }
-        population = NSGA2.survivors(candidates.map(\.objectives), count: configuration.population).map { candidates[$0].genome.key }
+        population = NSGA2.survivors(candidates.map(\.objectives), count: configuration.population).map {
+            candidates[$0].genome.key
+        }
         let members = population.compactMap { known[$0] }
-        onEvent?(.generationEnded(generation: generation,
-                                  front: NSGA2.nonDominatedFronts(members.map(\.objectives)).first?.map { members[$0] } ?? []))
+        onEvent?(
+            .generationEnded(
+                generation: generation,
+                front: NSGA2.nonDominatedFronts(members.map(\.objectives)).first?.map { members[$0] } ?? []))
         if generation >= configuration.generations {
             finished = true
             pending = []
@@ -193,9 +209,13 @@ public final class SearchRun {
 
     /// The next batch: offspring of tournament-chosen parents, new to the search, ranked by the
     /// predictor when there is one.
-    private func proposeOffspring(_ members: [CandidateEvaluation]) throws(SNNError) -> [(genome: ArchitectureGenome, predicted: [Double]?)] {
+    private func proposeOffspring(_ members: [CandidateEvaluation]) throws(SNNError) -> [(
+        genome: ArchitectureGenome, predicted: [Double]?
+    )] {
         let (rank, crowding) = NSGA2.rankAndCrowding(members.map(\.objectives))
-        let want = configuration.predictor == .none ? configuration.population
+        let want =
+            configuration.predictor == .none
+            ? configuration.population
             : configuration.evaluationsPerGeneration * configuration.candidatesPerEvaluation
         var pool: [ArchitectureGenome] = []
         var seen = Set(evaluations.map(\.genome.key))
@@ -215,7 +235,8 @@ public final class SearchRun {
         let inputs = data.map(\.genome.featureVector), poolInputs = pool.map(\.featureVector)
         var predictions: [[Double]] = []
         for (k, target) in [data.map(\.error), data.map(\.spikesPerSample)].enumerated() {
-            guard var predictor = configuration.predictor.make(seed: configuration.seed &+ UInt64(generation * 2 + k)) else {
+            guard var predictor = configuration.predictor.make(seed: configuration.seed &+ UInt64(generation * 2 + k))
+            else {
                 return pool.prefix(configuration.offspringPerGeneration).map { ($0, nil) }
             }
             try predictor.fit(inputs, target)

@@ -14,7 +14,8 @@ public enum Variation {
 
     /// Two-point crossover: the children swap the segment between two random cut points.
     public static func twoPointCrossover(_ a: [Bool], _ b: [Bool], using generator: inout RandomGenerator)
-        -> ([Bool], [Bool]) {
+        -> ([Bool], [Bool])
+    {
         precondition(a.count == b.count, "twoPointCrossover: lengths \(a.count) and \(b.count)")
         guard a.count >= 2 else { return (a, b) }
         var i = Int(generator.next() % UInt64(a.count + 1)), j = Int(generator.next() % UInt64(a.count + 1))
@@ -26,7 +27,8 @@ public enum Variation {
 
     /// Uniform crossover: each position is swapped between the children with probability ½.
     public static func uniformCrossover(_ a: [Bool], _ b: [Bool], using generator: inout RandomGenerator)
-        -> ([Bool], [Bool]) {
+        -> ([Bool], [Bool])
+    {
         precondition(a.count == b.count, "uniformCrossover: lengths \(a.count) and \(b.count)")
         var x = a, y = b
         for k in a.indices where generator.next() & 1 == 1 { (x[k], y[k]) = (b[k], a[k]) }
@@ -62,7 +64,8 @@ public enum Variation {
     /// fills the remaining positions, starting after the segment, with `b`'s elements in `b`'s
     /// order from after the segment, skipping those already present. The second child swaps roles.
     public static func orderCrossover(_ a: [Int], _ b: [Int], using generator: inout RandomGenerator)
-        -> ([Int], [Int]) {
+        -> ([Int], [Int])
+    {
         precondition(a.count == b.count, "orderCrossover: lengths \(a.count) and \(b.count)")
         let n = a.count
         guard n >= 2 else { return (a, b) }
@@ -121,8 +124,10 @@ public enum Variation {
     /// Polynomial mutation (Deb and Goyal 1996, as pymoo implements it): each variable mutates with
     /// probability `rate` by a perturbation whose distribution index is `eta`, kept inside
     /// [lower, upper].
-    public static func polynomialMutation(_ x: [Double], lower: [Double], upper: [Double], eta: Double,
-                                          rate: Double, using generator: inout RandomGenerator) -> [Double] {
+    public static func polynomialMutation(
+        _ x: [Double], lower: [Double], upper: [Double], eta: Double,
+        rate: Double, using generator: inout RandomGenerator
+    ) -> [Double] {
         var y = x
         for k in x.indices where chance(rate, &generator) {
             let range = upper[k] - lower[k]
@@ -144,9 +149,12 @@ public enum Variation {
 
     /// Simulated binary crossover (Deb and Agrawal 1995): per variable with probability ½, two
     /// children spread around the parents with distribution index `eta`, kept inside the bounds.
-    public static func simulatedBinaryCrossover(_ a: [Double], _ b: [Double], lower: [Double], upper: [Double],
-                                                eta: Double, using generator: inout RandomGenerator)
-        -> ([Double], [Double]) {
+    public static func simulatedBinaryCrossover(
+        _ a: [Double], _ b: [Double], lower: [Double], upper: [Double],
+        eta: Double, using generator: inout RandomGenerator
+    )
+        -> ([Double], [Double])
+    {
         var x = a, y = b
         for k in a.indices where generator.next() & 1 == 1 && abs(a[k] - b[k]) > 1e-14 {
             let u = unit(&generator)

@@ -37,8 +37,10 @@ public enum AtomicDirectory {
     /// - Throws: `SNNError` `.invalidArgument` when `path` is a file, or a non-empty folder and
     ///   `replacing` is false; `.io` when a folder cannot be made, moved or swapped; anything `fill`
     ///   throws. In every case the temporary folder is removed and `path` is left as it was.
-    public static func write(to path: String, replacing: Bool,
-                             _ fill: (String) throws(SNNError) -> Void) throws(SNNError) {
+    public static func write(
+        to path: String, replacing: Bool,
+        _ fill: (String) throws(SNNError) -> Void
+    ) throws(SNNError) {
         let trimmed = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
         let target = (trimmed as NSString).standardizingPath
         let parent = (target as NSString).deletingLastPathComponent, name = (target as NSString).lastPathComponent
@@ -54,8 +56,9 @@ public enum AtomicDirectory {
         let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 16)
         let staging = (parent.isEmpty ? "." : parent) + "/.\(name).partial-" + suffix
         guard mkdir(staging, 0o777) == 0 else {
-            throw SNNError(.io, "cannot create a folder in \(parent.isEmpty ? "." : parent)", file: path,
-                           underlying: String(cString: strerror(errno)))
+            throw SNNError(
+                .io, "cannot create a folder in \(parent.isEmpty ? "." : parent)", file: path,
+                underlying: String(cString: strerror(errno)))
         }
         do {
             try fill(staging)

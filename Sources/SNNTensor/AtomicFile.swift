@@ -64,8 +64,9 @@ public enum AtomicFile {
         do {
             return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
         } catch {
-            throw SNNError(.invalidArgument, "value is not JSON-serialisable", file: path,
-                           underlying: error.localizedDescription)
+            throw SNNError(
+                .invalidArgument, "value is not JSON-serialisable", file: path,
+                underlying: error.localizedDescription)
         }
     }
 
@@ -73,7 +74,8 @@ public enum AtomicFile {
     /// `path` names the destination in errors.
     public static func encodeJSONLine(_ object: Any, for path: String) throws(SNNError) -> Data {
         guard JSONSerialization.isValidJSONObject(object),
-              var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else {
+            var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        else {
             throw SNNError(.invalidArgument, "value is not JSON-serialisable (a NaN or infinite number?)", file: path)
         }
         data.append(0x0A)
@@ -83,7 +85,8 @@ public enum AtomicFile {
     /// Reads a JSON object.
     public static func readJSON(_ path: String) throws(SNNError) -> [String: Any] {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw SNNError(.io, FileManager.default.fileExists(atPath: path) ? "cannot read file" : "no such file", file: path)
+            throw SNNError(
+                .io, FileManager.default.fileExists(atPath: path) ? "cannot read file" : "no such file", file: path)
         }
         do {
             guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
@@ -109,7 +112,9 @@ public enum AtomicFile {
                 prefix += "/" + component
                 var isDirectory: ObjCBool = false
                 if FileManager.default.fileExists(atPath: prefix, isDirectory: &isDirectory) {
-                    if !isDirectory.boolValue { throw SNNError(.io, "cannot create a directory: \(prefix) is a file", file: path) }
+                    if !isDirectory.boolValue {
+                        throw SNNError(.io, "cannot create a directory: \(prefix) is a file", file: path)
+                    }
                     continue
                 }
                 if mkdir(prefix, 0o777) != 0 && errno != EEXIST {
@@ -153,7 +158,9 @@ public enum AtomicFile {
                 }
             }
         }
-        if failure == nil, synchronize, fsync(descriptor) != 0 { failure = ("cannot flush the file to disk", systemError()) }
+        if failure == nil, synchronize, fsync(descriptor) != 0 {
+            failure = ("cannot flush the file to disk", systemError())
+        }
         if close(descriptor) != 0, failure == nil { failure = ("cannot close the file", systemError()) }
         if let failure {
             unlink(temporary)

@@ -71,8 +71,9 @@ func broadcastBinary(_ a: Tensor, _ b: Tensor, _ op: (Float, Float) -> Float) ->
         Parallelism.forEachChunk(b.count) { r in for i in r { po[i] = op(s, pb[i]) } }
         return out
     }
-    let (dims, sa, sb) = coalescedBroadcast(shape, Tensor.broadcastStrides(a.shape, to: shape),
-                                            Tensor.broadcastStrides(b.shape, to: shape))
+    let (dims, sa, sb) = coalescedBroadcast(
+        shape, Tensor.broadcastStrides(a.shape, to: shape),
+        Tensor.broadcastStrides(b.shape, to: shape))
     let rank = dims.count
     let n = dims[rank - 1], rows = out.count / Swift.max(n, 1)
     let ia = sa[rank - 1], ib = sb[rank - 1]
@@ -126,8 +127,9 @@ extension Tensor {
         let padded = [Int](repeating: 1, count: rank - target.count) + target
         var axes: [Int] = []
         for i in 0..<rank where padded[i] == 1 && shape[i] != 1 { axes.append(i) }
-        precondition(zip(padded, shape).allSatisfy { $0 == $1 || $0 == 1 },
-                     "sum(toShape:): \(shape) does not broadcast from \(target)")
+        precondition(
+            zip(padded, shape).allSatisfy { $0 == $1 || $0 == 1 },
+            "sum(toShape:): \(shape) does not broadcast from \(target)")
         return sum(alongAxes: axes, keepingDimensions: true).reshaped(to: target)
     }
 }
@@ -155,8 +157,10 @@ extension Tensor {
 
     public static func / (a: Tensor, b: Tensor) -> Tensor {
         Tensor(broadcastBinary(a, b, /), inputs: [a, b]) { g, needs in
-            [needs[0] ? (g / b).sum(toShape: a.shape) : nil,
-             needs[1] ? (-(g * a) / (b * b)).sum(toShape: b.shape) : nil]
+            [
+                needs[0] ? (g / b).sum(toShape: a.shape) : nil,
+                needs[1] ? (-(g * a) / (b * b)).sum(toShape: b.shape) : nil,
+            ]
         }
     }
 
@@ -290,8 +294,10 @@ extension Tensor {
         let pc = c.storage.pointer, pa = ea.storage.pointer, pb = eb.storage.pointer, po = out.storage.pointer
         Parallelism.forEachChunk(out.count) { r in for i in r { po[i] = pc[i] != 0 ? pa[i] : pb[i] } }
         return Tensor(out, inputs: [a, b]) { g, needs in
-            [needs[0] ? g.zipMap(c) { g, c in c != 0 ? g : 0 }.sum(toShape: a.shape) : nil,
-             needs[1] ? g.zipMap(c) { g, c in c != 0 ? 0 : g }.sum(toShape: b.shape) : nil]
+            [
+                needs[0] ? g.zipMap(c) { g, c in c != 0 ? g : 0 }.sum(toShape: a.shape) : nil,
+                needs[1] ? g.zipMap(c) { g, c in c != 0 ? 0 : g }.sum(toShape: b.shape) : nil,
+            ]
         }
     }
 
@@ -300,4 +306,3 @@ extension Tensor {
     /// Elementwise minimum of two tensors (ties send the gradient to `a`).
     public static func minimum(_ a: Tensor, _ b: Tensor) -> Tensor { select(a .<= b, a, b) }
 }
-

@@ -79,8 +79,9 @@ public final class GradientTape: @unchecked Sendable {
             return sources.map { Tensor(zeros: $0.shape) }
         }
         if let seed {
-            precondition(seed.shape == output.shape,
-                         "GradientTape.gradients: seed shape \(seed.shape) differs from output shape \(output.shape)")
+            precondition(
+                seed.shape == output.shape,
+                "GradientTape.gradients: seed shape \(seed.shape) differs from output shape \(output.shape)")
         }
         // Only nodes on a path from a source need gradients.
         var needed = [Bool](repeating: false, count: nodeShapes.count)
@@ -96,11 +97,14 @@ public final class GradientTape: @unchecked Sendable {
                 let needs = r.inputs.map { $0.map { needed[$0] } ?? false }
                 guard needs.contains(true) else { continue }
                 let inputGrads = r.pullback(g, needs)
-                precondition(inputGrads.count == r.inputs.count, "pullback returned \(inputGrads.count) gradients for \(r.inputs.count) inputs")
+                precondition(
+                    inputGrads.count == r.inputs.count,
+                    "pullback returned \(inputGrads.count) gradients for \(r.inputs.count) inputs")
                 for (k, node) in r.inputs.enumerated() {
                     guard let node, needs[k], let gi = inputGrads[k] else { continue }
-                    precondition(gi.shape == nodeShapes[node],
-                                 "pullback gave a gradient of shape \(gi.shape) for an input of shape \(nodeShapes[node])")
+                    precondition(
+                        gi.shape == nodeShapes[node],
+                        "pullback gave a gradient of shape \(gi.shape) for an input of shape \(nodeShapes[node])")
                     if let existing = grads[node] { grads[node] = existing + gi } else { grads[node] = gi }
                 }
                 // Sources keep their gradient; intermediate ones are no longer needed.
@@ -121,7 +125,8 @@ extension Tensor {
     /// skipped. Without an active tape, or when no input is tracked, `result` is returned unchanged.
     public init(_ result: Tensor, inputs: [Tensor], pullback: @escaping (Tensor, [Bool]) -> [Tensor?]) {
         guard let tape = GradientTape.current,
-              inputs.contains(where: { $0.node?.tapeID == tape.id }) else {
+            inputs.contains(where: { $0.node?.tapeID == tape.id })
+        else {
             self = result
             return
         }

@@ -14,8 +14,9 @@ public struct BlockedLayout: Hashable, Sendable, CustomStringConvertible {
     public let batch: Int, channels: Int, height: Int, width: Int, block: Int
 
     public init(batch: Int, channels: Int, height: Int, width: Int, block: Int) {
-        precondition(batch >= 0 && channels >= 1 && height >= 1 && width >= 1 && block >= 1,
-                     "BlockedLayout: invalid extents \(batch)×\(channels)×\(height)×\(width), block \(block)")
+        precondition(
+            batch >= 0 && channels >= 1 && height >= 1 && width >= 1 && block >= 1,
+            "BlockedLayout: invalid extents \(batch)×\(channels)×\(height)×\(width), block \(block)")
         self.batch = batch
         self.channels = channels
         self.height = height
@@ -72,7 +73,8 @@ public final class BlockedBuffer: @unchecked Sendable {
         var total = 0.0
         for s in 0..<l.batch {
             for cb in 0..<l.channelBlocks {
-                let valid = Swift.min(l.block, l.channels - cb * l.block), base = p + (s * l.channelBlocks + cb) * l.planeSize * l.block
+                let valid = Swift.min(l.block, l.channels - cb * l.block),
+                    base = p + (s * l.channelBlocks + cb) * l.planeSize * l.block
                 var acc: Float = 0
                 for q in 0..<l.planeSize { for ci in 0..<valid { acc += base[q * l.block + ci] } }
                 total += Double(acc)

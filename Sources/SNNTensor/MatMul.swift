@@ -2,11 +2,14 @@ import CSNNKernels
 
 /// Row-major C = op(A)·op(B) (+ beta·C) through the BLAS (see ``BLAS``).
 @inline(__always)
-func sgemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
-           _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
-           beta: Float = 0) {
-    snn_sgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, Int32(m), Int32(n), Int32(k), 1, a,
-              Int32(transposeA ? m : k), b, Int32(transposeB ? k : n), beta, c, Int32(n))
+func sgemm(
+    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+    beta: Float = 0
+) {
+    snn_sgemm(
+        transposeA ? 1 : 0, transposeB ? 1 : 0, Int32(m), Int32(n), Int32(k), 1, a,
+        Int32(transposeA ? m : k), b, Int32(transposeB ? k : n), beta, c, Int32(n))
 }
 
 /// Facts about the BLAS the library runs on.
@@ -45,7 +48,9 @@ extension Tensor {
         let ka = transposeA ? a.shape[a.rank - 2] : a.shape[a.rank - 1]
         let kb = transposeB ? b.shape[b.rank - 1] : b.shape[b.rank - 2]
         let n = transposeB ? b.shape[b.rank - 2] : b.shape[b.rank - 1]
-        precondition(ka == kb, "matmul: inner dimensions differ: \(a.shape)\(transposeA ? "ᵀ" : "") · \(b.shape)\(transposeB ? "ᵀ" : "")")
+        precondition(
+            ka == kb,
+            "matmul: inner dimensions differ: \(a.shape)\(transposeA ? "ᵀ" : "") · \(b.shape)\(transposeB ? "ᵀ" : "")")
         let batchA = Array(a.shape.dropLast(2)), batchB = Array(b.shape.dropLast(2))
 
         // One GEMM when b is a plain matrix and a's leading axes can fold into its rows.
@@ -55,16 +60,18 @@ extension Tensor {
         }
         if batchA != batchB {
             let batch = Tensor.broadcastShape(batchA, batchB)
-            return matmul(a.broadcast(to: batch + Array(a.shape.suffix(2))),
-                          b.broadcast(to: batch + Array(b.shape.suffix(2))),
-                          transposeA: transposeA, transposeB: transposeB)
+            return matmul(
+                a.broadcast(to: batch + Array(a.shape.suffix(2))),
+                b.broadcast(to: batch + Array(b.shape.suffix(2))),
+                transposeA: transposeA, transposeB: transposeB)
         }
         let batches = batchA.reduce(1, *)
         let out = Tensor(uninitializedShape: batchA + [m, n])
         let pa = a.storage.pointer, pb = b.storage.pointer, po = out.storage.pointer
         for i in 0..<batches {
-            sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: ka,
-                  pa + i * m * ka, pb + i * ka * n, po + i * m * n)
+            sgemm(
+                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: ka,
+                pa + i * m * ka, pb + i * ka * n, po + i * m * n)
         }
         return Tensor(out, inputs: [a, b]) { g, needs in
             let da: Tensor?, db: Tensor?

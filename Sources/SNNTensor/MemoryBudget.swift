@@ -28,13 +28,20 @@ public struct MemoryBudget: Sendable {
     public mutating func add(_ what: String, factors: [Int], flags: [String]) throws(SNNError) {
         let options = flags.joined(separator: ", ")
         guard let elements = Self.product(factors), let bytes = Self.product([elements, 4]),
-              case let (total, overflow) = totalBytes.addingReportingOverflow(bytes), !overflow else {
-            throw SNNError(.invalidArgument, "\(what) would need more than \(Self.format(Int.max)) — far beyond this machine's \(Self.format(availableBytes)); lower \(options)")
+            case let (total, overflow) = totalBytes.addingReportingOverflow(bytes), !overflow
+        else {
+            throw SNNError(
+                .invalidArgument,
+                "\(what) would need more than \(Self.format(Int.max)) — far beyond this machine's \(Self.format(availableBytes)); lower \(options)"
+            )
         }
         totalBytes = total
         items.append("\(what) \(Self.format(bytes))")
         if totalBytes > availableBytes {
-            throw SNNError(.invalidArgument, "this run needs at least \(Self.format(totalBytes)) (\(items.joined(separator: ", "))), more than this machine's \(Self.format(availableBytes)) of memory; lower \(options)")
+            throw SNNError(
+                .invalidArgument,
+                "this run needs at least \(Self.format(totalBytes)) (\(items.joined(separator: ", "))), more than this machine's \(Self.format(availableBytes)) of memory; lower \(options)"
+            )
         }
     }
 

@@ -31,36 +31,45 @@ extension Tensor {
     /// over every other axis, y = (x − μ)/√(σ² + ε)·γ + β (see ``BatchNormCoefficients``). Returns the
     /// output and the batch mean and biased variance (for running statistics). With `statistics`
     /// given (inference), those are used instead and treated as constants.
-    public static func batchNorm(_ input: Tensor, weight: Tensor, bias: Tensor, channelAxis axis: Int, epsilon: Float,
-                                 statistics: (mean: Tensor, variance: Tensor)? = nil)
-        -> (output: Tensor, mean: Tensor, variance: Tensor) {
+    public static func batchNorm(
+        _ input: Tensor, weight: Tensor, bias: Tensor, channelAxis axis: Int, epsilon: Float,
+        statistics: (mean: Tensor, variance: Tensor)? = nil
+    )
+        -> (output: Tensor, mean: Tensor, variance: Tensor)
+    {
         let a = input.normalizedAxis(axis)
         let c = input.shape[a]
-        precondition(weight.shape == [c] && bias.shape == [c],
-                     "batchNorm: weight \(weight.shape) and bias \(bias.shape) must be [\(c)] "
-                        + "for input \(input.shape) at axis \(axis)")
+        precondition(
+            weight.shape == [c] && bias.shape == [c],
+            "batchNorm: weight \(weight.shape) and bias \(bias.shape) must be [\(c)] "
+                + "for input \(input.shape) at axis \(axis)")
         let outer = input.shape[..<a].reduce(1, *), inner = input.shape[(a + 1)...].reduce(1, *)
         precondition(outer * inner > 0, "batchNorm: no elements per channel in \(input.shape)")
         if let statistics {
-            precondition(statistics.mean.shape == [c] && statistics.variance.shape == [c],
-                         "batchNorm: statistics must be [\(c)]")
+            precondition(
+                statistics.mean.shape == [c] && statistics.variance.shape == [c],
+                "batchNorm: statistics must be [\(c)]")
         }
         if let b = input.blockedBuffer, b.layout.batch == outer, b.layout.channels == c, b.layout.planeSize == inner,
-           b.layout.block % 8 == 0 {
+            b.layout.block % 8 == 0
+        {
             return blockedBatchNorm(input, b, weight: weight, bias: bias, epsilon: epsilon, statistics: statistics)
         }
         let geometry = ChannelGeometry(outer: outer, channels: c, inner: inner)
-        let (mean, variance) = statistics.map { ($0.mean.scalars, $0.variance.scalars) }
+        let (mean, variance) =
+            statistics.map { ($0.mean.scalars, $0.variance.scalars) }
             ?? geometry.statistics(input.storage.pointer)
-        let k = BatchNormCoefficients(mean: mean, variance: variance, weight: weight.scalars, bias: bias.scalars,
-                                      epsilon: epsilon, channels: c)
+        let k = BatchNormCoefficients(
+            mean: mean, variance: variance, weight: weight.scalars, bias: bias.scalars,
+            epsilon: epsilon, channels: c)
         let out = Tensor(uninitializedShape: input.shape)
         geometry.normalize(input.storage.pointer, k, into: out.storage.pointer)
         let training = statistics == nil
         let output = Tensor(out, inputs: [input, weight, bias]) { [input] g, needs in
             // Pointers are taken here: the captured tensors keep their storage alive.
-            geometry.backward(input.storage.pointer, gradient: g.storage.pointer, k, training: training, needs: needs,
-                              shape: input.shape)
+            geometry.backward(
+                input.storage.pointer, gradient: g.storage.pointer, k, training: training, needs: needs,
+                shape: input.shape)
         }
         return (output, Tensor(shape: [c], scalars: mean), Tensor(shape: [c], scalars: variance))
     }
@@ -124,8 +133,10 @@ private struct ChannelGeometry {
     }
 
     /// [∂x, ∂γ, ∂β] from the output gradient `pg` at input `px`.
-    func backward(_ px: UnsafePointer<Float>, gradient pg: UnsafePointer<Float>, _ k: BatchNormCoefficients,
-                  training: Bool, needs: [Bool], shape: [Int]) -> [Tensor?] {
+    func backward(
+        _ px: UnsafePointer<Float>, gradient pg: UnsafePointer<Float>, _ k: BatchNormCoefficients,
+        training: Bool, needs: [Bool], shape: [Int]
+    ) -> [Tensor?] {
         let c = channels
         let dWeight = Tensor(zeros: [c]), dBias = Tensor(zeros: [c])
         let pdw = dWeight.storage.pointer, pdb = dBias.storage.pointer
@@ -184,15 +195,20 @@ extension Tensor {
     /// ``batchNorm(_:weight:bias:channelAxis:epsilon:statistics:)`` on an input held in a blocked
     /// layout (`buffer`, block a multiple of 8): the same coefficients, eight channels per SIMD vector;
     /// the output and the input gradient stay blocked, padding channels zero.
-    static func blockedBatchNorm(_ input: Tensor, _ buffer: BlockedBuffer, weight: Tensor, bias: Tensor, epsilon: Float,
-                                 statistics: (mean: Tensor, variance: Tensor)?)
-        -> (output: Tensor, mean: Tensor, variance: Tensor) {
+    static func blockedBatchNorm(
+        _ input: Tensor, _ buffer: BlockedBuffer, weight: Tensor, bias: Tensor, epsilon: Float,
+        statistics: (mean: Tensor, variance: Tensor)?
+    )
+        -> (output: Tensor, mean: Tensor, variance: Tensor)
+    {
         let l = buffer.layout, c = l.channels
         let geometry = BlockedChannelGeometry(layout: l)
-        let (meanP, varP) = statistics.map { (geometry.padded($0.mean), geometry.padded($0.variance)) }
+        let (meanP, varP) =
+            statistics.map { (geometry.padded($0.mean), geometry.padded($0.variance)) }
             ?? geometry.statistics(UnsafePointer(buffer.pointer))
-        let k = BatchNormCoefficients(mean: meanP, variance: varP, weight: geometry.padded(weight),
-                                      bias: geometry.padded(bias), epsilon: epsilon, channels: c)
+        let k = BatchNormCoefficients(
+            mean: meanP, variance: varP, weight: geometry.padded(weight),
+            bias: geometry.padded(bias), epsilon: epsilon, channels: c)
         let out = BlockedBuffer(layout: l)
         geometry.normalize(UnsafePointer(buffer.pointer), k, into: out.pointer)
         let training = statistics == nil
@@ -200,8 +216,9 @@ extension Tensor {
         let result = Tensor(output, inputs: [input, weight, bias]) { [input, buffer] g, needs in
             // The gradient arrives blocked when the next layer kept the layout; otherwise convert it.
             let gb = g.blocked(as: l)
-            return geometry.backward(UnsafePointer(buffer.pointer), gradient: UnsafePointer(gb.pointer), k,
-                                     training: training, needs: needs, shape: input.shape)
+            return geometry.backward(
+                UnsafePointer(buffer.pointer), gradient: UnsafePointer(gb.pointer), k,
+                training: training, needs: needs, shape: input.shape)
         }
         return (result, Tensor(shape: [c], scalars: Array(meanP[..<c])), Tensor(shape: [c], scalars: Array(varP[..<c])))
     }
@@ -285,7 +302,8 @@ private struct BlockedChannelGeometry {
 
     /// Σ dy and Σ dy·(x − μ) per channel (padded).
     func gradientSums(_ px: UnsafePointer<Float>, _ pg: UnsafePointer<Float>, mean: [Float])
-        -> (g: [Float], gx: [Float]) {
+        -> (g: [Float], gx: [Float])
+    {
         let bs = block, hw = plane, cbs = channelBlocks, lanes = vectorsPerBlock, n = batch
         var sumG = [Float](repeating: 0, count: layout.paddedChannels), sumGX = sumG
         sumG.withUnsafeMutableBufferPointer { sg in
@@ -319,8 +337,10 @@ private struct BlockedChannelGeometry {
     }
 
     /// [∂x (blocked), ∂γ, ∂β] from the blocked output gradient `pg` at the blocked input `px`.
-    func backward(_ px: UnsafePointer<Float>, gradient pg: UnsafePointer<Float>, _ k: BatchNormCoefficients,
-                  training: Bool, needs: [Bool], shape: [Int]) -> [Tensor?] {
+    func backward(
+        _ px: UnsafePointer<Float>, gradient pg: UnsafePointer<Float>, _ k: BatchNormCoefficients,
+        training: Bool, needs: [Bool], shape: [Int]
+    ) -> [Tensor?] {
         let c = channels, pc = layout.paddedChannels
         let (sumG, sumGX) = gradientSums(px, pg, mean: k.mean)
         let dBias = Tensor(shape: [c], scalars: Array(sumG[..<c]))
@@ -342,7 +362,8 @@ private struct BlockedChannelGeometry {
                 q.withUnsafeBufferPointer { qp in
                     k.mean.withUnsafeBufferPointer { pm in
                         guard let kp = kp.baseAddress, let ap = ap.baseAddress, let qp = qp.baseAddress,
-                              let pm = pm.baseAddress else { return }
+                            let pm = pm.baseAddress
+                        else { return }
                         Parallelism.forEachChunk(batch * cbs, grain: rowGrain) { rows in
                             for r in rows {
                                 let cb = r % cbs, base = r * hw * bs

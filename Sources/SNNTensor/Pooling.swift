@@ -12,11 +12,15 @@ extension Tensor {
     public func maxPool2d(kernelSize: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0)) -> Tensor {
         let (n, c, h, w) = imageExtents("maxPool2d")
         let (kh, kw) = kernelSize, (sh, sw) = stride ?? kernelSize, (ph, pw) = padding
-        precondition(kh >= 1 && kw >= 1 && sh >= 1 && sw >= 1 && ph >= 0 && pw >= 0 && ph * 2 <= kh && pw * 2 <= kw,
-                     "maxPool2d: kernel \(kernelSize), stride \(stride ?? kernelSize), padding \(padding) invalid (padding ≤ kernel/2)")
+        precondition(
+            kh >= 1 && kw >= 1 && sh >= 1 && sw >= 1 && ph >= 0 && pw >= 0 && ph * 2 <= kh && pw * 2 <= kw,
+            "maxPool2d: kernel \(kernelSize), stride \(stride ?? kernelSize), padding \(padding) invalid (padding ≤ kernel/2)"
+        )
         let oh = (h + 2 * ph - kh) / sh + 1, ow = (w + 2 * pw - kw) / sw + 1
         precondition(oh >= 1 && ow >= 1, "maxPool2d: kernel \(kernelSize) larger than padded input \(shape)")
-        if (kh, kw, sh, sw, ph, pw) == (2, 2, 2, 2, 0, 0), h % 2 == 0, w % 2 == 0, let b = blockedImage, b.layout.block % 8 == 0 {
+        if (kh, kw, sh, sw, ph, pw) == (2, 2, 2, 2, 0, 0), h % 2 == 0, w % 2 == 0, let b = blockedImage,
+            b.layout.block % 8 == 0
+        {
             return blockedMaxPool2x2(b)
         }
         let out = Tensor(uninitializedShape: [n, c, oh, ow])
@@ -38,7 +42,9 @@ extension Tensor {
                                     if ix < 0 || ix >= w { continue }
                                     let v = src[iy * w + ix]
                                     // NaN wins, as in PyTorch; otherwise the first maximum.
-                                    if bestIndex < 0 || v > best || (v.isNaN && !best.isNaN) { best = v; bestIndex = iy * w + ix }
+                                    if bestIndex < 0 || v > best || (v.isNaN && !best.isNaN) {
+                                        best = v; bestIndex = iy * w + ix
+                                    }
                                 }
                             }
                             po[(plane * oh + y) * ow + x] = best
@@ -70,12 +76,16 @@ extension Tensor {
     public func avgPool2d(kernelSize: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0)) -> Tensor {
         let (n, c, h, w) = imageExtents("avgPool2d")
         let (kh, kw) = kernelSize, (sh, sw) = stride ?? kernelSize, (ph, pw) = padding
-        precondition(kh >= 1 && kw >= 1 && sh >= 1 && sw >= 1 && ph >= 0 && pw >= 0 && ph * 2 <= kh && pw * 2 <= kw,
-                     "avgPool2d: kernel \(kernelSize), stride \(stride ?? kernelSize), padding \(padding) invalid (padding ≤ kernel/2)")
+        precondition(
+            kh >= 1 && kw >= 1 && sh >= 1 && sw >= 1 && ph >= 0 && pw >= 0 && ph * 2 <= kh && pw * 2 <= kw,
+            "avgPool2d: kernel \(kernelSize), stride \(stride ?? kernelSize), padding \(padding) invalid (padding ≤ kernel/2)"
+        )
         let oh = (h + 2 * ph - kh) / sh + 1, ow = (w + 2 * pw - kw) / sw + 1
         precondition(oh >= 1 && ow >= 1, "avgPool2d: kernel \(kernelSize) larger than padded input \(shape)")
         let scale = 1 / Float(kh * kw)
-        if (kh, kw, sh, sw, ph, pw) == (2, 2, 2, 2, 0, 0), h % 2 == 0, w % 2 == 0, let b = blockedImage, b.layout.block % 8 == 0 {
+        if (kh, kw, sh, sw, ph, pw) == (2, 2, 2, 2, 0, 0), h % 2 == 0, w % 2 == 0, let b = blockedImage,
+            b.layout.block % 8 == 0
+        {
             return blockedAvgPool2x2(b)
         }
         let out = Tensor(uninitializedShape: [n, c, oh, ow])
@@ -287,7 +297,9 @@ extension Tensor {
                     for x in 0..<ow {
                         let a = src + ((2 * y) * w + 2 * x) * bs, b = a + w * bs
                         for lane in stride(from: 0, to: bs, by: 8) {
-                            let v = loadLanes(a + lane) + loadLanes(a + bs + lane) + loadLanes(b + lane) + loadLanes(b + bs + lane)
+                            let v =
+                                loadLanes(a + lane) + loadLanes(a + bs + lane) + loadLanes(b + lane)
+                                + loadLanes(b + bs + lane)
                             storeLanes(v * 0.25, dst + (y * ow + x) * bs + lane)
                         }
                     }
@@ -307,7 +319,8 @@ extension Tensor {
                             let a = dst + ((2 * y) * w + 2 * x) * bs, b = a + w * bs
                             for lane in stride(from: 0, to: bs, by: 8) {
                                 let v = loadLanes(src + (y * ow + x) * bs + lane) * 0.25
-                                storeLanes(v, a + lane); storeLanes(v, a + bs + lane); storeLanes(v, b + lane); storeLanes(v, b + bs + lane)
+                                storeLanes(v, a + lane); storeLanes(v, a + bs + lane); storeLanes(v, b + lane);
+                                storeLanes(v, b + bs + lane)
                             }
                         }
                     }

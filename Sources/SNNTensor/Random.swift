@@ -28,7 +28,8 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable, Equatable {
 
     /// Restores a saved state (four nonzero-in-total words).
     public init(state: [UInt64]) {
-        precondition(state.count == 4 && state.contains { $0 != 0 }, "RandomGenerator(state:): need 4 words, not all zero")
+        precondition(
+            state.count == 4 && state.contains { $0 != 0 }, "RandomGenerator(state:): need 4 words, not all zero")
         self.state = state
     }
 
@@ -68,16 +69,20 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable, Equatable {
 
 extension Tensor {
     /// Normal samples with the given mean and standard deviation.
-    public static func randomNormal(_ shape: [Int], mean: Float = 0, standardDeviation: Float = 1,
-                                    using generator: inout RandomGenerator) -> Tensor {
+    public static func randomNormal(
+        _ shape: [Int], mean: Float = 0, standardDeviation: Float = 1,
+        using generator: inout RandomGenerator
+    ) -> Tensor {
         let t = Tensor(uninitializedShape: shape)
         for i in 0..<t.count { t.storage.pointer[i] = mean + standardDeviation * generator.nextNormal() }
         return t
     }
 
     /// Uniform samples in `[lower, upper)`.
-    public static func randomUniform(_ shape: [Int], lower: Float = 0, upper: Float = 1,
-                                     using generator: inout RandomGenerator) -> Tensor {
+    public static func randomUniform(
+        _ shape: [Int], lower: Float = 0, upper: Float = 1,
+        using generator: inout RandomGenerator
+    ) -> Tensor {
         let t = Tensor(uninitializedShape: shape)
         for i in 0..<t.count { t.storage.pointer[i] = lower + (upper - lower) * generator.nextUniform() }
         return t

@@ -32,8 +32,10 @@ public struct SNNError: Error, CustomStringConvertible, Sendable, Equatable {
     /// A description of the underlying error (for example the system's `errno` text).
     public var underlying: String?
 
-    public init(_ code: Code, _ message: String, file: String? = nil, offset: Int? = nil,
-                underlying: String? = nil) {
+    public init(
+        _ code: Code, _ message: String, file: String? = nil, offset: Int? = nil,
+        underlying: String? = nil
+    ) {
         self.code = code
         self.message = message
         self.file = file

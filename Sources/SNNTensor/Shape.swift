@@ -8,12 +8,14 @@ extension Tensor {
         var resolved = newShape
         if let inferred = newShape.firstIndex(of: -1) {
             let known = newShape.enumerated().filter { $0.offset != inferred }.map(\.element).reduce(1, *)
-            precondition(known > 0 && count % known == 0,
-                         "reshaped(to:): cannot infer -1 in \(newShape) for \(count) elements (shape \(shape))")
+            precondition(
+                known > 0 && count % known == 0,
+                "reshaped(to:): cannot infer -1 in \(newShape) for \(count) elements (shape \(shape))")
             resolved[inferred] = count / known
         }
-        precondition(resolved.reduce(1, *) == count && resolved.allSatisfy { $0 >= 0 },
-                     "reshaped(to:): shape \(newShape) does not hold the \(count) elements of \(shape)")
+        precondition(
+            resolved.reduce(1, *) == count && resolved.allSatisfy { $0 >= 0 },
+            "reshaped(to:): shape \(newShape) does not hold the \(count) elements of \(shape)")
         if resolved == shape { return self }
         let shapeBefore = shape
         return Tensor(Tensor(storage: storage, shape: resolved), input: self) { g in g.reshaped(to: shapeBefore) }
@@ -48,8 +50,9 @@ extension Tensor {
 
     /// Reorders the axes: axis i of the result is axis `permutation[i]` of `self`.
     public func permuted(_ permutation: [Int]) -> Tensor {
-        precondition(permutation.count == rank && Set(permutation) == Set(0..<rank),
-                     "permuted: \(permutation) is not a permutation of the axes of \(shape)")
+        precondition(
+            permutation.count == rank && Set(permutation) == Set(0..<rank),
+            "permuted: \(permutation) is not a permutation of the axes of \(shape)")
         if permutation == Array(0..<rank) { return self }
         let out = Tensor(uninitializedShape: permutation.map { shape[$0] })
         var inStrides = [Int](repeating: 1, count: rank)
@@ -84,8 +87,9 @@ extension Tensor {
     /// Materialises a broadcast to `newShape` (NumPy rules). Its pullback sums back.
     public func broadcast(to newShape: [Int]) -> Tensor {
         if newShape == shape { return self }
-        precondition(Tensor.broadcastShape(shape, newShape) == newShape,
-                     "broadcast(to:): shape \(shape) does not broadcast to \(newShape)")
+        precondition(
+            Tensor.broadcastShape(shape, newShape) == newShape,
+            "broadcast(to:): shape \(shape) does not broadcast to \(newShape)")
         let out = broadcastBinary(Tensor(zeros: newShape), self.detached) { _, x in x }
         let shapeBefore = shape
         return Tensor(out, input: self) { g in g.sum(toShape: shapeBefore) }
@@ -94,8 +98,9 @@ extension Tensor {
     /// Elements `range` along `axis` (a copy).
     public func slice(_ range: Range<Int>, alongAxis axis: Int = 0) -> Tensor {
         let a = normalizedAxis(axis)
-        precondition(range.lowerBound >= 0 && range.upperBound <= shape[a],
-                     "slice: range \(range) out of bounds for axis \(axis) of shape \(shape)")
+        precondition(
+            range.lowerBound >= 0 && range.upperBound <= shape[a],
+            "slice: range \(range) out of bounds for axis \(axis) of shape \(shape)")
         let outer = shape[..<a].reduce(1, *), inner = shape[(a + 1)...].reduce(1, *), n = shape[a]
         var outShape = shape
         outShape[a] = range.count
@@ -146,8 +151,9 @@ extension Tensor {
         precondition(!tensors.isEmpty, "concatenate: no tensors")
         let first = tensors[0], a = first.normalizedAxis(axis)
         for t in tensors {
-            precondition(t.rank == first.rank && (0..<first.rank).allSatisfy { $0 == a || t.shape[$0] == first.shape[$0] },
-                         "concatenate: shapes \(tensors.map(\.shape)) differ off axis \(axis)")
+            precondition(
+                t.rank == first.rank && (0..<first.rank).allSatisfy { $0 == a || t.shape[$0] == first.shape[$0] },
+                "concatenate: shapes \(tensors.map(\.shape)) differ off axis \(axis)")
         }
         let outer = first.shape[..<a].reduce(1, *), inner = first.shape[(a + 1)...].reduce(1, *)
         let extents = tensors.map { $0.shape[a] }, total = extents.reduce(0, +)

@@ -138,8 +138,9 @@ public struct Tensor: @unchecked Sendable {
     @inlinable
     public init(storage: TensorStorage, shape: [Int]) {
         precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in shape \(shape)")
-        precondition(storage.count == shape.reduce(1, *),
-                     "Tensor: storage of \(storage.count) elements does not fit shape \(shape)")
+        precondition(
+            storage.count == shape.reduce(1, *),
+            "Tensor: storage of \(storage.count) elements does not fit shape \(shape)")
         self.storage = storage
         self.shape = shape
         self.node = nil
@@ -166,8 +167,9 @@ public struct Tensor: @unchecked Sendable {
 
     /// A tensor holding `scalars` in row-major order.
     public init(shape: [Int], scalars: [Float]) {
-        precondition(shape.reduce(1, *) == scalars.count,
-                     "Tensor(shape:scalars:): \(scalars.count) values do not fill shape \(shape)")
+        precondition(
+            shape.reduce(1, *) == scalars.count,
+            "Tensor(shape:scalars:): \(scalars.count) values do not fill shape \(shape)")
         self.init(uninitializedShape: shape)
         scalars.withUnsafeBufferPointer { storage.pointer.update(from: $0.baseAddress!, count: $0.count) }
     }
@@ -247,8 +249,10 @@ extension Tensor: CustomStringConvertible {
 extension Tensor {
     /// Whether both tensors have the same shape and every element differs by at most
     /// `absoluteTolerance + relativeTolerance * |other|`.
-    public func isClose(to other: Tensor, relativeTolerance: Float = 1e-5,
-                        absoluteTolerance: Float = 1e-6) -> Bool {
+    public func isClose(
+        to other: Tensor, relativeTolerance: Float = 1e-5,
+        absoluteTolerance: Float = 1e-6
+    ) -> Bool {
         guard shape == other.shape else { return false }
         for i in 0..<count {
             let a = storage.pointer[i], b = other.storage.pointer[i]

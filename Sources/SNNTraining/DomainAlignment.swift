@@ -62,7 +62,8 @@ public enum DomainAlignment {
         let n = x.shape[0]
         let z = Tensor.concatenate([x, y], alongAxis: 0)
         let squaredNorms = z.squared().sum(alongAxis: 1)
-        let distances = (squaredNorms.reshaped(to: [2 * n, 1]) + squaredNorms.reshaped(to: [1, 2 * n])
+        let distances =
+            (squaredNorms.reshaped(to: [2 * n, 1]) + squaredNorms.reshaped(to: [1, 2 * n])
             - Tensor.matmul(z, z, transposeB: true) * 2).clamped(min: 0)
         let variance = fixedVariance ?? gaussianBandwidth(distances.detached)
         let kernel = (distances * (-1 / (2 * variance))).exp()
@@ -94,8 +95,9 @@ public enum DomainAlignment {
     static let tiny: Float = 1e-30
 
     static func checkBatches(_ x: Tensor, _ y: Tensor) {
-        precondition(x.rank == 2 && y.rank == 2 && x.shape[0] == y.shape[0] && x.shape[0] >= 1,
-                     "alignment: features must be [B, D] with the same B ≥ 1, got \(x.shape) and \(y.shape)")
+        precondition(
+            x.rank == 2 && y.rank == 2 && x.shape[0] == y.shape[0] && x.shape[0] >= 1,
+            "alignment: features must be [B, D] with the same B ≥ 1, got \(x.shape) and \(y.shape)")
     }
 
     static func centred(_ x: Tensor) -> Tensor { x - x.mean(alongAxis: 0, keepingDimensions: true) }

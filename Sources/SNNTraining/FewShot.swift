@@ -48,16 +48,23 @@ public struct FewShotEvaluation: Sendable, Equatable {
     }
 
     public var dictionary: [String: Any] {
-        ["training": training.dictionary, "channels": channels, "steps": steps, "validation_samples": validationSamples]
+        [
+            "training": training.dictionary, "channels": channels, "steps": steps,
+            "validation_samples": validationSamples,
+        ]
     }
 
     public init(dictionary d: [String: Any], file: String) throws(SNNError) {
-        guard let t = d["training"] as? [String: Any], let channels = d["channels"] as? Int, let steps = d["steps"] as? Int,
-              let validation = d["validation_samples"] as? Int else {
-            throw SNNError(.corrupt, "the evaluation settings lack training, channels, steps or validation_samples", file: file)
+        guard let t = d["training"] as? [String: Any], let channels = d["channels"] as? Int,
+            let steps = d["steps"] as? Int,
+            let validation = d["validation_samples"] as? Int
+        else {
+            throw SNNError(
+                .corrupt, "the evaluation settings lack training, channels, steps or validation_samples", file: file)
         }
-        self.init(training: try TrainingConfiguration(dictionary: t, file: file), channels: channels, steps: steps,
-                  validationSamples: validation)
+        self.init(
+            training: try TrainingConfiguration(dictionary: t, file: file), channels: channels, steps: steps,
+            validationSamples: validation)
     }
 
     /// The training subset and the validation split: the training set in an order drawn from the
@@ -71,12 +78,17 @@ public struct FewShotEvaluation: Sendable, Equatable {
         let all = try c.loadData().train
         let subset = training.trainSamples ?? (all.count - validationSamples)
         guard validationSamples >= 1, subset >= 1, validationSamples + subset <= all.count else {
-            throw SNNError(.invalidArgument, "the validation split (\(validationSamples)) and the training subset (\(subset)) need \(validationSamples + subset) training samples; \(training.dataset.rawValue) has \(all.count)")
+            throw SNNError(
+                .invalidArgument,
+                "the validation split (\(validationSamples)) and the training subset (\(subset)) need \(validationSamples + subset) training samples; \(training.dataset.rawValue) has \(all.count)"
+            )
         }
         var generator = RandomGenerator(seed: training.seed ^ 0x5EA7_C4_5B11)
         let order = generator.permutation(all.count)
-        return (all.subset(Array(order[validationSamples..<(validationSamples + subset)])),
-                all.subset(Array(order[..<validationSamples])))
+        return (
+            all.subset(Array(order[validationSamples..<(validationSamples + subset)])),
+            all.subset(Array(order[..<validationSamples]))
+        )
     }
 
     /// Checks that the architectures fit the data: `modules` modules on its sample shape.
@@ -90,8 +102,10 @@ public struct FewShotEvaluation: Sendable, Equatable {
     /// from the seed and the genome alone, so the result does not depend on which worker runs it
     /// or when (same machine, same thread count).
     /// `shouldStop`, asked before every step, ends the evaluation early with nil.
-    public func evaluate(_ genome: ArchitectureGenome, train: LabeledImages, validation: LabeledImages,
-                         shouldStop: (() -> Bool)? = nil) -> CandidateEvaluation? {
+    public func evaluate(
+        _ genome: ArchitectureGenome, train: LabeledImages, validation: LabeledImages,
+        shouldStop: (() -> Bool)? = nil
+    ) -> CandidateEvaluation? {
         let start = Date()
         let seed = training.seed ^ genome.stableHash
         let space = SearchSpace(channels: channels, neuron: training.neuron)
@@ -104,7 +118,8 @@ public struct FewShotEvaluation: Sendable, Equatable {
         schedule.warmupEpochs = 0
         let optimizer = schedule.makeOptimizer()
         var encoder = Encoder(training.resolvedEncoding, timeSteps: training.timeSteps)
-        let loader = DataLoader(train, batchSize: min(training.batchSize, train.count), order: .shuffled(seed: seed), dropLast: true)
+        let loader = DataLoader(
+            train, batchSize: min(training.batchSize, train.count), order: .shuffled(seed: seed), dropLast: true)
         model.train()
         var step = 0, epoch = 0
         while step < steps {
@@ -114,17 +129,21 @@ public struct FewShotEvaluation: Sendable, Equatable {
                 optimizer.learningRate = schedule.learningRate(atEpoch: Double(step) / Double(steps))
                 let input = encoder.encode(batch.inputs)
                 let (_, gradients) = valueWithGradient(at: model) { model in
-                    crossEntropy(logits: Readout.mean(model(input)), labels: batch.labels, labelSmoothing: training.labelSmoothing)
+                    crossEntropy(
+                        logits: Readout.mean(model(input)), labels: batch.labels,
+                        labelSmoothing: training.labelSmoothing)
                 }
                 optimizer.update(model, along: gradients)
                 step += 1
             }
             epoch += 1
         }
-        let result = Evaluator.evaluate(model, on: validation, timeSteps: training.timeSteps, encoding: training.resolvedEncoding,
-                                        batchSize: training.batchSize)
-        return CandidateEvaluation(genome: genome, error: Double(1 - result.accuracy),
-                                   spikesPerSample: result.spikesPerSample, parameters: model.parameterCount,
-                                   seconds: Date().timeIntervalSince(start))
+        let result = Evaluator.evaluate(
+            model, on: validation, timeSteps: training.timeSteps, encoding: training.resolvedEncoding,
+            batchSize: training.batchSize)
+        return CandidateEvaluation(
+            genome: genome, error: Double(1 - result.accuracy),
+            spikesPerSample: result.spikesPerSample, parameters: model.parameterCount,
+            seconds: Date().timeIntervalSince(start))
     }
 }

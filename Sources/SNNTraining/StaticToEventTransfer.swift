@@ -44,9 +44,11 @@ public struct TransferOptions: Sendable, Equatable {
 
     /// The JSON form (`config.json`'s "transfer"); "step_weights" is "learned" or the fixed weight.
     public var dictionary: [String: Any] {
-        var d: [String: Any] = ["source": source.rawValue, "alignment": alignment.rawValue,
-                                "alignment_weight": Double(alignmentWeight), "sliding": sliding,
-                                "invert_static": invertStatic]
+        var d: [String: Any] = [
+            "source": source.rawValue, "alignment": alignment.rawValue,
+            "alignment_weight": Double(alignmentWeight), "sliding": sliding,
+            "invert_static": invertStatic,
+        ]
         if let dataDirectory { d["data_dir"] = dataDirectory }
         switch stepWeights {
         case .learned: d["step_weights"] = "learned"
@@ -58,9 +60,10 @@ public struct TransferOptions: Sendable, Equatable {
     /// Reads ``dictionary`` back; nil when something is missing or of the wrong type.
     public init?(dictionary d: [String: Any]) {
         guard let source = (d["source"] as? String).flatMap(DatasetName.init(rawValue:)),
-              let alignment = (d["alignment"] as? String).flatMap(AlignmentMeasure.init(rawValue:)),
-              let weight = (d["alignment_weight"] as? NSNumber)?.floatValue, let sliding = d["sliding"] as? Bool,
-              let invert = d["invert_static"] as? Bool else { return nil }
+            let alignment = (d["alignment"] as? String).flatMap(AlignmentMeasure.init(rawValue:)),
+            let weight = (d["alignment_weight"] as? NSNumber)?.floatValue, let sliding = d["sliding"] as? Bool,
+            let invert = d["invert_static"] as? Bool
+        else { return nil }
         if let directory = d["data_dir"], !(directory is String) { return nil }
         self.init(source: source, dataDirectory: d["data_dir"] as? String)
         self.alignment = alignment
@@ -85,17 +88,24 @@ public struct StaticPairing: Sendable {
 
     /// Groups `staticLabels` by class; every one of the `classes` event classes needs a static image.
     /// When both sides name their classes (class folders), the names must be equal, label by label.
-    public init(staticLabels: [Int], staticClassCount: Int, eventClassCount: Int, source: String, target: String,
-                staticClassNames: [String]? = nil, eventClassNames: [String]? = nil) throws(SNNError) {
+    public init(
+        staticLabels: [Int], staticClassCount: Int, eventClassCount: Int, source: String, target: String,
+        staticClassNames: [String]? = nil, eventClassNames: [String]? = nil
+    ) throws(SNNError) {
         guard staticClassCount == eventClassCount else {
-            throw SNNError(.invalidArgument, "--transfer-from \(source) has \(staticClassCount) classes, \(target) has "
-                           + "\(eventClassCount): the static classes must be the event classes")
+            throw SNNError(
+                .invalidArgument,
+                "--transfer-from \(source) has \(staticClassCount) classes, \(target) has "
+                    + "\(eventClassCount): the static classes must be the event classes")
         }
         if let staticClassNames, let eventClassNames,
-           let label = staticClassNames.indices.first(where: { staticClassNames[$0] != eventClassNames[$0] }) {
-            throw SNNError(.invalidArgument, "--transfer-from \(source)'s class \(label) is "
-                           + "\(staticClassNames[label]), \(target)'s is \(eventClassNames[label]): the static "
-                           + "classes must be the event classes, in the same (name) order")
+            let label = staticClassNames.indices.first(where: { staticClassNames[$0] != eventClassNames[$0] })
+        {
+            throw SNNError(
+                .invalidArgument,
+                "--transfer-from \(source)'s class \(label) is "
+                    + "\(staticClassNames[label]), \(target)'s is \(eventClassNames[label]): the static "
+                    + "classes must be the event classes, in the same (name) order")
         }
         var byClass = [[Int]](repeating: [], count: eventClassCount)
         for (i, label) in staticLabels.enumerated() where label >= 0 && label < eventClassCount {
@@ -117,8 +127,9 @@ public struct StaticPairing: Sendable {
 
     /// The generator of batch `index` in `epoch`, derived from `seed`.
     public static func generator(seed: UInt64, epoch: Int, batch index: Int) -> RandomGenerator {
-        RandomGenerator(seed: seed ^ 0x5741_7449_4321_7E57 &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15
-                        &+ UInt64(index) &* 0xBF58_476D_1CE4_E5B9)
+        RandomGenerator(
+            seed: seed ^ 0x5741_7449_4321_7E57 &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15
+                &+ UInt64(index) &* 0xBF58_476D_1CE4_E5B9)
     }
 }
 
@@ -143,8 +154,9 @@ public enum SlidingReplacement {
 public enum StaticFrames {
     /// `images` `[B, C, h, w]` (C = 1 or 3, values in [0, 1]) as `[B, T, 2, H, W]`.
     public static func frames(_ images: Tensor, timeSteps: Int, height: Int, width: Int, invert: Bool) -> Tensor {
-        precondition(images.rank == 4 && (images.shape[1] == 1 || images.shape[1] == 3),
-                     "static frames: images must be [B, 1 or 3, H, W], got \(images.shape)")
+        precondition(
+            images.rank == 4 && (images.shape[1] == 1 || images.shape[1] == 3),
+            "static frames: images must be [B, 1 or 3, H, W], got \(images.shape)")
         let b = images.shape[0]
         var value = images.shape[1] == 3 ? images.max(alongAxis: 1, keepingDimensions: true) : images
         if value.shape[2] != height || value.shape[3] != width {
@@ -156,8 +168,9 @@ public enum StaticFrames {
 
     /// `frames` with sample i replaced by `events`' sample i where `replace[i]` (both `[B, ...]`).
     public static func replacing(_ frames: Tensor, with events: Tensor, where replace: [Bool]) -> Tensor {
-        precondition(frames.shape == events.shape && replace.count == frames.shape[0],
-                     "static frames: cannot replace \(frames.shape) by \(events.shape) with \(replace.count) flags")
+        precondition(
+            frames.shape == events.shape && replace.count == frames.shape[0],
+            "static frames: cannot replace \(frames.shape) by \(events.shape) with \(replace.count) flags")
         guard replace.contains(true) else { return frames }
         let per = frames.count / max(frames.shape[0], 1)
         var out = Tensor(shape: frames.shape, scalars: frames.scalars)
@@ -183,19 +196,25 @@ public enum StaticFrames {
 ///   - staticLogits, eventLogits: per-step logits `[T, B, classes]` of h_s and h_e.
 ///   - alignment: L_DA per step, `[T]`.
 ///   - stepWeights: w_t, `[T]`.
-public func staticToEventLoss(staticLogits: Tensor, eventLogits: Tensor, labels: [Int], alignment: Tensor,
-                              stepWeights: Tensor, alignmentWeight: Float = 0.5, lambda: Float = TransferOptions.lambda,
-                              labelSmoothing: Float = 0) -> Tensor {
+public func staticToEventLoss(
+    staticLogits: Tensor, eventLogits: Tensor, labels: [Int], alignment: Tensor,
+    stepWeights: Tensor, alignmentWeight: Float = 0.5, lambda: Float = TransferOptions.lambda,
+    labelSmoothing: Float = 0
+) -> Tensor {
     let t = eventLogits.shape[0]
-    precondition(staticLogits.shape == eventLogits.shape && alignment.shape == [t] && stepWeights.shape == [t],
-                 "transfer loss: logits \(staticLogits.shape), \(eventLogits.shape), alignment \(alignment.shape) and "
-                 + "step weights \(stepWeights.shape) do not fit T = \(t)")
-    let staticTerm = temporalEfficientTrainingLoss(perStepLogits: staticLogits, labels: labels,
-                                                   labelSmoothing: labelSmoothing, lambda: lambda)
-    let eventTerms = Tensor.stack((0..<t).map { step in
-        temporalEfficientTrainingLoss(perStepLogits: eventLogits.slice(step..<(step + 1), alongAxis: 0), labels: labels,
-                                      labelSmoothing: labelSmoothing, lambda: lambda)
-    })
+    precondition(
+        staticLogits.shape == eventLogits.shape && alignment.shape == [t] && stepWeights.shape == [t],
+        "transfer loss: logits \(staticLogits.shape), \(eventLogits.shape), alignment \(alignment.shape) and "
+            + "step weights \(stepWeights.shape) do not fit T = \(t)")
+    let staticTerm = temporalEfficientTrainingLoss(
+        perStepLogits: staticLogits, labels: labels,
+        labelSmoothing: labelSmoothing, lambda: lambda)
+    let eventTerms = Tensor.stack(
+        (0..<t).map { step in
+            temporalEfficientTrainingLoss(
+                perStepLogits: eventLogits.slice(step..<(step + 1), alongAxis: 0), labels: labels,
+                labelSmoothing: labelSmoothing, lambda: lambda)
+        })
     let eventTerm = ((1 - stepWeights) * eventTerms).mean()
     let transferTerm = (stepWeights * alignment).mean()
     return staticTerm + eventTerm + transferTerm * alignmentWeight

@@ -6,17 +6,22 @@ import SNNTensor
 
 /// TET loss (Deng et al.): the mean over t of the per-step cross-entropy, plus optionally
 /// λ·MSE(outputs, φ) pulling every step's outputs towards φ.
-public func temporalEfficientTrainingLoss(perStepLogits: Tensor, labels: [Int], labelSmoothing: Float = 0,
-                                          lambda: Float = 0, target: Float = 1) -> Tensor {
-    precondition(perStepLogits.rank == 3 && perStepLogits.shape[1] == labels.count,
-                 "TET loss: per-step logits must be [T, N, C] with N = \(labels.count), got \(perStepLogits.shape)")
+public func temporalEfficientTrainingLoss(
+    perStepLogits: Tensor, labels: [Int], labelSmoothing: Float = 0,
+    lambda: Float = 0, target: Float = 1
+) -> Tensor {
+    precondition(
+        perStepLogits.rank == 3 && perStepLogits.shape[1] == labels.count,
+        "TET loss: per-step logits must be [T, N, C] with N = \(labels.count), got \(perStepLogits.shape)")
     let t = perStepLogits.shape[0], n = labels.count, c = perStepLogits.shape[2]
     // One cross-entropy over T·N rows with the labels repeated equals the mean over t.
     let rows = perStepLogits.reshaped(to: [t * n, c])
     let repeatedLabels = (0..<t).flatMap { _ in labels }
     var loss = crossEntropy(logits: rows, labels: repeatedLabels, labelSmoothing: labelSmoothing)
     if lambda > 0 {
-        loss = loss * (1 - lambda) + meanSquaredError(predictions: perStepLogits, targets: Tensor(repeating: target, shape: perStepLogits.shape)) * lambda
+        loss =
+            loss * (1 - lambda) + meanSquaredError(
+                predictions: perStepLogits, targets: Tensor(repeating: target, shape: perStepLogits.shape)) * lambda
     }
     return loss
 }
@@ -59,10 +64,13 @@ public struct TemporalWeighting: Sendable, Equatable {
 /// averaged over the batch. Only the teacher is softened by τ: the student's logits are not divided
 /// by it (the released code; dividing them too is the common distillation form, not TKS). The
 /// teacher keeps its gradient unless `detachTeacher`, as in the released code.
-public func temporalKnowledgeSharingLoss(perStepLogits z: Tensor, labels: [Int], temperature tau: Float,
-                                         detachTeacher: Bool = false) -> Tensor {
-    precondition(z.rank == 3 && z.shape[1] == labels.count,
-                 "TKS loss: per-step logits must be [T, N, C] with N = \(labels.count), got \(z.shape)")
+public func temporalKnowledgeSharingLoss(
+    perStepLogits z: Tensor, labels: [Int], temperature tau: Float,
+    detachTeacher: Bool = false
+) -> Tensor {
+    precondition(
+        z.rank == 3 && z.shape[1] == labels.count,
+        "TKS loss: per-step logits must be [T, N, C] with N = \(labels.count), got \(z.shape)")
     let t = z.shape[0], n = labels.count, c = z.shape[2]
     precondition(tau > 0, "TKS loss: temperature must be > 0")
     // 1[argmax z_t = y] per (t, n), as a constant [T, N, 1] mask.
@@ -82,11 +90,14 @@ public func temporalKnowledgeSharingLoss(perStepLogits z: Tensor, labels: [Int],
 /// `prediction` is the readout `[N, C]` the cross-entropy term trains: by default the mean over t of
 /// z (METHODS.md §7); a TWO run passes its weighted readout. `labelSmoothing` applies to that term
 /// only (the shared-knowledge term has its own soft target).
-public func temporalKnowledgeSharingTrainingLoss(perStepLogits z: Tensor, labels: [Int], prediction: Tensor? = nil,
-                                                 alpha: Float, epoch: Int, epochs: Int, temperature: Float,
-                                                 labelSmoothing: Float = 0, detachTeacher: Bool = false) -> Tensor {
+public func temporalKnowledgeSharingTrainingLoss(
+    perStepLogits z: Tensor, labels: [Int], prediction: Tensor? = nil,
+    alpha: Float, epoch: Int, epochs: Int, temperature: Float,
+    labelSmoothing: Float = 0, detachTeacher: Bool = false
+) -> Tensor {
     let a = 1 - alpha * Float(epoch) / Float(max(epochs, 1))
     let ce = crossEntropy(logits: prediction ?? Readout.mean(z), labels: labels, labelSmoothing: labelSmoothing)
-    let tks = temporalKnowledgeSharingLoss(perStepLogits: z, labels: labels, temperature: temperature, detachTeacher: detachTeacher)
+    let tks = temporalKnowledgeSharingLoss(
+        perStepLogits: z, labels: labels, temperature: temperature, detachTeacher: detachTeacher)
     return ce * a + tks * (1 - a)
 }

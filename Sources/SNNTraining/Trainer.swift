@@ -29,7 +29,8 @@ public struct EpochMetrics: Sendable {
     public var dictionary: [String: Any] {
         var d: [String: Any] = [
             "epoch": epoch, "learning_rate": Double(learningRate), "train_loss": Double(trainLoss),
-            "train_accuracy": Double(trainAccuracy), "test_loss": Double(testLoss), "test_accuracy": Double(testAccuracy),
+            "train_accuracy": Double(trainAccuracy), "test_loss": Double(testLoss),
+            "test_accuracy": Double(testAccuracy),
             "firing_rate": firingRate, "seconds": seconds, "spikes_per_sample": spikesPerSample,
         ]
         if skippedSteps > 0 { d["skipped_steps"] = skippedSteps }
@@ -94,13 +95,15 @@ public final class Trainer {
     /// Sets up a new run: loads the data, builds the model, creates `directory` and writes
     /// `config.json`. On any error nothing is left behind. With `uniqueDirectory`, an existing
     /// `directory` is not an error: `directory-2`, `-3`, … is used instead.
-    public init(configuration: TrainingConfiguration, directory: String, uniqueDirectory: Bool = false) throws(SNNError) {
+    public init(configuration: TrainingConfiguration, directory: String, uniqueDirectory: Bool = false) throws(SNNError)
+    {
         let (train, test) = try Self.prepare(configuration)
         self.configuration = configuration
         self.train = train
         self.test = test
         GlobalRandom.seed(configuration.seed)
-        model = try configuration.makeModel(sampleShape: Array(train.images.shape.dropFirst()), classes: train.classCount)
+        model = try configuration.makeModel(
+            sampleShape: Array(train.images.shape.dropFirst()), classes: train.classCount)
         optimizer = configuration.makeOptimizer()
         if configuration.temporalWeighting { temporalWeighting = TemporalWeighting(timeSteps: configuration.timeSteps) }
         transfer = try Self.transferRun(configuration, events: train, model: model)
@@ -119,8 +122,12 @@ public final class Trainer {
         let (train, test) = try configuration.loadData()
         let sample = Array(train.images.shape.dropFirst())
         if let required = configuration.resolvedEncoding.requiredTimeSteps(forSample: sample),
-           required != configuration.timeSteps {
-            throw SNNError(.invalidArgument, "--encoding \(configuration.encoding.rawValue) presents \(required) steps per image: use --time-steps \(required)")
+            required != configuration.timeSteps
+        {
+            throw SNNError(
+                .invalidArgument,
+                "--encoding \(configuration.encoding.rawValue) presents \(required) steps per image: use --time-steps \(required)"
+            )
         }
         try configuration.validate(sampleShape: sample, trainSamples: train.count, testSamples: test.count)
         return (train, test)
@@ -131,21 +138,29 @@ public final class Trainer {
     /// (the cosine schedule then spans the new number from here on); `onNonfinite` and
     /// `frameCache` (a folder, or nil for none) override the stored choices. Changes are written
     /// back to `config.json`.
-    public init(resuming directory: String, epochs: Int? = nil, onNonfinite: NonFinitePolicy? = nil,
-                frameCache: String?? = nil) throws(SNNError) {
+    public init(
+        resuming directory: String, epochs: Int? = nil, onNonfinite: NonFinitePolicy? = nil,
+        frameCache: String?? = nil
+    ) throws(SNNError) {
         runDirectory = try RunDirectory.open(at: directory, forWriting: true)
         var dictionary = try runDirectory.readConfiguration()
-        let configurationOnDisk = try TrainingConfiguration(dictionary: dictionary, file: runDirectory.configurationPath)
+        let configurationOnDisk = try TrainingConfiguration(
+            dictionary: dictionary, file: runDirectory.configurationPath)
         var config = configurationOnDisk
         let stored = try runDirectory.checkpointEpoch(.last)
         if let epochs, epochs != config.epochs {
             let started = (stored?.completed ?? 0) + (stored?.withinEpoch == true ? 1 : 0)
             guard epochs >= max(started, 1) else {
-                throw SNNError(.invalidArgument, "--epochs \(epochs): the run has already completed \(stored?.completed ?? 0) epochs"
-                               + (stored?.withinEpoch == true ? " and started epoch \(started)" : ""), file: directory)
+                throw SNNError(
+                    .invalidArgument,
+                    "--epochs \(epochs): the run has already completed \(stored?.completed ?? 0) epochs"
+                        + (stored?.withinEpoch == true ? " and started epoch \(started)" : ""), file: directory)
             }
             guard epochs >= config.resolvedWarmupEpochs else {
-                throw SNNError(.invalidArgument, "--epochs \(epochs) is shorter than the run's \(config.resolvedWarmupEpochs) warm-up epochs", file: directory)
+                throw SNNError(
+                    .invalidArgument,
+                    "--epochs \(epochs) is shorter than the run's \(config.resolvedWarmupEpochs) warm-up epochs",
+                    file: directory)
             }
             config.epochs = epochs
             dictionary["epochs"] = epochs
@@ -168,17 +183,20 @@ public final class Trainer {
         if config.temporalWeighting { temporalWeighting = TemporalWeighting(timeSteps: config.timeSteps) }
         transfer = try Self.transferRun(config, events: train, model: model)
         if let stored = dictionary["class_names"] as? [String], stored != train.classNames {
-            throw SNNError(.mismatch, "the run was trained on the classes \(stored.joined(separator: ", ")); the data "
-                           + "now has \((train.classNames ?? []).joined(separator: ", "))",
-                           file: runDirectory.configurationPath)
+            throw SNNError(
+                .mismatch,
+                "the run was trained on the classes \(stored.joined(separator: ", ")); the data "
+                    + "now has \((train.classNames ?? []).joined(separator: ", "))",
+                file: runDirectory.configurationPath)
         }
         if let state = try runDirectory.loadCheckpoint(.last, model: model, optimizer: optimizer) {
             completedEpochs = state.epoch
             best = (state.bestAccuracy, state.bestEpoch)
             if config.temporalWeighting {
                 guard let w = state.temporalWeights, w.count == config.timeSteps else {
-                    throw SNNError(.corrupt, "checkpoint lacks the \(config.timeSteps) temporal weights of this TWO run",
-                                   file: runDirectory.path + "/last.json")
+                    throw SNNError(
+                        .corrupt, "checkpoint lacks the \(config.timeSteps) temporal weights of this TWO run",
+                        file: runDirectory.path + "/last.json")
                 }
                 temporalWeighting = TemporalWeighting(weights: w)
             }
@@ -194,10 +212,13 @@ public final class Trainer {
 
     /// The transfer state of `configuration`'s run (its static images loaded and paired with the
     /// classes of `events`), or nil.
-    static func transferRun(_ configuration: TrainingConfiguration, events: LabeledImages,
-                            model: Module) throws(SNNError) -> TransferRun? {
+    static func transferRun(
+        _ configuration: TrainingConfiguration, events: LabeledImages,
+        model: Module
+    ) throws(SNNError) -> TransferRun? {
         guard let options = configuration.transfer,
-              let loaded = try configuration.loadStaticImages(events: events) else { return nil }
+            let loaded = try configuration.loadStaticImages(events: events)
+        else { return nil }
         return TransferRun(options: options, images: loaded.images, pairing: loaded.pairing, model: model)
     }
 
@@ -205,23 +226,27 @@ public final class Trainer {
     public func run() throws(SNNError) -> TrainingSummary {
         let start = Date()
         if completedEpochs > 0 { onEvent?(.resumed(completedEpochs: completedEpochs)) }
-        let loader = DataLoader(train, batchSize: configuration.batchSize, order: .shuffled(seed: configuration.seed),
-                                dropLast: configuration.dropLast, augmentation: configuration.augmentation)
+        let loader = DataLoader(
+            train, batchSize: configuration.batchSize, order: .shuffled(seed: configuration.seed),
+            dropLast: configuration.dropLast, augmentation: configuration.augmentation)
         var last: EpochMetrics?
         for epoch in completedEpochs..<configuration.epochs {
             last = try trainEpoch(epoch, loader: loader)
         }
         if last == nil {  // already complete: report the stored final metrics
-            let evaluation = Evaluator.evaluate(model, on: test, timeSteps: configuration.timeSteps, encoding: encoding,
-                                                batchSize: configuration.batchSize, temporalWeights: temporalWeighting?.weights)
-            last = EpochMetrics(epoch: configuration.epochs, learningRate: optimizer.learningRate, trainLoss: .nan,
-                                trainAccuracy: .nan, testLoss: evaluation.loss, testAccuracy: evaluation.accuracy,
-                                firingRate: evaluation.firingRate, seconds: 0)
+            let evaluation = Evaluator.evaluate(
+                model, on: test, timeSteps: configuration.timeSteps, encoding: encoding,
+                batchSize: configuration.batchSize, temporalWeights: temporalWeighting?.weights)
+            last = EpochMetrics(
+                epoch: configuration.epochs, learningRate: optimizer.learningRate, trainLoss: .nan,
+                trainAccuracy: .nan, testLoss: evaluation.loss, testAccuracy: evaluation.accuracy,
+                firingRate: evaluation.firingRate, seconds: 0)
         }
         guard let last else { preconditionFailure("unreachable: the final metrics were set above") }
-        return TrainingSummary(testAccuracy: last.testAccuracy, bestTestAccuracy: best.accuracy, bestEpoch: best.epoch,
-                               epochs: configuration.epochs, seconds: Date().timeIntervalSince(start),
-                               firingRate: last.firingRate, runDirectory: runDirectory.path, skippedSteps: skippedSteps)
+        return TrainingSummary(
+            testAccuracy: last.testAccuracy, bestTestAccuracy: best.accuracy, bestEpoch: best.epoch,
+            epochs: configuration.epochs, seconds: Date().timeIntervalSince(start),
+            firingRate: last.firingRate, runDirectory: runDirectory.path, skippedSteps: skippedSteps)
     }
 
     /// Seeds every per-epoch random stream from (seed, epoch).
@@ -232,11 +257,15 @@ public final class Trainer {
         }
         if let msg = configuration.msg {
             let e = epoch, epochs = configuration.epochs
-            setSurrogateGradientMask(SurrogateGradientMask(probability: msg.probability(atEpoch: e, epochs: epochs),
-                                                           substitute: msg.substitute),
-                                     on: model, seed: base ^ 0x4D53_4721_4D53_4721)
+            setSurrogateGradientMask(
+                SurrogateGradientMask(
+                    probability: msg.probability(atEpoch: e, epochs: epochs),
+                    substitute: msg.substitute),
+                on: model, seed: base ^ 0x4D53_4721_4D53_4721)
             if let alpha = msg.alpha(atEpoch: e, epochs: epochs, initial: configuration.neuron.surrogate.alpha) {
-                for (_, module) in model.namedModules() { (module as? SurrogateGradientMasking)?.setSurrogateAlpha(alpha) }
+                for (_, module) in model.namedModules() {
+                    (module as? SurrogateGradientMasking)?.setSurrogateAlpha(alpha)
+                }
             }
         }
     }
@@ -257,7 +286,10 @@ public final class Trainer {
         case .mean:
             return (crossEntropy(logits: readout, labels: labels, labelSmoothing: smoothing), readout)
         case .tet:
-            return (temporalEfficientTrainingLoss(perStepLogits: perStep, labels: labels, labelSmoothing: smoothing), readout)
+            return (
+                temporalEfficientTrainingLoss(perStepLogits: perStep, labels: labels, labelSmoothing: smoothing),
+                readout
+            )
         }
     }
 
@@ -277,16 +309,21 @@ public final class Trainer {
         if let progress = pendingProgress {  // resumed within this epoch: go on where it stopped
             pendingProgress = nil
             guard progress.steps <= batches, progress.perStepCorrect.count == configuration.timeSteps else {
-                throw SNNError(.corrupt, "the checkpoint's epoch progress does not fit this run", file: runDirectory.path + "/last.json")
+                throw SNNError(
+                    .corrupt, "the checkpoint's epoch progress does not fit this run",
+                    file: runDirectory.path + "/last.json")
             }
             try restoreRandomStates(progress.randomStates, encoder: &encoder)
-            (first, lossSum, correct, seen, skipped) = (progress.steps, progress.lossSum, progress.correct, progress.seen,
-                                                        progress.skipped)
+            (first, lossSum, correct, seen, skipped) = (
+                progress.steps, progress.lossSum, progress.correct, progress.seen,
+                progress.skipped
+            )
             perStepCorrect = progress.perStepCorrect
             if let transfer {
                 guard let sums = TransferSums(values: progress.transferSums) else {
-                    throw SNNError(.corrupt, "the checkpoint's epoch progress lacks the transfer sums",
-                                   file: runDirectory.path + "/last.json")
+                    throw SNNError(
+                        .corrupt, "the checkpoint's epoch progress lacks the transfer sums",
+                        file: runDirectory.path + "/last.json")
                 }
                 transfer.sums = sums
             }
@@ -294,17 +331,20 @@ public final class Trainer {
         for batch in loader.batches(forEpoch: epoch, startingAt: first) {
             if shouldStop?() == true {
                 // Checkpoint where the epoch stands, with the random streams' positions, then stop.
-                var progress = EpochProgress(steps: batch.index, lossSum: lossSum, correct: correct, seen: seen,
-                                             skipped: skipped, perStepCorrect: perStepCorrect,
-                                             randomStates: randomStates(encoder: encoder))
+                var progress = EpochProgress(
+                    steps: batch.index, lossSum: lossSum, correct: correct, seen: seen,
+                    skipped: skipped, perStepCorrect: perStepCorrect,
+                    randomStates: randomStates(encoder: encoder))
                 progress.transferSums = transfer?.sums.values ?? []
-                let state = CheckpointState(epoch: epoch, bestAccuracy: best.accuracy, bestEpoch: best.epoch,
-                                            randomState: GlobalRandom.state, temporalWeights: temporalWeighting?.weights,
-                                            progress: progress)
+                let state = CheckpointState(
+                    epoch: epoch, bestAccuracy: best.accuracy, bestEpoch: best.epoch,
+                    randomState: GlobalRandom.state, temporalWeights: temporalWeighting?.weights,
+                    progress: progress)
                 try runDirectory.saveCheckpoint(.last, model: model, optimizer: optimizer, state: state)
                 throw interruption(epoch: epoch, step: batch.index)
             }
-            optimizer.learningRate = configuration.learningRate(atEpoch: Double(epoch) + Double(batch.index) / Double(batches))
+            optimizer.learningRate = configuration.learningRate(
+                atEpoch: Double(epoch) + Double(batch.index) / Double(batches))
             let input = encoder.encode(batch.inputs)
             var staticInput: Tensor?
             if let transfer {
@@ -319,13 +359,15 @@ public final class Trainer {
             // With `skip`, a step that goes wrong is undone: the weights and batch-norm statistics (which
             // move in the forward pass) and the optimizer state are kept by reference, so copy-on-write
             // preserves them through the step at the cost of one copy of each.
-            let before = configuration.onNonfinite == .skip ? (model.stateDictionary(), optimizer.stateDictionary()) : nil
+            let before =
+                configuration.onNonfinite == .skip ? (model.stateDictionary(), optimizer.stateDictionary()) : nil
             let stepCorrectBefore = perStepCorrect
             let (loss, gradients) = valueWithGradient(at: model) { model in
                 if let transfer, let staticInput {
-                    let (loss, readout) = transfer.loss(model: model, staticInput: staticInput, eventInput: input,
-                                                        labels: batch.labels,
-                                                        labelSmoothing: configuration.labelSmoothing)
+                    let (loss, readout) = transfer.loss(
+                        model: model, staticInput: staticInput, eventInput: input,
+                        labels: batch.labels,
+                        labelSmoothing: configuration.labelSmoothing)
                     logits = readout.detached
                     return loss
                 }
@@ -333,7 +375,8 @@ public final class Trainer {
                 if temporalWeighting != nil {  // TWO learns from each step's own accuracy
                     let outputs = perStep.detached
                     for t in 0..<outputs.shape[0] {
-                        perStepCorrect[t] += zip(outputs.selecting(t).argmax(alongAxis: 1), batch.labels).filter { $0 == $1 }.count
+                        perStepCorrect[t] +=
+                            zip(outputs.selecting(t).argmax(alongAxis: 1), batch.labels).filter { $0 == $1 }.count
                     }
                 }
                 let (loss, readout) = self.loss(perStep, labels: batch.labels, epoch: epoch)
@@ -343,8 +386,13 @@ public final class Trainer {
             if let problem = Self.nonFinite(loss: loss.item, gradients: gradients) {
                 switch configuration.onNonfinite {
                 case .stop:
-                    let kept = completedEpochs > 0 ? "the checkpoint of epoch \(completedEpochs) is kept" : "no epoch was completed yet"
-                    throw SNNError(.invalidArgument, "training diverged at epoch \(epoch + 1), step \(batch.index + 1) of \(batches): \(problem); \(kept) (resume with `snn train --resume \(runDirectory.path) --on-nonfinite skip` to step over such batches, or start again with a lower --learning-rate)")
+                    let kept =
+                        completedEpochs > 0
+                        ? "the checkpoint of epoch \(completedEpochs) is kept" : "no epoch was completed yet"
+                    throw SNNError(
+                        .invalidArgument,
+                        "training diverged at epoch \(epoch + 1), step \(batch.index + 1) of \(batches): \(problem); \(kept) (resume with `snn train --resume \(runDirectory.path) --on-nonfinite skip` to step over such batches, or start again with a lower --learning-rate)"
+                    )
                 case .skip:
                     try restore(before)
                     perStepCorrect = stepCorrectBefore
@@ -365,19 +413,24 @@ public final class Trainer {
             lossSum += Double(loss.item) * Double(batch.labels.count)
             correct += zip(logits.argmax(alongAxis: 1), batch.labels).filter { $0 == $1 }.count
             seen += batch.labels.count
-            onEvent?(.batch(epoch: epoch + 1, epochs: configuration.epochs, index: batch.index + 1, count: batches,
-                            loss: Float(lossSum / Double(seen)), accuracy: Float(correct) / Float(seen),
-                            samplesPerSecond: Double(seen) / Date().timeIntervalSince(epochStart)))
+            onEvent?(
+                .batch(
+                    epoch: epoch + 1, epochs: configuration.epochs, index: batch.index + 1, count: batches,
+                    loss: Float(lossSum / Double(seen)), accuracy: Float(correct) / Float(seen),
+                    samplesPerSecond: Double(seen) / Date().timeIntervalSince(epochStart)))
         }
-        temporalWeighting?.update(afterEpoch: epoch + 1, perStepAccuracy: perStepCorrect.map { Double($0) / Double(max(seen, 1)) })
-        let evaluation = Evaluator.evaluate(model, on: test, timeSteps: configuration.timeSteps, encoding: encoding,
-                                            batchSize: configuration.batchSize, temporalWeights: temporalWeighting?.weights)
-        var metrics = EpochMetrics(epoch: epoch + 1, learningRate: optimizer.learningRate,
-                                   // NaN (null in metrics.jsonl) when every step was skipped.
-                                   trainLoss: seen > 0 ? Float(lossSum / Double(seen)) : .nan,
-                                   trainAccuracy: seen > 0 ? Float(correct) / Float(seen) : .nan, testLoss: evaluation.loss,
-                                   testAccuracy: evaluation.accuracy, firingRate: evaluation.firingRate,
-                                   seconds: Date().timeIntervalSince(epochStart), skippedSteps: skipped)
+        temporalWeighting?.update(
+            afterEpoch: epoch + 1, perStepAccuracy: perStepCorrect.map { Double($0) / Double(max(seen, 1)) })
+        let evaluation = Evaluator.evaluate(
+            model, on: test, timeSteps: configuration.timeSteps, encoding: encoding,
+            batchSize: configuration.batchSize, temporalWeights: temporalWeighting?.weights)
+        var metrics = EpochMetrics(
+            epoch: epoch + 1, learningRate: optimizer.learningRate,
+            // NaN (null in metrics.jsonl) when every step was skipped.
+            trainLoss: seen > 0 ? Float(lossSum / Double(seen)) : .nan,
+            trainAccuracy: seen > 0 ? Float(correct) / Float(seen) : .nan, testLoss: evaluation.loss,
+            testAccuracy: evaluation.accuracy, firingRate: evaluation.firingRate,
+            seconds: Date().timeIntervalSince(epochStart), skippedSteps: skipped)
         metrics.spikesPerSample = evaluation.spikesPerSample
         metrics.transfer = transfer?.metrics(timeSteps: configuration.timeSteps)
         if let spikformer = model as? Spikformer {
@@ -386,13 +439,19 @@ public final class Trainer {
         }
         skippedSteps += skipped
         if let problem = Self.nonFiniteParameter(in: model) {
-            let kept = completedEpochs > 0 ? "the checkpoint of epoch \(completedEpochs) is kept" : "no epoch was completed yet"
-            throw SNNError(.invalidArgument, "training diverged in epoch \(epoch + 1): \(problem); \(kept) (start again with a lower --learning-rate)")
+            let kept =
+                completedEpochs > 0
+                ? "the checkpoint of epoch \(completedEpochs) is kept" : "no epoch was completed yet"
+            throw SNNError(
+                .invalidArgument,
+                "training diverged in epoch \(epoch + 1): \(problem); \(kept) (start again with a lower --learning-rate)"
+            )
         }
         let improved = evaluation.accuracy > best.accuracy
         if improved { best = (evaluation.accuracy, epoch + 1) }
-        let state = CheckpointState(epoch: epoch + 1, bestAccuracy: best.accuracy, bestEpoch: best.epoch,
-                                    randomState: GlobalRandom.state, temporalWeights: temporalWeighting?.weights)
+        let state = CheckpointState(
+            epoch: epoch + 1, bestAccuracy: best.accuracy, bestEpoch: best.epoch,
+            randomState: GlobalRandom.state, temporalWeights: temporalWeighting?.weights)
         try runDirectory.appendMetrics(metrics.dictionary)
         if improved { try runDirectory.saveCheckpoint(.best, model: model, optimizer: optimizer, state: state) }
         try runDirectory.saveCheckpoint(.last, model: model, optimizer: optimizer, state: state)
@@ -413,7 +472,8 @@ public final class Trainer {
 
     /// The first parameter or buffer of `model` that holds a value that is not finite, described.
     static func nonFiniteParameter(in model: Module) -> String? {
-        for (path, tensor) in model.stateDictionary().sorted(by: { $0.key < $1.key }) where !tensor.sum().item.isFinite {
+        for (path, tensor) in model.stateDictionary().sorted(by: { $0.key < $1.key }) where !tensor.sum().item.isFinite
+        {
             return "\(path) is not finite"
         }
         return nil
@@ -427,8 +487,9 @@ public final class Trainer {
     }
 
     private func interruption(epoch: Int, step: Int) -> SNNError {
-        SNNError(.interrupted, "interrupted in epoch \(epoch + 1) after \(step) steps; the checkpoint continues from there",
-                 file: runDirectory.path)
+        SNNError(
+            .interrupted, "interrupted in epoch \(epoch + 1) after \(step) steps; the checkpoint continues from there",
+            file: runDirectory.path)
     }
 
     /// The positions of the random streams that move within an epoch, by owner.
@@ -436,7 +497,9 @@ public final class Trainer {
         var states: [String: [UInt64]] = [:]
         for (path, module) in model.namedModules() {
             if let dropout = module as? Dropout { states["dropout:" + path] = dropout.randomState }
-            if let neuron = module as? SurrogateGradientMasking { states["mask:" + path] = neuron.maskState.streamState }
+            if let neuron = module as? SurrogateGradientMasking {
+                states["mask:" + path] = neuron.maskState.streamState
+            }
         }
         if let state = encoder.randomState { states["encoder"] = state }
         return states
@@ -446,13 +509,17 @@ public final class Trainer {
     private func restoreRandomStates(_ states: [String: [UInt64]], encoder: inout Encoder) throws(SNNError) {
         func state(_ key: String, words: Int) throws(SNNError) -> [UInt64] {
             guard let s = states[key], s.count == words else {
-                throw SNNError(.corrupt, "the checkpoint lacks the random state \"\(key)\" of this model", file: runDirectory.path + "/last.json")
+                throw SNNError(
+                    .corrupt, "the checkpoint lacks the random state \"\(key)\" of this model",
+                    file: runDirectory.path + "/last.json")
             }
             return s
         }
         for (path, module) in model.namedModules() {
             if let dropout = module as? Dropout { dropout.randomState = try state("dropout:" + path, words: 4) }
-            if let neuron = module as? SurrogateGradientMasking { neuron.maskState.streamState = try state("mask:" + path, words: 2) }
+            if let neuron = module as? SurrogateGradientMasking {
+                neuron.maskState.streamState = try state("mask:" + path, words: 2)
+            }
         }
         if encoder.randomState != nil { encoder.randomState = try state("encoder", words: 4) }
     }

@@ -71,7 +71,9 @@ public struct MSGOptions: Sendable, Equatable {
         /// "START:FINAL_P[:FINAL_ALPHA]", as `--msg-schedule` takes it.
         public init?(_ text: String) {
             let parts = text.split(separator: ":").map(String.init)
-            guard parts.count == 2 || parts.count == 3, let start = Int(parts[0]), let p = Float(parts[1]) else { return nil }
+            guard parts.count == 2 || parts.count == 3, let start = Int(parts[0]), let p = Float(parts[1]) else {
+                return nil
+            }
             let a = parts.count == 3 ? Float(parts[2]) : nil
             if parts.count == 3 && a == nil { return nil }
             self.init(startEpoch: start, finalProbability: p, finalAlpha: a)
@@ -207,14 +209,16 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public func validate() throws(SNNError) {
         func bad(_ message: String) -> SNNError { SNNError(.invalidArgument, message) }
         // NaN fails every comparison, so each float is checked for finiteness first, by name.
-        let floats: [(String, Float)] = [
-            ("--learning-rate", learningRate), ("--weight-decay", weightDecay), ("--label-smoothing", labelSmoothing),
-            ("--tau", neuron.tau), ("--threshold", neuron.threshold), ("--alpha", neuron.surrogate.alpha),
-            ("--delta-threshold", deltaThreshold), ("--rotation", augmentation.maxRotation),
-            ("--event-drop", augmentation.eventDropProbability), ("momentum", momentum),
-            ("minimum learning rate", minimumLearningRate),
-            ("--reset-value", neuron.reset.restingPotential),
-        ] + (msg.map { [("--msg-probability", $0.probability)] } ?? [])
+        let floats: [(String, Float)] =
+            [
+                ("--learning-rate", learningRate), ("--weight-decay", weightDecay),
+                ("--label-smoothing", labelSmoothing),
+                ("--tau", neuron.tau), ("--threshold", neuron.threshold), ("--alpha", neuron.surrogate.alpha),
+                ("--delta-threshold", deltaThreshold), ("--rotation", augmentation.maxRotation),
+                ("--event-drop", augmentation.eventDropProbability), ("momentum", momentum),
+                ("minimum learning rate", minimumLearningRate),
+                ("--reset-value", neuron.reset.restingPotential),
+            ] + (msg.map { [("--msg-probability", $0.probability)] } ?? [])
             + (msg?.substitute.map { [("--msg-substitute α", $0.alpha)] } ?? [])
             + (msg?.schedule.map { [("--msg-schedule final probability", $0.finalProbability)] } ?? [])
             + (msg?.schedule?.finalAlpha.map { [("--msg-schedule final α", $0)] } ?? [])
@@ -234,18 +238,26 @@ public struct TrainingConfiguration: Sendable, Equatable {
         if timeSteps < 1 { throw bad("--time-steps must be ≥ 1, got \(timeSteps)") }
         if epochs < 1 { throw bad("--epochs must be ≥ 1, got \(epochs)") }
         if batchSize < 1 { throw bad("--batch-size must be ≥ 1, got \(batchSize)") }
-        if !(learningRate > 0) || !learningRate.isFinite { throw bad("--learning-rate must be > 0, got \(learningRate)") }
+        if !(learningRate > 0) || !learningRate.isFinite {
+            throw bad("--learning-rate must be > 0, got \(learningRate)")
+        }
         if weightDecay < 0 { throw bad("--weight-decay must be ≥ 0, got \(weightDecay)") }
-        if labelSmoothing < 0 || labelSmoothing >= 1 { throw bad("--label-smoothing must be in [0, 1), got \(labelSmoothing)") }
+        if labelSmoothing < 0 || labelSmoothing >= 1 {
+            throw bad("--label-smoothing must be in [0, 1), got \(labelSmoothing)")
+        }
         if let w = warmupEpochs, w < 0 || w > epochs { throw bad("--warmup-epochs must be in 0…\(epochs), got \(w)") }
         if neuron.threshold <= 0 { throw bad("--threshold must be > 0, got \(neuron.threshold)") }
         if neuron.kind != .integrateAndFire && neuron.tau <= 1 { throw bad("--tau must be > 1, got \(neuron.tau)") }
         if neuron.order < 1 { throw bad("--psn-order must be ≥ 1, got \(neuron.order)") }
         if model == .recurrentMLP && !neuron.isStepwise {
-            throw bad("--model recurrent-mlp feeds spikes back step by step: use --neuron if, lif or plif, not \(neuron.kind.rawValue)")
+            throw bad(
+                "--model recurrent-mlp feeds spikes back step by step: use --neuron if, lif or plif, not \(neuron.kind.rawValue)"
+            )
         }
         if model == .recurrentMLP && msg != nil {
-            throw bad("--msg-probability masks the fused neuron kernels; recurrent-mlp runs its neurons step by step, unmasked")
+            throw bad(
+                "--msg-probability masks the fused neuron kernels; recurrent-mlp runs its neurons step by step, unmasked"
+            )
         }
         if neuron.kind == .maskedPSN && neuron.order > timeSteps {
             throw bad("--psn-order \(neuron.order) exceeds --time-steps \(timeSteps)")
@@ -253,39 +265,59 @@ public struct TrainingConfiguration: Sendable, Equatable {
         if let n = trainSamples, n < 1 { throw bad("--train-samples must be ≥ 1, got \(n)") }
         if let n = testSamples, n < 1 { throw bad("--test-samples must be ≥ 1, got \(n)") }
         if let msg {
-            if !(msg.probability >= 0 && msg.probability <= 1) { throw bad("--msg-probability must be in [0, 1], got \(msg.probability)") }
+            if !(msg.probability >= 0 && msg.probability <= 1) {
+                throw bad("--msg-probability must be in [0, 1], got \(msg.probability)")
+            }
             if let s = msg.schedule {
-                if s.startEpoch < 0 || s.startEpoch >= epochs { throw bad("--msg-schedule start epoch must be in 0…\(epochs - 1), got \(s.startEpoch)") }
-                if !(s.finalProbability >= 0 && s.finalProbability <= 1) { throw bad("--msg-schedule final probability must be in [0, 1], got \(s.finalProbability)") }
+                if s.startEpoch < 0 || s.startEpoch >= epochs {
+                    throw bad("--msg-schedule start epoch must be in 0…\(epochs - 1), got \(s.startEpoch)")
+                }
+                if !(s.finalProbability >= 0 && s.finalProbability <= 1) {
+                    throw bad("--msg-schedule final probability must be in [0, 1], got \(s.finalProbability)")
+                }
                 if let a = s.finalAlpha, !(a > 0) { throw bad("--msg-schedule final α must be > 0, got \(a)") }
             }
         }
         if !(deltaThreshold > 0) { throw bad("--delta-threshold must be > 0, got \(deltaThreshold)") }
         if let e = eventSize {
             if e < 1 || e > 1024 { throw bad("--event-size must be in 1…1024, got \(e)") }
-            if !dataset.hasEventImages { throw bad("--event-size resizes event frames; \(dataset.rawValue) has no event images") }
+            if !dataset.hasEventImages {
+                throw bad("--event-size resizes event frames; \(dataset.rawValue) has no event images")
+            }
         }
         if augmentation.eventDropProbability > 0 {
-            if !dataset.isEventData { throw bad("--event-drop drops events; \(dataset.rawValue) has no event recordings") }
-            if eventSize != nil { throw bad("--event-drop needs frames of event counts; --event-size resizes them into other numbers") }
+            if !dataset.isEventData {
+                throw bad("--event-drop drops events; \(dataset.rawValue) has no event recordings")
+            }
+            if eventSize != nil {
+                throw bad("--event-drop needs frames of event counts; --event-size resizes them into other numbers")
+            }
         }
         if !framing.fixesFrameCount {
-            throw bad("--framing \(framing) gives as many frames as each recording allows; training needs --time-steps frames (sj-number, sj-time or tonic-time-bins)")
+            throw bad(
+                "--framing \(framing) gives as many frames as each recording allows; training needs --time-steps frames (sj-number, sj-time or tonic-time-bins)"
+            )
         }
         if encoding == .speechGrid {
             if !dataset.isSpeech {
-                throw bad("--encoding speech-grid is for the speech data sets (shd, ssc, fsdd-mfcc), not \(dataset.rawValue)")
+                throw bad(
+                    "--encoding speech-grid is for the speech data sets (shd, ssc, fsdd-mfcc), not \(dataset.rawValue)")
             }
         } else if !dataset.hasFileDefinedSamples && dataset.isEventData != (encoding == .frames) {
-            throw bad(dataset.isEventData ? "\(dataset.rawValue) holds event recordings: use --encoding frames (the default for it)"
-                                          : "--encoding frames is for event data sets (nmnist, dvs-gesture, cifar10-dvs, n-caltech101, shd, ssc), not \(dataset.rawValue)")
+            throw bad(
+                dataset.isEventData
+                    ? "\(dataset.rawValue) holds event recordings: use --encoding frames (the default for it)"
+                    : "--encoding frames is for event data sets (nmnist, dvs-gesture, cifar10-dvs, n-caltech101, shd, ssc), not \(dataset.rawValue)"
+            )
         }
         if let tks {
             if !(tks.alpha >= 0 && tks.alpha <= 1) { throw bad("--tks-alpha must be in [0, 1], got \(tks.alpha)") }
             if !(tks.temperature > 0) { throw bad("--tks-temperature must be > 0, got \(tks.temperature)") }
             if loss == .tet { throw bad("--tks-alpha replaces the loss: use it with --loss mean") }
         }
-        if let widths, widths.isEmpty || widths.contains(where: { $0 < 1 }) { throw bad("--widths must be positive, got \(widths)") }
+        if let widths, widths.isEmpty || widths.contains(where: { $0 < 1 }) {
+            throw bad("--widths must be positive, got \(widths)")
+        }
         if model == .spikformer { try validateSpikformer() }
         if let transfer { try validateTransfer(transfer) }
         try validateFolderOptions()
@@ -302,8 +334,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
         }
         if let f = validationFraction {
             if !dataset.hasClassFolders {
-                throw bad("--validation-fraction splits class folders (--dataset image-folder or event-folder), not "
-                          + dataset.rawValue)
+                throw bad(
+                    "--validation-fraction splits class folders (--dataset image-folder or event-folder), not "
+                        + dataset.rawValue)
             }
             if !(f > 0 && f < 1) { throw bad("--validation-fraction must be in (0, 1), got \(f)") }
         }
@@ -324,25 +357,29 @@ public struct TrainingConfiguration: Sendable, Equatable {
     func validateTransfer(_ t: TransferOptions) throws(SNNError) {
         func bad(_ message: String) -> SNNError { SNNError(.invalidArgument, message) }
         if !dataset.hasEventImages {
-            throw bad("--transfer-from trains on event frames: use an event data set with images "
-                      + "(nmnist, dvs-gesture, cifar10-dvs, n-caltech101), not \(dataset.rawValue)")
+            throw bad(
+                "--transfer-from trains on event frames: use an event data set with images "
+                    + "(nmnist, dvs-gesture, cifar10-dvs, n-caltech101), not \(dataset.rawValue)")
         }
         if t.source.isEventData || t.source == .fsddMFCC {
-            throw bad("--transfer-from takes a static image set (mnist, fashion-mnist, cifar10, cifar100, digits, "
-                      + "image-folder), "
-                      + "not \(t.source.rawValue)")
+            throw bad(
+                "--transfer-from takes a static image set (mnist, fashion-mnist, cifar10, cifar100, digits, "
+                    + "image-folder), "
+                    + "not \(t.source.rawValue)")
         }
         if t.source.needsDirectory && t.dataDirectory == nil {
             throw bad("--transfer-data-dir is required for --transfer-from \(t.source.rawValue)")
         }
         if !model.supportsDomainHeads {
             let convModels = ModelName.allCases.filter(\.supportsDomainHeads).map(\.rawValue)
-            throw bad("--transfer-from needs a conv model for its two heads ("
-                      + convModels.joined(separator: ", ") + "), not \(model.rawValue)")
+            throw bad(
+                "--transfer-from needs a conv model for its two heads ("
+                    + convModels.joined(separator: ", ") + "), not \(model.rawValue)")
         }
         if ![.integrateAndFire, .leakyIntegrateAndFire, .parametricLIF].contains(neuron.kind) {
-            throw bad("--transfer-from aligns membrane potentials after reset: use --neuron if, lif or plif, "
-                      + "not \(neuron.kind.rawValue)")
+            throw bad(
+                "--transfer-from aligns membrane potentials after reset: use --neuron if, lif or plif, "
+                    + "not \(neuron.kind.rawValue)")
         }
         if !(t.alignmentWeight.isFinite && t.alignmentWeight >= 0) {
             throw bad("--alignment-weight must be a finite number ≥ 0, got \(t.alignmentWeight)")
@@ -352,8 +389,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
             if !(w >= 0 && w <= 1) { throw bad("--fixed-step-weights must be in [0, 1], got \(w)") }
         case .learned:
             if optimizer != .adamw && weightDecay > 0 {
-                throw bad("the learned step weights c_t take no weight decay: use --optimizer adamw (no decay on "
-                          + "1-D parameters) or --weight-decay 0 with \(optimizer.rawValue)")
+                throw bad(
+                    "the learned step weights c_t take no weight decay: use --optimizer adamw (no decay on "
+                        + "1-D parameters) or --weight-decay 0 with \(optimizer.rawValue)")
             }
         }
         if tks != nil || temporalWeighting {
@@ -366,17 +404,25 @@ public struct TrainingConfiguration: Sendable, Equatable {
     func validateSpikformer() throws(SNNError) {
         func bad(_ message: String) -> SNNError { SNNError(.invalidArgument, message) }
         let s = spikformer
-        if s.embedDimension < 8 { throw bad("--embed-dim must be ≥ 8 (SPS's first stage has C/8 channels), got \(s.embedDimension)") }
+        if s.embedDimension < 8 {
+            throw bad("--embed-dim must be ≥ 8 (SPS's first stage has C/8 channels), got \(s.embedDimension)")
+        }
         if s.heads < 1 || s.embedDimension % s.heads != 0 {
             throw bad("--heads must divide --embed-dim \(s.embedDimension), got \(s.heads)")
         }
         if s.depth < 1 { throw bad("--depth must be ≥ 1, got \(s.depth)") }
         if s.mlpRatio < 1 || !s.attentionScale.isFinite {
-            throw bad("the Spikformer's MLP ratio must be ≥ 1 and its attention scale finite, got \(s.mlpRatio) and \(s.attentionScale)")
+            throw bad(
+                "the Spikformer's MLP ratio must be ≥ 1 and its attention scale finite, got \(s.mlpRatio) and \(s.attentionScale)"
+            )
         }
         guard let tim = s.temporalInteraction else { return }
-        if !(tim.alpha.isFinite && tim.alpha >= 0 && tim.alpha <= 1) { throw bad("--tim-alpha must be in [0, 1], got \(tim.alpha)") }
-        if tim.kernelSize < 1 || tim.kernelSize % 2 == 0 { throw bad("--tim-kernel must be odd and ≥ 1, got \(tim.kernelSize)") }
+        if !(tim.alpha.isFinite && tim.alpha >= 0 && tim.alpha <= 1) {
+            throw bad("--tim-alpha must be in [0, 1], got \(tim.alpha)")
+        }
+        if tim.kernelSize < 1 || tim.kernelSize % 2 == 0 {
+            throw bad("--tim-kernel must be odd and ≥ 1, got \(tim.kernelSize)")
+        }
         let t = tim.thresholds
         if !(t.inner.isFinite && t.inner > 0 && t.outer.isFinite && t.outer > 0) {
             throw bad("--tim-thresholds must be two finite numbers > 0, got \(t.inner),\(t.outer)")
@@ -388,8 +434,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public func validateDataSize(availableBytes: Int = MemoryBudget.physicalBytes) throws(SNNError) {
         guard dataset.isEventData else { return }
         var budget = MemoryBudget(availableBytes: availableBytes)
-        try budget.add("one framed recording", factors: [timeSteps] + dataset.nominalFrameShape(eventSize: eventSize),
-                       flags: ["--time-steps"])
+        try budget.add(
+            "one framed recording", factors: [timeSteps] + dataset.nominalFrameShape(eventSize: eventSize),
+            flags: ["--time-steps"])
     }
 
     /// Checks what depends on the data's sample shape `[C, H, W]` (or `[T, C, H, W]` for event frames,
@@ -400,20 +447,27 @@ public struct TrainingConfiguration: Sendable, Equatable {
     ///
     /// For evaluation (`training` false) only the parameters and one encoded input batch count: no
     /// tape keeps the activations.
-    public func validate(sampleShape: [Int], trainSamples trainCount: Int, testSamples testCount: Int,
-                         training: Bool = true, availableBytes: Int = MemoryBudget.physicalBytes) throws(SNNError) {
+    public func validate(
+        sampleShape: [Int], trainSamples trainCount: Int, testSamples testCount: Int,
+        training: Bool = true, availableBytes: Int = MemoryBudget.physicalBytes
+    ) throws(SNNError) {
         try validateEncoding(sampleShape: sampleShape)
         if augmentation.cropPadding > 0 {
-            let side = sampleShape.count >= 2 ? min(sampleShape[sampleShape.count - 1], sampleShape[sampleShape.count - 2]) : 0
+            let side =
+                sampleShape.count >= 2 ? min(sampleShape[sampleShape.count - 1], sampleShape[sampleShape.count - 2]) : 0
             if augmentation.cropPadding > side {
-                throw SNNError(.invalidArgument, "--crop-padding \(augmentation.cropPadding) exceeds the \(side)-pixel side of \(dataset.rawValue)'s images")
+                throw SNNError(
+                    .invalidArgument,
+                    "--crop-padding \(augmentation.cropPadding) exceeds the \(side)-pixel side of \(dataset.rawValue)'s images"
+                )
             }
         }
         if case .speechGrid(let placement) = resolvedEncoding {
             // Sequences [T, F] or MFCC images [C, H, W] (one row per step, F = C·W).
             guard sampleShape.count == 2 || sampleShape.count == 3 else {
-                throw SNNError(.invalidArgument,
-                               "--encoding speech-grid needs samples [T, F] or [C, H, W]; \(dataset.rawValue) has \(sampleShape)")
+                throw SNNError(
+                    .invalidArgument,
+                    "--encoding speech-grid needs samples [T, F] or [C, H, W]; \(dataset.rawValue) has \(sampleShape)")
             }
             let channels = sampleShape.count == 2 ? sampleShape[1] : sampleShape[0] * sampleShape[2]
             do { try SpeechGrid(placement).check(channels: channels) } catch {
@@ -423,18 +477,21 @@ public struct TrainingConfiguration: Sendable, Equatable {
         let model = modelConfiguration(inputShape: sampleShape, classes: 1)
         let footprint = try model.footprint()
         var budget = MemoryBudget(availableBytes: availableBytes)
-        try budget.add("the data set", factors: sampleShape + [trainCount + testCount],
-                       flags: ["--time-steps", "--train-samples", "--test-samples"])
+        try budget.add(
+            "the data set", factors: sampleShape + [trainCount + testCount],
+            flags: ["--time-steps", "--train-samples", "--test-samples"])
         if training {
             // Weights, gradients and at least one optimizer state per parameter.
             try budget.add("the parameters", factors: [footprint.parameters, 3], flags: ["--widths", "--time-steps"])
-            try budget.add("one batch's activations",
-                           factors: [footprint.activationsPerSampleStep, timeSteps, min(batchSize, max(trainCount, 1))],
-                           flags: ["--time-steps", "--batch-size", "--widths"])
+            try budget.add(
+                "one batch's activations",
+                factors: [footprint.activationsPerSampleStep, timeSteps, min(batchSize, max(trainCount, 1))],
+                flags: ["--time-steps", "--batch-size", "--widths"])
         } else {
             try budget.add("the parameters", factors: [footprint.parameters], flags: ["--widths", "--time-steps"])
-            try budget.add("one encoded input batch", factors: model.inputShape + [timeSteps, min(batchSize, max(testCount, 1))],
-                           flags: ["--time-steps"])
+            try budget.add(
+                "one encoded input batch", factors: model.inputShape + [timeSteps, min(batchSize, max(testCount, 1))],
+                flags: ["--time-steps"])
         }
     }
 
@@ -450,15 +507,19 @@ public struct TrainingConfiguration: Sendable, Equatable {
                 throw SNNError(.invalidArgument, "--encoding frames takes frame sequences [T, C, H, W]; \(shape)")
             }
             guard sampleShape[0] == timeSteps else {
-                throw SNNError(.invalidArgument, "\(shape), sequences of \(sampleShape[0]) frames: use --time-steps "
-                               + "\(sampleShape[0])")
+                throw SNNError(
+                    .invalidArgument,
+                    "\(shape), sequences of \(sampleShape[0]) frames: use --time-steps "
+                        + "\(sampleShape[0])")
             }
         case .speechGrid:
             break  // checked with the grid's own rules
         default:
             guard sampleShape.count == 3 else {
-                throw SNNError(.invalidArgument, "--encoding \(encoding.rawValue) takes images [C, H, W]; \(shape)"
-                               + (sampleShape.count == 4 ? " (frame sequences: use --encoding frames)" : ""))
+                throw SNNError(
+                    .invalidArgument,
+                    "--encoding \(encoding.rawValue) takes images [C, H, W]; \(shape)"
+                        + (sampleShape.count == 4 ? " (frame sequences: use --encoding frames)" : ""))
             }
         }
     }
@@ -467,12 +528,14 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var dictionary: [String: Any] {
         var d: [String: Any] = [
             "dataset": dataset.rawValue, "model": model.rawValue, "neuron": neuron.dictionary, "time_steps": timeSteps,
-            "epochs": epochs, "batch_size": batchSize, "learning_rate": Double(learningRate), "linear_scaling": linearScaling,
+            "epochs": epochs, "batch_size": batchSize, "learning_rate": Double(learningRate),
+            "linear_scaling": linearScaling,
             "optimizer": optimizer.rawValue, "weight_decay": Double(weightDecay), "momentum": Double(momentum),
             "label_smoothing": Double(labelSmoothing), "minimum_learning_rate": Double(minimumLearningRate),
             "seed": seed, "loss": loss.rawValue, "encoding": encoding.rawValue,
             "crop_padding": augmentation.cropPadding, "horizontal_flip": augmentation.horizontalFlip,
-            "rotation": Double(augmentation.maxRotation), "event_drop": Double(augmentation.eventDropProbability), "drop_last": dropLast,
+            "rotation": Double(augmentation.maxRotation), "event_drop": Double(augmentation.eventDropProbability),
+            "drop_last": dropLast,
             "warmup_epochs": resolvedWarmupEpochs, "effective_learning_rate": Double(effectiveLearningRate),
         ]
         if let dataDirectory { d["data_dir"] = dataDirectory }
@@ -495,7 +558,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
         if encoding == .deltaRows { d["delta_threshold"] = Double(deltaThreshold) }
         if onNonfinite != .stop { d["on_nonfinite"] = onNonfinite.rawValue }
         if let tks {
-            d["tks"] = ["alpha": Double(tks.alpha), "temperature": Double(tks.temperature), "detach_teacher": tks.detachTeacher]
+            d["tks"] = [
+                "alpha": Double(tks.alpha), "temperature": Double(tks.temperature), "detach_teacher": tks.detachTeacher,
+            ]
         }
         if model == .spikformer { d["spikformer"] = spikformer.dictionary }
         if let architecture { d["architecture"] = architecture.dictionary }
@@ -524,8 +589,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
             throw SNNError(.corrupt, "invalid \"neuron\"", file: file)
         }
         guard let opt = OptimizerName(rawValue: try field("optimizer", String.self)),
-              let lossName = LossName(rawValue: try field("loss", String.self)),
-              let enc = EncodingName(rawValue: try field("encoding", String.self)) else {
+            let lossName = LossName(rawValue: try field("loss", String.self)),
+            let enc = EncodingName(rawValue: try field("encoding", String.self))
+        else {
             throw SNNError(.corrupt, "unknown optimizer, loss or encoding", file: file)
         }
         dataset = ds
@@ -544,33 +610,41 @@ public struct TrainingConfiguration: Sendable, Equatable {
             }
             var options = MSGOptions(probability: p)
             if let name = m["substitute"] as? String {
-                guard let sub = SurrogateChoice(name: name, alpha: (m["substitute_alpha"] as? NSNumber)?.floatValue) else {
+                guard let sub = SurrogateChoice(name: name, alpha: (m["substitute_alpha"] as? NSNumber)?.floatValue)
+                else {
                     throw SNNError(.corrupt, "unknown msg substitute \(name)", file: file)
                 }
                 options.substitute = sub
             }
             if let sd = m["schedule"] {
                 guard let sd = sd as? [String: Any], let start = (sd["start_epoch"] as? NSNumber)?.intValue,
-                      let fp = (sd["final_probability"] as? NSNumber)?.floatValue else {
+                    let fp = (sd["final_probability"] as? NSNumber)?.floatValue
+                else {
                     throw SNNError(.corrupt, "invalid \"msg.schedule\"", file: file)
                 }
-                options.schedule = .init(startEpoch: start, finalProbability: fp, finalAlpha: (sd["final_alpha"] as? NSNumber)?.floatValue)
+                options.schedule = .init(
+                    startEpoch: start, finalProbability: fp, finalAlpha: (sd["final_alpha"] as? NSNumber)?.floatValue)
             }
             msg = options
         }
         temporalWeighting = d["temporal_weighting"] as? Bool ?? false
         eventSize = (d["event_size"] as? NSNumber)?.intValue
         if let v = d["delta_threshold"] {
-            guard let v = (v as? NSNumber)?.floatValue else { throw SNNError(.corrupt, "invalid \"delta_threshold\"", file: file) }
+            guard let v = (v as? NSNumber)?.floatValue else {
+                throw SNNError(.corrupt, "invalid \"delta_threshold\"", file: file)
+            }
             deltaThreshold = v
         }
         if let f = d["framing"] {
-            guard let name = f as? String, let framing = Framing(name: name) else { throw SNNError(.corrupt, "unknown framing \(f)", file: file) }
+            guard let name = f as? String, let framing = Framing(name: name) else {
+                throw SNNError(.corrupt, "unknown framing \(f)", file: file)
+            }
             self.framing = framing
         }
         if let t = d["tks"] {
             guard let t = t as? [String: Any], let a = (t["alpha"] as? NSNumber)?.floatValue,
-                  let tau = (t["temperature"] as? NSNumber)?.floatValue else {
+                let tau = (t["temperature"] as? NSNumber)?.floatValue
+            else {
                 throw SNNError(.corrupt, "invalid \"tks\"", file: file)
             }
             tks = TKSOptions(alpha: a, temperature: tau, detachTeacher: t["detach_teacher"] as? Bool ?? false)
@@ -587,9 +661,13 @@ public struct TrainingConfiguration: Sendable, Equatable {
         seed = try number("seed").uint64Value
         warmupEpochs = try number("warmup_epochs").intValue
         let rotation = (d["rotation"] as? NSNumber)?.floatValue ?? 0  // absent before rotation existed
-        guard rotation >= 0 && rotation <= 180 else { throw SNNError(.corrupt, "\"rotation\" must be in 0…180", file: file) }
+        guard rotation >= 0 && rotation <= 180 else {
+            throw SNNError(.corrupt, "\"rotation\" must be in 0…180", file: file)
+        }
         let eventDrop = (d["event_drop"] as? NSNumber)?.floatValue ?? 0  // absent before event drop existed
-        guard eventDrop >= 0 && eventDrop < 1 else { throw SNNError(.corrupt, "\"event_drop\" must be in [0, 1)", file: file) }
+        guard eventDrop >= 0 && eventDrop < 1 else {
+            throw SNNError(.corrupt, "\"event_drop\" must be in [0, 1)", file: file)
+        }
         if let policy = d["on_nonfinite"] {
             guard let name = policy as? String, let p = NonFinitePolicy(rawValue: name) else {
                 throw SNNError(.corrupt, "\"on_nonfinite\" must be stop or skip", file: file)
@@ -630,9 +708,10 @@ public struct TrainingConfiguration: Sendable, Equatable {
         }
         let cropPadding = try number("crop_padding").intValue
         guard cropPadding >= 0 else { throw SNNError(.corrupt, "\"crop_padding\" must be ≥ 0", file: file) }
-        augmentation = ImageAugmentation(cropPadding: cropPadding,
-                                         horizontalFlip: try field("horizontal_flip", Bool.self), maxRotation: rotation,
-                                         eventDropProbability: eventDrop)
+        augmentation = ImageAugmentation(
+            cropPadding: cropPadding,
+            horizontalFlip: try field("horizontal_flip", Bool.self), maxRotation: rotation,
+            eventDropProbability: eventDrop)
         dropLast = try field("drop_last", Bool.self)
         if let a = d["architecture"] {
             guard let a = a as? [String: Any] else { throw SNNError(.corrupt, "invalid \"architecture\"", file: file) }
@@ -643,14 +722,16 @@ public struct TrainingConfiguration: Sendable, Equatable {
 
     /// Loads the data set's two splits, cut to ``trainSamples`` and ``testSamples``.
     public func loadData() throws(SNNError) -> (train: LabeledImages, test: LabeledImages) {
-        var (train, test) = try dataset.load(directory: dataDirectory, frames: timeSteps, framing: framing,
-                                             limits: (trainSamples, testSamples), eventSize: eventSize,
-                                             cache: frameCacheDirectory.map(FrameCache.init(directory:)),
-                                             imageSize: imageSize, validation: validationSplit, sensorSize: sensorSize)
+        var (train, test) = try dataset.load(
+            directory: dataDirectory, frames: timeSteps, framing: framing,
+            limits: (trainSamples, testSamples), eventSize: eventSize,
+            cache: frameCacheDirectory.map(FrameCache.init(directory:)),
+            imageSize: imageSize, validation: validationSplit, sensorSize: sensorSize)
         func cut(_ data: LabeledImages, _ n: Int?, _ flag: String, _ what: String) throws(SNNError) -> LabeledImages {
             guard let n else { return data }
             guard n <= data.count else {
-                throw SNNError(.invalidArgument, "\(flag) \(n) exceeds the \(data.count) \(what) samples of \(dataset.rawValue)")
+                throw SNNError(
+                    .invalidArgument, "\(flag) \(n) exceeds the \(data.count) \(what) samples of \(dataset.rawValue)")
             }
             return n < data.count ? data.subset(Array(0..<n)) : data
         }
@@ -663,7 +744,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
     /// classes of `events` (the event training set); nil without transfer. Image folders are read
     /// at the event frames' size (all their class folders when there is no `train` folder).
     public func loadStaticImages(events: LabeledImages) throws(SNNError)
-        -> (images: LabeledImages, pairing: StaticPairing)? {
+        -> (images: LabeledImages, pairing: StaticPairing)?
+    {
         guard let transfer else { return nil }
         let images: LabeledImages
         if transfer.source == .imageFolder, let directory = transfer.dataDirectory {
@@ -675,13 +757,16 @@ public struct TrainingConfiguration: Sendable, Equatable {
         }
         let channels = images.images.rank == 4 ? images.images.shape[1] : 0
         guard channels == 1 || channels == 3 else {
-            throw SNNError(.invalidArgument, "--transfer-from \(transfer.source.rawValue): images must be grey or RGB "
-                           + "[N, 1 or 3, H, W], got \(images.images.shape)")
+            throw SNNError(
+                .invalidArgument,
+                "--transfer-from \(transfer.source.rawValue): images must be grey or RGB "
+                    + "[N, 1 or 3, H, W], got \(images.images.shape)")
         }
-        let pairing = try StaticPairing(staticLabels: images.labels, staticClassCount: images.classCount,
-                                        eventClassCount: events.classCount, source: transfer.source.rawValue,
-                                        target: dataset.rawValue, staticClassNames: images.classNames,
-                                        eventClassNames: events.classNames)
+        let pairing = try StaticPairing(
+            staticLabels: images.labels, staticClassCount: images.classCount,
+            eventClassCount: events.classCount, source: transfer.source.rawValue,
+            target: dataset.rawValue, staticClassNames: images.classNames,
+            eventClassNames: events.classNames)
         return (images, pairing)
     }
 
@@ -708,10 +793,12 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public func modelConfiguration(inputShape sampleShape: [Int], classes: Int) -> ModelConfiguration {
         var n = neuron
         n.timeSteps = timeSteps
-        let heads: ClassifierHeads = transfer.map { .staticAndEvent(learnedStepWeights: $0.stepWeights == .learned) }
+        let heads: ClassifierHeads =
+            transfer.map { .staticAndEvent(learnedStepWeights: $0.stepWeights == .learned) }
             ?? .single
-        return ModelConfiguration(name: model, inputShape: resolvedEncoding.stepShape(forSample: sampleShape), classes: classes,
-                                  neuron: n, widths: widths, spikformer: spikformer, heads: heads)
+        return ModelConfiguration(
+            name: model, inputShape: resolvedEncoding.stepShape(forSample: sampleShape), classes: classes,
+            neuron: n, widths: widths, spikformer: spikformer, heads: heads)
     }
 
     /// A fresh model for samples of shape `sampleShape`: the evolved ``architecture`` when set
@@ -721,13 +808,15 @@ public struct TrainingConfiguration: Sendable, Equatable {
         guard let architecture else { return configuration.make() }
         let space = SearchSpace(channels: architecture.channels, neuron: configuration.neuron)
         try space.validate(inputShape: configuration.inputShape, modules: architecture.genome.modules.count)
-        return EvolvedNetwork(genome: architecture.genome, space: space, inputShape: configuration.inputShape, classes: classes)
+        return EvolvedNetwork(
+            genome: architecture.genome, space: space, inputShape: configuration.inputShape, classes: classes)
     }
 
     /// A fresh optimizer.
     public func makeOptimizer() -> any Optimizer {
         switch optimizer {
-        case .adamw: AdamW(learningRate: effectiveLearningRate, weightDecay: weightDecay, excludeOneDimensionalFromDecay: true)
+        case .adamw:
+            AdamW(learningRate: effectiveLearningRate, weightDecay: weightDecay, excludeOneDimensionalFromDecay: true)
         case .adam: Adam(learningRate: effectiveLearningRate, weightDecay: weightDecay)
         case .sgd: SGD(learningRate: effectiveLearningRate, momentum: momentum, weightDecay: weightDecay)
         }
@@ -747,11 +836,15 @@ public struct TrainingConfiguration: Sendable, Equatable {
 extension SpikformerConfiguration {
     /// The JSON form (`config.json`'s "spikformer"); "tim" is present when TIM is on.
     public var dictionary: [String: Any] {
-        var d: [String: Any] = ["embed_dim": embedDimension, "heads": heads, "depth": depth, "mlp_ratio": mlpRatio,
-                                "attention_scale": Double(attentionScale)]
+        var d: [String: Any] = [
+            "embed_dim": embedDimension, "heads": heads, "depth": depth, "mlp_ratio": mlpRatio,
+            "attention_scale": Double(attentionScale),
+        ]
         if let tim = temporalInteraction {
-            d["tim"] = ["alpha": Double(tim.alpha), "kernel": tim.kernelSize, "axis": tim.axis.rawValue,
-                        "thresholds": [Double(tim.thresholds.inner), Double(tim.thresholds.outer)]]
+            d["tim"] = [
+                "alpha": Double(tim.alpha), "kernel": tim.kernelSize, "axis": tim.axis.rawValue,
+                "thresholds": [Double(tim.thresholds.inner), Double(tim.thresholds.outer)],
+            ]
         }
         return d
     }
@@ -759,18 +852,23 @@ extension SpikformerConfiguration {
     /// Reads ``dictionary`` back; nil when something is missing or of the wrong type.
     public init?(dictionary d: [String: Any]) {
         guard let c = (d["embed_dim"] as? NSNumber)?.intValue, let h = (d["heads"] as? NSNumber)?.intValue,
-              let depth = (d["depth"] as? NSNumber)?.intValue, let ratio = (d["mlp_ratio"] as? NSNumber)?.intValue,
-              let scale = (d["attention_scale"] as? NSNumber)?.floatValue else { return nil }
+            let depth = (d["depth"] as? NSNumber)?.intValue, let ratio = (d["mlp_ratio"] as? NSNumber)?.intValue,
+            let scale = (d["attention_scale"] as? NSNumber)?.floatValue
+        else { return nil }
         var tim: TemporalInteractionConfiguration?
         if let t = d["tim"] {
             guard let t = t as? [String: Any], let alpha = (t["alpha"] as? NSNumber)?.floatValue,
-                  let kernel = (t["kernel"] as? NSNumber)?.intValue,
-                  let axis = (t["axis"] as? String).flatMap(TemporalInteraction.Axis.init(rawValue:)),
-                  let thresholds = t["thresholds"] as? [NSNumber], thresholds.count == 2 else { return nil }
-            tim = TemporalInteractionConfiguration(alpha: alpha, kernelSize: kernel, axis: axis,
-                                                   thresholds: .init(inner: thresholds[0].floatValue,
-                                                                     outer: thresholds[1].floatValue))
+                let kernel = (t["kernel"] as? NSNumber)?.intValue,
+                let axis = (t["axis"] as? String).flatMap(TemporalInteraction.Axis.init(rawValue:)),
+                let thresholds = t["thresholds"] as? [NSNumber], thresholds.count == 2
+            else { return nil }
+            tim = TemporalInteractionConfiguration(
+                alpha: alpha, kernelSize: kernel, axis: axis,
+                thresholds: .init(
+                    inner: thresholds[0].floatValue,
+                    outer: thresholds[1].floatValue))
         }
-        self.init(embedDimension: c, heads: h, depth: depth, mlpRatio: ratio, attentionScale: scale, temporalInteraction: tim)
+        self.init(
+            embedDimension: c, heads: h, depth: depth, mlpRatio: ratio, attentionScale: scale, temporalInteraction: tim)
     }
 }

@@ -71,12 +71,15 @@ final class TransferRun {
 
     /// The static inputs of a batch of event samples `events` `[B, T, 2, H, W]`: each sample's
     /// same-class partner as frames, replaced by the event sample itself with probability P.
-    func staticFrames(for events: Tensor, labels: [Int], seed: UInt64, epoch: Int, batch: Int, globalBatch: Int,
-                      totalBatches: Int) -> (frames: Tensor, probability: Double) {
+    func staticFrames(
+        for events: Tensor, labels: [Int], seed: UInt64, epoch: Int, batch: Int, globalBatch: Int,
+        totalBatches: Int
+    ) -> (frames: Tensor, probability: Double) {
         var generator = StaticPairing.generator(seed: seed, epoch: epoch, batch: batch)
         let partners = pairing.partners(for: labels, using: &generator)
-        let frames = StaticFrames.frames(images.subset(partners).images, timeSteps: events.shape[1],
-                                         height: events.shape[3], width: events.shape[4], invert: options.invertStatic)
+        let frames = StaticFrames.frames(
+            images.subset(partners).images, timeSteps: events.shape[1],
+            height: events.shape[3], width: events.shape[4], invert: options.invertStatic)
         let probability = options.sliding ? SlidingReplacement.probability(batch: globalBatch, of: totalBatches) : 0
         let replace = SlidingReplacement.mask(count: labels.count, probability: probability, using: &generator)
         return (StaticFrames.replacing(frames, with: events, where: replace), probability)
@@ -92,7 +95,8 @@ final class TransferRun {
     /// The transfer loss of one batch (inside the gradient scope) and the event head's mean logits;
     /// static and event sequences run separately, each from rest.
     func loss(model: any Layer, staticInput: Tensor, eventInput: Tensor, labels: [Int], labelSmoothing: Float)
-        -> (loss: Tensor, readout: Tensor) {
+        -> (loss: Tensor, readout: Tensor)
+    {
         neurons.recordsMembrane = true
         defer {
             neurons.recordsMembrane = false
@@ -122,9 +126,10 @@ final class TransferRun {
         let da = Tensor.stack(alignment)
         sums.alignment += Double(da.sum().item)
         sums.steps += steps
-        let loss = staticToEventLoss(staticLogits: staticLogits, eventLogits: eventLogits, labels: labels,
-                                     alignment: da, stepWeights: stepWeights(timeSteps: steps),
-                                     alignmentWeight: options.alignmentWeight, labelSmoothing: labelSmoothing)
+        let loss = staticToEventLoss(
+            staticLogits: staticLogits, eventLogits: eventLogits, labels: labels,
+            alignment: da, stepWeights: stepWeights(timeSteps: steps),
+            alignmentWeight: options.alignmentWeight, labelSmoothing: labelSmoothing)
         return (loss, Readout.mean(eventLogits))
     }
 
@@ -132,8 +137,9 @@ final class TransferRun {
     func metrics(timeSteps: Int) -> TransferEpochMetrics {
         let steps = Double(max(sums.steps, 1))
         let unbiased = sums.unbiasedSteps > 0 ? sums.unbiasedCKA / Double(sums.unbiasedSteps) : nil
-        return TransferEpochMetrics(alignmentLoss: sums.alignment / steps, cka: sums.cka / steps, unbiasedCKA: unbiased,
-                                    stepWeights: stepWeights(timeSteps: timeSteps).detached.scalars,
-                                    replacementProbability: sums.probability)
+        return TransferEpochMetrics(
+            alignmentLoss: sums.alignment / steps, cka: sums.cka / steps, unbiasedCKA: unbiased,
+            stepWeights: stepWeights(timeSteps: timeSteps).detached.scalars,
+            replacementProbability: sums.probability)
     }
 }

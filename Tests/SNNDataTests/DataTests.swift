@@ -16,13 +16,16 @@ import Testing
         #expect(u8.shape == [2, 2] && u8.values == [0, 1, 128, 255])
         let i8 = try IDXArray.decode(Self.idxBytes(type: 0x09, shape: [3], payload: [0xFF, 0x80, 0x7F]), file: "i8")
         #expect(i8.values == [-1, -128, 127])
-        let i16 = try IDXArray.decode(Self.idxBytes(type: 0x0B, shape: [2], payload: [0xFF, 0xFE, 0x01, 0x00]), file: "i16")
+        let i16 = try IDXArray.decode(
+            Self.idxBytes(type: 0x0B, shape: [2], payload: [0xFF, 0xFE, 0x01, 0x00]), file: "i16")
         #expect(i16.values == [-2, 256])
-        let i32 = try IDXArray.decode(Self.idxBytes(type: 0x0C, shape: [1], payload: [0xFF, 0xFF, 0xFF, 0xF9]), file: "i32")
+        let i32 = try IDXArray.decode(
+            Self.idxBytes(type: 0x0C, shape: [1], payload: [0xFF, 0xFF, 0xFF, 0xF9]), file: "i32")
         #expect(i32.values == [-7])
         let f32 = try IDXArray.decode(Self.idxBytes(type: 0x0D, shape: [1], payload: [0x3F, 0xC0, 0, 0]), file: "f32")
         #expect(f32.values == [1.5])
-        let f64 = try IDXArray.decode(Self.idxBytes(type: 0x0E, shape: [1], payload: [0xC0, 0x04, 0, 0, 0, 0, 0, 0]), file: "f64")
+        let f64 = try IDXArray.decode(
+            Self.idxBytes(type: 0x0E, shape: [1], payload: [0xC0, 0x04, 0, 0, 0, 0, 0, 0]), file: "f64")
         #expect(f64.values == [-2.5])
     }
 
@@ -65,7 +68,9 @@ import Testing
         for length in stride(from: 2, to: compressed.count - 1, by: 1) {
             #expect(throws: SNNError.self) { try FileBytes.gunzip(Array(compressed[..<length]), file: "x.gz") }
         }
-        #expect(throws: SNNError.self) { try IDXArray.read(contentsOf: directory.appendingPathComponent("missing").path) }
+        #expect(throws: SNNError.self) {
+            try IDXArray.read(contentsOf: directory.appendingPathComponent("missing").path)
+        }
     }
 
     @Test(.enabled(if: sharedDataDirectory() != nil, "needs ../shared/data")) func mnistFromSharedDirectory() throws {
@@ -80,7 +85,8 @@ import Testing
     @Test(.enabled(if: sharedDataDirectory() != nil, "needs ../shared/data")) func fsddFromSharedDirectory() throws {
         let shared = try #require(sharedDataDirectory())
         let directory = shared.appendingPathComponent("fsdd-mfcc").path
-        let train = try FSDD.load(.train, directory: directory, frames: 20), test = try FSDD.load(.test, directory: directory, frames: 20)
+        let train = try FSDD.load(.train, directory: directory, frames: 20),
+            test = try FSDD.load(.test, directory: directory, frames: 20)
         #expect(train.count == 2400 && test.count == 600)
         #expect(train.images.shape == [2400, 1, 20, 13])
         #expect(Set(test.labels) == Set(0..<10))
@@ -92,7 +98,8 @@ import Testing
         try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: copy) }
         for ext in ["f32", "len.u32", "labels.u8"] {
-            try FileManager.default.copyItem(atPath: directory + "/fsdd-mfcc13.\(ext)", toPath: copy.path + "/fsdd-mfcc13.\(ext)")
+            try FileManager.default.copyItem(
+                atPath: directory + "/fsdd-mfcc13.\(ext)", toPath: copy.path + "/fsdd-mfcc13.\(ext)")
         }
         let features = copy.path + "/fsdd-mfcc13.f32"
         let bytes = FileManager.default.contents(atPath: features)!
@@ -107,16 +114,18 @@ import Testing
 
     @Test func loaderEpochsAreReproducibleAndCoverTheData() throws {
         let data = try Digits.load(.test)
-        let loader = DataLoader(data, batchSize: 50, order: .shuffled(seed: 9),
-                                augmentation: ImageAugmentation(cropPadding: 1, horizontalFlip: true))
+        let loader = DataLoader(
+            data, batchSize: 50, order: .shuffled(seed: 9),
+            augmentation: ImageAugmentation(cropPadding: 1, horizontalFlip: true))
         let a = Array(loader.batches(forEpoch: 3)), b = Array(loader.batches(forEpoch: 3))
         let c = Array(loader.batches(forEpoch: 4))
         #expect(a.count == 8 && a.last!.labels.count == 10)
         #expect(zip(a, b).allSatisfy { $0.inputs.scalars == $1.inputs.scalars && $0.labels == $1.labels })
         #expect(a.map(\.labels) != c.map(\.labels))
         // Without prefetching the same batches come out.
-        let serial = DataLoader(data, batchSize: 50, order: .shuffled(seed: 9),
-                                augmentation: ImageAugmentation(cropPadding: 1, horizontalFlip: true), prefetch: false)
+        let serial = DataLoader(
+            data, batchSize: 50, order: .shuffled(seed: 9),
+            augmentation: ImageAugmentation(cropPadding: 1, horizontalFlip: true), prefetch: false)
         #expect(zip(a, Array(serial.batches(forEpoch: 3))).allSatisfy { $0.inputs.scalars == $1.inputs.scalars })
         // Every sample once per epoch.
         #expect(loader.indices(forEpoch: 3).sorted() == Array(0..<data.count))
@@ -146,10 +155,14 @@ import Testing
         for n in [5, 6] {
             let src = (0..<(2 * n * n)).map { Float($0) }
             var dst = [Float](repeating: -1, count: src.count)
-            for (degrees, map) in [(Float(90), { (y: Int, x: Int) in (x, n - 1 - y) }), (-90, { (y: Int, x: Int) in (n - 1 - x, y) }),
-                                   (0, { (y: Int, x: Int) in (y, x) })] {
+            for (degrees, map) in [
+                (Float(90), { (y: Int, x: Int) in (x, n - 1 - y) }), (-90, { (y: Int, x: Int) in (n - 1 - x, y) }),
+                (0, { (y: Int, x: Int) in (y, x) }),
+            ] {
                 src.withUnsafeBufferPointer { s in
-                    dst.withUnsafeMutableBufferPointer { ImageAugmentation.rotate(s, into: $0, planes: 2, height: n, width: n, degrees: degrees) }
+                    dst.withUnsafeMutableBufferPointer {
+                        ImageAugmentation.rotate(s, into: $0, planes: 2, height: n, width: n, degrees: degrees)
+                    }
                 }
                 var expected = [Float](repeating: 0, count: src.count)
                 for p in 0..<2 {
@@ -168,14 +181,22 @@ import Testing
         // output (x=4, y=2): dx = 2, dy = 0 → sx = 2 + 2·cos45 = 3.41 → 3, sy = 2 + 2·sin45 = 3.41 → 3.
         let src = (0..<25).map { Float($0 + 1) }
         var dst = [Float](repeating: -1, count: 25)
-        src.withUnsafeBufferPointer { s in dst.withUnsafeMutableBufferPointer { ImageAugmentation.rotate(s, into: $0, planes: 1, height: 5, width: 5, degrees: 45) } }
+        src.withUnsafeBufferPointer { s in
+            dst.withUnsafeMutableBufferPointer {
+                ImageAugmentation.rotate(s, into: $0, planes: 1, height: 5, width: 5, degrees: 45)
+            }
+        }
         #expect(dst[12] == src[12] && dst[0] == 0 && dst[4] == 0 && dst[20] == 0 && dst[24] == 0)
         #expect(dst[2 * 5 + 4] == src[3 * 5 + 3])
         // A counter-clockwise quarter turn moves the right edge to the top: a bright pixel at the
         // right-middle of the source shows at the top-middle.
         var edge = [Float](repeating: 0, count: 25)
         edge[2 * 5 + 4] = 1
-        edge.withUnsafeBufferPointer { s in dst.withUnsafeMutableBufferPointer { ImageAugmentation.rotate(s, into: $0, planes: 1, height: 5, width: 5, degrees: 90) } }
+        edge.withUnsafeBufferPointer { s in
+            dst.withUnsafeMutableBufferPointer {
+                ImageAugmentation.rotate(s, into: $0, planes: 1, height: 5, width: 5, degrees: 90)
+            }
+        }
         #expect(dst.firstIndex(of: 1) == 0 * 5 + 2)
     }
 
@@ -216,7 +237,11 @@ import Testing
         var g3 = RandomGenerator(seed: 1)
         let image = Tensor(shape: [1, 1, 5, 5], scalars: (0..<25).map { Float($0 + 1) })
         var quarter = [Float](repeating: 0, count: 25)
-        image.scalars.withUnsafeBufferPointer { s in quarter.withUnsafeMutableBufferPointer { ImageAugmentation.rotate(s, into: $0, planes: 1, height: 5, width: 5, degrees: 90) } }
+        image.scalars.withUnsafeBufferPointer { s in
+            quarter.withUnsafeMutableBufferPointer {
+                ImageAugmentation.rotate(s, into: $0, planes: 1, height: 5, width: 5, degrees: 90)
+            }
+        }
         var changed = 0
         for _ in 0..<200 {
             let out = ImageAugmentation(maxRotation: 30).apply(image, using: &g3).scalars

@@ -11,7 +11,9 @@ import Testing
         let image = Self.digits.images.selecting(i)
         let max = image.scalars.max() ?? 1
         let scaled = image / Swift.max(max, 1e-6)
-        return scaled.withUnsafeBufferPointer { e.events(image: $0.baseAddress!, imageHeight: 8, imageWidth: 8, seed: seed) }
+        return scaled.withUnsafeBufferPointer {
+            e.events(image: $0.baseAddress!, imageHeight: 8, imageWidth: 8, seed: seed)
+        }
     }
 
     @Test func eventsAreSortedInsideTheSensorAndSeeded() {
@@ -36,7 +38,9 @@ import Testing
             let s = stream(e, i, seed: 3)
             var balance = [Int](repeating: 0, count: 34 * 34)
             for k in 0..<s.count { balance[Int(s.y[k]) * 34 + Int(s.x[k])] += s.p[k] == 1 ? 1 : -1 }
-            #expect(balance.allSatisfy { $0 == 0 }, "digit \(i): \(balance.filter { $0 != 0 }.count) unbalanced pixels, values \(Set(balance))")
+            #expect(
+                balance.allSatisfy { $0 == 0 },
+                "digit \(i): \(balance.filter { $0 != 0 }.count) unbalanced pixels, values \(Set(balance))")
         }
     }
 
@@ -56,13 +60,16 @@ import Testing
         var noisy = EventEmulator()
         noisy.shotNoiseRate = 50
         let blank = [Float](repeating: 0, count: 64)
-        let n = blank.withUnsafeBufferPointer { noisy.events(image: $0.baseAddress!, imageHeight: 8, imageWidth: 8, seed: 5) }.count
+        let n = blank.withUnsafeBufferPointer {
+            noisy.events(image: $0.baseAddress!, imageHeight: 8, imageWidth: 8, seed: 5)
+        }.count
         let expected = 50.0 * 34 * 34 * 0.3
         #expect(abs(Double(n) - expected) < 5 * expected.squareRoot())
     }
 
     @Test func writtenSetReadsBackFramed() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("snn-emu-\(UUID().uuidString)").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("snn-emu-\(UUID().uuidString)")
+            .path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let data = LabeledImages(images: Self.digits.images / 16, labels: Self.digits.labels, classCount: 10)
         let e = EventEmulator()
@@ -91,13 +98,19 @@ import Testing
     }
 
     @Test func folderFilesAreClassInterleaved() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("snn-nmnist-\(UUID().uuidString)").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("snn-nmnist-\(UUID().uuidString)")
+            .path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let layout = ["0": ["10.bin", "1.bin", "2.bin"], "1": ["5.bin"], "2": ["4.bin", "3.bin", ".hidden.bin", "notes.txt"], "10": ["7.bin"]]
+        let layout = [
+            "0": ["10.bin", "1.bin", "2.bin"], "1": ["5.bin"], "2": ["4.bin", "3.bin", ".hidden.bin", "notes.txt"],
+            "10": ["7.bin"],
+        ]
         for (label, names) in layout {
             let folder = (directory as NSString).appendingPathComponent("Train/\(label)")
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            for name in names { try Data().write(to: URL(fileURLWithPath: (folder as NSString).appendingPathComponent(name))) }
+            for name in names {
+                try Data().write(to: URL(fileURLWithPath: (folder as NSString).appendingPathComponent(name)))
+            }
         }
         let files = try NMNIST.files(.train, directory: directory)
         let relative = files.map { String($0.path.dropFirst(directory.count + "/Train/".count)) }

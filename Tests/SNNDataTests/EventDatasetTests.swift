@@ -36,8 +36,9 @@ import Testing
     @Test(.enabled(if: EventTests.events != nil, "needs ../shared/data/events"))
     func dvsGestureCutsRecordingsByTheirLabelRows() throws {
         let events = try #require(EventTests.events)
-        var truth = try EventTests.groundTruth(events.appendingPathComponent("davis346-events.t64x16y16p8.bin"),
-                                               timeBytes: 8, width: 346, height: 260)
+        var truth = try EventTests.groundTruth(
+            events.appendingPathComponent("davis346-events.t64x16y16p8.bin"),
+            timeBytes: 8, width: 346, height: 260)
         let t0 = truth.t[0]
         truth.t = truth.t.map { $0 - t0 }  // the AEDAT 3.1 re-encoding is relative to the first event
         let dir = try Self.temporaryDirectory("gesture")
@@ -55,7 +56,8 @@ import Testing
         try "user01_fluorescent.aedat\n".write(toFile: "\(dir)/trials_to_train.txt", atomically: true, encoding: .utf8)
         try "user02_led.aedat\n\n".write(toFile: "\(dir)/trials_to_test.txt", atomically: true, encoding: .utf8)
 
-        let train = try DVSGesture.load(.train, directory: dir, frames: 4, framing: .spikingJellyByNumber, sensor: (346, 260))
+        let train = try DVSGesture.load(
+            .train, directory: dir, frames: 4, framing: .spikingJellyByNumber, sensor: (346, 260))
         // Class-interleaved: labels 0 (class 1), 2 (class 3), 10 (class 11).
         #expect(train.labels == [0, 2, 10])
         #expect(train.images.shape == [3, 4, 2, 260, 346])
@@ -64,17 +66,24 @@ import Testing
             let expected = Self.framesByNumber(Self.filtered(truth, Int64(window.0), Int64(window.1)), frames: 4)
             #expect(Array(train.images.scalars[k * per..<(k + 1) * per]) == expected, "sample \(k)")
         }
-        let test = try DVSGesture.load(.test, directory: dir, frames: 2, framing: .tonicTimeBins, size: 32, limit: 1, sensor: (346, 260))
+        let test = try DVSGesture.load(
+            .test, directory: dir, frames: 2, framing: .tonicTimeBins, size: 32, limit: 1, sensor: (346, 260))
         #expect(test.labels == [2] && test.images.shape == [1, 2, 2, 32, 32])
         let full = try Framing.tonicTimeBins.frames(Self.filtered(truth, 1_000_000, 2_000_000), frames: 2)
         let resized = full.reshaped(to: [4, 1, 260, 346]).interpolated(size: (32, 32), mode: .bilinear)
         #expect(test.images.scalars == resized.scalars)
 
         // A window with no events, a bad row, a missing list: errors naming the file (and the line's offset).
-        try "class,startTime_usec,endTime_usec\n3,9000000,9500000\n".write(toFile: "\(dir)/user02_led_labels.csv", atomically: true, encoding: .utf8)
-        #expect { _ = try DVSGesture.load(.test, directory: dir, frames: 2, framing: .spikingJellyByNumber, sensor: (346, 260)) }
-            throws: { ($0 as? SNNError)?.file == "\(dir)/user02_led.aedat" }
-        let bad = [("class,a,b\n3,1,x\n", 10), ("class,s,e\n12,0,5\n", 10), ("class,s,e\n1,0,5\n2,7,7\n", 16), ("class,s,e\n", 10)]
+        try "class,startTime_usec,endTime_usec\n3,9000000,9500000\n".write(
+            toFile: "\(dir)/user02_led_labels.csv", atomically: true, encoding: .utf8)
+        #expect {
+            _ = try DVSGesture.load(
+                .test, directory: dir, frames: 2, framing: .spikingJellyByNumber, sensor: (346, 260))
+        } throws: { ($0 as? SNNError)?.file == "\(dir)/user02_led.aedat" }
+        let bad = [
+            ("class,a,b\n3,1,x\n", 10), ("class,s,e\n12,0,5\n", 10), ("class,s,e\n1,0,5\n2,7,7\n", 16),
+            ("class,s,e\n", 10),
+        ]
         for (text, offset) in bad {
             #expect { _ = try DVSGesture.labels(Array(text.utf8), file: "l.csv") } throws: {
                 let e = $0 as? SNNError
@@ -82,9 +91,13 @@ import Testing
             }
         }
         let csv = Array("class,startTime_usec,endTime_usec\r\n3,100,500\r\n11,600,900\r\n".utf8)
-        survivesCorruption(csv, name: "l.csv") { (b: [UInt8]) throws(SNNError) in try DVSGesture.labels(b, file: "l.csv") }
+        survivesCorruption(csv, name: "l.csv") { (b: [UInt8]) throws(SNNError) in
+            try DVSGesture.labels(b, file: "l.csv")
+        }
         try FileManager.default.removeItem(atPath: "\(dir)/trials_to_test.txt")
-        #expect { _ = try DVSGesture.samples(.test, directory: dir) } throws: { ($0 as? SNNError)?.file == "\(dir)/trials_to_test.txt" }
+        #expect { _ = try DVSGesture.samples(.test, directory: dir) } throws: {
+            ($0 as? SNNError)?.file == "\(dir)/trials_to_test.txt"
+        }
     }
 
     @Test func cifar10DVSSplitsEachClassNinetyTen() throws {
@@ -95,14 +108,17 @@ import Testing
             var b = Array("#!AER-DAT2.0\r\n# made by a test\r\n".utf8)
             for k in 0..<3 {
                 let address = (y << 8) | (x << 1) | UInt32(k % 2), t = UInt32(10 * k)
-                for v in [address, t] { b += [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+                for v in [address, t] {
+                    b += [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)]
+                }
             }
             return b
         }
         for (c, name) in CIFAR10DVS.classNames.enumerated() {
             try FileManager.default.createDirectory(atPath: "\(dir)/\(name)", withIntermediateDirectories: true)
             for f in 0..<11 {
-                try Data(aedat(UInt32(f), UInt32(c))).write(to: URL(fileURLWithPath: "\(dir)/\(name)/cifar10_\(name)_\(f).aedat"))
+                try Data(aedat(UInt32(f), UInt32(c))).write(
+                    to: URL(fileURLWithPath: "\(dir)/\(name)/cifar10_\(name)_\(f).aedat"))
             }
         }
         let test = try CIFAR10DVS.samples(.test, directory: dir)
@@ -117,20 +133,27 @@ import Testing
         #expect(first.scalars[0 * 128 * 128 + 127 * 128 + 127] == 1)  // one raw ON event → OFF
         #expect(first.scalars[1 * 128 * 128 + 127 * 128 + 127] == 2)
         try FileManager.default.removeItem(atPath: "\(dir)/truck")
-        #expect { _ = try CIFAR10DVS.samples(.train, directory: dir) } throws: { ($0 as? SNNError)?.message.contains("truck") == true }
+        #expect { _ = try CIFAR10DVS.samples(.train, directory: dir) } throws: {
+            ($0 as? SNNError)?.message.contains("truck") == true
+        }
     }
 
     @Test(.enabled(if: EventTests.events != nil, "needs ../shared/data/events"))
     func nCaltech101MovesEachRecordingToItsOrigin() throws {
         let events = try #require(EventTests.events)
-        let truth = try EventTests.groundTruth(events.appendingPathComponent("davis346-crop34-groundtruth.t32x16y16p8.bin"),
-                                               timeBytes: 4, width: 240, height: 180)
+        let truth = try EventTests.groundTruth(
+            events.appendingPathComponent("davis346-crop34-groundtruth.t32x16y16p8.bin"),
+            timeBytes: 4, width: 240, height: 180)
         let dir = try Self.temporaryDirectory("ncaltech")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let recording = events.appendingPathComponent("davis346-crop34-nmnist-format.bin").path
         for name in ["BACKGROUND_Google", "accordion"] {
-            try FileManager.default.createDirectory(atPath: "\(dir)/Caltech101/\(name)", withIntermediateDirectories: true)
-            for k in 1...3 { try FileManager.default.copyItem(atPath: recording, toPath: "\(dir)/Caltech101/\(name)/image_000\(k).bin") }
+            try FileManager.default.createDirectory(
+                atPath: "\(dir)/Caltech101/\(name)", withIntermediateDirectories: true)
+            for k in 1...3 {
+                try FileManager.default.copyItem(
+                    atPath: recording, toPath: "\(dir)/Caltech101/\(name)/image_000\(k).bin")
+            }
         }
         #expect(try NCaltech101.classes(directory: dir) == ["BACKGROUND_Google", "accordion"])
         let s = try NCaltech101.read("\(dir)/Caltech101/accordion/image_0001.bin")

@@ -19,10 +19,12 @@ import SNNTensor
     }
 
     @Test func refusesOtherAEDATVersionsAndUnknownFiles() {
-        for (start, path, words) in [("#!AER-DAT1.0\r\n", "old.aedat", "AEDAT version"),
-                                     ("#!AER-DAT3.0\r\n", "x.aedat", "AEDAT version"),
-                                     ("PK\u{3}\u{4}", "frames.zip", "unknown event file format"),
-                                     ("#comment\n", "notes.aedat", "unknown event file format")] {
+        for (start, path, words) in [
+            ("#!AER-DAT1.0\r\n", "old.aedat", "AEDAT version"),
+            ("#!AER-DAT3.0\r\n", "x.aedat", "AEDAT version"),
+            ("PK\u{3}\u{4}", "frames.zip", "unknown event file format"),
+            ("#comment\n", "notes.aedat", "unknown event file format"),
+        ] {
             #expect {
                 _ = try EventFileFormat.detect(Array(start.utf8), path: path)
             } throws: { error in

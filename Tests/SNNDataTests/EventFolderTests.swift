@@ -18,11 +18,12 @@ import Testing
         var scalars: [Float] = []
         for k in events.indices {
             let base = "\(name)/\(split)/events/\(k)"
-            let stream = EventStream(t: expected.ints(base + "/t").map(Int64.init),
-                                     x: expected.ints(base + "/x").map(UInt16.init),
-                                     y: expected.ints(base + "/y").map(UInt16.init),
-                                     p: expected.ints(base + "/p").map(UInt8.init), width: sensor.width,
-                                     height: sensor.height)
+            let stream = EventStream(
+                t: expected.ints(base + "/t").map(Int64.init),
+                x: expected.ints(base + "/x").map(UInt16.init),
+                y: expected.ints(base + "/y").map(UInt16.init),
+                p: expected.ints(base + "/p").map(UInt8.init), width: sensor.width,
+                height: sensor.height)
             scalars += try Framing.spikingJellyByNumber.frames(stream, frames: 3).scalars
         }
         return scalars
@@ -45,15 +46,22 @@ import Testing
     }
 
     @Test func sensorSizeOptionSizesRecordingsWithoutOne() throws {
-        let plan = try EventFolder.plan(directory: Self.path("headerless"), sensor: SensorSize(width: 20, height: 10),
-                                        validation: nil)
+        let plan = try EventFolder.plan(
+            directory: Self.path("headerless"), sensor: SensorSize(width: 20, height: 10),
+            validation: nil)
         #expect(plan.sensor == SensorSize(width: 20, height: 10))
         let train = try EventFolder.load(plan, .train, frames: 3, framing: .spikingJellyByNumber, size: nil, limit: 2)
-        #expect(train.images.scalars == Array(try Self.expectedFrames("headerless", "train", sensor: plan.sensor)
-            .prefix(2 * 3 * 2 * 10 * 20)))
+        #expect(
+            train.images.scalars
+                == Array(
+                    try Self.expectedFrames("headerless", "train", sensor: plan.sensor)
+                        .prefix(2 * 3 * 2 * 10 * 20)))
         // AEDAT 2.0 keeps its own 128 × 128 whatever the option says.
-        #expect(try EventFolder.plan(directory: Self.path("aedat"), sensor: SensorSize(width: 40, height: 40),
-                                     validation: nil).sensor == SensorSize(width: 128, height: 128))
+        #expect(
+            try EventFolder.plan(
+                directory: Self.path("aedat"), sensor: SensorSize(width: 40, height: 40),
+                validation: nil
+            ).sensor == SensorSize(width: 128, height: 128))
     }
 
     @Test func cachedFramesComeBackWithTheirClassesAndSize() throws {

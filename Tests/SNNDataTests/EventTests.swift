@@ -51,7 +51,9 @@ func survivesCorruption<R>(_ valid: [UInt8], name: String, decode: ([UInt8]) thr
     /// The ground truth of the real 34×34 crop (`davis346-crop34-groundtruth.t32x16y16p8.bin`).
     static func crop34Truth() throws -> EventStream {
         let dir = try #require(events, "../shared/data/events is not present")
-        return try groundTruth(dir.appendingPathComponent("davis346-crop34-groundtruth.t32x16y16p8.bin"), timeBytes: 4, width: 34, height: 34)
+        return try groundTruth(
+            dir.appendingPathComponent("davis346-crop34-groundtruth.t32x16y16p8.bin"), timeBytes: 4, width: 34,
+            height: 34)
     }
 
     /// A path inside this suite's Fixtures folder.
@@ -59,11 +61,14 @@ func survivesCorruption<R>(_ valid: [UInt8], name: String, decode: ([UInt8]) thr
         Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent(path)
     }
 
-    @Test(.enabled(if: EventTests.events != nil, "needs ../shared/data/events")) func nmnistEncodingDecodesToTheGroundTruth() throws {
+    @Test(.enabled(if: EventTests.events != nil, "needs ../shared/data/events"))
+    func nmnistEncodingDecodesToTheGroundTruth() throws {
         let dir = try #require(Self.events, "../shared/data/events is not present")
-        let decoded = try NMNISTBinary.read(dir.appendingPathComponent("davis346-crop34-nmnist-format.bin").path, width: 34, height: 34)
-        let truth = try Self.groundTruth(dir.appendingPathComponent("davis346-crop34-groundtruth.t32x16y16p8.bin"),
-                                         timeBytes: 4, width: 34, height: 34)
+        let decoded = try NMNISTBinary.read(
+            dir.appendingPathComponent("davis346-crop34-nmnist-format.bin").path, width: 34, height: 34)
+        let truth = try Self.groundTruth(
+            dir.appendingPathComponent("davis346-crop34-groundtruth.t32x16y16p8.bin"),
+            timeBytes: 4, width: 34, height: 34)
         #expect(decoded.count == 10_067)
         #expect(decoded == truth)
         // Our encoder writes the same bytes back.
@@ -71,10 +76,14 @@ func survivesCorruption<R>(_ valid: [UInt8], name: String, decode: ([UInt8]) thr
         #expect(try NMNISTBinary.encode(decoded) == bytes)
     }
 
-    @Test(.enabled(if: EventTests.events != nil, "needs ../shared/data/events")) func aedat31DecodesToTheGroundTruth() throws {
+    @Test(.enabled(if: EventTests.events != nil, "needs ../shared/data/events")) func aedat31DecodesToTheGroundTruth()
+        throws
+    {
         let dir = try #require(Self.events, "../shared/data/events is not present")
-        let decoded = try AEDAT31.read(dir.appendingPathComponent("davis346-aedat31-reencoded.aedat").path, width: 346, height: 260)
-        var truth = try Self.groundTruth(dir.appendingPathComponent("davis346-events.t64x16y16p8.bin"), timeBytes: 8, width: 346, height: 260)
+        let decoded = try AEDAT31.read(
+            dir.appendingPathComponent("davis346-aedat31-reencoded.aedat").path, width: 346, height: 260)
+        var truth = try Self.groundTruth(
+            dir.appendingPathComponent("davis346-events.t64x16y16p8.bin"), timeBytes: 8, width: 346, height: 260)
         let t0 = truth.t[0]
         truth.t = truth.t.map { $0 - t0 }  // the re-encoding stores times relative to the first event
         #expect(decoded.count == 78_830)
@@ -83,8 +92,9 @@ func survivesCorruption<R>(_ valid: [UInt8], name: String, decode: ([UInt8]) thr
 
     @Test func nmnistOverflowMarkersRoundTrip() throws {
         // Timestamps past 2²³ µs need overflow markers (y = 240) that add 2¹³ µs each.
-        let s = EventStream(t: [0, 5, 8_388_607, 8_388_608, 9_000_000, 20_000_000], x: [1, 2, 3, 4, 5, 33],
-                            y: [0, 1, 2, 239, 241, 33], p: [1, 0, 1, 0, 1, 1], width: 256, height: 256)
+        let s = EventStream(
+            t: [0, 5, 8_388_607, 8_388_608, 9_000_000, 20_000_000], x: [1, 2, 3, 4, 5, 33],
+            y: [0, 1, 2, 239, 241, 33], p: [1, 0, 1, 0, 1, 1], width: 256, height: 256)
         let bytes = try NMNISTBinary.encode(s)
         #expect(bytes.count > 6 * 5)  // markers were inserted
         #expect(try NMNISTBinary.decode(bytes, file: "mem", width: 256, height: 256) == s)
@@ -93,13 +103,18 @@ func survivesCorruption<R>(_ valid: [UInt8], name: String, decode: ([UInt8]) thr
         #expect(hand.t == [8195] && hand.x == [7] && hand.y == [9] && hand.p == [1])
     }
 
-    @Test(.enabled(if: EventTests.events != nil, "needs ../shared/data/events")) func readersSurviveTruncationAndByteFlips() throws {
+    @Test(.enabled(if: EventTests.events != nil, "needs ../shared/data/events"))
+    func readersSurviveTruncationAndByteFlips() throws {
         let dir = try #require(Self.events, "../shared/data/events is not present")
-        let nmnist = Array([UInt8](try Data(contentsOf: dir.appendingPathComponent("davis346-crop34-nmnist-format.bin"))).prefix(600))
-        survivesCorruption(nmnist, name: "n.bin") { (b: [UInt8]) throws(SNNError) in try NMNISTBinary.decode(b, file: "n.bin", width: 34, height: 34) }
+        let nmnist = Array(
+            [UInt8](try Data(contentsOf: dir.appendingPathComponent("davis346-crop34-nmnist-format.bin"))).prefix(600))
+        survivesCorruption(nmnist, name: "n.bin") { (b: [UInt8]) throws(SNNError) in
+            try NMNISTBinary.decode(b, file: "n.bin", width: 34, height: 34)
+        }
         // A small AEDAT 3.1 file: the real header and one polarity packet of 40 events.
         let full = [UInt8](try Data(contentsOf: dir.appendingPathComponent("davis346-aedat31-reencoded.aedat")))
-        let headerEnd = try #require(full.indices.first { i in full[i...].starts(with: Array("#!END-HEADER\r\n".utf8)) }) + 14
+        let headerEnd =
+            try #require(full.indices.first { i in full[i...].starts(with: Array("#!END-HEADER\r\n".utf8)) }) + 14
         var packet = Array(full[headerEnd..<headerEnd + 28])
         let count: [UInt8] = [40, 0, 0, 0]
         packet.replaceSubrange(16..<20, with: count)  // capacity
@@ -108,13 +123,16 @@ func survivesCorruption<R>(_ valid: [UInt8], name: String, decode: ([UInt8]) thr
         let small = Array(full[0..<headerEnd]) + packet + Array(full[headerEnd + 28..<headerEnd + 28 + 320])
         let decoded = try AEDAT31.decode(small, file: "a.aedat", width: 346, height: 260)
         #expect(decoded.count == 40)
-        survivesCorruption(small, name: "a.aedat") { (b: [UInt8]) throws(SNNError) in try AEDAT31.decode(b, file: "a.aedat", width: 346, height: 260) }
+        survivesCorruption(small, name: "a.aedat") { (b: [UInt8]) throws(SNNError) in
+            try AEDAT31.decode(b, file: "a.aedat", width: 346, height: 260)
+        }
         var wrongMagic = small
         wrongMagic[3] = UInt8(ascii: "X")
         #expect(throws: SNNError.self) { try AEDAT31.decode(wrongMagic, file: "a.aedat") }
     }
 
-    @Test(.enabled(if: EventTests.events != nil, "needs ../shared/data/events")) func aedat31SizeFromTheHeaderTheCallerOrTheEvents() throws {
+    @Test(.enabled(if: EventTests.events != nil, "needs ../shared/data/events"))
+    func aedat31SizeFromTheHeaderTheCallerOrTheEvents() throws {
         let dir = try #require(Self.events, "../shared/data/events is not present")
         let path = dir.appendingPathComponent("davis346-aedat31-reencoded.aedat").path
         let full = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
@@ -123,12 +141,20 @@ func survivesCorruption<R>(_ valid: [UInt8], name: String, decode: ([UInt8]) thr
         let named = try AEDAT31.read(path)
         #expect(named.count == 78_830 && named.width == 346 && named.height == 260 && named == given)
         let frames = try AEDAT31.frames(full, file: "a", frames: 4, framing: .spikingJellyByNumber)
-        #expect(frames.scalars == (try AEDAT31.frames(full, file: "a", width: 346, height: 260, frames: 4,
-                                                      framing: .spikingJellyByNumber)).scalars)
+        #expect(
+            frames.scalars
+                == (try AEDAT31.frames(
+                    full, file: "a", width: 346, height: 260, frames: 4,
+                    framing: .spikingJellyByNumber)).scalars)
         // The same packets under other headers.
-        let body = Array(full[(try #require(full.indices.first { full[$0...].starts(with: Array("#!END-HEADER\r\n".utf8)) }) + 14)...])
+        let body = Array(
+            full[
+                (try #require(full.indices.first { full[$0...].starts(with: Array("#!END-HEADER\r\n".utf8)) }) + 14)...]
+        )
         func file(_ source: String?) -> [UInt8] {
-            Array(("#!AER-DAT3.1\r\n#Format: RAW\r\n" + (source.map { "#Source 1: \($0)\r\n" } ?? "") + "#!END-HEADER\r\n").utf8) + body
+            Array(
+                ("#!AER-DAT3.1\r\n#Format: RAW\r\n" + (source.map { "#Source 1: \($0)\r\n" } ?? "") + "#!END-HEADER\r\n")
+                    .utf8) + body
         }
         // cAER's chip name for the same sensor.
         #expect(try AEDAT31.decode(file("DAVIS346B"), file: "b").width == 346)
@@ -137,8 +163,11 @@ func survivesCorruption<R>(_ valid: [UInt8], name: String, decode: ([UInt8]) thr
             _ = try AEDAT31.decode(file("DVS128"), file: "c")
             Issue.record("a DAVIS346 recording decoded as DVS128")
         } catch {
-            #expect(error.message.hasPrefix("event at (") && error.message.hasSuffix(
-                "outside the 128×128 sensor (size from the header's #Source camera DVS128)"), "\(error.message)")
+            #expect(
+                error.message.hasPrefix("event at (")
+                    && error.message.hasSuffix(
+                        "outside the 128×128 sensor (size from the header's #Source camera DVS128)"),
+                "\(error.message)")
             #expect(error.file == "c" && error.offset != nil)
         }
         // The caller's size wins over the header's.
@@ -157,8 +186,10 @@ func survivesCorruption<R>(_ valid: [UInt8], name: String, decode: ([UInt8]) thr
             _ = try AEDAT31.decode(file("DAVIS346"), file: "f", width: 200)
             Issue.record("x ≥ 200 accepted")
         } catch {
-            #expect(error.message.hasSuffix("outside the 200×260 sensor (size from width given, height the header's #Source camera DAVIS346)"),
-                    "\(error.message)")
+            #expect(
+                error.message.hasSuffix(
+                    "outside the 200×260 sensor (size from width given, height the header's #Source camera DAVIS346)"),
+                "\(error.message)")
         }
     }
 
@@ -198,16 +229,21 @@ func survivesCorruption<R>(_ valid: [UInt8], name: String, decode: ([UInt8]) thr
         return out
     }
 
-    @Test(.enabled(if: EventTests.events != nil, "needs ../shared/data/events"), arguments: [Framing.spikingJellyByNumber, .spikingJellyByTime, .tonicTimeBins], [4, 7, 10])
+    @Test(
+        .enabled(if: EventTests.events != nil, "needs ../shared/data/events"),
+        arguments: [Framing.spikingJellyByNumber, .spikingJellyByTime, .tonicTimeBins], [4, 7, 10])
     func framingMatchesIndependentComputation(_ framing: Framing, _ frames: Int) throws {
         let dir = try #require(Self.events, "../shared/data/events is not present")
-        let s = try AEDAT31.read(dir.appendingPathComponent("davis346-aedat31-reencoded.aedat").path, width: 346, height: 260)
+        let s = try AEDAT31.read(
+            dir.appendingPathComponent("davis346-aedat31-reencoded.aedat").path, width: 346, height: 260)
         let f = try framing.frames(s, frames: frames)
         #expect(f.shape == [frames, 2, 260, 346])
         #expect(f.scalars == independentFrames(s, frames: frames, framing: framing))
         // The two-pass path straight from the file's bytes gives the same frames.
         let bytes = [UInt8](try Data(contentsOf: dir.appendingPathComponent("davis346-aedat31-reencoded.aedat")))
-        #expect(try AEDAT31.frames(bytes, file: "a", width: 346, height: 260, frames: frames, framing: framing).scalars == f.scalars)
+        #expect(
+            try AEDAT31.frames(bytes, file: "a", width: 346, height: 260, frames: frames, framing: framing).scalars
+                == f.scalars)
         let total = f.sum().item
         switch framing {
         case .tonicTimeBins: #expect(total < Float(s.count))  // the last event always falls outside
@@ -226,11 +262,15 @@ func survivesCorruption<R>(_ valid: [UInt8], name: String, decode: ([UInt8]) thr
             let s = try AEDAT40.read(fixtures.appendingPathComponent(name).path)
             #expect(s.width == 34 && s.height == 34, "\(name)")
             #expect(s.t == truth.t.prefix(count).map { $0 + t0 }, "\(name)")
-            #expect(s.x == Array(truth.x.prefix(count)) && s.y == Array(truth.y.prefix(count)) && s.p == Array(truth.p.prefix(count)), "\(name)")
+            #expect(
+                s.x == Array(truth.x.prefix(count)) && s.y == Array(truth.y.prefix(count))
+                    && s.p == Array(truth.p.prefix(count)), "\(name)")
         }
         for name in ["crop34-zstd.aedat4", "crop34-none.aedat4"] {
             let bytes = [UInt8](try Data(contentsOf: fixtures.appendingPathComponent(name)))
-            survivesCorruption(bytes, name: "c.aedat4") { (b: [UInt8]) throws(SNNError) in try AEDAT40.decode(b, file: "c.aedat4") }
+            survivesCorruption(bytes, name: "c.aedat4") { (b: [UInt8]) throws(SNNError) in
+                try AEDAT40.decode(b, file: "c.aedat4")
+            }
         }
         var wrong = [UInt8](try Data(contentsOf: fixtures.appendingPathComponent("crop34-lz4.aedat4")))
         wrong[11] = UInt8(ascii: "1")
@@ -267,7 +307,8 @@ func survivesCorruption<R>(_ valid: [UInt8], name: String, decode: ([UInt8]) thr
         let huge = EventStream(t: [0, 1], x: [0, 1], y: [0, 1], p: [0, 1], width: 1 << 15, height: 1 << 15)
         // 1000 × 2 × 32768² float32 = 8.6 TB: more than any machine this runs on.
         #expect { try Framing.tonicTimeBins.frames(huge, frames: 1000) } throws: {
-            ($0 as? SNNError)?.message.hasPrefix("frames [1000, 2, 32768, 32768] of float32 would take 8.59 TB, more than") == true
+            ($0 as? SNNError)?.message.hasPrefix(
+                "frames [1000, 2, 32768, 32768] of float32 would take 8.59 TB, more than") == true
         }
         let overflowing = EventStream(t: [0, 1], x: [0, 1], y: [0, 1], p: [0, 1], width: Int.max / 2, height: 4)
         #expect { try Framing.spikingJellyByNumber.frames(overflowing, frames: 2) } throws: {
@@ -280,41 +321,54 @@ func survivesCorruption<R>(_ valid: [UInt8], name: String, decode: ([UInt8]) thr
         #expect(try Framing.spikingJellyByNumber.frames(small, frames: 2).shape == [2, 2, 2, 2])
     }
 
-    @Test(.enabled(if: EventTests.events != nil, "needs ../shared/data/events")) func aedat31FramesRefuseASizeBeyondMemory() throws {
+    @Test(.enabled(if: EventTests.events != nil, "needs ../shared/data/events"))
+    func aedat31FramesRefuseASizeBeyondMemory() throws {
         let dir = try #require(Self.events, "../shared/data/events is not present")
         let path = dir.appendingPathComponent("davis346-aedat31-reencoded.aedat").path
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        #expect { try AEDAT31.frames(bytes, file: path, width: 30_000, height: 30_000, frames: 1000, framing: .spikingJellyByNumber) } throws: {
+        #expect {
+            try AEDAT31.frames(
+                bytes, file: path, width: 30_000, height: 30_000, frames: 1000, framing: .spikingJellyByNumber)
+        } throws: {
             guard let error = $0 as? SNNError else { return false }
-            return error.file == path && error.message.hasPrefix("frames [1000, 2, 30000, 30000] of float32 would take 7.20 TB")
+            return error.file == path
+                && error.message.hasPrefix("frames [1000, 2, 30000, 30000] of float32 would take 7.20 TB")
         }
     }
 
     @Test func framingEdgeBehaviours() throws {
         // 10 events, T = 3: by number 3, 3, 4 (leftover in the last frame).
-        let s = EventStream(t: [0, 1, 2, 3, 4, 5, 6, 7, 8, 90], x: Array(repeating: 0, count: 10), y: Array(repeating: 0, count: 10),
-                            p: Array(repeating: 1, count: 10), width: 1, height: 1)
+        let s = EventStream(
+            t: [0, 1, 2, 3, 4, 5, 6, 7, 8, 90], x: Array(repeating: 0, count: 10), y: Array(repeating: 0, count: 10),
+            p: Array(repeating: 1, count: 10), width: 1, height: 1)
         #expect(try Framing.spikingJellyByNumber.segments(s, frames: 3).map(\.count) == [3, 3, 4])
         // By time: window ⌊90/3⌋ = 30 µs; [30, 60) holds no event → SpikingJelly raises.
         #expect(throws: SNNError.self) { try Framing.spikingJellyByTime.segments(s, frames: 3) }
         // tonic: same windows, nothing raised, the event at t = 90 = t0 + 3·30 is dropped.
         #expect(try Framing.tonicTimeBins.segments(s, frames: 3).map(\.count) == [9, 0, 0])
         // By time with events everywhere: the last frame takes the events after T·window too.
-        let t = EventStream(t: [0, 10, 20, 31], x: [0, 0, 0, 0], y: [0, 0, 0, 0], p: [0, 1, 0, 1], width: 1, height: 1)
+        let t = EventStream(
+            t: [0, 10, 20, 31], x: [0, 0, 0, 0], y: [0, 0, 0, 0], p: [0, 1, 0, 1], width: 1, height: 1)
         #expect(try Framing.spikingJellyByTime.segments(t, frames: 3).map(\.count) == [1, 1, 2])
         #expect(try Framing.tonicTimeBins.segments(t, frames: 3).map(\.count) == [1, 1, 1])
-        #expect(throws: SNNError.self) { try Framing.tonicTimeBins.segments(EventStream(width: 1, height: 1), frames: 2) }
+        #expect(throws: SNNError.self) {
+            try Framing.tonicTimeBins.segments(EventStream(width: 1, height: 1), frames: 2)
+        }
         // tonic slicers: time window 40 µs over 90 µs → ⌊90/40⌋ = 2 windows [0, 40), [40, 80); a window
         // longer than the recording → one; event count 4 → ⌊(10 − 4)/4⌋ + 1 = 2 slices; 11 → one of 10.
         #expect(try Framing.tonicTimeWindow(microseconds: 40).segments(s, frames: 1) == [0..<9, 9..<9])
         #expect(try Framing.tonicTimeWindow(microseconds: 1000).segments(s, frames: 1) == [0..<10])
         #expect(try Framing.tonicEventCount(4).segments(s, frames: 1) == [0..<4, 4..<8])
         #expect(try Framing.tonicEventCount(11).segments(s, frames: 1) == [0..<10])
-        #expect(Framing(name: "tonic-time-window:0") == nil && Framing(name: "tonic-event-count:x") == nil && Framing(name: "tonic-time-window") == nil)
+        #expect(
+            Framing(name: "tonic-time-window:0") == nil && Framing(name: "tonic-event-count:x") == nil
+                && Framing(name: "tonic-time-window") == nil)
         // frameCount (what commands size their memory by) is the first axis of what frames() makes.
-        let framings: [Framing] = [.spikingJellyByNumber, .tonicTimeBins, .tonicTimeWindow(microseconds: 40),
-                                   .tonicTimeWindow(microseconds: 7), .tonicTimeWindow(microseconds: 1000),
-                                   .tonicEventCount(1), .tonicEventCount(4), .tonicEventCount(11)]
+        let framings: [Framing] = [
+            .spikingJellyByNumber, .tonicTimeBins, .tonicTimeWindow(microseconds: 40),
+            .tonicTimeWindow(microseconds: 7), .tonicTimeWindow(microseconds: 1000),
+            .tonicEventCount(1), .tonicEventCount(4), .tonicEventCount(11),
+        ]
         for framing in framings {
             for requested in [1, 3, 25] {
                 let made = try framing.frames(s, frames: requested).shape[0]
@@ -347,9 +401,13 @@ func survivesCorruption<R>(_ valid: [UInt8], name: String, decode: ([UInt8]) thr
         // Pixel (channel 1, row 2, column 5) of the second image is byte 1024 + 2·32 + 5 of its plane data.
         #expect(d.images.scalars[3072 + 1024 + 69] == Float((1024 + 69 + 7) % 256) / 255)
         // CIFAR-100: coarse then fine label.
-        let hundred = try CIFAR.decode([4, 77] + [UInt8](repeating: 255, count: 3072), variant: .cifar100(coarse: false), file: "h.bin")
+        let hundred = try CIFAR.decode(
+            [4, 77] + [UInt8](repeating: 255, count: 3072), variant: .cifar100(coarse: false), file: "h.bin")
         #expect(hundred.labels == [77] && hundred.classCount == 100)
-        #expect(try CIFAR.decode([4, 77] + [UInt8](repeating: 255, count: 3072), variant: .cifar100(coarse: true), file: "h.bin").labels == [4])
+        #expect(
+            try CIFAR.decode(
+                [4, 77] + [UInt8](repeating: 255, count: 3072), variant: .cifar100(coarse: true), file: "h.bin"
+            ).labels == [4])
         for cut in [1, 3072, 3073 + 100] {
             #expect { try CIFAR.decode(Array(bytes.prefix(cut)), variant: .cifar10, file: "c.bin") } throws: {
                 ($0 as? SNNError)?.file == "c.bin" && ($0 as? SNNError)?.offset != nil
@@ -357,15 +415,19 @@ func survivesCorruption<R>(_ valid: [UInt8], name: String, decode: ([UInt8]) thr
         }
         var badLabel = bytes
         badLabel[3073] = 10
-        #expect { try CIFAR.decode(badLabel, variant: .cifar10, file: "c.bin") } throws: { ($0 as? SNNError)?.offset == 3073 }
+        #expect { try CIFAR.decode(badLabel, variant: .cifar10, file: "c.bin") } throws: {
+            ($0 as? SNNError)?.offset == 3073
+        }
     }
 
     @Test func aedat2DecodesDVS128AddressesAndTheCIFAR10DVSOrientation() throws {
         // Events (x, y, p, t): (3, 100, 1, 10), (127, 0, 0, 25).
         func event(_ x: UInt32, _ y: UInt32, _ p: UInt32, _ t: UInt32) -> [UInt8] {
             let a = y << 8 | x << 1 | p
-            return [UInt8(a >> 24), UInt8(a >> 16 & 255), UInt8(a >> 8 & 255), UInt8(a & 255),
-                    UInt8(t >> 24), UInt8(t >> 16 & 255), UInt8(t >> 8 & 255), UInt8(t & 255)]
+            return [
+                UInt8(a >> 24), UInt8(a >> 16 & 255), UInt8(a >> 8 & 255), UInt8(a & 255),
+                UInt8(t >> 24), UInt8(t >> 16 & 255), UInt8(t >> 8 & 255), UInt8(t & 255),
+            ]
         }
         let body = event(3, 100, 1, 10) + event(127, 0, 0, 25)
         let file = Array("#!AER-DAT2.0\r\n# This is a raw AE data file\r\n".utf8) + body
@@ -378,7 +440,9 @@ func survivesCorruption<R>(_ valid: [UInt8], name: String, decode: ([UInt8]) thr
                 #expect(error.file == "a.aedat" && error.offset != nil)
             }
         }
-        survivesCorruption(file, name: "a.aedat") { (b: [UInt8]) throws(SNNError) in try AEDAT20.decode(b, file: "a.aedat") }
+        survivesCorruption(file, name: "a.aedat") { (b: [UInt8]) throws(SNNError) in
+            try AEDAT20.decode(b, file: "a.aedat")
+        }
         var backwards = body
         backwards[15] = 5  // second event at 5 µs < 10 µs
         #expect(throws: SNNError.self) { try AEDAT20.decode(backwards, file: "a.aedat") }
@@ -387,8 +451,9 @@ func survivesCorruption<R>(_ valid: [UInt8], name: String, decode: ([UInt8]) thr
 }
 
 @Suite struct EventAugmentationTests {
-    let stream = EventStream(t: Array(0..<2000).map(Int64.init), x: (0..<2000).map { UInt16($0 % 20) },
-                             y: (0..<2000).map { UInt16($0 % 13) }, p: (0..<2000).map { UInt8($0 % 2) }, width: 20, height: 13)
+    let stream = EventStream(
+        t: Array(0..<2000).map(Int64.init), x: (0..<2000).map { UInt16($0 % 20) },
+        y: (0..<2000).map { UInt16($0 % 13) }, p: (0..<2000).map { UInt8($0 % 2) }, width: 20, height: 13)
 
     @Test func dropKeepsAboutOneMinusP() {
         var g = RandomGenerator(seed: 1)
@@ -403,10 +468,11 @@ func survivesCorruption<R>(_ valid: [UInt8], name: String, decode: ([UInt8]) thr
         for _ in 0..<20 {
             // Space only: times are unique and unchanged, so each survivor is found by its time.
             let s = EventAugmentation(maxSpatialShift: 3).apply(stream, using: &g)
-            let shifts = Set((0..<s.count).map { k -> [Int] in
-                let i = Int(s.t[k])
-                return [Int(s.x[k]) - Int(stream.x[i]), Int(s.y[k]) - Int(stream.y[i])]
-            })
+            let shifts = Set(
+                (0..<s.count).map { k -> [Int] in
+                    let i = Int(s.t[k])
+                    return [Int(s.x[k]) - Int(stream.x[i]), Int(s.y[k]) - Int(stream.y[i])]
+                })
             #expect(shifts.count == 1)
             let d = shifts.first!
             #expect(abs(d[0]) <= 3 && abs(d[1]) <= 3)
@@ -449,12 +515,18 @@ func survivesCorruption<R>(_ valid: [UInt8], name: String, decode: ([UInt8]) thr
         defer { try? FileManager.default.removeItem(atPath: path) }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: python)
-        p.arguments = ["-c", "import sys,zlib,struct\nb=open(sys.argv[1],'rb').read()\ni=8\nwhile i<len(b):\n n,=struct.unpack('>I',b[i:i+4]); t=b[i+4:i+8]\n if t==b'IDAT': print(list(zlib.decompress(b[i+8:i+8+n])))\n i+=12+n", path]
+        p.arguments = [
+            "-c",
+            "import sys,zlib,struct\nb=open(sys.argv[1],'rb').read()\ni=8\nwhile i<len(b):\n n,=struct.unpack('>I',b[i:i+4]); t=b[i+4:i+8]\n if t==b'IDAT': print(list(zlib.decompress(b[i+8:i+8+n])))\n i+=12+n",
+            path,
+        ]
         let out = Pipe()
         p.standardOutput = out
         try p.run()
         p.waitUntilExit()
         let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(text.trimmingCharacters(in: .whitespacesAndNewlines) == "[0, 255, 0, 0, 0, 255, 0, 0, 0, 0, 255, 255, 255, 255]")
+        #expect(
+            text.trimmingCharacters(in: .whitespacesAndNewlines)
+                == "[0, 255, 0, 0, 0, 255, 0, 0, 0, 0, 255, 255, 255, 255]")
     }
 }

@@ -60,8 +60,9 @@ import Testing
         let lengths = sequences.flatMap { littleEndian(UInt32($0.count)) }
         let labels = sequences.indices.map { UInt8($0 % 10) }
         let files = FSDD.Files(features: "x.f32", lengths: "x.len.u32", labels: "x.labels.u8")
-        return try FSDD.decode(features: features, lengths: lengths, labels: labels, split: split, frames: frames,
-                               files: files)
+        return try FSDD.decode(
+            features: features, lengths: lengths, labels: labels, split: split, frames: frames,
+            files: files)
     }
 
     static func frame(_ values: [Int: Float]) -> [Float] { (0..<FSDD.coefficients).map { values[$0] ?? 0 } }
@@ -103,7 +104,8 @@ import Testing
         }
         let got = train.images.scalars
         #expect(train.images.shape == [5, 1, 14, FSDD.coefficients])
-        #expect(zip(got, expected).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) },
-                "\(got.prefix(2 * FSDD.coefficients))")
+        #expect(
+            zip(got, expected).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) },
+            "\(got.prefix(2 * FSDD.coefficients))")
     }
 }

@@ -30,8 +30,9 @@ import Testing
     /// PNG (grey, RGB, RGBA) and JPEG (RGB, grey) of several sizes: decoded as Pillow decodes them,
     /// grey expanded to RGB, resized bilinearly as PyTorch's align_corners=False does.
     @Test func mixedKindsAndSizesDecodeAndResize() throws {
-        let (train, test) = try ImageFolder.load(directory: Self.path("mixed"), size: ImageSize(height: 4, width: 5),
-                                                 validation: nil)
+        let (train, test) = try ImageFolder.load(
+            directory: Self.path("mixed"), size: ImageSize(height: 4, width: 5),
+            validation: nil)
         check(train, "mixed", "train")
         check(test, "mixed", "test")
     }
@@ -114,8 +115,9 @@ import Testing
 
     @Test func aTestFolderAndAValidationFractionConflict() {
         #expect(throws: SNNError.self) {
-            try ImageFolder.load(directory: Self.path("grey"), size: nil,
-                                 validation: ValidationSplit(fraction: 0.5, seed: 1))
+            try ImageFolder.load(
+                directory: Self.path("grey"), size: nil,
+                validation: ValidationSplit(fraction: 0.5, seed: 1))
         }
     }
 

@@ -5,7 +5,8 @@ import Testing
 
 /// .npy / .npz against arrays written by numpy (Fixtures/numpy/make_numpy_fixtures.py).
 @Suite struct NumPyTests {
-    static let directory = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent("numpy")
+    static let directory = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent(
+        "numpy")
     nonisolated(unsafe) static let expected: [String: Any] = {
         let data = try! Data(contentsOf: directory.appendingPathComponent("expected.json"))
         return try! JSONSerialization.jsonObject(with: data) as! [String: Any]
@@ -35,7 +36,11 @@ import Testing
         for file in ["f4.npy", "deflated.npz"] {
             let bytes = [UInt8](try Data(contentsOf: Self.directory.appendingPathComponent(file)))
             let decode: ([UInt8]) throws(SNNError) -> Void = { b throws(SNNError) in
-                if file.hasSuffix(".npy") { _ = try NumPy.decodeNPY(b, file: file) } else { _ = try NumPy.decodeNPZ(b, file: file) }
+                if file.hasSuffix(".npy") {
+                    _ = try NumPy.decodeNPY(b, file: file)
+                } else {
+                    _ = try NumPy.decodeNPZ(b, file: file)
+                }
             }
             for cut in 0..<(bytes.count - 1) {
                 #expect(throws: SNNError.self, "cut at \(cut)") { try decode(Array(bytes.prefix(cut))) }

@@ -50,8 +50,10 @@ import Testing
         }
     }
 
-    @Test(arguments: [([0, 2, 3, 3], "time (T)"), ([2, 2, 0, 3], "height (H)"), ([2, 2, 3, 0], "width (W)"),
-                      ([0, 2, 0, 0], "time (T)")])
+    @Test(arguments: [
+        ([0, 2, 3, 3], "time (T)"), ([2, 2, 0, 3], "height (H)"), ([2, 2, 3, 0], "width (W)"),
+        ([0, 2, 0, 0], "time (T)"),
+    ])
     func emptyAxesAreRefused(_ shape: [Int], _ axis: String) {
         let frames = Tensor(shape: shape, scalars: [])
         let error = #expect(throws: SNNError.self) { try PNG.renderFrames(frames) }

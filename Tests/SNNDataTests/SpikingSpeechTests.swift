@@ -6,7 +6,8 @@ import Testing
 /// SHD / SSC through the HDF5 library on a file written by h5py (Fixtures/hdf5/make_shd_fixture.py).
 @Suite(.enabled(if: SpikingSpeech.hdf5Version != nil, "needs the HDF5 library (libhdf5-dev)"))
 struct SpikingSpeechTests {
-    static let directory = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent("hdf5")
+    static let directory = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent(
+        "hdf5")
 
     struct Expected: Decodable {
         var times_us: [[Int64]]
@@ -15,19 +16,25 @@ struct SpikingSpeechTests {
     }
 
     static func expected() throws -> Expected {
-        try JSONDecoder().decode(Expected.self, from: Data(contentsOf: directory.appendingPathComponent("shd-mini.json")))
+        try JSONDecoder().decode(
+            Expected.self, from: Data(contentsOf: directory.appendingPathComponent("shd-mini.json")))
     }
 
     @Test func readsWhatH5pyWrote() throws {
         let e = try Self.expected()
-        let (samples, labels) = try SpikingSpeech.read(Self.directory.appendingPathComponent("shd-mini.h5").path, classCount: 20)
+        let (samples, labels) = try SpikingSpeech.read(
+            Self.directory.appendingPathComponent("shd-mini.h5").path, classCount: 20)
         #expect(labels == e.labels)
         #expect(samples.map(\.t) == e.times_us)
         #expect(samples.map(\.x) == e.units)
-        #expect(samples.allSatisfy { $0.width == 700 && $0.height == 1 && $0.p.allSatisfy { $0 == 1 } && $0.y.allSatisfy { $0 == 0 } })
+        #expect(
+            samples.allSatisfy {
+                $0.width == 700 && $0.height == 1 && $0.p.allSatisfy { $0 == 1 } && $0.y.allSatisfy { $0 == 0 }
+            })
         // Labels outside the corpus' classes are refused.
-        #expect { _ = try SpikingSpeech.read(Self.directory.appendingPathComponent("shd-mini.h5").path, classCount: 10) }
-            throws: { ($0 as? SNNError)?.message.contains("labels[1] = 19") == true }
+        #expect {
+            _ = try SpikingSpeech.read(Self.directory.appendingPathComponent("shd-mini.h5").path, classCount: 10)
+        } throws: { ($0 as? SNNError)?.message.contains("labels[1] = 19") == true }
     }
 
     @Test func framesCountSpikesPerChannelAndStep() throws {
@@ -36,7 +43,8 @@ struct SpikingSpeechTests {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         for split in ["train", "test"] {
-            try FileManager.default.copyItem(atPath: Self.directory.appendingPathComponent("shd-mini.h5").path, toPath: "\(dir)/shd_\(split).h5")
+            try FileManager.default.copyItem(
+                atPath: Self.directory.appendingPathComponent("shd-mini.h5").path, toPath: "\(dir)/shd_\(split).h5")
         }
         let frames = 3
         let data = try SpikingSpeech.load(.shd, .train, directory: dir, frames: frames, framing: .spikingJellyByNumber)
@@ -51,18 +59,23 @@ struct SpikingSpeechTests {
             }
         }
         #expect(data.images.scalars == expected)
-        #expect(try SpikingSpeech.load(.shd, .test, directory: dir, frames: 2, framing: .tonicTimeBins, limit: 2).count == 2)
+        #expect(
+            try SpikingSpeech.load(.shd, .test, directory: dir, frames: 2, framing: .tonicTimeBins, limit: 2).count == 2
+        )
         // A missing file, a gzip'd one not yet unpacked, a file that is not HDF5: errors naming the file.
-        #expect { _ = try SpikingSpeech.load(.ssc, .train, directory: dir, frames: 2, framing: .spikingJellyByNumber) }
-            throws: { ($0 as? SNNError)?.file == "\(dir)/ssc_train.h5" }
+        #expect {
+            _ = try SpikingSpeech.load(.ssc, .train, directory: dir, frames: 2, framing: .spikingJellyByNumber)
+        } throws: { ($0 as? SNNError)?.file == "\(dir)/ssc_train.h5" }
         try Data([0x1f, 0x8b]).write(to: URL(fileURLWithPath: "\(dir)/ssc_train.h5.gz"))
-        #expect { _ = try SpikingSpeech.load(.ssc, .train, directory: dir, frames: 2, framing: .spikingJellyByNumber) }
-            throws: { ($0 as? SNNError)?.message.contains("gunzip") == true }
+        #expect {
+            _ = try SpikingSpeech.load(.ssc, .train, directory: dir, frames: 2, framing: .spikingJellyByNumber)
+        } throws: { ($0 as? SNNError)?.message.contains("gunzip") == true }
     }
 
     @Test func damagedFilesAreRefusedWithTheirName() throws {
         let bytes = [UInt8](try Data(contentsOf: Self.directory.appendingPathComponent("shd-mini.h5")))
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("snn-shd-bad-\(UUID().uuidString).h5").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("snn-shd-bad-\(UUID().uuidString).h5")
+            .path
         defer { try? FileManager.default.removeItem(atPath: path) }
         // A 512-byte user block in front: the superblock is found after it and the file reads the same.
         try Data([UInt8](repeating: 0, count: 512) + bytes).write(to: URL(fileURLWithPath: path))
@@ -98,19 +111,24 @@ struct SpikingSpeechTests {
         var outcomes: [String: Int] = [:]
         for _ in 0..<1500 {
             var b = bytes
-            for _ in 0..<(1 + Int(rng.next() % 4)) { b[Int(rng.next() % UInt64(b.count))] ^= UInt8(1 << (rng.next() % 8)) }
+            for _ in 0..<(1 + Int(rng.next() % 4)) {
+                b[Int(rng.next() % UInt64(b.count))] ^= UInt8(1 << (rng.next() % 8))
+            }
             try Data(b).write(to: URL(fileURLWithPath: path))
             do {
                 _ = try SpikingSpeech.read(path, classCount: 20)
                 outcomes["read", default: 0] += 1
             } catch {
                 #expect(error.file == path, "\(error)")
-                let kind = error.message.contains("crashed") ? "crashed" : error.message.contains("did not finish") ? "looped" : "refused"
+                let kind =
+                    error.message.contains("crashed")
+                    ? "crashed" : error.message.contains("did not finish") ? "looped" : "refused"
                 outcomes[kind, default: 0] += 1
                 if error.message.contains("the library says") { outcomes["quoting the library", default: 0] += 1 }
             }
         }
         // Surviving is the test (a crash in this process would end it); the refusals show flips were met.
-        #expect(outcomes["refused", default: 0] > 100 && outcomes["quoting the library", default: 0] > 50, "\(outcomes)")
+        #expect(
+            outcomes["refused", default: 0] > 100 && outcomes["quoting the library", default: 0] > 50, "\(outcomes)")
     }
 }

@@ -7,8 +7,10 @@ import Testing
 @Suite(.serialized) struct DigitsTrainingTests {
     /// Trains `model` with Adam for `epochs` epochs (seeded shuffling) and returns the per-batch
     /// losses and the test accuracy.
-    static func train(_ model: some Layer, epochs: Int, learningRate: Float, seed: UInt64,
-                      prepare: (Tensor) -> Tensor) throws -> (losses: [Float], accuracy: Float) {
+    static func train(
+        _ model: some Layer, epochs: Int, learningRate: Float, seed: UInt64,
+        prepare: (Tensor) -> Tensor
+    ) throws -> (losses: [Float], accuracy: Float) {
         let train = try Digits.load(.train), test = try Digits.load(.test)
         let optimizer = Adam(learningRate: learningRate)
         var generator = RandomGenerator(seed: seed)
@@ -67,8 +69,12 @@ import Testing
     }
 
     @Test func mlpReaches95PercentReproducibly() throws {
-        let first = try Self.train(GlobalRandom.withSeed(42) { Self.mlp() }, epochs: 15, learningRate: 0.01, seed: 1) { $0 }
-        let second = try Self.train(GlobalRandom.withSeed(42) { Self.mlp() }, epochs: 15, learningRate: 0.01, seed: 1) { $0 }
+        let first = try Self.train(GlobalRandom.withSeed(42) { Self.mlp() }, epochs: 15, learningRate: 0.01, seed: 1) {
+            $0
+        }
+        let second = try Self.train(GlobalRandom.withSeed(42) { Self.mlp() }, epochs: 15, learningRate: 0.01, seed: 1) {
+            $0
+        }
         print("digits MLP: test accuracy \(first.accuracy), final loss \(first.losses.last ?? .nan)")
         #expect(first.accuracy >= 0.95, "MLP test accuracy \(first.accuracy)")
         #expect(first.losses == second.losses, "two runs with one seed must give bit-identical losses")
@@ -76,8 +82,12 @@ import Testing
     }
 
     @Test func cnnReaches95PercentReproducibly() throws {
-        let first = try Self.train(GlobalRandom.withSeed(7) { Self.cnn() }, epochs: 12, learningRate: 0.01, seed: 2) { $0 }
-        let second = try Self.train(GlobalRandom.withSeed(7) { Self.cnn() }, epochs: 12, learningRate: 0.01, seed: 2) { $0 }
+        let first = try Self.train(GlobalRandom.withSeed(7) { Self.cnn() }, epochs: 12, learningRate: 0.01, seed: 2) {
+            $0
+        }
+        let second = try Self.train(GlobalRandom.withSeed(7) { Self.cnn() }, epochs: 12, learningRate: 0.01, seed: 2) {
+            $0
+        }
         print("digits CNN: test accuracy \(first.accuracy), final loss \(first.losses.last ?? .nan)")
         #expect(first.accuracy >= 0.95, "CNN test accuracy \(first.accuracy)")
         #expect(first.losses == second.losses, "two runs with one seed must give bit-identical losses")

@@ -35,8 +35,9 @@ import Testing
                 let error = #expect(throws: SNNError.self) { try SafeTensors.decode(damaged, file: "damaged") }
                 let tensor = position < start + 12 ? "bias" : "scale"
                 #expect(error?.code == .corrupt && error?.file == "damaged")
-                #expect(error?.message.contains("\"\(tensor)\"") == true,
-                        "\(error.map(String.init(describing:)) ?? "")")
+                #expect(
+                    error?.message.contains("\"\(tensor)\"") == true,
+                    "\(error.map(String.init(describing:)) ?? "")")
                 #expect(error?.offset == (tensor == "bias" ? start : start + 12))
             }
         }
@@ -60,8 +61,9 @@ import Testing
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         let error = #expect(throws: SNNError.self) { try Linear(4, 3).load(from: path) }
         #expect(error?.code == .corrupt && error?.file == path && error?.offset == at)
-        #expect(error?.description.contains("tensor \"weight\" is damaged") == true,
-                "\(error.map(String.init(describing:)) ?? "")")
+        #expect(
+            error?.description.contains("tensor \"weight\" is damaged") == true,
+            "\(error.map(String.init(describing:)) ?? "")")
         #expect(file.entries.keys.sorted() == ["bias", "weight"])
     }
 
@@ -81,8 +83,10 @@ import Testing
         #expect(file.entries["scale"]?.values.first?.bitPattern == (Float(-0.25).bitPattern ^ 0x01))
     }
 
-    @Test(arguments: [("crc32:bias", "b20e96b"), ("crc32:bias", "b20e96b1 "), ("crc32:bias", "-20e96b1"),
-                      ("crc32:bias", "+20e96b1"), ("crc32:bias", "g20e96b1"), ("crc32:missing", "b20e96b1")])
+    @Test(arguments: [
+        ("crc32:bias", "b20e96b"), ("crc32:bias", "b20e96b1 "), ("crc32:bias", "-20e96b1"),
+        ("crc32:bias", "+20e96b1"), ("crc32:bias", "g20e96b1"), ("crc32:missing", "b20e96b1"),
+    ])
     func malformedChecksumsAreCorrupt(_ pair: (String, String)) throws {
         let small = SafeTensorsTests.small, start = Self.dataStart(small)
         var header = try Self.header(small)
@@ -92,7 +96,8 @@ import Testing
         let error = #expect(throws: SNNError.self) {
             try SafeTensors.decode(SafeTensorsTests.file([UInt8](json), Array(small[start...])), file: "bad")
         }
-        #expect(error?.code == .corrupt && error?.message.contains(pair.0) == true,
-                "\(error.map(String.init(describing:)) ?? "")")
+        #expect(
+            error?.code == .corrupt && error?.message.contains(pair.0) == true,
+            "\(error.map(String.init(describing:)) ?? "")")
     }
 }

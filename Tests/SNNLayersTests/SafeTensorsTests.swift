@@ -49,7 +49,8 @@ import Testing
 
     @Test func decodesBFloat16AndHalfSpecialsFromAnUnalignedBuffer() throws {
         // A 7-byte-odd header puts the data at an unaligned file offset.
-        var header = #"{"b":{"dtype":"BF16","shape":[4],"data_offsets":[0,8]},"#
+        var header =
+            #"{"b":{"dtype":"BF16","shape":[4],"data_offsets":[0,8]},"#
             + #""h":{"dtype":"F16","shape":[8],"data_offsets":[8,24]},"#
             + #""d":{"dtype":"F64","shape":[1],"data_offsets":[24,32]},"#
             + #""f":{"dtype":"F32","shape":[2],"data_offsets":[32,40]}}"#
@@ -78,7 +79,8 @@ import Testing
         #expect(try SafeTensors.decode(Self.file("{}", []), file: "x") == SafeTensors())
         let file = try SafeTensors.decode(Self.file(#" { "__metadata__" : null } "#, []), file: "x")
         #expect(file == SafeTensors())
-        let escaped = try SafeTensors.decode(Self.file(#"{"__metadata__":{"a\/b":"\u00e9\ud83d\ude00\n"}}"#, []), file: "x")
+        let escaped = try SafeTensors.decode(
+            Self.file(#"{"__metadata__":{"a\/b":"\u00e9\ud83d\ude00\n"}}"#, []), file: "x")
         #expect(escaped.metadata == ["a/b": "é😀\n"])
     }
 
@@ -96,20 +98,27 @@ import Testing
     }
 
     @Test func encodingMatchesTheLayoutOfThePythonLibrary() throws {
-        let file = SafeTensors(entries: ["b": .init(shape: [1], values: [2]), "a": .init(shape: [2], values: [1, -1])],
-                               metadata: ["format": "pt"])
+        let file = SafeTensors(
+            entries: ["b": .init(shape: [1], values: [2]), "a": .init(shape: [2], values: [1, -1])],
+            metadata: ["format": "pt"])
         // The checksums, from Python: '%08x' % zlib.crc32(struct.pack('<2f', 1, -1)) and
         // '%08x' % zlib.crc32(struct.pack('<f', 2)).
-        let header = #"{"__metadata__":{"crc32:a":"38bed2b0","crc32:b":"57989e8c","format":"pt"},"#
+        let header =
+            #"{"__metadata__":{"crc32:a":"38bed2b0","crc32:b":"57989e8c","format":"pt"},"#
             + #""a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"#
             + #""b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#
         var padded = header
         while padded.utf8.count % 8 != 0 { padded += " " }
-        #expect(file.encoded() == Self.file(padded, le((1 as Float).bitPattern) + le((-1 as Float).bitPattern) + le((2 as Float).bitPattern)))
+        #expect(
+            file.encoded()
+                == Self.file(
+                    padded, le((1 as Float).bitPattern) + le((-1 as Float).bitPattern) + le((2 as Float).bitPattern)))
     }
 
     @Test func roundTripsSpecialValuesAndNames() throws {
-        let values: [Float] = [.nan, -.infinity, .infinity, -0.0, .leastNonzeroMagnitude, .greatestFiniteMagnitude, 1e-20]
+        let values: [Float] = [
+            .nan, -.infinity, .infinity, -0.0, .leastNonzeroMagnitude, .greatestFiniteMagnitude, 1e-20,
+        ]
         let names = ["plain", "quote\"back\\slash", "line\nfeed\ttab\u{01}", "é", "😀", ""]
         var file = SafeTensors(metadata: ["key \"1\"": "value\n\u{1F}", "é": "😀", "": ""])
         for (i, name) in names.enumerated() {
@@ -128,8 +137,10 @@ import Testing
 
     // MARK: Files
 
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["SNN_PYTHON"] != nil,
-                   "set SNN_PYTHON to a Python with safetensors and numpy installed to cross-check with the Python library"))
+    @Test(
+        .enabled(
+            if: ProcessInfo.processInfo.environment["SNN_PYTHON"] != nil,
+            "set SNN_PYTHON to a Python with safetensors and numpy installed to cross-check with the Python library"))
     func pythonReadsWhatWeWrite() throws {
         let python = ProcessInfo.processInfo.environment["SNN_PYTHON"]!
         let directory = try temporaryDirectory()
@@ -139,7 +150,9 @@ import Testing
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python, Self.fixtureDirectory.appendingPathComponent("make_fixture.py").path, "--check", path]
+        process.arguments = [
+            python, Self.fixtureDirectory.appendingPathComponent("make_fixture.py").path, "--check", path,
+        ]
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
@@ -171,14 +184,17 @@ import Testing
 
         // Renaming over a directory fails after the temporary file was written.
         let occupied = directory.appendingPathComponent("occupied.safetensors")
-        try FileManager.default.createDirectory(at: occupied.appendingPathComponent("child"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: occupied.appendingPathComponent("child"), withIntermediateDirectories: true)
         let renameError = #expect(throws: SNNError.self) { try Self.expected.write(to: occupied.path) }
         #expect(renameError?.code == .io)
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["occupied.safetensors"])
     }
 
     @Test func readingAMissingFileOrADirectoryThrowsIO() throws {
-        let error = #expect(throws: SNNError.self) { try SafeTensors.read(contentsOf: "/nonexistent/model.safetensors") }
+        let error = #expect(throws: SNNError.self) {
+            try SafeTensors.read(contentsOf: "/nonexistent/model.safetensors")
+        }
         #expect(error?.code == .io)
         #expect(error?.file == "/nonexistent/model.safetensors")
         let directory = try temporaryDirectory()
@@ -197,7 +213,8 @@ import Testing
                 _ = try SafeTensors.decode(Array(bytes[..<length]), file: "truncated")
                 accepted.append(length)
             } catch {
-                #expect(error.code == .corrupt && error.file == "truncated" && error.offset != nil, "\(length): \(error)")
+                #expect(
+                    error.code == .corrupt && error.file == "truncated" && error.offset != nil, "\(length): \(error)")
             }
         }
         #expect(accepted.isEmpty, "truncations to \(accepted) bytes were accepted")
@@ -266,8 +283,10 @@ import Testing
     static let eight = [UInt8](repeating: 0x3F, count: 8)
 
     /// A header for tensor "a" with the given fields, over 8 data bytes.
-    static func tensor(_ label: String, _ fields: String, data: [UInt8] = eight, code: SNNError.Code = .corrupt,
-                       at place: BadFile.Place) -> BadFile {
+    static func tensor(
+        _ label: String, _ fields: String, data: [UInt8] = eight, code: SNNError.Code = .corrupt,
+        at place: BadFile.Place
+    ) -> BadFile {
         BadFile(label, header: #"{"a":{"# + fields + "}}", data: data, code: code, at: place)
     }
 
@@ -278,8 +297,11 @@ import Testing
         BadFile("header length past Int.max", bytes: le(UInt64(1) << 63) + Array("{}".utf8), offset: 0),
         BadFile("empty header", bytes: le(UInt64(0)), offset: 8),
         BadFile("header not UTF-8", bytes: file(Array(#"{"a"#.utf8) + [0xFF] + Array(#"":1}"#.utf8), []), offset: 11),
-        BadFile("overlong UTF-8", bytes: file(Array(#"{""#.utf8) + [0xC0, 0xAF] + Array(#"":1}"#.utf8), []), offset: 10),
-        BadFile("UTF-8 surrogate", bytes: file(Array(#"{""#.utf8) + [0xED, 0xA0, 0x80] + Array(#"":1}"#.utf8), []), offset: 10),
+        BadFile(
+            "overlong UTF-8", bytes: file(Array(#"{""#.utf8) + [0xC0, 0xAF] + Array(#"":1}"#.utf8), []), offset: 10),
+        BadFile(
+            "UTF-8 surrogate", bytes: file(Array(#"{""#.utf8) + [0xED, 0xA0, 0x80] + Array(#"":1}"#.utf8), []),
+            offset: 10),
         BadFile("truncated UTF-8", bytes: file(Array("{} ".utf8) + [0xE2, 0x82], []), offset: 11),
         BadFile("truncated JSON", header: #"{"a":"#, at: .file(13)),
         BadFile("trailing garbage", header: "{} x", at: .header("x")),
@@ -295,8 +317,9 @@ import Testing
         BadFile("header is an array", header: "[1,2]", at: .header("[")),
         BadFile("header is a string", header: #"  "{}""#, at: .header(#"""#)),
         BadFile("entry not an object", header: #"{"a":[1]}"#, at: .header("[")),
-        BadFile("leading zero", header: #"{"a":{"dtype":"F32","shape":[02],"data_offsets":[0,8]}}"#, data: eight,
-                at: .header("02", plus: 1)),
+        BadFile(
+            "leading zero", header: #"{"a":{"dtype":"F32","shape":[02],"data_offsets":[0,8]}}"#, data: eight,
+            at: .header("02", plus: 1)),
         tensor("missing dtype", #""shape":[2],"data_offsets":[0,8]"#, at: .header(#"{"shape""#)),
         tensor("missing shape", #""dtype":"F32","data_offsets":[0,8]"#, at: .header(#"{"dtype""#)),
         tensor("missing data_offsets", #""dtype":"F32","shape":[2]"#, at: .header(#"{"dtype""#)),
@@ -309,29 +332,44 @@ import Testing
         tensor("three data offsets", #""dtype":"F32","shape":[2],"data_offsets":[0,8,8]"#, at: .header("[0,8,8]")),
         tensor("data offsets not an array", #""dtype":"F32","shape":[2],"data_offsets":"0,8""#, at: .header(#""0,8""#)),
         tensor("fractional data offset", #""dtype":"F32","shape":[2],"data_offsets":[0,8.5]"#, at: .header("8.5")),
-        tensor("unknown dtype", #""dtype":"F8_E4M3","shape":[2],"data_offsets":[0,2]"#, data: [0, 0], code: .unsupported,
-               at: .header(#""F8_E4M3""#)),
-        tensor("lower-case dtype", #""dtype":"f32","shape":[2],"data_offsets":[0,8]"#, code: .unsupported, at: .header(#""f32""#)),
-        tensor("shape disagrees with offsets", #""dtype":"F32","shape":[3],"data_offsets":[0,8]"#, at: .header("[0,8]")),
-        tensor("dtype size disagrees with offsets", #""dtype":"F64","shape":[2],"data_offsets":[0,8]"#, at: .header("[0,8]")),
+        tensor(
+            "unknown dtype", #""dtype":"F8_E4M3","shape":[2],"data_offsets":[0,2]"#, data: [0, 0], code: .unsupported,
+            at: .header(#""F8_E4M3""#)),
+        tensor(
+            "lower-case dtype", #""dtype":"f32","shape":[2],"data_offsets":[0,8]"#, code: .unsupported,
+            at: .header(#""f32""#)),
+        tensor(
+            "shape disagrees with offsets", #""dtype":"F32","shape":[3],"data_offsets":[0,8]"#, at: .header("[0,8]")),
+        tensor(
+            "dtype size disagrees with offsets", #""dtype":"F64","shape":[2],"data_offsets":[0,8]"#,
+            at: .header("[0,8]")),
         tensor("negative extent", #""dtype":"F32","shape":[-2],"data_offsets":[0,8]"#, at: .header("-2")),
         tensor("negative data offset", #""dtype":"F32","shape":[2],"data_offsets":[-8,0]"#, at: .header("-8")),
         tensor("end before begin", #""dtype":"F32","shape":[0],"data_offsets":[8,0]"#, at: .header("[8,0]")),
         tensor("offsets past the buffer", #""dtype":"F32","shape":[4],"data_offsets":[0,16]"#, at: .header("[0,16]")),
-        tensor("extent beyond Int", #""dtype":"F32","shape":[99999999999999999999],"data_offsets":[0,8]"#,
-               at: .header("99999999999999999999")),
-        tensor("data offset beyond Int", #""dtype":"F32","shape":[2],"data_offsets":[0,99999999999999999999]"#,
-               at: .header("99999999999999999999")),
-        tensor("element count overflows", #""dtype":"F32","shape":[4294967296,4294967296,0],"data_offsets":[0,0]"#, data: [],
-               at: .header("[4294967296")),
-        tensor("byte count overflows", #""dtype":"F32","shape":[2305843009213693952],"data_offsets":[0,0]"#, data: [],
-               at: .header("[2305843009213693952]")),
-        BadFile("overlapping tensors",
-                header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#,
-                data: eight + [0, 0, 0, 0], at: .data(4)),
-        BadFile("gap between tensors",
-                header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[12,16]}}"#,
-                data: eight + eight, at: .data(8)),
+        tensor(
+            "extent beyond Int", #""dtype":"F32","shape":[99999999999999999999],"data_offsets":[0,8]"#,
+            at: .header("99999999999999999999")),
+        tensor(
+            "data offset beyond Int", #""dtype":"F32","shape":[2],"data_offsets":[0,99999999999999999999]"#,
+            at: .header("99999999999999999999")),
+        tensor(
+            "element count overflows", #""dtype":"F32","shape":[4294967296,4294967296,0],"data_offsets":[0,0]"#,
+            data: [],
+            at: .header("[4294967296")),
+        tensor(
+            "byte count overflows", #""dtype":"F32","shape":[2305843009213693952],"data_offsets":[0,0]"#, data: [],
+            at: .header("[2305843009213693952]")),
+        BadFile(
+            "overlapping tensors",
+            header:
+                #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#,
+            data: eight + [0, 0, 0, 0], at: .data(4)),
+        BadFile(
+            "gap between tensors",
+            header:
+                #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[12,16]}}"#,
+            data: eight + eight, at: .data(8)),
         tensor("gap before the first tensor", #""dtype":"F32","shape":[1],"data_offsets":[4,8]"#, at: .data(0)),
         BadFile("bytes after the last tensor", header: "{\(entry)}", data: eight + [1, 2], at: .data(8)),
         BadFile("buffer without tensors", header: "{}", data: [1], at: .data(0)),

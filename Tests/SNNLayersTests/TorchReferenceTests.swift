@@ -84,13 +84,26 @@ import Testing
 
     @Test func resizingAndPoolingMatchPyTorch() {
         let img = fixture.tensor("resize_input", shape: [2, 3, 7, 5])
-        #expect(relativeError(img.interpolated(size: (11, 4), mode: .bilinear), fixture.tensor("bilinear_11x4", shape: [2, 3, 11, 4])) < 1e-6)
-        #expect(relativeError(img.interpolated(size: (3, 3), mode: .bilinear), fixture.tensor("bilinear_3x3", shape: [2, 3, 3, 3])) < 1e-6)
+        #expect(
+            relativeError(
+                img.interpolated(size: (11, 4), mode: .bilinear), fixture.tensor("bilinear_11x4", shape: [2, 3, 11, 4]))
+                < 1e-6)
+        #expect(
+            relativeError(
+                img.interpolated(size: (3, 3), mode: .bilinear), fixture.tensor("bilinear_3x3", shape: [2, 3, 3, 3]))
+                < 1e-6)
         #expect(img.interpolated(size: (11, 4), mode: .nearest).scalars == fixture.floats("nearest_11x4"))
         #expect(img.interpolated(size: (3, 2), mode: .nearest).scalars == fixture.floats("nearest_3x2"))
-        #expect(relativeError(img.avgPool2d(kernelSize: (3, 3), stride: (2, 2), padding: (1, 1)), fixture.tensor("avgpool_3_2_1", shape: [2, 3, 4, 3])) < 1e-6)
-        #expect(img.maxPool2d(kernelSize: (3, 3), stride: (2, 2), padding: (1, 1)).scalars == fixture.floats("maxpool_3_2_1"))
-        #expect(relativeError(img.adaptiveAvgPool2d(outputSize: (4, 3)), fixture.tensor("adaptive_4x3", shape: [2, 3, 4, 3])) < 1e-6)
+        #expect(
+            relativeError(
+                img.avgPool2d(kernelSize: (3, 3), stride: (2, 2), padding: (1, 1)),
+                fixture.tensor("avgpool_3_2_1", shape: [2, 3, 4, 3])) < 1e-6)
+        #expect(
+            img.maxPool2d(kernelSize: (3, 3), stride: (2, 2), padding: (1, 1)).scalars
+                == fixture.floats("maxpool_3_2_1"))
+        #expect(
+            relativeError(
+                img.adaptiveAvgPool2d(outputSize: (4, 3)), fixture.tensor("adaptive_4x3", shape: [2, 3, 4, 3])) < 1e-6)
     }
 
     final class TwoParameters: Module {
@@ -104,16 +117,18 @@ import Testing
 
     @Test(arguments: ["sgd", "sgd_momentum_wd", "sgd_nesterov", "adam", "adamw", "adamw_exclude_1d"])
     func optimizerTrajectory(_ name: String) {
-        let model = TwoParameters(weight: fixture.tensor("optim_inputs/weight", shape: [3, 4]),
-                                  bias: fixture.tensor("optim_inputs/bias", shape: [4]))
-        let optimizer: any Optimizer = switch name {
-        case "sgd": SGD(learningRate: 0.1)
-        case "sgd_momentum_wd": SGD(learningRate: 0.1, momentum: 0.9, dampening: 0.1, weightDecay: 0.01)
-        case "sgd_nesterov": SGD(learningRate: 0.05, momentum: 0.8, nesterov: true)
-        case "adam": Adam(learningRate: 0.01, weightDecay: 0.1)
-        case "adamw": AdamW(learningRate: 0.01, weightDecay: 0.05)
-        default: AdamW(learningRate: 0.01, weightDecay: 0.05, excludeOneDimensionalFromDecay: true)
-        }
+        let model = TwoParameters(
+            weight: fixture.tensor("optim_inputs/weight", shape: [3, 4]),
+            bias: fixture.tensor("optim_inputs/bias", shape: [4]))
+        let optimizer: any Optimizer =
+            switch name {
+            case "sgd": SGD(learningRate: 0.1)
+            case "sgd_momentum_wd": SGD(learningRate: 0.1, momentum: 0.9, dampening: 0.1, weightDecay: 0.01)
+            case "sgd_nesterov": SGD(learningRate: 0.05, momentum: 0.8, nesterov: true)
+            case "adam": Adam(learningRate: 0.01, weightDecay: 0.1)
+            case "adamw": AdamW(learningRate: 0.01, weightDecay: 0.05)
+            default: AdamW(learningRate: 0.01, weightDecay: 0.05, excludeOneDimensionalFromDecay: true)
+            }
         for step in 0..<5 {
             let gradients = Gradients(byPath: [
                 "weight": fixture.tensor("optim_inputs/grads/\(step)/weight", shape: [3, 4]),

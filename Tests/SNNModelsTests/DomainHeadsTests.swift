@@ -11,8 +11,10 @@ import Testing
     @Test(arguments: [(ModelName.transferSCNN, [2, 28, 28]), (.spikingCNN, [2, 8, 8]), (.resnet19, [2, 8, 8])])
     func eachHeadEqualsASingleHeadModel(_ c: (ModelName, [Int])) throws {
         GlobalRandom.seed(3)
-        let two = ModelConfiguration(name: c.0, inputShape: c.1, classes: 4, neuron: Self.neuron,
-                                     heads: .staticAndEvent(learnedStepWeights: true)).make()
+        let two = ModelConfiguration(
+            name: c.0, inputShape: c.1, classes: 4, neuron: Self.neuron,
+            heads: .staticAndEvent(learnedStepWeights: true)
+        ).make()
         let single = ModelConfiguration(name: c.0, inputShape: c.1, classes: 4, neuron: Self.neuron).make()
         let heads = try #require(two.domainHeads)
         let prefix = try #require(two.namedModules().first { $0.module === heads }).path
@@ -32,14 +34,18 @@ import Testing
             #expect(two(x).scalars == single(x).scalars, "\(c.0.rawValue), \(domain.rawValue) head")
         }
         // Inference uses the event head by default.
-        let fresh = ModelConfiguration(name: c.0, inputShape: c.1, classes: 4, neuron: Self.neuron,
-                                       heads: .staticAndEvent(learnedStepWeights: false)).make()
+        let fresh = ModelConfiguration(
+            name: c.0, inputShape: c.1, classes: 4, neuron: Self.neuron,
+            heads: .staticAndEvent(learnedStepWeights: false)
+        ).make()
         #expect(fresh.domainHeads?.domain == .events && fresh.domainHeads?.stepWeights == nil)
     }
 
     @Test func transferSCNNHasThePapersShapeAndSize() throws {
-        let model = ModelConfiguration(name: .transferSCNN, inputShape: [2, 28, 28], classes: 10,
-                                       neuron: Self.neuron).make()
+        let model = ModelConfiguration(
+            name: .transferSCNN, inputShape: [2, 28, 28], classes: 10,
+            neuron: Self.neuron
+        ).make()
         // conv 2→15 (5·5·2·15 + 15), conv 15→40 (5·5·15·40 + 40), FC 640→300, FC 300→10.
         #expect(model.parameterCount == (750 + 15) + (15000 + 40) + (640 * 300 + 300) + (300 * 10 + 10))
         #expect(model(randomTensor([3, 2, 2, 28, 28], seed: 5)).shape == [3, 2, 10])

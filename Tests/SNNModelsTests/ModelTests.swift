@@ -6,8 +6,10 @@ import Testing
 /// The model zoo: shapes, gradients reaching every parameter, parameter counts.
 @Suite struct ModelTests {
     static let cases: [(ModelName, [Int])] = [
-        (.spikingMLP, [1, 8, 8]), (.spikingCNN, [2, 8, 8]), (.vggSNN, [2, 16, 16]), (.sewResNet18, [3, 8, 8]), (.resnet19, [3, 8, 8]),
-        (.sequentialConv, [1, 8]), (.sequentialCIFAR, [3, 8]), (.shdFC, [20]), (.recurrentMLP, [1, 8]), (.spikformer, [2, 8, 8]),
+        (.spikingMLP, [1, 8, 8]), (.spikingCNN, [2, 8, 8]), (.vggSNN, [2, 16, 16]), (.sewResNet18, [3, 8, 8]),
+        (.resnet19, [3, 8, 8]),
+        (.sequentialConv, [1, 8]), (.sequentialCIFAR, [3, 8]), (.shdFC, [20]), (.recurrentMLP, [1, 8]),
+        (.spikformer, [2, 8, 8]),
         (.transferSCNN, [2, 16, 16]),
     ]
 
@@ -16,8 +18,9 @@ import Testing
         GlobalRandom.withSeed(1) {
             // A recurrent layer needs a neuron that steps from its own state.
             for kind in NeuronKind.allCases where c.0 != .recurrentMLP || NeuronConfiguration(kind: kind).isStepwise {
-                let config = ModelConfiguration(name: c.0, inputShape: c.1, classes: 5,
-                                                neuron: NeuronConfiguration(kind: kind, threshold: 0.5, timeSteps: 3))
+                let config = ModelConfiguration(
+                    name: c.0, inputShape: c.1, classes: 5,
+                    neuron: NeuronConfiguration(kind: kind, threshold: 0.5, timeSteps: 3))
                 let model = config.make()
                 let x = randomTensor([3, 2] + c.1, seed: 2, scale: 2)
                 let (loss, gradients) = valueWithGradient(at: model) { model in
@@ -48,7 +51,9 @@ import Testing
     @Test func sequentialAndSHDParameterCountsClosedForm() {
         // METHODS.md: 2 × (3 × [Conv1d k3 128, no bias → BN → neuron] → AvgPool1d 2), Linear(128·L/4 → 256) → neuron → Linear.
         let seq = ModelConfiguration(name: .sequentialCIFAR, inputShape: [1, 28], classes: 10).make()
-        #expect(seq.parameterCount == 128 * 1 * 3 + 5 * 128 * 128 * 3 + 6 * 2 * 128 + (128 * 7 * 256 + 256) + (256 * 10 + 10))
+        #expect(
+            seq.parameterCount == 128 * 1 * 3 + 5 * 128 * 128 * 3 + 6 * 2 * 128 + (128 * 7 * 256 + 256)
+                + (256 * 10 + 10))
         // Linear(700 → 1024) → Dropout → BN → neuron, twice, Linear(1024 → 20).
         let shd = ModelConfiguration(name: .shdFC, inputShape: [700], classes: 20).make()
         #expect(shd.parameterCount == (700 * 1024 + 1024) + 2048 + (1024 * 1024 + 1024) + 2048 + (1024 * 20 + 20))
@@ -56,7 +61,8 @@ import Testing
 
     @Test func recurrentMLPParameterCountAndPaths() {
         // Linear(28 → 256, no bias) → BN → recurrent PLIF (256 × 256 feedback, w) → Linear(256 → 10).
-        let config = ModelConfiguration(name: .recurrentMLP, inputShape: [1, 28], classes: 10, neuron: NeuronConfiguration(kind: .parametricLIF))
+        let config = ModelConfiguration(
+            name: .recurrentMLP, inputShape: [1, 28], classes: 10, neuron: NeuronConfiguration(kind: .parametricLIF))
         let model = config.make()
         #expect(model.parameterCount == 28 * 256 + 2 * 256 + (256 * 256 + 1) + (256 * 10 + 10))
         // Flatten (0), Linear (1), BatchNorm1d (2), RecurrentSpiking (3), Linear (4).
@@ -76,8 +82,9 @@ import Testing
     }
 
     @Test func plifParameterIsDiscoveredAndTrained() {
-        let config = ModelConfiguration(name: .spikingMLP, inputShape: [4], classes: 2, neuron: NeuronConfiguration(kind: .parametricLIF),
-                                        widths: [3])
+        let config = ModelConfiguration(
+            name: .spikingMLP, inputShape: [4], classes: 2, neuron: NeuronConfiguration(kind: .parametricLIF),
+            widths: [3])
         let model = config.make()
         // Flatten (0), Linear (1), BatchNorm1d (2), PLIF (3), Linear (4).
         #expect(model.namedParameters().map(\.path).contains("3.w"))
@@ -91,7 +98,9 @@ import Testing
             _ = a(x)  // moves running statistics away from their initial values
             a.eval()
             b.eval()
-            let path = FileManager.default.temporaryDirectory.appendingPathComponent("snn-\(UUID().uuidString).safetensors").path
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "snn-\(UUID().uuidString).safetensors"
+            ).path
             defer { try? FileManager.default.removeItem(atPath: path) }
             try a.save(to: path)
             try b.load(from: path)
@@ -124,7 +133,9 @@ import Testing
         // Linear(4→3) on analog input, LIF, Linear(3→2) on its spikes.
         GlobalRandom.withSeed(6) {
             let lif = LIF(tau: 2, threshold: 0.5, surrogate: .arctangent())
-            let model = Sequential { Linear(4, 3); lif; Linear(3, 2) }
+            let model = Sequential {
+                Linear(4, 3); lif; Linear(3, 2)
+            }
             let x = randomTensor([5, 7, 4], seed: 7, scale: 2)
             lif.statistics = SpikeStatistics()
             let counter = OperationCounter()
@@ -136,7 +147,8 @@ import Testing
             #expect(records.map(\.path) == ["0", "2"])
             #expect(records[0].record.macs == Double(5 * 7 * 4 * 3) && !records[0].record.binaryInput)
             #expect(records[1].record.binaryInput)
-            #expect(abs(records[1].record.activeMACs - Double(5 * 7 * 3 * 2) * rate) < 1e-5 * records[1].record.activeMACs)
+            #expect(
+                abs(records[1].record.activeMACs - Double(5 * 7 * 3 * 2) * rate) < 1e-5 * records[1].record.activeMACs)
             let energy = EnergyEstimate(records: records.map(\.record), samples: 7)
             let expected = (4.6e-12 * Double(5 * 4 * 3) + 0.9e-12 * Double(5 * 3 * 2) * rate)
             #expect(abs(energy.joules - expected) < 1e-6 * expected)

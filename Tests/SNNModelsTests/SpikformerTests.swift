@@ -30,7 +30,8 @@ import Testing
         let y = Tensor.stack(projected).reshaped(to: [t, n, c, l])
         let mean = y.mean(alongAxes: [0, 1, 3], keepingDimensions: true)
         let variance = (y - mean).squared().mean(alongAxes: [0, 1, 3], keepingDimensions: true)
-        let normalized = (y - mean) / (variance + 1e-5).sqrt() * norm.weight.reshaped(to: [c, 1])
+        let normalized =
+            (y - mean) / (variance + 1e-5).sqrt() * norm.weight.reshaped(to: [c, 1])
             + norm.bias.reshaped(to: [c, 1])
         return neuron.stepByStep(normalized).spikes
     }
@@ -52,7 +53,9 @@ import Testing
                 var heads: [Tensor] = []
                 for hi in 0..<h {
                     // Head hi holds channels hi·D ..< (hi + 1)·D; tokens are rows after the transpose.
-                    func head(_ z: Tensor) -> Tensor { z.selecting(ti).selecting(ni).slice((hi * d)..<((hi + 1) * d)).transposed() }
+                    func head(_ z: Tensor) -> Tensor {
+                        z.selecting(ti).selecting(ni).slice((hi * d)..<((hi + 1) * d)).transposed()
+                    }
                     let scores = Tensor.matmul(head(q), head(k).transposed())  // [L, L]
                     let mixed = Tensor.matmul(scores, head(v)) * ssa.scale  // [L, D]
                     heads.append(mixed.transposed())  // [D, L]
@@ -100,11 +103,14 @@ import Testing
         try GlobalRandom.withSeed(14) {
             let smooth: () -> any Layer = { SmoothNeuron() }
             let x = randomTensor([3, 2, 8, 4], seed: 15)
-            let ssa = try SpikingSelfAttention(dimension: 8, heads: 2, tokens: 4, temporalInteraction: nil, neuron: smooth)
+            let ssa = try SpikingSelfAttention(
+                dimension: 8, heads: 2, tokens: 4, temporalInteraction: nil, neuron: smooth)
             #expect(layerGradientError(ssa, at: x) < 1e-2)
-            let tim = try TemporalInteraction(headDimension: 4, tokens: 4, kernelSize: 3, axis: .features,
-                                              inputNeuron: SmoothNeuron(threshold: 0.3), outputNeuron: SmoothNeuron(threshold: 0.25))
-            let ssaTIM = try SpikingSelfAttention(dimension: 8, heads: 2, tokens: 4, temporalInteraction: tim, neuron: smooth)
+            let tim = try TemporalInteraction(
+                headDimension: 4, tokens: 4, kernelSize: 3, axis: .features,
+                inputNeuron: SmoothNeuron(threshold: 0.3), outputNeuron: SmoothNeuron(threshold: 0.25))
+            let ssaTIM = try SpikingSelfAttention(
+                dimension: 8, heads: 2, tokens: 4, temporalInteraction: tim, neuron: smooth)
             #expect(layerGradientError(ssaTIM, at: x) < 1e-2)
             let mlp = SpikingMLP(dimension: 8, hiddenDimension: 12, neuron: smooth)
             #expect(layerGradientError(mlp, at: x) < 1e-2)
@@ -126,7 +132,9 @@ import Testing
                     for layer in stage.layers where !(layer is MaxPool2d) { x = layer(x) }
                     if stage.layers.last is MaxPool2d {
                         x = x.reshaped(to: [-1] + Array(x.shape.suffix(3)))
-                            .maxPool2d(kernelSize: (3, 3), stride: (2, 2), padding: (1, 1)).reshaped(to: [2, 2, 8, 4, 4])
+                            .maxPool2d(kernelSize: (3, 3), stride: (2, 2), padding: (1, 1)).reshaped(to: [
+                                2, 2, 8, 4, 4,
+                            ])
                     }
                 }
                 return ((x + pooling.positionEmbedding(x)).reshaped(to: [2, 2, 8, 16]) * r).sum()
@@ -139,22 +147,29 @@ import Testing
 
     @Test func poolingStagesLeaveAtLeastSixteenTokens() throws {
         // side → (stages, token side), MaxPool(3, 2, 1) giving ⌈side/2⌉.
-        let table: [(Int, Int, Int)] = [(4, 0, 4), (7, 1, 4), (8, 1, 4), (16, 2, 4), (28, 3, 4), (34, 3, 5),
-                                        (48, 3, 6), (64, 4, 4), (128, 4, 8)]
+        let table: [(Int, Int, Int)] = [
+            (4, 0, 4), (7, 1, 4), (8, 1, 4), (16, 2, 4), (28, 3, 4), (34, 3, 5),
+            (48, 3, 6), (64, 4, 4), (128, 4, 8),
+        ]
         for (side, stages, tokenSide) in table {
             let plan = try SpikingPatchSplitting.plan(inputShape: [2, side, side], embedDimension: 16)
-            #expect(plan.poolingStages == stages && plan.height == tokenSide && plan.width == tokenSide, "\(side)×\(side)")
+            #expect(
+                plan.poolingStages == stages && plan.height == tokenSide && plan.width == tokenSide, "\(side)×\(side)")
         }
         let wide = try SpikingPatchSplitting.plan(inputShape: [1, 4, 40], embedDimension: 16)
         #expect(wide.poolingStages == 1 && wide.height == 2 && wide.width == 20)  // a second pool leaves 1×10
         for bad in [[1, 3, 3], [1, 3, 40], [1, 40, 2], [8, 8], [1, 8, 8, 8]] {
-            #expect(throws: SNNError.self, "\(bad)") { try SpikingPatchSplitting.plan(inputShape: bad, embedDimension: 16) }
+            #expect(throws: SNNError.self, "\(bad)") {
+                try SpikingPatchSplitting.plan(inputShape: bad, embedDimension: 16)
+            }
         }
         #expect(throws: SNNError.self) { try SpikingPatchSplitting.plan(inputShape: [1, 8, 8], embedDimension: 4) }
     }
 
     /// C, H, depth, classes → parameters, written out from METHODS.md §5's layer list.
-    static func closedFormParameters(inputChannels cin: Int, c: Int, depth: Int, classes: Int, timHeadDimension: Int?) -> Int {
+    static func closedFormParameters(inputChannels cin: Int, c: Int, depth: Int, classes: Int, timHeadDimension: Int?)
+        -> Int
+    {
         let stages = [cin, c / 8, c / 4, c / 2, c]
         var total = 0
         for i in 0..<4 { total += 9 * stages[i] * stages[i + 1] + 2 * stages[i + 1] }  // conv (no bias) + BN
@@ -170,19 +185,24 @@ import Testing
     func parameterCountsClosedForm(_ withTIM: Bool) throws {
         let tim = withTIM ? TemporalInteractionConfiguration() : nil
         for (input, c, heads, depth) in [([1, 8, 8], 64, 4, 1), ([2, 64, 64], 256, 16, 2), ([2, 34, 34], 32, 2, 3)] {
-            let configuration = ModelConfiguration(name: .spikformer, inputShape: input, classes: 10, neuron: .spikformer,
-                                                   spikformer: SpikformerConfiguration(embedDimension: c, heads: heads, depth: depth,
-                                                                                       temporalInteraction: tim))
+            let configuration = ModelConfiguration(
+                name: .spikformer, inputShape: input, classes: 10, neuron: .spikformer,
+                spikformer: SpikformerConfiguration(
+                    embedDimension: c, heads: heads, depth: depth,
+                    temporalInteraction: tim))
             let model = configuration.make()
-            let expected = Self.closedFormParameters(inputChannels: input[0], c: c, depth: depth, classes: 10,
-                                                     timHeadDimension: withTIM ? c / heads : nil)
+            let expected = Self.closedFormParameters(
+                inputChannels: input[0], c: c, depth: depth, classes: 10,
+                timHeadDimension: withTIM ? c / heads : nil)
             #expect(model.parameterCount == expected, "\(input) C = \(c)")
             #expect(try configuration.footprint().parameters == expected)
         }
         // The DVS configuration: TIM adds D·D·5 + D = 1296 parameters per block (METHODS.md: ~1.3k).
         let dvs = { (tim: TemporalInteractionConfiguration?) in
-            ModelConfiguration(name: .spikformer, inputShape: [2, 64, 64], classes: 10,
-                               spikformer: SpikformerConfiguration(temporalInteraction: tim)).make().parameterCount
+            ModelConfiguration(
+                name: .spikformer, inputShape: [2, 64, 64], classes: 10,
+                spikformer: SpikformerConfiguration(temporalInteraction: tim)
+            ).make().parameterCount
         }
         #expect(dvs(TemporalInteractionConfiguration()) - dvs(nil) == 2 * 1296)
     }
@@ -191,9 +211,15 @@ import Testing
         func footprint(_ input: [Int], _ s: SpikformerConfiguration) throws {
             _ = try ModelConfiguration(name: .spikformer, inputShape: input, classes: 3, spikformer: s).footprint()
         }
-        #expect(throws: SNNError.self) { try footprint([1, 3, 3], SpikformerConfiguration(embedDimension: 16, heads: 2)) }
-        #expect(throws: SNNError.self) { try footprint([1, 8, 8], SpikformerConfiguration(embedDimension: 64, heads: 5)) }
-        #expect(throws: SNNError.self) { try footprint([1, 8, 8], SpikformerConfiguration(embedDimension: 64, depth: 0)) }
+        #expect(throws: SNNError.self) {
+            try footprint([1, 3, 3], SpikformerConfiguration(embedDimension: 16, heads: 2))
+        }
+        #expect(throws: SNNError.self) {
+            try footprint([1, 8, 8], SpikformerConfiguration(embedDimension: 64, heads: 5))
+        }
+        #expect(throws: SNNError.self) {
+            try footprint([1, 8, 8], SpikformerConfiguration(embedDimension: 64, depth: 0))
+        }
         // The released TIM axis: 34×34 gives 25 tokens, D = 16.
         let released = TemporalInteractionConfiguration(axis: .features)
         let error = #expect(throws: SNNError.self) {
@@ -201,20 +227,25 @@ import Testing
         }
         #expect(error?.message.contains("tokens = D") == true)
         #expect(throws: SNNError.self) {
-            _ = try Spikformer(inputShape: [2, 34, 34], classes: 3,
-                               configuration: SpikformerConfiguration(embedDimension: 32, heads: 2, temporalInteraction: released))
+            _ = try Spikformer(
+                inputShape: [2, 34, 34], classes: 3,
+                configuration: SpikformerConfiguration(embedDimension: 32, heads: 2, temporalInteraction: released))
         }
         // 64×64 (16 tokens) with D = 16 is the size the released variant was written for.
-        #expect(throws: Never.self) { try footprint([2, 64, 64], SpikformerConfiguration(temporalInteraction: released)) }
+        #expect(throws: Never.self) {
+            try footprint([2, 64, 64], SpikformerConfiguration(temporalInteraction: released))
+        }
     }
 
     @Test(arguments: TemporalInteraction.Axis.allCases)
     func spikformerTrainsEndToEnd(_ axis: TemporalInteraction.Axis) throws {
         try GlobalRandom.withSeed(21) {
             // 8×8 → 16 tokens; D = 16 so the feature axis exists too.
-            let model = try Spikformer(inputShape: [1, 8, 8], classes: 4,
-                                       configuration: SpikformerConfiguration(embedDimension: 32, heads: 2, depth: 1,
-                                                                              temporalInteraction: .init(axis: axis)))
+            let model = try Spikformer(
+                inputShape: [1, 8, 8], classes: 4,
+                configuration: SpikformerConfiguration(
+                    embedDimension: 32, heads: 2, depth: 1,
+                    temporalInteraction: .init(axis: axis)))
             let x = randomTensor([3, 2, 1, 8, 8], seed: 22, scale: 2)
             let (loss, gradients) = valueWithGradient(at: model) { m in
                 let out = m(x)
@@ -234,8 +265,9 @@ import Testing
     /// Per-step firing rates of Q and Q̃ = TIM(Q) in a freshly initialised DVS-sized SSA.
     static func queryRates(_ thresholds: TemporalInteraction.Thresholds) throws -> (q: [Double], tim: [Double]) {
         try GlobalRandom.withSeed(31) {
-            let ssa = try SpikingSelfAttention(dimension: 256, heads: 16, tokens: 16,
-                                               temporalInteraction: TemporalInteractionConfiguration(thresholds: thresholds))
+            let ssa = try SpikingSelfAttention(
+                dimension: 256, heads: 16, tokens: 16,
+                temporalInteraction: TemporalInteractionConfiguration(thresholds: thresholds))
             let x = spikes([10, 4, 256, 16], probability: 0.2, seed: 32)
             let q = ssa.query(x).reshaped(to: [10, 4, 16, 16, 16])
             let tim = try #require(ssa.temporalInteraction)

@@ -7,7 +7,8 @@ import Testing
 /// PyTorch with SpikingJelly neurons (fixtures from Fixtures/make_ssa_reference.py).
 @Suite struct SpikingSelfAttentionReferenceTests {
     static let fixture: JSONFixture = {
-        let url = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent("ssa_reference.json")
+        let url = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent(
+            "ssa_reference.json")
         return try! JSONFixture(url: url)
     }()
 
@@ -17,8 +18,9 @@ import Testing
         let shape = f.ints("shape"), heads = (f.value("heads") as! NSNumber).intValue
         let (channels, tokens) = (shape[2], shape[3]), d = channels / heads
         let axis = (f.value(c + "axis") as? String).flatMap(TemporalInteraction.Axis.init(rawValue:))
-        let ssa = try SpikingSelfAttention(dimension: channels, heads: heads, tokens: tokens,
-                                           temporalInteraction: axis.map { TemporalInteractionConfiguration(axis: $0) })
+        let ssa = try SpikingSelfAttention(
+            dimension: channels, heads: heads, tokens: tokens,
+            temporalInteraction: axis.map { TemporalInteractionConfiguration(axis: $0) })
         for (part, branch) in [("q", ssa.query), ("k", ssa.key), ("v", ssa.value), ("proj", ssa.projection)] {
             let conv = branch.layers[0] as! Conv1d, norm = branch.layers[1] as! BatchNorm
             conv.weight = f.tensor("weights/\(part)_weight", shape: [channels, channels, 1])

@@ -36,7 +36,10 @@ import Testing
         let model = GlobalRandom.withSeed(11) {
             network {
                 switch kind {
-                case "lif": return LIF(tau: 2, threshold: 0.5, reset: .hard(to: 0), detachReset: true, surrogate: .arctangent(alpha: 2))
+                case "lif":
+                    return LIF(
+                        tau: 2, threshold: 0.5, reset: .hard(to: 0), detachReset: true, surrogate: .arctangent(alpha: 2)
+                    )
                 case "plif": return PLIF(initialTau: 2, threshold: 0.5, reset: .soft, surrogate: .sigmoid(alpha: 4))
                 default: return IF(threshold: 0.5, reset: .hard(to: 0), surrogate: .arctangent(alpha: 2))
                 }

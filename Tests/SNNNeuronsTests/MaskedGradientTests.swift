@@ -13,9 +13,13 @@ import Testing
         }
     }
 
-    func lif(_ surrogate: SurrogateChoice = .arctangent(alpha: 2), detach: Bool = true, reset: Reset = .hard(to: 0)) -> any Layer {
-        NeuronConfiguration(kind: .leakyIntegrateAndFire, surrogate: surrogate, tau: 2, threshold: 0.5, reset: reset,
-                            detachReset: detach).make()
+    func lif(_ surrogate: SurrogateChoice = .arctangent(alpha: 2), detach: Bool = true, reset: Reset = .hard(to: 0))
+        -> any Layer
+    {
+        NeuronConfiguration(
+            kind: .leakyIntegrateAndFire, surrogate: surrogate, tau: 2, threshold: 0.5, reset: reset,
+            detachReset: detach
+        ).make()
     }
 
     func mask(_ layer: any Layer, _ m: SurrogateGradientMask?, seed: UInt64 = 1) {
@@ -85,14 +89,18 @@ import Testing
 
     @Test func setOnAModelGivesEachLayerItsOwnStream() {
         let model = GlobalRandom.withSeed(1) {
-            ModelConfiguration(name: .spikingMLP, inputShape: [20], classes: 3,
-                               neuron: NeuronConfiguration(kind: .leakyIntegrateAndFire), widths: [16, 16]).make()
+            ModelConfiguration(
+                name: .spikingMLP, inputShape: [20], classes: 3,
+                neuron: NeuronConfiguration(kind: .leakyIntegrateAndFire), widths: [16, 16]
+            ).make()
         }
         setSurrogateGradientMask(SurrogateGradientMask(probability: 0.5), on: model, seed: 3)
         let neurons = model.namedModules().compactMap { $0.1 as? SurrogateGradientMasking }
         #expect(neurons.count == 2 && neurons.allSatisfy { $0.gradientMask?.probability == 0.5 })
         let probe = Tensor(ones: [1, 64, 16])
-        let masks = neurons.map { n -> [Float] in inputGradient(n as! any Layer, probe, seed: Tensor(ones: [1, 64, 16])).scalars }
+        let masks = neurons.map { n -> [Float] in
+            inputGradient(n as! any Layer, probe, seed: Tensor(ones: [1, 64, 16])).scalars
+        }
         #expect(masks[0] != masks[1])
     }
 }
@@ -100,7 +108,9 @@ import Testing
 /// MSG in the PSN family's fused kernel and in the PSU family (fused PSU, composed IPSU/RPSU).
 @Suite struct ParallelMaskedGradientTests {
     func make(_ kind: NeuronKind, _ surrogate: SurrogateChoice = .arctangent(alpha: 2)) -> any Layer {
-        GlobalRandom.withSeed(5) { NeuronConfiguration(kind: kind, surrogate: surrogate, timeSteps: 6, order: 3).make() }
+        GlobalRandom.withSeed(5) {
+            NeuronConfiguration(kind: kind, surrogate: surrogate, timeSteps: 6, order: 3).make()
+        }
     }
 
     func gradients(_ layer: any Layer, _ x: Tensor, _ g: Tensor) -> [[Float]] {
@@ -109,7 +119,8 @@ import Testing
             let xw = tape.watch(x)
             for p in parameters { p.wrappedValue = tape.watch(p.wrappedValue) }
             defer { for p in parameters { p.wrappedValue = p.wrappedValue.detached } }
-            return tape.gradients(of: layer(xw), withRespectTo: [xw] + parameters.map(\.wrappedValue), seed: g).map(\.scalars)
+            return tape.gradients(of: layer(xw), withRespectTo: [xw] + parameters.map(\.wrappedValue), seed: g).map(
+                \.scalars)
         }
     }
 
@@ -117,7 +128,9 @@ import Testing
     func zeroOneAndSubstitute(_ kind: NeuronKind) {
         let x = randomTensor([6, 3, 200], seed: 1, scale: 2), g = randomTensor([6, 3, 200], seed: 2)
         let plain = make(kind), zero = make(kind), one = make(kind), substituted = make(kind)
-        for (layer, p, sub) in [(zero, Float(0), SurrogateChoice?.none), (one, 1, nil), (substituted, 1, .sigmoid(alpha: 4))] {
+        for (layer, p, sub) in [
+            (zero, Float(0), SurrogateChoice?.none), (one, 1, nil), (substituted, 1, .sigmoid(alpha: 4)),
+        ] {
             let m = layer as! SurrogateGradientMasking
             m.gradientMask = SurrogateGradientMask(probability: p, substitute: sub)
             m.reseedGradientMask(3)
@@ -141,10 +154,13 @@ import Testing
     @Test(arguments: [NeuronKind.psu, .ipsu, .rpsu])
     func psuFamilyWithQGate(_ kind: NeuronKind) {
         let x = randomTensor([6, 3, 200], seed: 4, scale: 2), g = randomTensor([6, 3, 200], seed: 5)
-        let plain = make(kind, .qgate(alpha: 2)), zero = make(kind, .qgate(alpha: 2)), one = make(kind, .qgate(alpha: 2))
+        let plain = make(kind, .qgate(alpha: 2)), zero = make(kind, .qgate(alpha: 2)),
+            one = make(kind, .qgate(alpha: 2))
         let half = make(kind, .qgate(alpha: 2)), substituted = make(kind, .qgate(alpha: 2))
-        let settings: [(any Layer, Float, SurrogateChoice?)] = [(zero, 0, nil), (one, 1, nil), (half, 0.5, nil),
-                                                                 (substituted, 1, .sigmoid(alpha: 4))]
+        let settings: [(any Layer, Float, SurrogateChoice?)] = [
+            (zero, 0, nil), (one, 1, nil), (half, 0.5, nil),
+            (substituted, 1, .sigmoid(alpha: 4)),
+        ]
         for (layer, p, sub) in settings {
             let m = layer as! SurrogateGradientMasking
             m.gradientMask = SurrogateGradientMask(probability: p, substitute: sub)

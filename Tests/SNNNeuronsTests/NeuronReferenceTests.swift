@@ -31,28 +31,37 @@ import Testing
         let reset: Reset = (fixture.value(c + "v_reset") as? NSNumber).map { .hard(to: $0.floatValue) } ?? .soft
         let detach = fixture.value(c + "detach_reset") as! Bool
         let decay = fixture.value(c + "decay_input") as! Bool
-        let choice = SurrogateChoice(name: fixture.value(c + "surrogate") as! String, alpha: fixture.float(c + "alpha"))!
+        let choice = SurrogateChoice(
+            name: fixture.value(c + "surrogate") as! String, alpha: fixture.float(c + "alpha"))!
         func make<S: Surrogate>(_ s: S) -> Runner {
             switch kind {
             case "if":
                 let n = IF(threshold: threshold, reset: reset, detachReset: detach, surrogate: s)
-                return Runner(fused: n.spikesAndMembrane, stepByStep: n.stepByStep, parameter: { nil }, setParameter: { _ in })
+                return Runner(
+                    fused: n.spikesAndMembrane, stepByStep: n.stepByStep, parameter: { nil }, setParameter: { _ in })
             case "lif":
-                let n = LIF(tau: fixture.float(c + "tau"), threshold: threshold, reset: reset, detachReset: detach,
-                            decayInput: decay, surrogate: s)
-                return Runner(fused: n.spikesAndMembrane, stepByStep: n.stepByStep, parameter: { nil }, setParameter: { _ in })
+                let n = LIF(
+                    tau: fixture.float(c + "tau"), threshold: threshold, reset: reset, detachReset: detach,
+                    decayInput: decay, surrogate: s)
+                return Runner(
+                    fused: n.spikesAndMembrane, stepByStep: n.stepByStep, parameter: { nil }, setParameter: { _ in })
             default:
-                let n = PLIF(initialTau: fixture.float(c + "tau"), threshold: threshold, reset: reset, detachReset: detach,
-                             decayInput: decay, surrogate: s)
-                return Runner(fused: n.spikesAndMembrane, stepByStep: n.stepByStep, parameter: { n.w }, setParameter: { n.w = $0 })
+                let n = PLIF(
+                    initialTau: fixture.float(c + "tau"), threshold: threshold, reset: reset, detachReset: detach,
+                    decayInput: decay, surrogate: s)
+                return Runner(
+                    fused: n.spikesAndMembrane, stepByStep: n.stepByStep, parameter: { n.w }, setParameter: { n.w = $0 }
+                )
             }
         }
         return choice.withSurrogate { make($0) }
     }
 
     /// Spikes, membrane, input gradient and parameter gradient of sum(S·r) + sum(V·q).
-    static func evaluate(_ runner: Runner, _ forward: @escaping (Tensor) -> (spikes: Tensor, membrane: Tensor),
-                         x: Tensor, r: Tensor, q: Tensor) -> (Tensor, Tensor, Tensor, Tensor?) {
+    static func evaluate(
+        _ runner: Runner, _ forward: @escaping (Tensor) -> (spikes: Tensor, membrane: Tensor),
+        x: Tensor, r: Tensor, q: Tensor
+    ) -> (Tensor, Tensor, Tensor, Tensor?) {
         var spikes = Tensor(0), membrane = Tensor(0)
         let original = runner.parameter()
         let sources = original.map { [x, $0] } ?? [x]
@@ -71,7 +80,8 @@ import Testing
     func fusedKernelMatchesSpikingJelly(_ name: String) {
         let f = Self.fixture, c = "cases/\(name)/"
         let shape = f.ints("shape")
-        let x = f.tensor(c + "x", shape: shape), r = f.tensor(c + "r", shape: shape), q = f.tensor(c + "q", shape: shape)
+        let x = f.tensor(c + "x", shape: shape), r = f.tensor(c + "r", shape: shape),
+            q = f.tensor(c + "q", shape: shape)
         let runner = Self.runner(name)
         let (spikes, membrane, gx, gw) = Self.evaluate(runner, runner.fused, x: x, r: r, q: q)
         #expect(spikes.scalars == f.floats(c + "spikes"), "spikes differ")
@@ -87,7 +97,8 @@ import Testing
     func fusedKernelMatchesStepByStepComposition(_ name: String) {
         let f = Self.fixture, c = "cases/\(name)/"
         let shape = f.ints("shape")
-        let x = f.tensor(c + "x", shape: shape), r = f.tensor(c + "r", shape: shape), q = f.tensor(c + "q", shape: shape)
+        let x = f.tensor(c + "x", shape: shape), r = f.tensor(c + "r", shape: shape),
+            q = f.tensor(c + "q", shape: shape)
         let runner = Self.runner(name)
         let fused = Self.evaluate(runner, runner.fused, x: x, r: r, q: q)
         let slow = Self.evaluate(runner, runner.stepByStep, x: x, r: r, q: q)
@@ -124,7 +135,8 @@ import Testing
 /// vectorised derivative against the scalar one.
 @Suite struct SurrogateTests {
     static let choices: [SurrogateChoice] = [
-        .qgate(), .arctangent(), .sigmoid(), .rectangular(), .piecewiseLinear(), .superSpike(), .erf(), .arctangent(alpha: 3.5),
+        .qgate(), .arctangent(), .sigmoid(), .rectangular(), .piecewiseLinear(), .superSpike(), .erf(),
+        .arctangent(alpha: 3.5),
     ]
 
     @Test(arguments: choices)
@@ -134,7 +146,9 @@ import Testing
             for i in -200...200 {
                 let x = Float(i) * 0.0123 + 0.0031  // avoid the kinks of the piecewise surrogates
                 let slope = (Double(s.function(x + Float(h))) - Double(s.function(x - Float(h)))) / (2 * h)
-                let kinkNear = [1 / s.alpha, -1 / s.alpha, 1 / (2 * s.alpha), -1 / (2 * s.alpha), 0].contains { abs($0 - x) < 2e-3 }
+                let kinkNear = [1 / s.alpha, -1 / s.alpha, 1 / (2 * s.alpha), -1 / (2 * s.alpha), 0].contains {
+                    abs($0 - x) < 2e-3
+                }
                 if kinkNear { continue }
                 #expect(abs(slope - Double(s.derivative(x))) < 2e-3 * max(1, Double(s.alpha)), "\(choice) at \(x)")
             }
@@ -148,7 +162,9 @@ import Testing
                 var v = NeuronVector()
                 for k in 0..<NeuronVector.scalarCount { v[k] = Float(i * NeuronVector.scalarCount + k - 256) * 0.01 }
                 let d = s.derivative(v)
-                for k in 0..<NeuronVector.scalarCount { #expect(abs(d[k] - s.derivative(v[k])) <= 1e-6 * max(1, abs(d[k]))) }
+                for k in 0..<NeuronVector.scalarCount {
+                    #expect(abs(d[k] - s.derivative(v[k])) <= 1e-6 * max(1, abs(d[k])))
+                }
             }
         }
     }

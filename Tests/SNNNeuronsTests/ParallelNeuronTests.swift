@@ -15,9 +15,10 @@ import Testing
         // METHODS.md §1: T = 5, k = 3, w = (.25, .5, 1).
         let s = SlidingPSN(order: 3, surrogate: .arctangent())
         #expect(s.weight.scalars == [0.25, 0.5, 1])
-        #expect(s.matrix(timeSteps: 5).scalars == [
-            1, 0, 0, 0, 0, 0.5, 1, 0, 0, 0, 0.25, 0.5, 1, 0, 0, 0, 0.25, 0.5, 1, 0, 0, 0, 0.25, 0.5, 1,
-        ])
+        #expect(
+            s.matrix(timeSteps: 5).scalars == [
+                1, 0, 0, 0, 0, 0.5, 1, 0, 0, 0, 0.25, 0.5, 1, 0, 0, 0, 0.25, 0.5, 1, 0, 0, 0, 0.25, 0.5, 1,
+            ])
     }
 
     @Test func psuTestVector() {
@@ -26,8 +27,10 @@ import Testing
         let input = Tensor(ones: [4, 1])
         let h = Tensor.matmul(psu.inputMatrix, input)
         #expect(h.isClose(to: Tensor(shape: [4, 1], scalars: [0.5, 0.75, 0.875, 0.9375])))
-        #expect(psu.membrane(input).isClose(to: Tensor(shape: [4, 1], scalars: [0.5, 0.594385, 0.627398, 0.637253]),
-                                            relativeTolerance: 2e-6))
+        #expect(
+            psu.membrane(input).isClose(
+                to: Tensor(shape: [4, 1], scalars: [0.5, 0.594385, 0.627398, 0.637253]),
+                relativeTolerance: 2e-6))
         #expect(psu(input).scalars == [0, 1, 1, 1])
     }
 
@@ -35,7 +38,9 @@ import Testing
         // A and R follow the general form for any τ (not the released code's τ = 2 special case).
         let (a, r) = parallelUnitMatrices(timeSteps: 3, tau: 4)
         let b: Float = 0.75
-        #expect(a.isClose(to: Tensor(shape: [3, 3], scalars: [0.25, 0, 0, 0.25 * b, 0.25, 0, 0.25 * b * b, 0.25 * b, 0.25])))
+        #expect(
+            a.isClose(
+                to: Tensor(shape: [3, 3], scalars: [0.25, 0, 0, 0.25 * b, 0.25, 0, 0.25 * b * b, 0.25 * b, 0.25])))
         #expect(r.isClose(to: Tensor(shape: [3, 3], scalars: [0, 0, 0, b, 0, 0, b * b, b, 0])))
     }
 
@@ -105,7 +110,8 @@ import Testing
         let (_, composed) = valueWithGradient(at: [x, w, b]) { v in
             ((Tensor.matmul(v[1], v[0]) + v[2].reshaped(to: [t, 1])).heaviside(surrogate: surrogate) * r).sum()
         }
-        #expect(Tensor.parallelSpikes(x, weight: w, bias: b, surrogate: surrogate).scalars
+        #expect(
+            Tensor.parallelSpikes(x, weight: w, bias: b, surrogate: surrogate).scalars
                 == (Tensor.matmul(w, x) + b.reshaped(to: [t, 1])).heaviside(surrogate: surrogate).scalars)
         for k in 0..<3 { #expect(relativeError(fused[k], composed[k]) < 1e-4, "gradient \(k)") }
     }
@@ -137,8 +143,9 @@ import Testing
     /// The PSU family with a fixed surrogate (QGate, the DVS runs' choice, and others): the spikes, and
     /// the gradients of x, W and b against the composed membrane with the surrogate's derivative
     /// applied by hand: ∂L/∂θ = ∂/∂θ Σ c·V with c = r ⊙ g(V − V_th) held constant.
-    @Test(arguments: ParallelSpikingUnit.Variant.allCases,
-          [SurrogateChoice.qgate(alpha: 2), .sigmoid(alpha: 4), .superSpike(alpha: 10), .rectangular(alpha: 1)])
+    @Test(
+        arguments: ParallelSpikingUnit.Variant.allCases,
+        [SurrogateChoice.qgate(alpha: 2), .sigmoid(alpha: 4), .superSpike(alpha: 10), .rectangular(alpha: 1)])
     func psuFamilyWithAFixedSurrogate(_ variant: ParallelSpikingUnit.Variant, _ surrogate: SurrogateChoice) throws {
         let t = 6, n = 700, threshold: Float = 0.5
         let kind = try #require(NeuronKind(rawValue: variant.rawValue))
@@ -164,7 +171,8 @@ import Testing
             return g
         }
         let v = unit.membrane(x)
-        let c = Tensor(shape: [t, n], scalars: zip(v.scalars, r.scalars).map { $1 * surrogate.derivative($0 - threshold) })
+        let c = Tensor(
+            shape: [t, n], scalars: zip(v.scalars, r.scalars).map { $1 * surrogate.derivative($0 - threshold) })
         #expect(unit(x).scalars == v.scalars.map { $0 - threshold > 0 ? 1 : 0 })
         let fused = gradients { (unit($0) * r).sum() }, composed = gradients { (unit.membrane($0) * c).sum() }
         for k in composed.indices { #expect(relativeError(fused[k], composed[k]) < 1e-5, "gradient \(k)") }
@@ -187,21 +195,27 @@ import Testing
         let alpha = Tensor([2.5])
         let (_, grads) = valueWithGradient(at: [x, alpha]) { t in (t[0].heaviside(arctangentAlpha: t[1]) * r).sum() }
         let s = Arctangent(alpha: 2.5)
-        let expectedAlpha = zip(x.scalars, r.scalars).reduce(Float(0)) { $0 + $1.1 * s.derivativeWithRespectToAlpha($1.0) }
+        let expectedAlpha = zip(x.scalars, r.scalars).reduce(Float(0)) {
+            $0 + $1.1 * s.derivativeWithRespectToAlpha($1.0)
+        }
         #expect(abs(grads[1].item - expectedAlpha) < 1e-4 * max(1, abs(expectedAlpha)))
-        #expect(grads[0].isClose(to: Tensor(shape: [20], scalars: zip(x.scalars, r.scalars).map { $1 * s.derivative($0) })))
+        #expect(
+            grads[0].isClose(to: Tensor(shape: [20], scalars: zip(x.scalars, r.scalars).map { $1 * s.derivative($0) })))
     }
 }
 
 /// PSN, masked PSN and sliding PSN against SpikingJelly (Fixtures/make_psn_reference.py).
 @Suite struct PSNReferenceTests {
     static let fixture: JSONFixture = {
-        let url = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent("psn_reference.json")
+        let url = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent(
+            "psn_reference.json")
         return try! JSONFixture(url: url)
     }()
 
-    func check(_ name: String, layer: some Layer, weight: (Tensor) -> Void, bias: (Tensor) -> Void,
-               weightShape: [Int], biasShape: [Int], parameters: () -> (Tensor, Tensor)) {
+    func check(
+        _ name: String, layer: some Layer, weight: (Tensor) -> Void, bias: (Tensor) -> Void,
+        weightShape: [Int], biasShape: [Int], parameters: () -> (Tensor, Tensor)
+    ) {
         let f = Self.fixture, shape = f.ints("shape")
         let x = f.tensor("\(name)/x", shape: shape), r = f.tensor("\(name)/r", shape: shape)
         weight(f.tensor("\(name)/weight", shape: weightShape))
@@ -219,28 +233,38 @@ import Testing
         bias(b0)
         #expect(spikes.scalars == f.floats("\(name)/spikes"), "\(name) spikes")
         #expect(relativeError(grads[0], f.tensor("\(name)/x_grad", shape: shape)) < 1e-5, "\(name) input gradient")
-        #expect(relativeError(grads[1], f.tensor("\(name)/weight_grad", shape: weightShape)) < 1e-5, "\(name) weight gradient")
-        #expect(relativeError(grads[2], f.tensor("\(name)/bias_grad", shape: biasShape)) < 1e-5, "\(name) bias gradient")
+        #expect(
+            relativeError(grads[1], f.tensor("\(name)/weight_grad", shape: weightShape)) < 1e-5,
+            "\(name) weight gradient")
+        #expect(
+            relativeError(grads[2], f.tensor("\(name)/bias_grad", shape: biasShape)) < 1e-5, "\(name) bias gradient")
     }
 
     @Test func psn() {
         let t = Self.fixture.ints("shape")[0]
         let layer = PSN(timeSteps: t, surrogate: .arctangent(alpha: 2))
-        check("psn", layer: layer, weight: { layer.weight = $0 }, bias: { layer.bias = $0 },
-              weightShape: [t, t], biasShape: [t]) { (layer.weight, layer.bias) }
+        check(
+            "psn", layer: layer, weight: { layer.weight = $0 }, bias: { layer.bias = $0 },
+            weightShape: [t, t], biasShape: [t]
+        ) { (layer.weight, layer.bias) }
     }
 
     @Test func maskedPSN() {
         let t = Self.fixture.ints("shape")[0]
-        let layer = MaskedPSN(timeSteps: t, order: 3, lambda: Self.fixture.float("masked_psn/lambda"), surrogate: .arctangent(alpha: 2))
-        check("masked_psn", layer: layer, weight: { layer.weight = $0 }, bias: { layer.bias = $0 },
-              weightShape: [t, t], biasShape: [t]) { (layer.weight, layer.bias) }
+        let layer = MaskedPSN(
+            timeSteps: t, order: 3, lambda: Self.fixture.float("masked_psn/lambda"), surrogate: .arctangent(alpha: 2))
+        check(
+            "masked_psn", layer: layer, weight: { layer.weight = $0 }, bias: { layer.bias = $0 },
+            weightShape: [t, t], biasShape: [t]
+        ) { (layer.weight, layer.bias) }
     }
 
     @Test func slidingPSN() {
         let layer = SlidingPSN(order: 3, surrogate: .arctangent(alpha: 2))
         #expect(layer.weight.scalars == Self.fixture.floats("sliding_psn_initial_weight"))
-        check("sliding_psn", layer: layer, weight: { layer.weight = $0 }, bias: { layer.bias = $0 },
-              weightShape: [3], biasShape: [1]) { (layer.weight, layer.bias) }
+        check(
+            "sliding_psn", layer: layer, weight: { layer.weight = $0 }, bias: { layer.bias = $0 },
+            weightShape: [3], biasShape: [1]
+        ) { (layer.weight, layer.bias) }
     }
 }

@@ -25,13 +25,20 @@ import Testing
         func make<S: Surrogate>(_ s: S) -> (RecurrentSpiking, plif: (get: () -> Tensor, set: (Tensor) -> Void)?) {
             switch f.value(c + "kind") as! String {
             case "if":
-                return (RecurrentSpiking(features: features, neuron: IF(threshold: threshold, reset: reset, detachReset: detach, surrogate: s)), nil)
+                return (
+                    RecurrentSpiking(
+                        features: features,
+                        neuron: IF(threshold: threshold, reset: reset, detachReset: detach, surrogate: s)), nil
+                )
             case "lif":
-                let n = LIF(tau: f.float(c + "tau"), threshold: threshold, reset: reset, detachReset: detach, decayInput: decay, surrogate: s)
+                let n = LIF(
+                    tau: f.float(c + "tau"), threshold: threshold, reset: reset, detachReset: detach, decayInput: decay,
+                    surrogate: s)
                 return (RecurrentSpiking(features: features, neuron: n), nil)
             default:
-                let n = PLIF(initialTau: f.float(c + "tau"), threshold: threshold, reset: reset, detachReset: detach,
-                             decayInput: decay, surrogate: s)
+                let n = PLIF(
+                    initialTau: f.float(c + "tau"), threshold: threshold, reset: reset, detachReset: detach,
+                    decayInput: decay, surrogate: s)
                 return (RecurrentSpiking(features: features, neuron: n), ({ n.w }, { n.w = $0 }))
             }
         }
@@ -61,7 +68,9 @@ import Testing
         if grads.count > 2 {
             #expect(abs(plif!.get().item - f.float(c + "plif_w")) < 1e-6)
             let expected = f.float(c + "plif_w_grad")
-            #expect(abs(grads[2].item - expected) <= 1e-4 * max(1, abs(expected)), "PLIF w gradient \(grads[2].item) vs \(expected)")
+            #expect(
+                abs(grads[2].item - expected) <= 1e-4 * max(1, abs(expected)),
+                "PLIF w gradient \(grads[2].item) vs \(expected)")
         }
     }
 

@@ -79,7 +79,8 @@ import Testing
         #expect(encoded.shape == [3, 2, 2, 16, 16])
         for t in 0..<3 {
             for n in 0..<2 {
-                let step = Tensor(shape: [1, 700], scalars: Array(frames.scalars[(n * 5 + t) * 700..<(n * 5 + t + 1) * 700]))
+                let step = Tensor(
+                    shape: [1, 700], scalars: Array(frames.scalars[(n * 5 + t) * 700..<(n * 5 + t + 1) * 700]))
                 let cells = Array(encoded.scalars[(t * 2 + n) * 512..<(t * 2 + n + 1) * 512])
                 #expect(cells == SpeechGrid(.resampled).map(step).scalars, "t \(t), n \(n)")
             }

@@ -10,16 +10,21 @@ import Testing
         LIF(tau: 2, threshold: threshold, reset: .hard(to: 0), detachReset: true, surrogate: SigmoidSurrogate(alpha: 4))
     }
 
-    static func module(d: Int, l: Int, axis: TemporalInteraction.Axis, alpha: Float = 0.5, kernel: Int = 5,
-                       thresholds: TemporalInteraction.Thresholds = .standard) throws -> TemporalInteraction {
-        try TemporalInteraction(headDimension: d, tokens: l, alpha: alpha, kernelSize: kernel, axis: axis,
-                                inputNeuron: lif(thresholds.inner), outputNeuron: lif(thresholds.outer))
+    static func module(
+        d: Int, l: Int, axis: TemporalInteraction.Axis, alpha: Float = 0.5, kernel: Int = 5,
+        thresholds: TemporalInteraction.Thresholds = .standard
+    ) throws -> TemporalInteraction {
+        try TemporalInteraction(
+            headDimension: d, tokens: l, alpha: alpha, kernelSize: kernel, axis: axis,
+            inputNeuron: lif(thresholds.inner), outputNeuron: lif(thresholds.outer))
     }
 
     /// Q̃ by the METHODS.md recurrence, written out with scalar loops: the convolution in double
     /// precision, each LIF as v ← v + (x − v)/2, s = [v ≥ V_th], v ← v·(1 − s).
-    static func reference(_ q: Tensor, weight: Tensor, bias: Tensor, axis: TemporalInteraction.Axis, alpha: Float,
-                          thresholds: TemporalInteraction.Thresholds) -> [Float] {
+    static func reference(
+        _ q: Tensor, weight: Tensor, bias: Tensor, axis: TemporalInteraction.Axis, alpha: Float,
+        thresholds: TemporalInteraction.Thresholds
+    ) -> [Float] {
         let (steps, batch, d, l) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
         let k = weight.shape[2], w = weight.scalars, b = bias.scalars, qs = q.scalars
         let step = batch * d * l
@@ -78,8 +83,9 @@ import Testing
                 // Larger weights than at initialisation, so LIF_in fires and the history path is exercised.
                 tim.convolution.weight = randomTensor(tim.convolution.weight.shape, seed: 4, scale: 0.8)
                 let q = Self.spikes([6, 3, d, l], probability: 0.3, seed: 5)
-                let expected = Self.reference(q, weight: tim.convolution.weight, bias: tim.convolution.bias, axis: axis,
-                                              alpha: 0.5, thresholds: thresholds)
+                let expected = Self.reference(
+                    q, weight: tim.convolution.weight, bias: tim.convolution.bias, axis: axis,
+                    alpha: 0.5, thresholds: thresholds)
                 let output = tim(q)
                 #expect(output.shape == q.shape)
                 #expect(output.scalars == expected, "\(axis) D = \(d), L = \(l), thresholds \(thresholds)")
@@ -95,8 +101,9 @@ import Testing
     func gradientsMatchFiniteDifferences(_ c: (TemporalInteraction.Axis, Int, Int)) throws {
         let (axis, d, l) = c
         try GlobalRandom.withSeed(8) {
-            let tim = try TemporalInteraction(headDimension: d, tokens: l, alpha: 0.4, kernelSize: 3, axis: axis,
-                                              inputNeuron: SmoothNeuron(threshold: 0.3), outputNeuron: SmoothNeuron(threshold: 0.25))
+            let tim = try TemporalInteraction(
+                headDimension: d, tokens: l, alpha: 0.4, kernelSize: 3, axis: axis,
+                inputNeuron: SmoothNeuron(threshold: 0.3), outputNeuron: SmoothNeuron(threshold: 0.25))
             let q = randomTensor([4, 2, 2, d, l], seed: 9)
             #expect(layerGradientError(tim, at: q) < 1e-2)
         }

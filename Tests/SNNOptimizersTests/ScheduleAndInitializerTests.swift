@@ -6,8 +6,9 @@ import Testing
 /// Learning-rate schedules, gradient clipping and initialisers against closed forms.
 @Suite struct ScheduleTests {
     @Test func cosineWithWarmup() {
-        let s = CosineWithWarmup(baseLearningRate: 0.1, totalEpochs: 20, warmupEpochs: 4, warmupStartLearningRate: 0.001,
-                                 minimumLearningRate: 0.0001)
+        let s = CosineWithWarmup(
+            baseLearningRate: 0.1, totalEpochs: 20, warmupEpochs: 4, warmupStartLearningRate: 0.001,
+            minimumLearningRate: 0.0001)
         let expected: [Float] = (0..<21).map { e in
             if e < 4 { return 0.001 + Float(e) * (0.1 - 0.001) / 4 }
             return 0.0001 + 0.5 * (0.1 - 0.0001) * (1 + cos(Float.pi * Float(e) / 20))
@@ -45,7 +46,9 @@ import Testing
             #expect(abs(std - (2 / Float(576)).squareRoot()) < 0.01 * (2 / Float(576)).squareRoot() * 3)
             #expect(abs(normal.mean().item) < 0.002)
             let fanOut = Initializer.kaimingNormal(shape, mode: .fanOut)
-            #expect(abs(fanOut.variance(alongAxes: [0, 1, 2, 3]).item.squareRoot() - (2 / Float(2304)).squareRoot()) < 0.001)
+            #expect(
+                abs(fanOut.variance(alongAxes: [0, 1, 2, 3]).item.squareRoot() - (2 / Float(2304)).squareRoot()) < 0.001
+            )
             let uniform = Initializer.kaimingUniform(shape)
             let bound = Float(2).squareRoot() * (3 / Float(576)).squareRoot()
             #expect(uniform.scalars.allSatisfy { abs($0) <= bound })
@@ -68,7 +71,9 @@ import Testing
     @Test func layersUsePyTorchDefaultBounds() {
         let linear = GlobalRandom.withSeed(13) { Linear(300, 40) }
         let bound = 1 / Float(300).squareRoot()
-        #expect(linear.weight.scalars.allSatisfy { abs($0) <= bound } && linear.bias.scalars.allSatisfy { abs($0) <= bound })
+        #expect(
+            linear.weight.scalars.allSatisfy { abs($0) <= bound } && linear.bias.scalars.allSatisfy { abs($0) <= bound }
+        )
         let conv = Conv2d(8, 4, kernelSize: 3)
         let cb = 1 / Float(72).squareRoot()
         #expect(conv.weight.scalars.allSatisfy { abs($0) <= cb })

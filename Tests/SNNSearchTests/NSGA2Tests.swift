@@ -21,7 +21,8 @@ import Testing
         while !remaining.isEmpty {
             let front = remaining.filter { i in
                 !remaining.contains { j in
-                    j != i && zip(points[j], points[i]).allSatisfy { $0 <= $1 } && zip(points[j], points[i]).contains { $0 < $1 }
+                    j != i && zip(points[j], points[i]).allSatisfy { $0 <= $1 }
+                        && zip(points[j], points[i]).contains { $0 < $1 }
                 }
             }
             fronts.append(front)
@@ -35,7 +36,8 @@ import Testing
         // Continuous points, and points on a coarse grid (many ties and duplicates).
         for grid in [nil, 4.0] {
             let points = Self.randomPoints(60, objectives: objectives, seed: seed, grid: grid)
-            #expect(NSGA2.nonDominatedFronts(points) == Self.bruteForceFronts(points), "grid \(String(describing: grid))")
+            #expect(
+                NSGA2.nonDominatedFronts(points) == Self.bruteForceFronts(points), "grid \(String(describing: grid))")
         }
     }
 
@@ -49,7 +51,8 @@ import Testing
                     var expected = 0.0
                     for m in 0..<3 {
                         let values = front.map { points[$0][m] }
-                        let below = values.filter { $0 < points[i][m] }.max(), above = values.filter { $0 > points[i][m] }.min()
+                        let below = values.filter { $0 < points[i][m] }.max(),
+                            above = values.filter { $0 > points[i][m] }.min()
                         guard let below, let above else { expected = .infinity; break }
                         expected += (above - below) / (values.max()! - values.min()!)
                     }
@@ -71,7 +74,9 @@ import Testing
         #expect(chosen.count == count)
         #expect(Set(chosen.prefix(fronts[0].count + fronts[1].count)) == Set(fronts[0] + fronts[1]))
         let third = fronts[2], distance = NSGA2.crowdingDistances(points, front: third)
-        let expected = Set(third.indices.sorted { (-distance[$0], third[$0]) < (-distance[$1], third[$1]) }.prefix(2).map { third[$0] })
+        let expected = Set(
+            third.indices.sorted { (-distance[$0], third[$0]) < (-distance[$1], third[$1]) }.prefix(2).map { third[$0] }
+        )
         #expect(Set(chosen.suffix(2)) == expected)
     }
 
@@ -110,7 +115,8 @@ import Testing
             while children.count < size {
                 let a = population[NSGA2.tournament(rank: rank, crowding: crowding, using: &g)]
                 let b = population[NSGA2.tournament(rank: rank, crowding: crowding, using: &g)]
-                var (x, y) = Variation.chance(0.9, &g)
+                var (x, y) =
+                    Variation.chance(0.9, &g)
                     ? Variation.simulatedBinaryCrossover(a, b, lower: lower, upper: upper, eta: 15, using: &g) : (a, b)
                 x = Variation.polynomialMutation(x, lower: lower, upper: upper, eta: 20, rate: 1 / Double(n), using: &g)
                 y = Variation.polynomialMutation(y, lower: lower, upper: upper, eta: 20, rate: 1 / Double(n), using: &g)
@@ -122,14 +128,19 @@ import Testing
             objectives = keep.map { allObjectives[$0] }
         }
         // Generational distance: mean distance of the final front to the true front (sampled finely).
-        let truth = (0...10_000).map { i -> [Double] in let f1 = Double(i) / 10_000; return [f1, 1 - f1.squareRoot()] }
+        let truth = (0...10_000).map { i -> [Double] in
+            let f1 = Double(i) / 10_000; return [f1, 1 - f1.squareRoot()]
+        }
         let front = NSGA2.nonDominatedFronts(objectives)[0].map { objectives[$0] }
-        let distances = front.map { p in truth.map { t in ((p[0] - t[0]) * (p[0] - t[0]) + (p[1] - t[1]) * (p[1] - t[1])).squareRoot() }.min()! }
+        let distances = front.map { p in
+            truth.map { t in ((p[0] - t[0]) * (p[0] - t[0]) + (p[1] - t[1]) * (p[1] - t[1])).squareRoot() }.min()!
+        }
         let gd = distances.reduce(0, +) / Double(distances.count)
         // And the front must spread: the inverse direction (every true point near some found point).
-        let igd = truth.enumerated().filter { $0.offset % 100 == 0 }.map { _, t in
-            front.map { p in ((p[0] - t[0]) * (p[0] - t[0]) + (p[1] - t[1]) * (p[1] - t[1])).squareRoot() }.min()!
-        }.reduce(0, +) / 101
+        let igd =
+            truth.enumerated().filter { $0.offset % 100 == 0 }.map { _, t in
+                front.map { p in ((p[0] - t[0]) * (p[0] - t[0]) + (p[1] - t[1]) * (p[1] - t[1])).squareRoot() }.min()!
+            }.reduce(0, +) / 101
         print("ZDT1 after \(generations) generations of \(size): \(front.count) front points, GD \(gd), IGD \(igd)")
         #expect(gd < 0.01)
         #expect(igd < 0.01)

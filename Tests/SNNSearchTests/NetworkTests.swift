@@ -24,8 +24,9 @@ import Testing
     static func cell(_ motif: Motif, channels: Int = 2, seed: UInt64) -> MotifCell {
         GlobalRandom.withSeed(seed) {
             let kernels = motif.edges.indices.map { $0 % 2 == 0 ? 3 : 5 }
-            let cell = MotifCell(motif: motif, channels: channels, inChannels0: channels, inChannels1: channels,
-                                 reduceInput0: false, kernelSizes: kernels, makeNeuron: { neuron.makeStepwise() })
+            let cell = MotifCell(
+                motif: motif, channels: channels, inChannels0: channels, inChannels1: channels,
+                reduceInput0: false, kernelSizes: kernels, makeNeuron: { neuron.makeStepwise() })
             var g = RandomGenerator(seed: seed ^ 0xBEEF)
             for edge in cell.edges {
                 // Weights large enough that the spikes of one node make the next one fire.
@@ -135,7 +136,8 @@ import Testing
 
     static func network(_ genome: ArchitectureGenome, seed: UInt64 = 4) -> EvolvedNetwork {
         GlobalRandom.withSeed(seed) {
-            EvolvedNetwork(genome: genome, space: SearchSpace(channels: 4, neuron: neuron), inputShape: [1, 8, 8], classes: 10)
+            EvolvedNetwork(
+                genome: genome, space: SearchSpace(channels: 4, neuron: neuron), inputShape: [1, 8, 8], classes: 10)
         }
     }
 
@@ -172,8 +174,10 @@ import Testing
         let (_, gradients) = valueWithGradient(at: net) { net in
             crossEntropy(logits: Readout.mean(net(input)), labels: [0, 3, 5, 7])
         }
-        let paths = net.namedParameters().filter { $0.path.hasPrefix("projections.") && $0.parameter.wrappedValue.count > 0 }
-            .map(\.path)
+        let paths = net.namedParameters().filter {
+            $0.path.hasPrefix("projections.") && $0.parameter.wrappedValue.count > 0
+        }
+        .map(\.path)
         #expect(paths.count == 9 * 3)  // conv weight, BN weight and bias per projection (the conv has no bias)
         for path in paths {
             let g = gradients[path]

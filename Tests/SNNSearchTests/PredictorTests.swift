@@ -11,7 +11,15 @@ import Testing
             for j in (i + 1)..<x.count {
                 let dx = x[i] - x[j], dy = y[i] - y[j]
                 if dx == 0 && dy == 0 { continue }
-                if dx == 0 { tiedXOnly += 1 } else if dy == 0 { tiedYOnly += 1 } else if (dx > 0) == (dy > 0) { concordant += 1 } else { discordant += 1 }
+                if dx == 0 {
+                    tiedXOnly += 1
+                } else if dy == 0 {
+                    tiedYOnly += 1
+                } else if (dx > 0) == (dy > 0) {
+                    concordant += 1
+                } else {
+                    discordant += 1
+                }
             }
         }
         let d = (Double(concordant + discordant + tiedXOnly) * Double(concordant + discordant + tiedYOnly)).squareRoot()

@@ -19,8 +19,9 @@ import Testing
             let links = Double(g.globalConnections.flatMap { $0 }.filter { $0 }.count)
             let position = Double(g.modules[0].order.firstIndex(of: .feedforwardExcitation) ?? 0)
             let error = 0.9 - 0.01 * large + 0.02 * position - 0.03 * links + 0.001 * Double(g.stableHash % 7)
-            return CandidateEvaluation(genome: g, error: error, spikesPerSample: 100 * large + 300 * links + position,
-                                       parameters: Int(large), seconds: 0)
+            return CandidateEvaluation(
+                genome: g, error: error, spikesPerSample: 100 * large + 300 * links + position,
+                parameters: Int(large), seconds: 0)
         }
 
         func evaluate(_ batch: [ArchitectureGenome], completed: (Int, CandidateEvaluation) throws -> Void) throws {
@@ -39,8 +40,9 @@ import Testing
 
     @Test(arguments: [PredictorKind.none, .rbf, .mlp])
     func interruptedSearchResumesToTheSameFront(_ predictor: PredictorKind) throws {
-        let configuration = SearchConfiguration(population: 8, generations: 4, predictor: predictor,
-                                                evaluationsPerGeneration: 4, candidatesPerEvaluation: 5, modules: 2, seed: 7)
+        let configuration = SearchConfiguration(
+            population: 8, generations: 4, predictor: predictor,
+            evaluationsPerGeneration: 4, candidatesPerEvaluation: 5, modules: 2, seed: 7)
         let whole = Self.directory(), broken = Self.directory()
         defer {
             try? FileManager.default.removeItem(atPath: whole)
@@ -79,9 +81,12 @@ import Testing
         // Hypervolume of the population's front grows over generations (the stand-in rewards variation).
         let directory = Self.directory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let run = try SearchRun.create(at: directory, configuration: SearchConfiguration(population: 10, generations: 6,
-                                                                                          predictor: .none, modules: 2, seed: 3),
-                                       evaluationSettings: [:])
+        let run = try SearchRun.create(
+            at: directory,
+            configuration: SearchConfiguration(
+                population: 10, generations: 6,
+                predictor: .none, modules: 2, seed: 3),
+            evaluationSettings: [:])
         var fronts: [[CandidateEvaluation]] = []
         run.onEvent = { if case let .generationEnded(_, front) = $0 { fronts.append(front) } }
         try run.run(SyntheticEvaluator())

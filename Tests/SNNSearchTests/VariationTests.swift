@@ -59,12 +59,16 @@ import Testing
                 }
             }
         }
-        return (Double(unchanged) / Double(2 * pairs), changedOrders > 0 ? Double(brokenOrders) / Double(changedOrders) : 0)
+        return (
+            Double(unchanged) / Double(2 * pairs), changedOrders > 0 ? Double(brokenOrders) / Double(changedOrders) : 0
+        )
     }
 
     @Test func defaultOperatorsKeepGenomesValidAndChangeThem() throws {
-        for operators: GenomeVariation.Operators in [.standard(bitCrossover: .twoPoint, permutationMutation: .swap),
-                                                     .standard(bitCrossover: .uniform, permutationMutation: .insertion)] {
+        for operators: GenomeVariation.Operators in [
+            .standard(bitCrossover: .twoPoint, permutationMutation: .swap),
+            .standard(bitCrossover: .uniform, permutationMutation: .insertion),
+        ] {
             let (unchanged, _) = try Self.measure(GenomeVariation(operators: operators))
             print("\(operators): \(String(format: "%.1f", unchanged * 100)) % of offspring equal a parent")
             #expect(unchanged < 0.05)
@@ -86,8 +90,9 @@ import Testing
         let mutation = try Self.measure(GenomeVariation(operators: .released(eta: 3), crossoverProbability: 0))
         let both = try Self.measure(GenomeVariation(operators: .released(eta: 3)))
         for (name, m) in [("mutation only", mutation), ("with crossover 0.9", both)] {
-            print("released operator, \(name): \(String(format: "%.1f", m.unchanged * 100)) % unchanged, "
-                  + "\(String(format: "%.1f", m.broken * 100)) % of changed orders broken")
+            print(
+                "released operator, \(name): \(String(format: "%.1f", m.unchanged * 100)) % unchanged, "
+                    + "\(String(format: "%.1f", m.broken * 100)) % of changed orders broken")
         }
         #expect(mutation.unchanged > 0.8)
         #expect(mutation.broken > 0.8 && both.broken > 0.8)

@@ -52,7 +52,8 @@ import Testing
         #expect(gradientError(at: [x]) { $0[0].slice(1..<3, alongAxis: 1) } < Self.tolerance)
         #expect(gradientError(at: [x]) { $0[0].selecting(1, alongAxis: -1) } < Self.tolerance)
         #expect(gradientError(at: [x]) { $0[0].padded([(1, 2), (0, 1)]) } < Self.tolerance)
-        #expect(gradientError(at: [x]) { $0[0].reshaped(to: [2, 1, 3, 4]).broadcast(to: [2, 5, 3, 4]) } < Self.tolerance)
+        #expect(
+            gradientError(at: [x]) { $0[0].reshaped(to: [2, 1, 3, 4]).broadcast(to: [2, 5, 3, 4]) } < Self.tolerance)
         #expect(gradientError(at: [x]) { $0[0].repeated(3) } < Self.tolerance)
         let y = randomTensor([2, 2, 4], seed: 10)
         #expect(gradientError(at: [x, y]) { Tensor.concatenate([$0[0], $0[1]], alongAxis: 1) } < Self.tolerance)
@@ -78,29 +79,45 @@ import Testing
     @Test func matmul() {
         let a = randomTensor([3, 4], seed: 13), b = randomTensor([4, 5], seed: 14)
         #expect(gradientError(at: [a, b]) { Tensor.matmul($0[0], $0[1]) } < Self.tolerance)
-        #expect(gradientError(at: [a, b.transposed()]) { Tensor.matmul($0[0], $0[1], transposeB: true) } < Self.tolerance)
-        #expect(gradientError(at: [a.transposed(), b]) { Tensor.matmul($0[0], $0[1], transposeA: true) } < Self.tolerance)
-        #expect(gradientError(at: [a.transposed(), b.transposed()]) {
-            Tensor.matmul($0[0], $0[1], transposeA: true, transposeB: true)
-        } < Self.tolerance)
+        #expect(
+            gradientError(at: [a, b.transposed()]) { Tensor.matmul($0[0], $0[1], transposeB: true) } < Self.tolerance)
+        #expect(
+            gradientError(at: [a.transposed(), b]) { Tensor.matmul($0[0], $0[1], transposeA: true) } < Self.tolerance)
+        #expect(
+            gradientError(at: [a.transposed(), b.transposed()]) {
+                Tensor.matmul($0[0], $0[1], transposeA: true, transposeB: true)
+            } < Self.tolerance)
         let batched = randomTensor([2, 3, 3, 4], seed: 15), rhs = randomTensor([2, 3, 4, 2], seed: 16)
         #expect(gradientError(at: [batched, b]) { Tensor.matmul($0[0], $0[1]) } < Self.tolerance)
         #expect(gradientError(at: [batched, rhs]) { Tensor.matmul($0[0], $0[1]) } < Self.tolerance)
-        #expect(gradientError(at: [batched, rhs.transposed()]) { Tensor.matmul($0[0], $0[1], transposeB: true) } < Self.tolerance)
-        #expect(gradientError(at: [a, randomTensor([2, 4, 5], seed: 17)]) { Tensor.matmul($0[0], $0[1]) } < Self.tolerance)
+        #expect(
+            gradientError(at: [batched, rhs.transposed()]) { Tensor.matmul($0[0], $0[1], transposeB: true) }
+                < Self.tolerance)
+        #expect(
+            gradientError(at: [a, randomTensor([2, 4, 5], seed: 17)]) { Tensor.matmul($0[0], $0[1]) } < Self.tolerance)
     }
 
     struct ConvCase: Sendable, CustomTestStringConvertible {
         var input: [Int], outChannels: Int, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int)
         var dilation: (Int, Int), groups: Int, bias: Bool
-        var testDescription: String { "\(input)→\(outChannels) k\(kernel) s\(stride) p\(padding) d\(dilation) g\(groups)" }
+        var testDescription: String {
+            "\(input)→\(outChannels) k\(kernel) s\(stride) p\(padding) d\(dilation) g\(groups)"
+        }
     }
 
     static let convCases: [ConvCase] = [
-        ConvCase(input: [2, 3, 5, 6], outChannels: 4, kernel: (3, 3), stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1, bias: true),
-        ConvCase(input: [1, 2, 7, 5], outChannels: 3, kernel: (3, 2), stride: (2, 2), padding: (0, 1), dilation: (1, 1), groups: 1, bias: false),
-        ConvCase(input: [2, 4, 6, 6], outChannels: 6, kernel: (3, 3), stride: (1, 2), padding: (2, 1), dilation: (2, 1), groups: 2, bias: true),
-        ConvCase(input: [2, 3, 5, 5], outChannels: 3, kernel: (3, 3), stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 3, bias: true),
+        ConvCase(
+            input: [2, 3, 5, 6], outChannels: 4, kernel: (3, 3), stride: (1, 1), padding: (1, 1), dilation: (1, 1),
+            groups: 1, bias: true),
+        ConvCase(
+            input: [1, 2, 7, 5], outChannels: 3, kernel: (3, 2), stride: (2, 2), padding: (0, 1), dilation: (1, 1),
+            groups: 1, bias: false),
+        ConvCase(
+            input: [2, 4, 6, 6], outChannels: 6, kernel: (3, 3), stride: (1, 2), padding: (2, 1), dilation: (2, 1),
+            groups: 2, bias: true),
+        ConvCase(
+            input: [2, 3, 5, 5], outChannels: 3, kernel: (3, 3), stride: (1, 1), padding: (1, 1), dilation: (1, 1),
+            groups: 3, bias: true),
     ]
 
     @Test(arguments: convCases)
@@ -111,8 +128,9 @@ import Testing
             let b = randomTensor([c.outChannels], seed: 20)
             let error = ConvolutionBackend.$current.withValue(backend) {
                 gradientError(at: c.bias ? [x, w, b] : [x, w]) { t in
-                    Tensor.conv2d(t[0], weight: t[1], bias: c.bias ? t[2] : nil, stride: c.stride, padding: c.padding,
-                                  dilation: c.dilation, groups: c.groups)
+                    Tensor.conv2d(
+                        t[0], weight: t[1], bias: c.bias ? t[2] : nil, stride: c.stride, padding: c.padding,
+                        dilation: c.dilation, groups: c.groups)
                 }
             }
             #expect(error < Self.tolerance, "backend \(backend)")
@@ -120,17 +138,23 @@ import Testing
     }
 
     @Test func conv1d() {
-        let x = randomTensor([2, 4, 9], seed: 21), w = randomTensor([6, 2, 3], seed: 22), b = randomTensor([6], seed: 23)
-        #expect(gradientError(at: [x, w, b]) {
-            Tensor.conv1d($0[0], weight: $0[1], bias: $0[2], stride: 2, padding: 1, dilation: 1, groups: 2)
-        } < Self.tolerance)
+        let x = randomTensor([2, 4, 9], seed: 21), w = randomTensor([6, 2, 3], seed: 22),
+            b = randomTensor([6], seed: 23)
+        #expect(
+            gradientError(at: [x, w, b]) {
+                Tensor.conv1d($0[0], weight: $0[1], bias: $0[2], stride: 2, padding: 1, dilation: 1, groups: 2)
+            } < Self.tolerance)
     }
 
     @Test func pooling() {
         let x = distinctTensor([2, 3, 7, 6], seed: 24)
         #expect(gradientError(at: [x]) { $0[0].maxPool2d(kernelSize: (2, 2)) } < Self.tolerance)
-        #expect(gradientError(at: [x]) { $0[0].maxPool2d(kernelSize: (3, 3), stride: (2, 1), padding: (1, 1)) } < Self.tolerance)
-        #expect(gradientError(at: [x]) { $0[0].avgPool2d(kernelSize: (2, 3), stride: (2, 2), padding: (1, 1)) } < Self.tolerance)
+        #expect(
+            gradientError(at: [x]) { $0[0].maxPool2d(kernelSize: (3, 3), stride: (2, 1), padding: (1, 1)) }
+                < Self.tolerance)
+        #expect(
+            gradientError(at: [x]) { $0[0].avgPool2d(kernelSize: (2, 3), stride: (2, 2), padding: (1, 1)) }
+                < Self.tolerance)
         #expect(gradientError(at: [x]) { $0[0].avgPool2d(kernelSize: (2, 2)) } < Self.tolerance)  // the 2×2 fast path, odd sizes
         #expect(gradientError(at: [x]) { $0[0].adaptiveAvgPool2d(outputSize: (3, 4)) } < Self.tolerance)
         #expect(gradientError(at: [x]) { $0[0].adaptiveAvgPool2d(outputSize: (1, 1)) } < Self.tolerance)
@@ -145,19 +169,24 @@ import Testing
 
     @Test func batchNorm() {
         let x = randomTensor([3, 4, 2, 5], seed: 30), w = randomTensor([4], seed: 31), b = randomTensor([4], seed: 32)
-        #expect(gradientError(at: [x, w, b]) {
-            Tensor.batchNorm($0[0], weight: $0[1], bias: $0[2], channelAxis: 1, epsilon: 1e-5).output
-        } < Self.tolerance)
+        #expect(
+            gradientError(at: [x, w, b]) {
+                Tensor.batchNorm($0[0], weight: $0[1], bias: $0[2], channelAxis: 1, epsilon: 1e-5).output
+            } < Self.tolerance)
         let stats = (mean: randomTensor([5], seed: 33), variance: randomTensor([5], seed: 34).abs() + 0.5)
         let x2 = randomTensor([2, 3, 5], seed: 35), w2 = randomTensor([5], seed: 36), b2 = randomTensor([5], seed: 37)
-        #expect(gradientError(at: [x2, w2, b2]) {
-            Tensor.batchNorm($0[0], weight: $0[1], bias: $0[2], channelAxis: -1, epsilon: 1e-5, statistics: stats).output
-        } < Self.tolerance)
+        #expect(
+            gradientError(at: [x2, w2, b2]) {
+                Tensor.batchNorm($0[0], weight: $0[1], bias: $0[2], channelAxis: -1, epsilon: 1e-5, statistics: stats)
+                    .output
+            } < Self.tolerance)
     }
 
     @Test func broadcastCoalescing() {
         // Shapes whose axes merge in different ways, against an element-by-element reference.
-        for (sa, sb) in [([2, 3, 4, 5], [1, 3, 1, 1]), ([2, 3, 4, 5], [3, 4, 1]), ([4, 1, 5], [1, 3, 1]), ([2, 3, 4], [2, 1, 4])] {
+        for (sa, sb) in [
+            ([2, 3, 4, 5], [1, 3, 1, 1]), ([2, 3, 4, 5], [3, 4, 1]), ([4, 1, 5], [1, 3, 1]), ([2, 3, 4], [2, 1, 4]),
+        ] {
             let a = randomTensor(sa, seed: 40), b = randomTensor(sb, seed: 41)
             let out = a - b
             let shape = Tensor.broadcastShape(sa, sb)

@@ -12,10 +12,13 @@ import Testing
         // kernel the user chose) means the fix regressed.
         #expect(!BLAS.description.isEmpty)
         if BLAS.cpuHasAVX2 && !BLAS.coreName.isEmpty {
-            #expect(!BLAS.slowCoreNames.contains(BLAS.coreName.lowercased()),
-                    "OpenBLAS picked \(BLAS.coreName) on an AVX2 CPU: \(BLAS.description)")
+            #expect(
+                !BLAS.slowCoreNames.contains(BLAS.coreName.lowercased()),
+                "OpenBLAS picked \(BLAS.coreName) on an AVX2 CPU: \(BLAS.description)")
         }
-        if BLAS.cpuHasAVX512 && !BLAS.coreName.isEmpty && ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil {
+        if BLAS.cpuHasAVX512 && !BLAS.coreName.isEmpty
+            && ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil
+        {
             #expect(BLAS.coreName == BLAS.preferredCoreName, "OpenBLAS picked \(BLAS.coreName) on an AVX-512 CPU")
         }
     }
@@ -57,12 +60,14 @@ import Testing
         var results: [(Tensor, [Tensor])] = []
         for backend in [ConvolutionBackend.reference, .automatic] {
             ConvolutionBackend.$current.withValue(backend) {
-                let y = Tensor.conv2d(x, weight: w, bias: b, stride: stride, padding: padding, dilation: dilation,
-                                      groups: groups)
+                let y = Tensor.conv2d(
+                    x, weight: w, bias: b, stride: stride, padding: padding, dilation: dilation,
+                    groups: groups)
                 #expect(relativeError(y, expected) < 1e-5, "backend \(backend)")
                 let (_, grads) = valueWithGradient(at: [x, w, b]) { t in
-                    (Tensor.conv2d(t[0], weight: t[1], bias: t[2], stride: stride, padding: padding,
-                                   dilation: dilation, groups: groups) * r).sum()
+                    (Tensor.conv2d(
+                        t[0], weight: t[1], bias: t[2], stride: stride, padding: padding,
+                        dilation: dilation, groups: groups) * r).sum()
                 }
                 results.append((y, grads))
             }
@@ -71,7 +76,9 @@ import Testing
         #expect(relativeError(results[0].1[2], r.sum(alongAxes: [0, 2, 3])) < 1e-5)
         for k in 0..<3 { #expect(relativeError(results[1].1[k], results[0].1[k]) < 1e-4) }
         // The input gradient is the adjoint: <conv(x), r> = <x, dx> for a bias-free conv.
-        let lhs = (naiveConv2d(x, w, bias: nil, stride: stride, padding: padding, dilation: dilation, groups: groups) * r).sum().item
+        let lhs =
+            (naiveConv2d(x, w, bias: nil, stride: stride, padding: padding, dilation: dilation, groups: groups) * r)
+            .sum().item
         let rhs = (x * results[0].1[0]).sum().item
         #expect(abs(lhs - rhs) <= 1e-4 * max(1, abs(lhs)))
     }
@@ -99,8 +106,9 @@ import Testing
         // The adapter is compiled without oneDNN's headers and binds the library on first use, so a
         // 2.x library that loads must be in use, whatever was installed when the package was built;
         // another major version (whose structures differ) must be refused.
-        #expect(ConvolutionBackend.oneDNNAvailable == (Self.loadableOneDNNMajor == 2),
-                "oneDNN \(Self.loadableOneDNNMajor) loads, but the adapter says \(ConvolutionBackend.oneDNNAvailable)")
+        #expect(
+            ConvolutionBackend.oneDNNAvailable == (Self.loadableOneDNNMajor == 2),
+            "oneDNN \(Self.loadableOneDNNMajor) loads, but the adapter says \(ConvolutionBackend.oneDNNAvailable)")
         guard ConvolutionBackend.oneDNNAvailable else { return }
         // And convolutions run through it: the adapter's own entry point (which answers 0 only when
         // oneDNN computed the result) against the naive loop, so that the automatic choice's own
@@ -108,9 +116,10 @@ import Testing
         let x = randomTensor([2, 16, 6, 5], seed: 11), w = randomTensor([8, 16, 3, 3], seed: 12)
         let b = randomTensor([8], seed: 13)
         let expected = naiveConv2d(x, w, bias: b, stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1)
-        var p = snn_conv2d_params(batch: 2, in_channels: 16, in_height: 6, in_width: 5, out_channels: 8,
-                                  kernel_height: 3, kernel_width: 3, stride_h: 1, stride_w: 1, pad_h: 1, pad_w: 1,
-                                  dilation_h: 1, dilation_w: 1, groups: 1, out_height: 6, out_width: 5)
+        var p = snn_conv2d_params(
+            batch: 2, in_channels: 16, in_height: 6, in_width: 5, out_channels: 8,
+            kernel_height: 3, kernel_width: 3, stride_h: 1, stride_w: 1, pad_h: 1, pad_w: 1,
+            dilation_h: 1, dilation_w: 1, groups: 1, out_height: 6, out_width: 5)
         var y = [Float](repeating: .nan, count: expected.scalars.count)
         let status = snn_dnnl_conv2d_forward(&p, x.scalars, w.scalars, b.scalars, &y)
         #expect(status == 0, "snn_dnnl_conv2d_forward returned \(status)")
@@ -244,7 +253,10 @@ import Testing
         // Known values pin the stream across platforms and releases (xoshiro256** seeded by
         // SplitMix64 with seed 0, computed by an independent Python implementation).
         var pinned = RandomGenerator(seed: 0)
-        #expect([pinned.next(), pinned.next(), pinned.next()] == [11091344671253066420, 13793997310169335082, 1900383378846508768])
+        #expect(
+            [pinned.next(), pinned.next(), pinned.next()] == [
+                11091344671253066420, 13793997310169335082, 1900383378846508768,
+            ])
     }
 }
 
@@ -271,7 +283,8 @@ import Testing
         let excess = MemoryEstimate.excess(memory + 1)
         #expect(excess?.hasPrefix("would take ") == true && excess?.contains("of memory of this machine") == true)
         let sizes = [0, 512, 999, 1000, 1500, 999_499, 35_433_480_128, 71_968_000_000, Int.max]
-        #expect(sizes.map(MemoryEstimate.formatted)
+        #expect(
+            sizes.map(MemoryEstimate.formatted)
                 == ["0 B", "512 B", "999 B", "1.00 kB", "1.50 kB", "999 kB", "35.4 GB", "72.0 GB", "9.22 EB"])
     }
 }

@@ -8,7 +8,8 @@ import Testing
 @Suite struct LayoutTests {
     /// `x` held in a blocked layout with channel block `block`.
     func blocked(_ x: Tensor, block: Int) -> Tensor {
-        let l = BlockedLayout(batch: x.shape[0], channels: x.shape[1], height: x.shape[2], width: x.shape[3], block: block)
+        let l = BlockedLayout(
+            batch: x.shape[0], channels: x.shape[1], height: x.shape[2], width: x.shape[3], block: block)
         let b = x.withUnsafeBufferPointer { BlockedBuffer(plain: $0.baseAddress!, layout: l) }
         return Tensor(blocked: b, shape: x.shape)
     }
@@ -38,8 +39,10 @@ import Testing
     }
 
     /// Value and gradients of sum(f(x, params) · r) for plain and blocked x.
-    func compare(_ x: Tensor, params: [Tensor], block: Int, tolerance: Float = 1e-5,
-                 _ f: @escaping (Tensor, [Tensor]) -> Tensor) {
+    func compare(
+        _ x: Tensor, params: [Tensor], block: Int, tolerance: Float = 1e-5,
+        _ f: @escaping (Tensor, [Tensor]) -> Tensor
+    ) {
         let r = randomTensor(f(x, params).shape, seed: 99)
         func run(_ input: Tensor) -> (Tensor, [Tensor]) {
             let y = f(input, params)

@@ -17,9 +17,13 @@ public struct JSONFixture: @unchecked Sendable {
     public func value(_ path: String) -> Any? {
         var node: Any? = root
         for part in path.split(separator: "/") {
-            if let dict = node as? [String: Any] { node = dict[String(part)] }
-            else if let array = node as? [Any], let i = Int(part), i < array.count { node = array[i] }
-            else { return nil }
+            if let dict = node as? [String: Any] {
+                node = dict[String(part)]
+            } else if let array = node as? [Any], let i = Int(part), i < array.count {
+                node = array[i]
+            } else {
+                return nil
+            }
         }
         return node
     }

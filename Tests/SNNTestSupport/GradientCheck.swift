@@ -34,8 +34,10 @@ public func relativeError(_ actual: Tensor, _ reference: Tensor) -> Float {
 /// Checks the tape gradient of `sum(f(x) * w)` (w fixed random weights, so every output element
 /// matters differently) against central finite differences, for each input of `f`.
 /// Returns the worst relative error over all inputs.
-public func gradientError(at inputs: [Tensor], seed: UInt64 = 7, step: Float = 1e-2,
-                          _ f: @escaping ([Tensor]) -> Tensor) -> Float {
+public func gradientError(
+    at inputs: [Tensor], seed: UInt64 = 7, step: Float = 1e-2,
+    _ f: @escaping ([Tensor]) -> Tensor
+) -> Float {
     var rng = RandomGenerator(seed: seed)
     let probe = f(inputs)
     let weights = Tensor.randomNormal(probe.shape, using: &rng)
@@ -74,8 +76,10 @@ public func distinctTensor(_ shape: [Int], seed: UInt64, spacing: Float = 0.1) -
 }
 
 /// Naive 7-loop 2-D convolution in double precision: the independent reference for conv kernels.
-public func naiveConv2d(_ x: Tensor, _ w: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
-                        dilation: (Int, Int), groups: Int) -> Tensor {
+public func naiveConv2d(
+    _ x: Tensor, _ w: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
+    dilation: (Int, Int), groups: Int
+) -> Tensor {
     let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     let (o, kh, kw) = (w.shape[0], w.shape[2], w.shape[3])
     let oh = (h + 2 * padding.0 - dilation.0 * (kh - 1) - 1) / stride.0 + 1
@@ -96,7 +100,8 @@ public func naiveConv2d(_ x: Tensor, _ w: Tensor, bias: Tensor?, stride: (Int, I
                             for dx in 0..<kw {
                                 let ix = xo * stride.1 - padding.1 + dx * dilation.1
                                 if ix < 0 || ix >= wd { continue }
-                                s += Double(xs[((b * c + g * cg + ci) * h + iy) * wd + ix])
+                                s +=
+                                    Double(xs[((b * c + g * cg + ci) * h + iy) * wd + ix])
                                     * Double(ws[((oc * cg + ci) * kh + dy) * kw + dx])
                             }
                         }

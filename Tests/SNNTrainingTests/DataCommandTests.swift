@@ -18,8 +18,9 @@ import Testing
     /// An N-MNIST `.bin` recording of 300 events on a 34 × 34 sensor.
     static func eventFile(in scratch: Scratch) throws -> String {
         let i = Array(0..<300)
-        let events = EventStream(t: i.map { Int64($0 * 100) }, x: i.map { UInt16($0 % 34) },
-                                 y: i.map { UInt16($0 * 7 % 34) }, p: i.map { UInt8($0 % 2) }, width: 34, height: 34)
+        let events = EventStream(
+            t: i.map { Int64($0 * 100) }, x: i.map { UInt16($0 % 34) },
+            y: i.map { UInt16($0 * 7 % 34) }, p: i.map { UInt8($0 % 2) }, width: 34, height: 34)
         let path = scratch.file("events.bin")
         try Data(try NMNISTBinary.encode(events)).write(to: URL(fileURLWithPath: path))
         return path
@@ -27,24 +28,30 @@ import Testing
 
     /// Expects a failure that is one `Error:` line (plus argument-parser's usage lines for validation
     /// errors) containing every one of `phrases`, with exit status 1 or 64 rather than a signal.
-    static func expectRefusal(_ arguments: [String], _ phrases: [String], limitKB: Int? = nil,
-                              sourceLocation: SourceLocation = #_sourceLocation) throws {
+    static func expectRefusal(
+        _ arguments: [String], _ phrases: [String], limitKB: Int? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let r = try limitKB.map { try runLimited(arguments, fileSizeKB: $0) } ?? runSNN(arguments)
-        #expect(r.status == 1 || r.status == 64, "\(arguments): status \(r.status)\n\(r.error)",
-                sourceLocation: sourceLocation)
+        #expect(
+            r.status == 1 || r.status == 64, "\(arguments): status \(r.status)\n\(r.error)",
+            sourceLocation: sourceLocation)
         let errors = r.error.split(separator: "\n").filter { $0.hasPrefix("Error:") }
         #expect(errors.count == 1, "\(arguments): \(r.error)", sourceLocation: sourceLocation)
         for phrase in phrases {
-            #expect(errors.first?.contains(phrase) == true, "\(arguments): no '\(phrase)' in \(r.error)",
-                    sourceLocation: sourceLocation)
-        }
-        #expect(!r.error.contains("Backtrac") && !r.error.contains("Fatal error"), "\(r.error)",
+            #expect(
+                errors.first?.contains(phrase) == true, "\(arguments): no '\(phrase)' in \(r.error)",
                 sourceLocation: sourceLocation)
+        }
+        #expect(
+            !r.error.contains("Backtrac") && !r.error.contains("Fatal error"), "\(r.error)",
+            sourceLocation: sourceLocation)
     }
 
     /// Runs the executable with the file-size limit `ulimit -f` set to `fileSizeKB` kilobytes.
     static func runLimited(_ arguments: [String], fileSizeKB: Int) throws
-        -> (status: Int32, output: String, error: String) {
+        -> (status: Int32, output: String, error: String)
+    {
         let executable = try #require(snnExecutable()).path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
@@ -55,8 +62,10 @@ import Testing
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         let errData = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self),
-                String(decoding: errData, as: UTF8.self))
+        return (
+            process.terminationStatus, String(decoding: outData, as: UTF8.self),
+            String(decoding: errData, as: UTF8.self)
+        )
     }
 
     // MARK: Sizes (item 1 of issue 12)
@@ -68,28 +77,36 @@ import Testing
         let estimate = MemoryEstimate.formatted(3 * tooMany * 2 * 34 * 34 * 4)
         for command in ["frames", "render"] {
             let out = command == "frames" ? output : scratch.file("out.png")
-            try Self.expectRefusal(["data", command, events, "--frames", "\(tooMany)", "--output", out],
-                                   ["--frames \(tooMany)", "[\(tooMany), 2, 34, 34]", "memory of this machine"])
-            try Self.expectRefusal(["data", command, events, "--frames", "\(Int.max)", "--output", out],
-                                   ["--frames \(Int.max)", "64-bit"])
+            try Self.expectRefusal(
+                ["data", command, events, "--frames", "\(tooMany)", "--output", out],
+                ["--frames \(tooMany)", "[\(tooMany), 2, 34, 34]", "memory of this machine"])
+            try Self.expectRefusal(
+                ["data", command, events, "--frames", "\(Int.max)", "--output", out],
+                ["--frames \(Int.max)", "64-bit"])
             let base = ["data", command, events, "--output", out]
-            try Self.expectRefusal(base + ["--width", "\(Int.max)", "--height", "34"], ["--width \(Int.max)", "64-bit"])
+            try Self.expectRefusal(
+                base + ["--width", "\(Int.max)", "--height", "34"], ["--width \(Int.max)", "64-bit"])
             try Self.expectRefusal(base + ["--width", "34", "--height", "\(Int.max / 8)"], ["--height \(Int.max / 8)"])
         }
-        try Self.expectRefusal(["data", "frames", events, "--frames", "\(tooMany)", "--output", output],
-                               ["take \(estimate)"])
+        try Self.expectRefusal(
+            ["data", "frames", events, "--frames", "\(tooMany)", "--output", output],
+            ["take \(estimate)"])
         // A tonic slicer makes as many frames as the recording gives: named by its --framing.
-        try Self.expectRefusal(["data", "frames", events, "--framing", "tonic-event-count:1", "--width", "\(1 << 40)",
-                                "--output", output],
-                               ["--framing tonic-event-count:1 (300 frames)", "--width \(1 << 40)"])
+        try Self.expectRefusal(
+            [
+                "data", "frames", events, "--framing", "tonic-event-count:1", "--width", "\(1 << 40)",
+                "--output", output,
+            ],
+            ["--framing tonic-event-count:1 (300 frames)", "--width \(1 << 40)"])
         #expect(scratch.entries == ["events.bin"], "a refused command left files behind")
         // A large scale on a frames file: the image is estimated before drawing.
         let wide = scratch.file("wide.safetensors")
         // Frames of a few megabytes whose image at scale 64 (×3 while encoding) outgrows the memory.
         let shape = [1, 2, 1, MemoryEstimate.physicalMemory / (64 * 64 * 3) / 2]
         try SafeTensors(tensors: ["frames": Tensor(zeros: shape)]).write(to: wide)
-        try Self.expectRefusal(["data", "render", wide, "--scale", "64", "--output", scratch.file("wide.png")],
-                               ["--scale 64", "image of frames \(shape)", "memory of this machine"])
+        try Self.expectRefusal(
+            ["data", "render", wide, "--scale", "64", "--output", scratch.file("wide.png")],
+            ["--scale 64", "image of frames \(shape)", "memory of this machine"])
     }
 
     @Test func negativeNumbersReachValidation() throws {
@@ -101,10 +118,14 @@ import Testing
             (["data", "render", events, "--frames", "-3", "--output", out], "--frames must be ≥ 1, got -3"),
             (["data", "render", events, "--scale", "-4", "--output", out], "--scale must be in 1…64, got -4"),
             (["data", "inspect", events, "--width", "-1"], "--width must be ≥ 1, got -1"),
-            (["data", "emulate", "--data-dir", scratch.path, "--output", scratch.file("e"), "--limit", "-5"],
-             "--limit must be ≥ 1, got -5"),
-            (["data", "emulate", "--data-dir", scratch.path, "--output", scratch.file("e"), "--seed", "-1"],
-             "The value '-1' is invalid for '--seed <seed>'"),
+            (
+                ["data", "emulate", "--data-dir", scratch.path, "--output", scratch.file("e"), "--limit", "-5"],
+                "--limit must be ≥ 1, got -5"
+            ),
+            (
+                ["data", "emulate", "--data-dir", scratch.path, "--output", scratch.file("e"), "--seed", "-1"],
+                "The value '-1' is invalid for '--seed <seed>'"
+            ),
         ]
         for (arguments, message) in cases { try Self.expectRefusal(arguments, [message]) }
     }
@@ -114,15 +135,19 @@ import Testing
     @Test func unwritableOutputsAndFullFilesAreOneLineNamingThePath() throws {
         let scratch = try Scratch(), events = try Self.eventFile(in: scratch)
         for command in ["frames", "render"] {
-            try Self.expectRefusal(["data", command, events, "--output", "/nonexistent-folder/out"],
-                                   ["--output /nonexistent-folder/out",
-                                    "the folder /nonexistent-folder does not exist"])
+            try Self.expectRefusal(
+                ["data", command, events, "--output", "/nonexistent-folder/out"],
+                [
+                    "--output /nonexistent-folder/out",
+                    "the folder /nonexistent-folder does not exist",
+                ])
             try Self.expectRefusal(["data", command, events, "--output", scratch.path], ["is a folder"])
             // The file system refuses the write itself (here the file-size limit, as a full disk would):
             // one line naming the file and the reason; no temporary file stays behind.
             let output = scratch.file("limited.\(command)")
-            try Self.expectRefusal(["data", command, events, "--frames", "40", "--output", output],
-                                   [output, "write failed", "File too large"], limitKB: 1)
+            try Self.expectRefusal(
+                ["data", command, events, "--frames", "40", "--output", output],
+                [output, "write failed", "File too large"], limitKB: 1)
             #expect(scratch.entries == ["events.bin"], "\(command): \(scratch.entries)")
         }
     }
@@ -140,8 +165,9 @@ import Testing
         for (shape, axis) in [([0, 2, 4, 4], "time (T)"), ([3, 2, 0, 4], "height (H)"), ([3, 2, 4, 0], "width (W)")] {
             let empty = scratch.file("empty.safetensors")
             try SafeTensors(tensors: ["frames": Tensor(shape: shape, scalars: [])]).write(to: empty)
-            try Self.expectRefusal(["data", "render", empty, "--output", scratch.file("empty.png")],
-                                   ["empty \(axis) axis", "\(shape)"])
+            try Self.expectRefusal(
+                ["data", "render", empty, "--output", scratch.file("empty.png")],
+                ["empty \(axis) axis", "\(shape)"])
         }
         #expect(!scratch.entries.contains("empty.png"))
     }
@@ -190,8 +216,9 @@ import Testing
         #expect(old.count == 12 && old.keys.filter { $0.hasPrefix("Train/") }.count == 6)
 
         // Into the same folder again: refused, untouched.
-        try Self.expectRefusal(["data", "emulate", "--data-dir", data, "--output", output, "--limit", "3"],
-                               ["--output \(output) is not empty", "--overwrite"])
+        try Self.expectRefusal(
+            ["data", "emulate", "--data-dir", data, "--output", output, "--limit", "3"],
+            ["--output \(output) is not empty", "--overwrite"])
         #expect(Self.snapshot(output) == old)
 
         // A run that fails half-way (every sample file is over the size limit): one line naming the
@@ -205,8 +232,11 @@ import Testing
         let second = try runSNN(replace)
         try #require(second.status == 0, "\(second.error)")
         let new = Self.snapshot(output)
-        #expect(Set(new.keys) == ["Train/0/0.bin", "Train/1/1.bin", "Train/2/2.bin", "Test/0/0.bin", "Test/1/1.bin",
-                                  "Test/2/2.bin"])
+        #expect(
+            Set(new.keys) == [
+                "Train/0/0.bin", "Train/1/1.bin", "Train/2/2.bin", "Test/0/0.bin", "Test/1/1.bin",
+                "Test/2/2.bin",
+            ])
         #expect(new["Train/0/0.bin"] == old["Train/0/0.bin"])  // same seed, same sample
         #expect(scratch.entries == ["mnist", "out"], "\(scratch.entries)")
         // An empty folder is filled without --overwrite.
@@ -256,8 +286,11 @@ import Testing
         for command in ["frames", "render"] {
             let help = try Self.help(command)
             // Every event format readEvents reads, and the sensor-size defaults per format.
-            for phrase in ["AEDAT 2.0 / 3.1 / 4.0", "N-Caltech101 .bin", "AEDAT 3.1: default the camera its header names", "--frames <frames>",
-                           "tonic-event-count:N", "replaced atomically"] {
+            for phrase in [
+                "AEDAT 2.0 / 3.1 / 4.0", "N-Caltech101 .bin", "AEDAT 3.1: default the camera its header names",
+                "--frames <frames>",
+                "tonic-event-count:N", "replaced atomically",
+            ] {
                 #expect(help.contains(phrase), "data \(command) --help lacks '\(phrase)'")
             }
         }

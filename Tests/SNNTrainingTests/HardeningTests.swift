@@ -8,12 +8,15 @@ import Testing
 /// The defects of the corrections-and-hardening review: each test failed on the code before its fix.
 @Suite(.serialized) struct HardeningTests {
     static func run(_ arguments: [String], in directory: String? = nil, shell: String? = nil) throws
-        -> (status: Int32, output: String, error: String) {
+        -> (status: Int32, output: String, error: String)
+    {
         try runSNN(arguments, in: directory, shell: shell)
     }
 
-    static let small = ["train", "--model", "spiking-mlp", "--widths", "48", "--time-steps", "2", "--batch-size", "32",
-                        "--seed", "5", "--learning-rate", "0.5"]
+    static let small = [
+        "train", "--model", "spiking-mlp", "--widths", "48", "--time-steps", "2", "--batch-size", "32",
+        "--seed", "5", "--learning-rate", "0.5",
+    ]
 
     /// The one error line of a refused command.
     static func errorLine(_ result: (status: Int32, output: String, error: String)) -> String {
@@ -69,23 +72,29 @@ import Testing
     /// The closed-form footprint counts exactly the parameters the built model has, for every model
     /// and the neurons that change the count.
     @Test func footprintCountsTheBuiltModelsParameters() throws {
-        let neurons: [NeuronConfiguration] = [.init(kind: .leakyIntegrateAndFire), .init(kind: .parametricLIF),
-                                              .init(kind: .psn, timeSteps: 3), .init(kind: .maskedPSN, timeSteps: 3),
-                                              .init(kind: .slidingPSN, order: 2), .init(kind: .psu, timeSteps: 3),
-                                              .init(kind: .rpsu, timeSteps: 3)]
+        let neurons: [NeuronConfiguration] = [
+            .init(kind: .leakyIntegrateAndFire), .init(kind: .parametricLIF),
+            .init(kind: .psn, timeSteps: 3), .init(kind: .maskedPSN, timeSteps: 3),
+            .init(kind: .slidingPSN, order: 2), .init(kind: .psu, timeSteps: 3),
+            .init(kind: .rpsu, timeSteps: 3),
+        ]
         for name in ModelName.allCases {
-            let input: [Int] = switch name {
-            case .sequentialConv, .sequentialCIFAR: [3, 8]
-            case .vggSNN, .transferSCNN: [2, 16, 16]
-            case .spikingMLP, .shdFC, .recurrentMLP: [1, 6, 6]
-            default: [1, 8, 8]
-            }
+            let input: [Int] =
+                switch name {
+                case .sequentialConv, .sequentialCIFAR: [3, 8]
+                case .vggSNN, .transferSCNN: [2, 16, 16]
+                case .spikingMLP, .shdFC, .recurrentMLP: [1, 6, 6]
+                default: [1, 8, 8]
+                }
             // The large models are built with two neurons only: their layers are the same for all.
             let heavy = [ModelName.vggSNN, .sewResNet18, .resnet19].contains(name)
-            for neuron in neurons where (name != .recurrentMLP || neuron.isStepwise)
-                && (!heavy || [.leakyIntegrateAndFire, .psn].contains(neuron.kind)) {
-                let c = ModelConfiguration(name: name, inputShape: input, classes: 3, neuron: neuron,
-                                           widths: name == .sequentialCIFAR ? [4, 6] : (name == .spikingCNN ? [4, 5] : nil))
+            for neuron in neurons
+            where (name != .recurrentMLP || neuron.isStepwise)
+                && (!heavy || [.leakyIntegrateAndFire, .psn].contains(neuron.kind))
+            {
+                let c = ModelConfiguration(
+                    name: name, inputShape: input, classes: 3, neuron: neuron,
+                    widths: name == .sequentialCIFAR ? [4, 6] : (name == .spikingCNN ? [4, 5] : nil))
                 let f = try c.footprint()
                 let model = c.make()
                 #expect(f.parameters == model.parameterCount, "\(name.rawValue) with \(neuron.kind.rawValue)")
@@ -95,8 +104,9 @@ import Testing
                     var twoHeads = c
                     twoHeads.heads = .staticAndEvent(learnedStepWeights: learned)
                     if name.supportsDomainHeads {
-                        #expect(try twoHeads.footprint().parameters == twoHeads.make().parameterCount,
-                                "\(name.rawValue) with two heads, \(neuron.kind.rawValue)")
+                        #expect(
+                            try twoHeads.footprint().parameters == twoHeads.make().parameterCount,
+                            "\(name.rawValue) with two heads, \(neuron.kind.rawValue)")
                     } else {
                         #expect(throws: SNNError.self) { try twoHeads.footprint() }
                     }
@@ -104,13 +114,18 @@ import Testing
             }
         }
         // Spikformer with TIM on either axis (D = 16 = the 16 tokens of 8×8), and a small size.
-        for (axis, size) in [(TemporalInteraction.Axis.tokens, SpikformerConfiguration(embedDimension: 32, heads: 4, depth: 3)),
-                             (.features, SpikformerConfiguration())] {
+        for (axis, size) in [
+            (TemporalInteraction.Axis.tokens, SpikformerConfiguration(embedDimension: 32, heads: 4, depth: 3)),
+            (.features, SpikformerConfiguration()),
+        ] {
             for neuron in neurons {
                 var s = size
                 s.temporalInteraction = TemporalInteractionConfiguration(axis: axis)
-                let c = ModelConfiguration(name: .spikformer, inputShape: [2, 8, 8], classes: 3, neuron: neuron, spikformer: s)
-                #expect(try c.footprint().parameters == c.make().parameterCount, "spikformer + TIM with \(neuron.kind.rawValue)")
+                let c = ModelConfiguration(
+                    name: .spikformer, inputShape: [2, 8, 8], classes: 3, neuron: neuron, spikformer: s)
+                #expect(
+                    try c.footprint().parameters == c.make().parameterCount,
+                    "spikformer + TIM with \(neuron.kind.rawValue)")
             }
         }
         // Shape rules that used to be preconditions are errors now.
@@ -133,9 +148,11 @@ import Testing
     // MARK: Items 2 and 16: every float flag refuses NaN and infinity by name; negative values parse
 
     @Test func nonFiniteAndOutOfRangeValuesAreRefusedByName() throws {
-        let flags = ["--tau", "--threshold", "--weight-decay", "--learning-rate", "--label-smoothing", "--alpha",
-                     "--reset-value", "--delta-threshold", "--rotation", "--event-drop", "--msg-probability", "--tks-alpha",
-                     "--tks-temperature"]
+        let flags = [
+            "--tau", "--threshold", "--weight-decay", "--learning-rate", "--label-smoothing", "--alpha",
+            "--reset-value", "--delta-threshold", "--rotation", "--event-drop", "--msg-probability", "--tks-alpha",
+            "--tks-temperature",
+        ]
         for flag in flags {
             for value in ["nan", "inf", "-inf"] {
                 var arguments = ["train", "--epochs", "1", flag, value]
@@ -145,9 +162,11 @@ import Testing
                 #expect(Self.errorLine(r).contains(flag), "\(flag) \(value): \(Self.errorLine(r))")
             }
         }
-        for (arguments, named) in [(["--alpha", "0"], "--alpha"), (["--crop-padding", "9"], "--crop-padding"),
-                                   (["--time-steps", "-1"], "--time-steps must be ≥ 1"), (["--epochs", "-2"], "--epochs must be ≥ 1"),
-                                   (["--batch-size", "-5"], "--batch-size must be ≥ 1")] {
+        for (arguments, named) in [
+            (["--alpha", "0"], "--alpha"), (["--crop-padding", "9"], "--crop-padding"),
+            (["--time-steps", "-1"], "--time-steps must be ≥ 1"), (["--epochs", "-2"], "--epochs must be ≥ 1"),
+            (["--batch-size", "-5"], "--batch-size must be ≥ 1"),
+        ] {
             let r = try Self.run(["train", "--output", temporaryPath("never")] + arguments)
             #expect(r.status != 0 && Self.errorLine(r).contains(named), "\(arguments): \(r.error)")
         }
@@ -165,7 +184,8 @@ import Testing
         var c = TrainingConfiguration()
         c.onNonfinite = .skip
         #expect(try TrainingConfiguration(dictionary: c.dictionary, file: "config.json").onNonfinite == .skip)
-        #expect(try TrainingConfiguration(dictionary: TrainingConfiguration().dictionary, file: "c").onNonfinite == .stop)
+        #expect(
+            try TrainingConfiguration(dictionary: TrainingConfiguration().dictionary, file: "c").onNonfinite == .stop)
     }
 
     // MARK: Item 4: one run directory, one writer; default names unique
@@ -176,7 +196,9 @@ import Testing
         let first = try RunDirectory.create(at: run, configuration: ["dataset": "digits"])
         #expect(throws: SNNError.self) { try RunDirectory.open(at: run, forWriting: true) }
         let r = try Self.run(["train", "--resume", run])
-        #expect(r.status != 0 && Self.errorLine(r).contains("another snn process is writing to this run directory"), "\(r.error)")
+        #expect(
+            r.status != 0 && Self.errorLine(r).contains("another snn process is writing to this run directory"),
+            "\(r.error)")
         _ = first  // the lock is held until here
         // Unique names: the same default name twice gives two directories.
         let base = temporaryPath("unique")
@@ -240,12 +262,14 @@ import Testing
         let run = temporaryPath("full")
         defer { try? FileManager.default.removeItem(atPath: run) }
         // 8 blocks of 512 bytes: config.json and the metrics fit, the model's checkpoint does not.
-        let r = try Self.run(Self.small + ["--epochs", "1", "--train-samples", "64", "--output", run],
-                             shell: "trap '' XFSZ; ulimit -f 8;")
+        let r = try Self.run(
+            Self.small + ["--epochs", "1", "--train-samples", "64", "--output", run],
+            shell: "trap '' XFSZ; ulimit -f 8;")
         #expect(r.status != 0)
         let line = Self.errorLine(r)
         #expect(line.contains(run) && line.contains("File too large"), "\(r.error)")
-        #expect(!r.error.contains("Error Domain") && !r.error.contains("UserInfo"), "a raw system error dump: \(r.error)")
+        #expect(
+            !r.error.contains("Error Domain") && !r.error.contains("UserInfo"), "a raw system error dump: \(r.error)")
         let left = try FileManager.default.contentsOfDirectory(atPath: run).filter { !$0.hasPrefix(".lock") }.sorted()
         #expect(left == ["config.json", "metrics.jsonl"], "\(left)")
         // The stub is reported as a resumable run, and resuming it works.
@@ -266,12 +290,14 @@ import Testing
         let refused = try Self.run(["train", "--resume", run, "--batch-size", "8", "--seed", "3"])
         #expect(refused.status != 0 && Self.errorLine(refused).contains("--batch-size, --seed"), "\(refused.error)")
         let shorter = try Self.run(["train", "--resume", run, "--epochs", "1"])
-        #expect(shorter.status != 0 && Self.errorLine(shorter).contains("already completed 2 epochs"), "\(shorter.error)")
+        #expect(
+            shorter.status != 0 && Self.errorLine(shorter).contains("already completed 2 epochs"), "\(shorter.error)")
         let extended = try Self.run(["train", "--resume", run, "--epochs", "3", "--json"])
         try #require(extended.status == 0, "\(extended.error)")
         let metrics = try RunDirectory.open(at: run).readMetrics()
         #expect(metrics.compactMap { ($0["epoch"] as? NSNumber)?.intValue } == [1, 2, 3])
-        let config = try TrainingConfiguration(dictionary: try RunDirectory.open(at: run).readConfiguration(), file: run)
+        let config = try TrainingConfiguration(
+            dictionary: try RunDirectory.open(at: run).readConfiguration(), file: run)
         #expect(config.epochs == 3)
     }
 
@@ -280,13 +306,18 @@ import Testing
     @Test func divergenceStopsWithTheStepOrIsSkipped() throws {
         let run = temporaryPath("diverge")
         defer { try? FileManager.default.removeItem(atPath: run) }
-        let diverging = Self.small + ["--epochs", "2", "--optimizer", "sgd", "--learning-rate", "1e30", "--no-linear-scaling",
-                                      "--output", run]
+        let diverging =
+            Self.small + [
+                "--epochs", "2", "--optimizer", "sgd", "--learning-rate", "1e30", "--no-linear-scaling",
+                "--output", run,
+            ]
         let stopped = try Self.run(diverging)
         #expect(stopped.status != 0)
         let line = Self.errorLine(stopped)
-        #expect(line.contains("training diverged at epoch 1, step") && line.contains("not finite") || line.contains("loss is nan"),
-                "\(line)")
+        #expect(
+            line.contains("training diverged at epoch 1, step") && line.contains("not finite")
+                || line.contains("loss is nan"),
+            "\(line)")
         let skipped = try Self.run(["train", "--resume", run, "--on-nonfinite", "skip", "--json"])
         try #require(skipped.status == 0, "\(skipped.error)")
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(skipped.output.utf8)) as? [String: Any])
@@ -317,9 +348,11 @@ import Testing
             try? FileManager.default.removeItem(atPath: whole)
             try? FileManager.default.removeItem(atPath: stopped)
         }
-        let arguments = ["train", "--model", "shd-fc", "--widths", "64", "--time-steps", "3", "--batch-size", "16",
-                         "--encoding", "poisson", "--msg-probability", "0.3", "--temporal-weighting", "--seed", "5",
-                         "--learning-rate", "0.5", "--epochs", "4"]
+        let arguments = [
+            "train", "--model", "shd-fc", "--widths", "64", "--time-steps", "3", "--batch-size", "16",
+            "--encoding", "poisson", "--msg-probability", "0.3", "--temporal-weighting", "--seed", "5",
+            "--learning-rate", "0.5", "--epochs", "4",
+        ]
         #expect(try Self.run(arguments + ["--output", whole]).status == 0)
         let wholeMetrics = try RunDirectory.open(at: whole).readMetrics()
         let epochSeconds = wholeMetrics.compactMap { ($0["seconds"] as? NSNumber)?.doubleValue }.max() ?? 1
@@ -345,7 +378,9 @@ import Testing
         #expect(process.terminationReason == .exit && process.terminationStatus == status)
         #expect(String(decoding: errData, as: UTF8.self).contains("interrupted — resume with: snn train --resume "))
         let checkpoint = try #require(try RunDirectory.open(at: stopped).checkpointEpoch(.last))
-        #expect(checkpoint.completed < 4 && checkpoint.withinEpoch, "the signal did not land within an epoch: \(checkpoint)")
+        #expect(
+            checkpoint.completed < 4 && checkpoint.withinEpoch, "the signal did not land within an epoch: \(checkpoint)"
+        )
 
         let resumed = try Self.run(["train", "--resume", stopped])
         try #require(resumed.status == 0, "\(resumed.error)")
@@ -357,8 +392,11 @@ import Testing
         let resumedMetrics = try RunDirectory.open(at: stopped).readMetrics()
         #expect(resumedMetrics.count == 4)
         for (x, y) in zip(wholeMetrics, resumedMetrics) {
-            for key in ["epoch", "learning_rate", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "firing_rate"] {
-                #expect((x[key] as? NSNumber) == (y[key] as? NSNumber), "\(key): \(x[key] ?? "nil") vs \(y[key] ?? "nil")")
+            for key in [
+                "epoch", "learning_rate", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "firing_rate",
+            ] {
+                #expect(
+                    (x[key] as? NSNumber) == (y[key] as? NSNumber), "\(key): \(x[key] ?? "nil") vs \(y[key] ?? "nil")")
             }
         }
     }

@@ -7,8 +7,10 @@ import Testing
 @Suite(.serialized) struct OwnDataTrainingTests {
     /// Writes `DIR/<split>/<class>/<i>.png` colour images of `side(i)` pixels a side; the split ""
     /// writes the class folders into `DIR` itself.
-    static func writeFolder(_ root: String, classes: [String], perClass: Int, splits: [String],
-                            side: (Int) -> Int = { _ in 6 }) throws {
+    static func writeFolder(
+        _ root: String, classes: [String], perClass: Int, splits: [String],
+        side: (Int) -> Int = { _ in 6 }
+    ) throws {
         for split in splits {
             for (label, name) in classes.enumerated() {
                 let folder = split.isEmpty ? "\(root)/\(name)" : "\(root)/\(split)/\(name)"
@@ -47,18 +49,24 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: root) }
         try Self.writeRecordings(root + "/data", classes: ["up", "down"], perClass: 4)
         let run = root + "/run"
-        let r = try runSNN(Self.small + ["--dataset", "event-folder", "--data-dir", root + "/data",
-                                         "--validation-fraction", "0.25", "--frame-cache", "off", "--output", run,
-                                         "--json"])
+        let r = try runSNN(
+            Self.small + [
+                "--dataset", "event-folder", "--data-dir", root + "/data",
+                "--validation-fraction", "0.25", "--frame-cache", "off", "--output", run,
+                "--json",
+            ])
         try #require(r.status == 0, "\(r.error)")
         let config = try AtomicFile.readJSON(run + "/config.json")
         #expect(config["class_names"] as? [String] == ["down", "up"])
         // Largest x: 8 + 3 (the fourth recording); largest y: 1·4 + 2.
         #expect(config["resolved_sensor_size"] as? [Int] == [12, 7] && config["sensor_size"] == nil)
         #expect(config["encoding"] as? String == "frames")
-        let sized = try runSNN(Self.small + ["--dataset", "event-folder", "--data-dir", root + "/data",
-                                             "--validation-fraction", "0.25", "--sensor-size", "16,8", "--frame-cache",
-                                             "off", "--output", root + "/sized"])
+        let sized = try runSNN(
+            Self.small + [
+                "--dataset", "event-folder", "--data-dir", root + "/data",
+                "--validation-fraction", "0.25", "--sensor-size", "16,8", "--frame-cache",
+                "off", "--output", root + "/sized",
+            ])
         try #require(sized.status == 0, "\(sized.error)")
         let sizedConfig = try AtomicFile.readJSON(root + "/sized/config.json")
         #expect(sizedConfig["resolved_sensor_size"] as? [Int] == [16, 8])
@@ -75,12 +83,17 @@ import Testing
         try Self.writeRecordings(root + "/events", classes: ["up", "down"], perClass: 4)
         try Self.writeFolder(root + "/images", classes: ["up", "down"], perClass: 3, splits: [""], side: { 5 + $0 })
         try Self.writeFolder(root + "/other", classes: ["up", "sideways"], perClass: 3, splits: [""])
-        let transfer = ["train", "--dataset", "event-folder", "--data-dir", root + "/events",
-                        "--validation-fraction", "0.25", "--event-size", "16", "--model", "transfer-scnn",
-                        "--time-steps", "2", "--epochs", "1", "--batch-size", "4", "--frame-cache", "off",
-                        "--transfer-from", "image-folder"]
-        let paired = try runSNN(transfer + ["--transfer-data-dir", root + "/images", "--output", root + "/run",
-                                            "--json"])
+        let transfer = [
+            "train", "--dataset", "event-folder", "--data-dir", root + "/events",
+            "--validation-fraction", "0.25", "--event-size", "16", "--model", "transfer-scnn",
+            "--time-steps", "2", "--epochs", "1", "--batch-size", "4", "--frame-cache", "off",
+            "--transfer-from", "image-folder",
+        ]
+        let paired = try runSNN(
+            transfer + [
+                "--transfer-data-dir", root + "/images", "--output", root + "/run",
+                "--json",
+            ])
         #expect(paired.status == 0, "\(paired.error)")
         let mismatched = try runSNN(transfer + ["--transfer-data-dir", root + "/other", "--output", root + "/bad"])
         let refusal = "image-folder's class 0 is sideways, event-folder's is down"
@@ -88,16 +101,21 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: root + "/bad"))
     }
 
-    static let small = ["train", "--model", "spiking-mlp", "--widths", "16", "--time-steps", "2", "--epochs", "1",
-                        "--batch-size", "8", "--seed", "3"]
+    static let small = [
+        "train", "--model", "spiking-mlp", "--widths", "16", "--time-steps", "2", "--epochs", "1",
+        "--batch-size", "8", "--seed", "3",
+    ]
 
     @Test func imageFolderTrainsAndRecordsItsClassesSizeAndSplit() throws {
         let root = temporaryPath("image-folder")
         defer { try? FileManager.default.removeItem(atPath: root) }
         try Self.writeFolder(root + "/data", classes: ["owl", "elk"], perClass: 5, splits: [""], side: { 5 + $0 })
         let run = root + "/run"
-        let r = try runSNN(Self.small + ["--dataset", "image-folder", "--data-dir", root + "/data", "--image-size",
-                                         "6,7", "--validation-fraction", "0.4", "--output", run, "--json"])
+        let r = try runSNN(
+            Self.small + [
+                "--dataset", "image-folder", "--data-dir", root + "/data", "--image-size",
+                "6,7", "--validation-fraction", "0.4", "--output", run, "--json",
+            ])
         try #require(r.status == 0, "\(r.error)")
         let config = try AtomicFile.readJSON(run + "/config.json")
         #expect(config["class_names"] as? [String] == ["elk", "owl"])
@@ -138,20 +156,29 @@ import Testing
         let frames = ["--dataset", "npz", "--data-dir", Self.npzFixture("frames")]
         let images = ["--dataset", "npz", "--data-dir", Self.npzFixture("images")]
         let cases: [([String], String)] = [
-            (frames, "--encoding direct takes images [C, H, W]; npz has samples [2, 2, 3, 3] (frame sequences: use "
-                     + "--encoding frames)"),
+            (
+                frames,
+                "--encoding direct takes images [C, H, W]; npz has samples [2, 2, 3, 3] (frame sequences: use "
+                    + "--encoding frames)"
+            ),
             (frames + ["--encoding", "frames", "--time-steps", "3"], "sequences of 2 frames: use --time-steps 2"),
             (images + ["--encoding", "frames"], "--encoding frames takes frame sequences [T, C, H, W]"),
         ]
         for (flags, message) in cases {
-            let r = try runSNN(["train", "--model", "spiking-mlp", "--widths", "8", "--epochs", "1", "--output",
-                                root + "/run"] + flags)
+            let r = try runSNN(
+                [
+                    "train", "--model", "spiking-mlp", "--widths", "8", "--epochs", "1", "--output",
+                    root + "/run",
+                ] + flags)
             let first = r.error.split(separator: "\n").first
             #expect(r.status != 0 && first?.contains(message) == true, "\(flags): \(r.error)")
             #expect(!FileManager.default.fileExists(atPath: root + "/run"), "\(flags) left a run directory")
         }
-        let trained = try runSNN(["train", "--model", "spiking-mlp", "--widths", "8", "--epochs", "1", "--encoding",
-                                  "frames", "--time-steps", "2", "--output", root + "/frames"] + frames)
+        let trained = try runSNN(
+            [
+                "train", "--model", "spiking-mlp", "--widths", "8", "--epochs", "1", "--encoding",
+                "frames", "--time-steps", "2", "--output", root + "/frames",
+            ] + frames)
         #expect(trained.status == 0, "\(trained.error)")
     }
 
@@ -181,15 +208,19 @@ import Testing
         let cases: [([String], String)] = [
             (folder + [root + "/flat", "--image-size", "0"], "--image-size must be H or H,W with each side in 1…4096"),
             (folder + [root + "/flat", "--image-size", "4x4"], "--image-size must be H or H,W"),
-            (folder + [root + "/flat", "--image-size", "4", "--validation-fraction", "1"],
-             "--validation-fraction must be in (0, 1)"),
+            (
+                folder + [root + "/flat", "--image-size", "4", "--validation-fraction", "1"],
+                "--validation-fraction must be in (0, 1)"
+            ),
             (["--image-size", "8"], "--image-size resizes the images of --dataset image-folder"),
             (["--validation-fraction", "0.2"], "--validation-fraction splits class folders"),
             (["--sensor-size", "34,34"], "--sensor-size sizes the recordings of --dataset event-folder"),
             (["--dataset", "event-folder", "--data-dir", root, "--sensor-size", "34"], "--sensor-size must be W,H"),
             (["--dataset", "event-folder", "--data-dir", root, "--sensor-size", "0,5"], "each side in 1…65536"),
-            (["--dataset", "event-folder", "--data-dir", root + "/flat", "--validation-fraction", "0.3"],
-             "empty class: no event recordings"),
+            (
+                ["--dataset", "event-folder", "--data-dir", root + "/flat", "--validation-fraction", "0.3"],
+                "empty class: no event recordings"
+            ),
             (folder + [root + "/flat", "--image-size", "4"], "no test folder: give --validation-fraction"),
             (folder + [root + "/flat", "--validation-fraction", "0.3"], "images differ in size"),
             (folder + [root + "/split", "--validation-fraction", "0.3"], "has a test folder"),

@@ -5,10 +5,12 @@ import Testing
 
 /// `snn search` end to end through the built executable (tiny networks so a debug build is quick).
 @Suite(.serialized) struct SearchCommandTests {
-    static let tiny = ["search", "--dataset", "digits", "--population", "4", "--generations", "2", "--evaluation-steps", "3",
-                       "--predictor", "rbf", "--evaluations-per-generation", "2", "--candidates-per-evaluation", "4",
-                       "--modules", "2", "--channels", "2", "--time-steps", "2", "--batch-size", "8",
-                       "--train-samples", "48", "--validation-samples", "24", "--seed", "3"]
+    static let tiny = [
+        "search", "--dataset", "digits", "--population", "4", "--generations", "2", "--evaluation-steps", "3",
+        "--predictor", "rbf", "--evaluations-per-generation", "2", "--candidates-per-evaluation", "4",
+        "--modules", "2", "--channels", "2", "--time-steps", "2", "--batch-size", "8",
+        "--train-samples", "48", "--validation-samples", "24", "--seed", "3",
+    ]
 
     static func front(_ directory: String) throws -> [[String: Any]] {
         let object = try AtomicFile.readJSON(directory + "/pareto.json")
@@ -47,10 +49,11 @@ import Testing
         #expect(all.count == total)
         for member in expected {
             let e = member["error"] as? Double ?? -1, s = member["spikes_per_sample"] as? Double ?? -1
-            #expect(!all.contains { o in
-                let (oe, os) = (o["error"] as? Double ?? 9, o["spikes_per_sample"] as? Double ?? 9e9)
-                return oe <= e && os <= s && (oe < e || os < s)
-            })
+            #expect(
+                !all.contains { o in
+                    let (oe, os) = (o["error"] as? Double ?? 9, o["spikes_per_sample"] as? Double ?? 9e9)
+                    return oe <= e && os <= s && (oe < e || os < s)
+                })
         }
 
         // The same search, SIGKILLed once some evaluations are on disk, then resumed.
@@ -88,8 +91,10 @@ import Testing
         // A front member retrains with the usual training options.
         let run = temporaryPath("search-retrain")
         defer { try? FileManager.default.removeItem(atPath: run) }
-        let trained = try runSNN(["train", "--architecture", killed + "/pareto.json#0", "--epochs", "1", "--time-steps", "2",
-                                  "--batch-size", "32", "--train-samples", "64", "--test-samples", "32", "--output", run, "--json"])
+        let trained = try runSNN([
+            "train", "--architecture", killed + "/pareto.json#0", "--epochs", "1", "--time-steps", "2",
+            "--batch-size", "32", "--train-samples", "64", "--test-samples", "32", "--output", run, "--json",
+        ])
         #expect(trained.status == 0, "\(trained.error)")
         let config = try AtomicFile.readJSON(run + "/config.json")
         let architecture = try #require(config["architecture"] as? [String: Any])
@@ -100,9 +105,11 @@ import Testing
         #expect((config["learning_rate"] as? NSNumber)?.floatValue == 0.64)
         let explicit = temporaryPath("search-retrain-threshold")
         defer { try? FileManager.default.removeItem(atPath: explicit) }
-        let given = try runSNN(["train", "--architecture", killed + "/pareto.json#0", "--epochs", "1", "--time-steps", "2",
-                                "--batch-size", "32", "--train-samples", "64", "--test-samples", "32", "--threshold", "1",
-                                "--output", explicit, "--json"])
+        let given = try runSNN([
+            "train", "--architecture", killed + "/pareto.json#0", "--epochs", "1", "--time-steps", "2",
+            "--batch-size", "32", "--train-samples", "64", "--test-samples", "32", "--threshold", "1",
+            "--output", explicit, "--json",
+        ])
         #expect(given.status == 0, "\(given.error)")
         let givenNeuron = try #require(try AtomicFile.readJSON(explicit + "/config.json")["neuron"] as? [String: Any])
         #expect((givenNeuron["threshold"] as? NSNumber)?.floatValue == 1)
@@ -119,9 +126,13 @@ import Testing
             (["search", "--output", directory, "--resume"], "state.json"),
             (["train", "--architecture", directory + "/none.json#0"], "no such file"),
             // npz frame sequences: the evolved networks take images; refused by name, before any work.
-            (["search", "--output", directory, "--dataset", "npz", "--data-dir",
-              OwnDataTrainingTests.npzFixture("frames"), "--train-samples", "1", "--validation-samples", "1"],
-             "take image input [C, H, W] per step"),
+            (
+                [
+                    "search", "--output", directory, "--dataset", "npz", "--data-dir",
+                    OwnDataTrainingTests.npzFixture("frames"), "--train-samples", "1", "--validation-samples", "1",
+                ],
+                "take image input [C, H, W] per step"
+            ),
         ] {
             let r = try runSNN(arguments)
             #expect(r.status != 0 && r.status < 128, "\(arguments): status \(r.status)")

@@ -24,10 +24,15 @@ import Testing
     @Test func trainingAndBenchmarksNameTheMissingLibraries() throws {
         let commands = [
             ["bench", "gemm", "--n", "16", "--warmup", "0", "--repeats", "1"],
-            ["bench", "conv", "--batch", "1", "--channels", "2", "--size", "4", "--out-channels", "2", "--warmup", "0",
-             "--repeats", "1", "--json"],
-            ["train", "--model", "spiking-mlp", "--widths", "8", "--time-steps", "1", "--epochs", "1",
-             "--train-samples", "64", "--test-samples", "64", "--output", temporaryPath("note-run")],
+            [
+                "bench", "conv", "--batch", "1", "--channels", "2", "--size", "4", "--out-channels", "2", "--warmup",
+                "0",
+                "--repeats", "1", "--json",
+            ],
+            [
+                "train", "--model", "spiking-mlp", "--widths", "8", "--time-steps", "1", "--epochs", "1",
+                "--train-samples", "64", "--test-samples", "64", "--output", temporaryPath("note-run"),
+            ],
         ]
         for arguments in commands {
             defer { if arguments[0] == "train" { try? FileManager.default.removeItem(atPath: arguments.last!) } }

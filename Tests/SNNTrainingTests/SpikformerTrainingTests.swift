@@ -6,9 +6,11 @@ import Testing
 /// `--model spikformer` on the command line: its options, config.json, resume and evaluate, and the
 /// attention firing rates in metrics.jsonl.
 @Suite(.serialized) struct SpikformerTrainingTests {
-    static let small = ["train", "--model", "spikformer", "--embed-dim", "16", "--heads", "2", "--depth", "1",
-                        "--time-steps", "2", "--batch-size", "32", "--train-samples", "64", "--test-samples", "32",
-                        "--seed", "3"]
+    static let small = [
+        "train", "--model", "spikformer", "--embed-dim", "16", "--heads", "2", "--depth", "1",
+        "--time-steps", "2", "--batch-size", "32", "--train-samples", "64", "--test-samples", "32",
+        "--seed", "3",
+    ]
 
     static func errorLine(_ result: (status: Int32, output: String, error: String)) -> String {
         result.error.split(separator: "\n").first.map(String.init) ?? ""
@@ -16,7 +18,8 @@ import Testing
 
     static func roundTrip(_ c: TrainingConfiguration) throws -> TrainingConfiguration {
         let data = try JSONSerialization.data(withJSONObject: c.dictionary)
-        return try TrainingConfiguration(dictionary: JSONSerialization.jsonObject(with: data) as! [String: Any], file: "c.json")
+        return try TrainingConfiguration(
+            dictionary: JSONSerialization.jsonObject(with: data) as! [String: Any], file: "c.json")
     }
 
     @Test func configurationRoundTripsThroughJSON() throws {
@@ -24,20 +27,25 @@ import Testing
         c.model = .spikformer
         c.spikformer = SpikformerConfiguration(embedDimension: 32, heads: 2, depth: 3)
         #expect(try Self.roundTrip(c).spikformer == c.spikformer)
-        c.spikformer.temporalInteraction = TemporalInteractionConfiguration(alpha: 0.4, kernelSize: 3, axis: .features,
-                                                                            thresholds: .released)
+        c.spikformer.temporalInteraction = TemporalInteractionConfiguration(
+            alpha: 0.4, kernelSize: 3, axis: .features,
+            thresholds: .released)
         let back = try Self.roundTrip(c)
         #expect(back.spikformer == c.spikformer && back.model == .spikformer)
         // The model's size is part of the record: without it the run cannot be rebuilt.
         var dictionary = c.dictionary
         dictionary["spikformer"] = nil
         #expect(throws: SNNError.self) { try TrainingConfiguration(dictionary: dictionary, file: "c.json") }
-        dictionary["spikformer"] = ["embed_dim": 32, "heads": 2, "depth": 1, "mlp_ratio": 4, "attention_scale": 0.25,
-                                    "tim": ["alpha": 0.5, "kernel": 4, "axis": "tokens", "thresholds": [0.3, 0.25]]]
+        dictionary["spikformer"] = [
+            "embed_dim": 32, "heads": 2, "depth": 1, "mlp_ratio": 4, "attention_scale": 0.25,
+            "tim": ["alpha": 0.5, "kernel": 4, "axis": "tokens", "thresholds": [0.3, 0.25]],
+        ]
         let error = #expect(throws: SNNError.self) { try TrainingConfiguration(dictionary: dictionary, file: "c.json") }
         #expect(error?.message.contains("--tim-kernel") == true)
-        dictionary["spikformer"] = ["embed_dim": 32, "heads": 2, "depth": 1, "mlp_ratio": 4, "attention_scale": 0.25,
-                                    "tim": ["alpha": 0.5, "kernel": 5, "axis": "diagonal", "thresholds": [0.3, 0.25]]]
+        dictionary["spikformer"] = [
+            "embed_dim": 32, "heads": 2, "depth": 1, "mlp_ratio": 4, "attention_scale": 0.25,
+            "tim": ["alpha": 0.5, "kernel": 5, "axis": "diagonal", "thresholds": [0.3, 0.25]],
+        ]
         #expect(throws: SNNError.self) { try TrainingConfiguration(dictionary: dictionary, file: "c.json") }
     }
 
@@ -60,8 +68,10 @@ import Testing
             #expect(r.error.contains(named), "\(flags): \(Self.errorLine(r))")
         }
         // The released axis needs tokens = D: 8×8 digits give 16 tokens, 32 channels in 4 heads give D = 8.
-        let released = try runSNN(["train", "--model", "spikformer", "--embed-dim", "32", "--heads", "4", "--tim",
-                                   "--tim-axis", "features", "--epochs", "1", "--output", temporaryPath("released")])
+        let released = try runSNN([
+            "train", "--model", "spikformer", "--embed-dim", "32", "--heads", "4", "--tim",
+            "--tim-axis", "features", "--epochs", "1", "--output", temporaryPath("released"),
+        ])
         #expect(released.status != 0 && Self.errorLine(released).contains("tokens = D"), "\(released.error)")
     }
 
@@ -70,11 +80,16 @@ import Testing
     @Test func trainResumeAndEvaluateKeepTheModel() throws {
         let run = temporaryPath("spikformer")
         defer { try? FileManager.default.removeItem(atPath: run) }
-        let trained = try runSNN(Self.small + ["--tim", "--tim-thresholds", "intended", "--epochs", "1", "--output", run])
+        let trained = try runSNN(
+            Self.small + ["--tim", "--tim-thresholds", "intended", "--epochs", "1", "--output", run])
         try #require(trained.status == 0, "\(trained.error)")
-        let config = try TrainingConfiguration(dictionary: try RunDirectory.open(at: run).readConfiguration(), file: run)
-        #expect(config.spikformer == SpikformerConfiguration(embedDimension: 16, heads: 2, depth: 1,
-                                                             temporalInteraction: .init(thresholds: .intended)))
+        let config = try TrainingConfiguration(
+            dictionary: try RunDirectory.open(at: run).readConfiguration(), file: run)
+        #expect(
+            config.spikformer
+                == SpikformerConfiguration(
+                    embedDimension: 16, heads: 2, depth: 1,
+                    temporalInteraction: .init(thresholds: .intended)))
         // Spikformer's neuron defaults (METHODS.md §5) apply when no neuron option is given.
         #expect(config.neuron.threshold == 0.5 && config.neuron.surrogate == .sigmoid(alpha: 4))
         let metrics = try RunDirectory.open(at: run).readMetrics()
@@ -86,11 +101,16 @@ import Testing
         }
         let resumed = try runSNN(["train", "--resume", run, "--epochs", "2", "--json"])
         try #require(resumed.status == 0, "\(resumed.error)")
-        let summary = try JSONSerialization.jsonObject(with: Data(resumed.output.split(separator: "\n").last!.utf8)) as! [String: Any]
+        let summary =
+            try JSONSerialization.jsonObject(with: Data(resumed.output.split(separator: "\n").last!.utf8))
+            as! [String: Any]
         let evaluated = try runSNN(["evaluate", "--run", run, "--checkpoint", "last", "--json"])
         try #require(evaluated.status == 0, "\(evaluated.error)")
-        let result = try JSONSerialization.jsonObject(with: Data(evaluated.output.split(separator: "\n").last!.utf8)) as! [String: Any]
-        #expect((result["test_accuracy"] as! NSNumber).doubleValue == (summary["test_accuracy"] as! NSNumber).doubleValue)
+        let result =
+            try JSONSerialization.jsonObject(with: Data(evaluated.output.split(separator: "\n").last!.utf8))
+            as! [String: Any]
+        #expect(
+            (result["test_accuracy"] as! NSNumber).doubleValue == (summary["test_accuracy"] as! NSNumber).doubleValue)
         let layers = try #require(result["firing_rates"] as? [String: Any])
         #expect(layers["blocks.0.attention.temporalInteraction"] != nil)
     }
@@ -110,8 +130,11 @@ import Testing
         }
         #expect(try recorded(Self.small) == 0.08)
         #expect(try recorded(Self.small + ["--learning-rate", "0.02"]) == 0.02)
-        #expect(try recorded(["train", "--model", "spiking-mlp", "--widths", "16", "--time-steps", "2",
-                              "--train-samples", "64", "--test-samples", "32"]) == 0.02)
+        #expect(
+            try recorded([
+                "train", "--model", "spiking-mlp", "--widths", "16", "--time-steps", "2",
+                "--train-samples", "64", "--test-samples", "32",
+            ]) == 0.02)
         // A config.json written before the Spikformer default existed keeps its own rate.
         var old = TrainingConfiguration()
         old.model = .spikformer
@@ -133,7 +156,9 @@ import Testing
         try c.validate()
         #expect(c.resolvedEncoding == .speechGrid(.padded))
         try c.validate(sampleShape: [1, 32, 13], trainSamples: 10, testSamples: 10)
-        let wide = #expect(throws: SNNError.self) { try c.validate(sampleShape: [1, 32, 600], trainSamples: 10, testSamples: 10) }
+        let wide = #expect(throws: SNNError.self) {
+            try c.validate(sampleShape: [1, 32, 600], trainSamples: 10, testSamples: 10)
+        }
         #expect(wide?.message.contains("--encoding speech-grid on fsdd-mfcc") == true)
         #expect(wide?.message.contains("600 channels per step do not fit") == true)
         c.dataset = .shd

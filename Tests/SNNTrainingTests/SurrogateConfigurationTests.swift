@@ -22,7 +22,8 @@ import Testing
         c.neuron.surrogate = surrogate
         try c.validate()
         let data = try JSONSerialization.data(withJSONObject: c.dictionary)
-        let back = try TrainingConfiguration(dictionary: JSONSerialization.jsonObject(with: data) as! [String: Any], file: "c.json")
+        let back = try TrainingConfiguration(
+            dictionary: JSONSerialization.jsonObject(with: data) as! [String: Any], file: "c.json")
         #expect(back == c && back.neuron.surrogate == surrogate)
         // A trained run: the layers carry the surrogate; α moves only where it is learned (arctangent).
         let directory = temporaryPath("psu-surrogate")

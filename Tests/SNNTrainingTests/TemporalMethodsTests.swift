@@ -9,12 +9,16 @@ import Testing
     @Test func tetLossEqualsMeanOfPerStepCrossEntropy() {
         let logits = randomTensor([3, 4, 5], seed: 5), labels = [0, 4, 2, 2]
         let tet = temporalEfficientTrainingLoss(perStepLogits: logits, labels: labels, labelSmoothing: 0.1).item
-        let perStep = (0..<3).map { crossEntropy(logits: logits.selecting($0), labels: labels, labelSmoothing: 0.1).item }
+        let perStep = (0..<3).map {
+            crossEntropy(logits: logits.selecting($0), labels: labels, labelSmoothing: 0.1).item
+        }
         #expect(abs(tet - perStep.reduce(0, +) / 3) < 1e-5)
-        #expect(gradientError(at: [logits]) { temporalEfficientTrainingLoss(perStepLogits: $0[0], labels: labels) } < 1e-2)
-        #expect(gradientError(at: [logits]) {
-            temporalEfficientTrainingLoss(perStepLogits: $0[0], labels: labels, lambda: 0.3, target: 0.5)
-        } < 1e-2)
+        #expect(
+            gradientError(at: [logits]) { temporalEfficientTrainingLoss(perStepLogits: $0[0], labels: labels) } < 1e-2)
+        #expect(
+            gradientError(at: [logits]) {
+                temporalEfficientTrainingLoss(perStepLogits: $0[0], labels: labels, lambda: 0.3, target: 0.5)
+            } < 1e-2)
     }
 
     @Test func tksTestVectorOfMethods() {
@@ -26,14 +30,16 @@ import Testing
         #expect(abs(tks.item - 1.589013) < 1e-5)
         #expect(abs(crossEntropy(logits: Readout.mean(z), labels: [0]).item - 1.464369) < 1e-5)
         // The training loss mixes them with a = 1 − α·e/E: at e = E/2 with α = 0.5, a = 0.75.
-        let mixed = temporalKnowledgeSharingTrainingLoss(perStepLogits: z, labels: [0], alpha: 0.5, epoch: 5, epochs: 10, temperature: 1)
+        let mixed = temporalKnowledgeSharingTrainingLoss(
+            perStepLogits: z, labels: [0], alpha: 0.5, epoch: 5, epochs: 10, temperature: 1)
         #expect(abs(mixed.item - (0.75 * 1.464369 + 0.25 * 1.589013)) < 1e-5)
         // All steps wrong: the teacher is zero, the target uniform: L = τ²·mean_t CE(uniform, softmax(z_t)).
         let wrong = temporalKnowledgeSharingLoss(perStepLogits: z, labels: [2], temperature: 2)
-        let expected = (0..<2).map { t -> Float in
-            let logP = z.selecting(t).reshaped(to: [3]).logSoftmax().scalars
-            return -logP.reduce(0, +) / 3
-        }.reduce(0, +) / 2 * 4
+        let expected =
+            (0..<2).map { t -> Float in
+                let logP = z.selecting(t).reshaped(to: [3]).logSoftmax().scalars
+                return -logP.reduce(0, +) / 3
+            }.reduce(0, +) / 2 * 4
         #expect(abs(wrong.item - expected) < 1e-5)
     }
 
@@ -46,8 +52,9 @@ import Testing
         let tks = temporalKnowledgeSharingLoss(perStepLogits: z, labels: [0], temperature: 3)
         #expect(abs(tks.item - 14.242703) < 1e-4)
         // The training loss at a = 0.75 mixes the same two numbers.
-        let mixed = temporalKnowledgeSharingTrainingLoss(perStepLogits: z, labels: [0], alpha: 0.5, epoch: 5, epochs: 10,
-                                                         temperature: 3)
+        let mixed = temporalKnowledgeSharingTrainingLoss(
+            perStepLogits: z, labels: [0], alpha: 0.5, epoch: 5, epochs: 10,
+            temperature: 3)
         #expect(abs(mixed.item - (0.75 * 1.464369 + 0.25 * 14.242703)) < 1e-4)
     }
 
@@ -66,15 +73,19 @@ import Testing
         // With a detached teacher the gradient is that of the student term alone, the target q held
         // fixed at its value: finite differences of that function.
         let z0 = z.scalars
-        let teacher = Tensor(shape: [4, 5], generator: { i in
-            let n = i / 5, c = i % 5
-            return (0..<3).reduce(Float(0)) { sum, t in
-                let row = Array(z0[(t * 4 + n) * 5..<(t * 4 + n + 1) * 5])
-                return sum + (row.firstIndex(of: row.max()!)! == labels[n] ? row[c] : 0)
-            }
-        })
+        let teacher = Tensor(
+            shape: [4, 5],
+            generator: { i in
+                let n = i / 5, c = i % 5
+                return (0..<3).reduce(Float(0)) { sum, t in
+                    let row = Array(z0[(t * 4 + n) * 5..<(t * 4 + n + 1) * 5])
+                    return sum + (row.firstIndex(of: row.max()!)! == labels[n] ? row[c] : 0)
+                }
+            })
         let q = (teacher / 3).softmax(alongAxis: -1)
-        let (_, detached) = valueWithGradient(at: z) { temporalKnowledgeSharingLoss(perStepLogits: $0, labels: labels, temperature: 3, detachTeacher: true) }
+        let (_, detached) = valueWithGradient(at: z) {
+            temporalKnowledgeSharingLoss(perStepLogits: $0, labels: labels, temperature: 3, detachTeacher: true)
+        }
         let numeric = numericalGradient(at: z, step: 1e-2) { t in -(t.logSoftmax(alongAxis: -1) * q).sum() * (9 / 12) }
         #expect(relativeError(detached, numeric) < 2e-2)
     }
@@ -82,7 +93,9 @@ import Testing
     @Test func detachingTheTeacherChangesOnlyTheGradient() {
         let z = distinctTensor([3, 2, 4], seed: 2, spacing: 0.3)
         let labels = [1, 3]
-        let (v1, g1) = valueWithGradient(at: z) { temporalKnowledgeSharingLoss(perStepLogits: $0, labels: labels, temperature: 2) }
+        let (v1, g1) = valueWithGradient(at: z) {
+            temporalKnowledgeSharingLoss(perStepLogits: $0, labels: labels, temperature: 2)
+        }
         let (v2, g2) = valueWithGradient(at: z) {
             temporalKnowledgeSharingLoss(perStepLogits: $0, labels: labels, temperature: 2, detachTeacher: true)
         }
@@ -122,12 +135,15 @@ import Testing
 
     @Test func configurationWithTemporalMethodsRoundTrips() throws {
         var c = TrainingConfiguration()
-        c.msg = MSGOptions(probability: 0.4, substitute: .sigmoid(alpha: 3), schedule: .init(startEpoch: 2, finalProbability: 0.8, finalAlpha: 3))
+        c.msg = MSGOptions(
+            probability: 0.4, substitute: .sigmoid(alpha: 3),
+            schedule: .init(startEpoch: 2, finalProbability: 0.8, finalAlpha: 3))
         c.temporalWeighting = true
         c.tks = TKSOptions(alpha: 0.6, temperature: 2, detachTeacher: true)
         c.warmupEpochs = 1
         let data = try JSONSerialization.data(withJSONObject: c.dictionary)
-        let back = try TrainingConfiguration(dictionary: JSONSerialization.jsonObject(with: data) as! [String: Any], file: "c.json")
+        let back = try TrainingConfiguration(
+            dictionary: JSONSerialization.jsonObject(with: data) as! [String: Any], file: "c.json")
         #expect(back == c)
         var bad = c
         bad.msg?.probability = 1.5
@@ -154,23 +170,29 @@ import Testing
         #expect(weights.count == 3 && weights != [1, 1, 1])  // updated once, after epoch 5
         #expect(summary.testAccuracy > 0.5)
         let run = try RunDirectory.open(at: directory)
-        let state = try run.loadCheckpoint(.last, model: c.modelConfiguration(inputShape: [1, 8, 8], classes: 10).make(), optimizer: nil)
+        let state = try run.loadCheckpoint(
+            .last, model: c.modelConfiguration(inputShape: [1, 8, 8], classes: 10).make(), optimizer: nil)
         #expect(state?.temporalWeights == weights)
         // The trainer's loss of this TKS + TWO run, against the formula in plain scalars: a·CE_ε(readout)
         // + (1 − a)·L_TKS, readout = (1/T)·Σ_t w_t·z_t, a = 1 − α·e/E, L_TKS with the unsoftened student.
         let z = distinctTensor([3, 4, 10], seed: 3, spacing: 0.05)
         // Samples 0–2 are classified correctly by step 0–2 at least (a teacher from one or more steps).
-        let labels = (0..<4).map { k in k < 3 ? Array(z.scalars[(k * 4 + k) * 10..<(k * 4 + k + 1) * 10]).argmaxIndex : 9 }
+        let labels = (0..<4).map { k in
+            k < 3 ? Array(z.scalars[(k * 4 + k) * 10..<(k * 4 + k + 1) * 10]).argmaxIndex : 9
+        }
         let (loss, logits) = trainer.loss(z, labels: labels, epoch: 2)
-        let expected = referenceTKSLoss(z.scalars, t: 3, n: 4, c: 10, labels: labels, weights: weights, alpha: 0.7,
-                                        epoch: 2, epochs: 6, tau: 3, smoothing: 0.1)
+        let expected = referenceTKSLoss(
+            z.scalars, t: 3, n: 4, c: 10, labels: labels, weights: weights, alpha: 0.7,
+            epoch: 2, epochs: 6, tau: 3, smoothing: 0.1)
         #expect(abs(loss.item - expected) < 1e-4 * max(1, abs(expected)))
         #expect(logits.isClose(to: Readout.weighted(z, weights: weights)))
     }
 
     /// The TKS training loss from its definition (METHODS.md §7), one scalar at a time, in double.
-    func referenceTKSLoss(_ z: [Float], t: Int, n: Int, c: Int, labels: [Int], weights: [Float], alpha: Float,
-                          epoch: Int, epochs: Int, tau: Double, smoothing: Double) -> Float {
+    func referenceTKSLoss(
+        _ z: [Float], t: Int, n: Int, c: Int, labels: [Int], weights: [Float], alpha: Float,
+        epoch: Int, epochs: Int, tau: Double, smoothing: Double
+    ) -> Float {
         func logSoftmax(_ v: [Double]) -> [Double] {
             let m = v.max() ?? 0, s = v.reduce(0) { $0 + exp($1 - m) }
             return v.map { $0 - m - log(s) }
@@ -178,7 +200,9 @@ import Testing
         func row(_ step: Int, _ sample: Int) -> [Double] { (0..<c).map { Double(z[(step * n + sample) * c + $0]) } }
         var ce = 0.0, shared = 0.0
         for k in 0..<n {
-            let readout = (0..<c).map { j in (0..<t).reduce(0.0) { $0 + Double(weights[$1]) * row($1, k)[j] } / Double(t) }
+            let readout = (0..<c).map { j in
+                (0..<t).reduce(0.0) { $0 + Double(weights[$1]) * row($1, k)[j] } / Double(t)
+            }
             let target = (0..<c).map { j in (j == labels[k] ? 1 - smoothing : 0) + smoothing / Double(c) }
             ce -= zip(target, logSoftmax(readout)).reduce(0) { $0 + $1.0 * $1.1 } / Double(n)
             var teacher = [Double](repeating: 0, count: c)
@@ -198,11 +222,14 @@ import Testing
 
 @Suite struct EventDataConfigurationTests {
     @Test func eventSizeResizesTheFramesOfAnEmulatedSet() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("snn-evsize-\(UUID().uuidString)").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("snn-evsize-\(UUID().uuidString)")
+            .path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let digits = try Digits.load(.train).subset(Array(0..<6))
         let data = LabeledImages(images: digits.images / 16, labels: digits.labels, classCount: 10)
-        for split in [Split.train, .test] { try EventEmulator().writeNMNIST(data, split: split, directory: directory, seed: 2) }
+        for split in [Split.train, .test] {
+            try EventEmulator().writeNMNIST(data, split: split, directory: directory, seed: 2)
+        }
         var c = TrainingConfiguration()
         c.dataset = .nmnist
         c.dataDirectory = directory
@@ -217,7 +244,9 @@ import Testing
         let expected = plain.images.reshaped(to: [18, 2, 34, 34]).interpolated(size: (48, 48), mode: .bilinear)
         #expect(resized.images.scalars == expected.scalars)
         // The option round-trips through config.json and is refused for image data sets.
-        let back = try TrainingConfiguration(dictionary: JSONSerialization.jsonObject(with: JSONSerialization.data(withJSONObject: c.dictionary)) as! [String: Any], file: "c.json")
+        let back = try TrainingConfiguration(
+            dictionary: JSONSerialization.jsonObject(with: JSONSerialization.data(withJSONObject: c.dictionary))
+                as! [String: Any], file: "c.json")
         #expect(back.eventSize == 48)
         var image = TrainingConfiguration()
         image.eventSize = 48
@@ -230,10 +259,13 @@ import Testing
         let directory = root + "/nmnist", cacheDirectory = root + "/cache"
         let digits = try Digits.load(.train).subset(Array(0..<8))
         let data = LabeledImages(images: digits.images / 16, labels: digits.labels, classCount: 10)
-        for split in [Split.train, .test] { try EventEmulator().writeNMNIST(data, split: split, directory: directory, seed: 4) }
+        for split in [Split.train, .test] {
+            try EventEmulator().writeNMNIST(data, split: split, directory: directory, seed: 4)
+        }
         let cache = FrameCache(directory: cacheDirectory)
         func load(_ split: Split = .train, size: Int? = nil) throws -> (LabeledImages, FrameCache.Outcome) {
-            try cache.load(key: "nmnist \(split) size=\(size ?? 0) source=\(FrameCache.fingerprint(directory))") { () throws(SNNError) in
+            try cache.load(key: "nmnist \(split) size=\(size ?? 0) source=\(FrameCache.fingerprint(directory))") {
+                () throws(SNNError) in
                 try NMNIST.load(split, directory: directory, frames: 4, framing: .spikingJellyByNumber, size: size)
             }
         }
@@ -247,7 +279,10 @@ import Testing
         let (_, o3) = try load(size: 20)
         let (resized, o4) = try load(size: 20)
         #expect(o3 == .built && o4 == .hit)
-        #expect(resized.images.scalars == (try NMNIST.load(.train, directory: directory, frames: 4, framing: .spikingJellyByNumber, size: 20)).images.scalars)
+        #expect(
+            resized.images.scalars
+                == (try NMNIST.load(.train, directory: directory, frames: 4, framing: .spikingJellyByNumber, size: 20))
+                .images.scalars)
         // A changed recording changes the fingerprint: a new entry, built from the new bytes.
         let file = try #require(try NMNIST.files(.train, directory: directory).first).path
         var events = try NMNISTBinary.read(file)
@@ -263,7 +298,10 @@ import Testing
             try Data(bytes).write(to: URL(fileURLWithPath: cache.path(for: key)))
             let (again, o6) = try load()
             #expect(o6 == .rebuilt, "byte \(position)")
-            #expect(again.images.scalars == (try NMNIST.load(.train, directory: directory, frames: 4, framing: .spikingJellyByNumber)).images.scalars)
+            #expect(
+                again.images.scalars
+                    == (try NMNIST.load(.train, directory: directory, frames: 4, framing: .spikingJellyByNumber)).images
+                    .scalars)
             bytes[position] ^= 0x10
         }
         // Through the configuration: the second load of a run is served from the cache.
@@ -274,7 +312,9 @@ import Testing
         c.timeSteps = 4
         c.frameCacheDirectory = root + "/run-cache"
         let (a, _) = try c.loadData()
-        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/run-cache").filter { $0.hasSuffix(".frames") }.count == 2)
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: root + "/run-cache").filter { $0.hasSuffix(".frames") }
+                .count == 2)
         let (b, _) = try c.loadData()
         #expect(a.images.scalars == b.images.scalars && a.images.scalars == fresh.images.scalars)
     }
@@ -288,8 +328,11 @@ import Testing
             for f in 0..<10 {
                 var b = Array("#!AER-DAT2.0\r\n".utf8)
                 for k in 0..<4 {
-                    let x = UInt32(10 * c + f), y = UInt32(5 * f + k), address = (y << 8) | (x << 1) | UInt32(k % 2), t = UInt32(100 * k)
-                    for v in [address, t] { b += [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+                    let x = UInt32(10 * c + f), y = UInt32(5 * f + k), address = (y << 8) | (x << 1) | UInt32(k % 2),
+                        t = UInt32(100 * k)
+                    for v in [address, t] {
+                        b += [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)]
+                    }
                 }
                 try Data(b).write(to: URL(fileURLWithPath: "\(root)/data/\(name)/r_\(f).aedat"))
             }

@@ -19,7 +19,8 @@ func snnExecutable() -> URL? {
 /// working directory; `shell`, when given, is bash run first (`ulimit`, `trap`) before the executable.
 @discardableResult
 func runSNN(_ arguments: [String], in directory: String? = nil, shell: String? = nil) throws
-    -> (status: Int32, output: String, error: String) {
+    -> (status: Int32, output: String, error: String)
+{
     let process = Process()
     guard let executable = snnExecutable() else {
         throw SNNError(.io, "the snn executable was not built beside the tests (set SNN_EXECUTABLE)")
@@ -39,7 +40,9 @@ func runSNN(_ arguments: [String], in directory: String? = nil, shell: String? =
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     let errData = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    return (
+        process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self)
+    )
 }
 
 func temporaryPath(_ name: String) -> String {
@@ -47,8 +50,10 @@ func temporaryPath(_ name: String) -> String {
 }
 
 @Suite(.serialized) struct TrainingTests {
-    static let smallRun = ["train", "--model", "spiking-mlp", "--widths", "48", "--time-steps", "2", "--epochs", "4",
-                           "--batch-size", "32", "--seed", "5", "--learning-rate", "0.5", "--json"]
+    static let smallRun = [
+        "train", "--model", "spiking-mlp", "--widths", "48", "--time-steps", "2", "--epochs", "4",
+        "--batch-size", "32", "--seed", "5", "--learning-rate", "0.5", "--json",
+    ]
 
     @Test func killedRunResumesToTheUninterruptedResult() throws {
         let uninterrupted = temporaryPath("whole"), killed = temporaryPath("killed")
@@ -73,7 +78,8 @@ func temporaryPath(_ name: String) -> String {
         var linesAtKill = 0
         while Date() < deadline {
             if let lines = try? RunDirectory.open(at: killed).readMetrics(), lines.count >= 2,
-               FileManager.default.fileExists(atPath: killed + "/last.json") {
+                FileManager.default.fileExists(atPath: killed + "/last.json")
+            {
                 Thread.sleep(forTimeInterval: epochSeconds * 0.4)
                 linesAtKill = (try? RunDirectory.open(at: killed).readMetrics().count) ?? 0
                 kill(process.processIdentifier, SIGKILL)
@@ -94,12 +100,17 @@ func temporaryPath(_ name: String) -> String {
         let resumedMetrics = try RunDirectory.open(at: killed).readMetrics()
         #expect(resumedMetrics.count == 4)
         for (x, y) in zip(wholeMetrics, resumedMetrics) {
-            for key in ["epoch", "learning_rate", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "firing_rate"] {
-                #expect((x[key] as? NSNumber) == (y[key] as? NSNumber), "\(key): \(x[key] ?? "nil") vs \(y[key] ?? "nil")")
+            for key in [
+                "epoch", "learning_rate", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "firing_rate",
+            ] {
+                #expect(
+                    (x[key] as? NSNumber) == (y[key] as? NSNumber), "\(key): \(x[key] ?? "nil") vs \(y[key] ?? "nil")")
             }
         }
         // The JSON summary names the run and its accuracy.
-        let summary = try JSONSerialization.jsonObject(with: Data(resumed.output.split(separator: "\n").last!.utf8)) as! [String: Any]
+        let summary =
+            try JSONSerialization.jsonObject(with: Data(resumed.output.split(separator: "\n").last!.utf8))
+            as! [String: Any]
         #expect(summary["run_dir"] as? String == (killed as NSString).standardizingPath)
         #expect(summary["epochs"] as? Int == 4)
     }
@@ -110,31 +121,45 @@ func temporaryPath(_ name: String) -> String {
             try? FileManager.default.removeItem(atPath: run)
             try? FileManager.default.removeItem(atPath: psn)
         }
-        let trained = try runSNN(["train", "--model", "spiking-mlp", "--widths", "32", "--time-steps", "3", "--epochs", "2",
-                                  "--train-samples", "400", "--temporal-weighting", "--msg-probability", "0.3",
-                                  "--tks-alpha", "0.5", "--output", run, "--json"])
+        let trained = try runSNN([
+            "train", "--model", "spiking-mlp", "--widths", "32", "--time-steps", "3", "--epochs", "2",
+            "--train-samples", "400", "--temporal-weighting", "--msg-probability", "0.3",
+            "--tks-alpha", "0.5", "--output", run, "--json",
+        ])
         try #require(trained.status == 0, "\(trained.error)")
         let sweep = try runSNN(["evaluate", "--run", run, "--time-steps-sweep", "--json"])
         try #require(sweep.status == 0, "\(sweep.error)")
-        let rows = try #require((try JSONSerialization.jsonObject(with: Data(sweep.output.utf8)) as? [String: Any])?["sweep"] as? [[String: Any]])
+        let rows = try #require(
+            (try JSONSerialization.jsonObject(with: Data(sweep.output.utf8)) as? [String: Any])?["sweep"]
+                as? [[String: Any]])
         #expect(rows.map { ($0["time_steps"] as? Int) ?? 0 } == [1, 2, 3])
         let single = try runSNN(["evaluate", "--run", run, "--time-steps", "2", "--json"])
         let two = try #require(try JSONSerialization.jsonObject(with: Data(single.output.utf8)) as? [String: Any])
         #expect((two["test_accuracy"] as? Double) == (rows[1]["test_accuracy"] as? Double))
         // Fixed-T neurons cannot be swept: one clear error.
-        let psnRun = try runSNN(["train", "--model", "spiking-mlp", "--widths", "16", "--neuron", "psn", "--time-steps", "3",
-                                 "--epochs", "1", "--train-samples", "100", "--output", psn])
+        let psnRun = try runSNN([
+            "train", "--model", "spiking-mlp", "--widths", "16", "--neuron", "psn", "--time-steps", "3",
+            "--epochs", "1", "--train-samples", "100", "--output", psn,
+        ])
         try #require(psnRun.status == 0, "\(psnRun.error)")
         let refused = try runSNN(["evaluate", "--run", psn, "--time-steps-sweep"])
         #expect(refused.status != 0 && refused.error.contains("only at the trained T = 3"))
     }
 
-    @Test(.enabled(if: sharedDataDirectory() != nil, "needs ../shared/data")) func dataCommandsInspectFrameAndEmulate() throws {
-        let events = try #require(sharedDataDirectory()?.appendingPathComponent("events").path, "../shared/data is not present")
-        let inspect = try runSNN(["data", "inspect", events + "/davis346-crop34-nmnist-format.bin", "--width", "34", "--height", "34", "--json"])
+    @Test(.enabled(if: sharedDataDirectory() != nil, "needs ../shared/data")) func dataCommandsInspectFrameAndEmulate()
+        throws
+    {
+        let events = try #require(
+            sharedDataDirectory()?.appendingPathComponent("events").path, "../shared/data is not present")
+        let inspect = try runSNN([
+            "data", "inspect", events + "/davis346-crop34-nmnist-format.bin", "--width", "34", "--height", "34",
+            "--json",
+        ])
         try #require(inspect.status == 0, "\(inspect.error)")
         let facts = try #require(try JSONSerialization.jsonObject(with: Data(inspect.output.utf8)) as? [String: Any])
-        #expect(facts["format"] as? String == "nmnist-bin" && facts["events"] as? Int == 10_067 && facts["width"] as? Int == 34)
+        #expect(
+            facts["format"] as? String == "nmnist-bin" && facts["events"] as? Int == 10_067
+                && facts["width"] as? Int == 34)
         // AEDAT 3.1 without --width/--height: the size of the DAVIS346 its header names.
         let davis = try runSNN(["data", "inspect", events + "/davis346-aedat31-reencoded.aedat", "--json"])
         try #require(davis.status == 0, "\(davis.error)")
@@ -142,15 +167,21 @@ func temporaryPath(_ name: String) -> String {
         #expect(d["format"] as? String == "aedat-3.1" && d["events"] as? Int == 78_830)
         #expect(d["width"] as? Int == 346 && d["height"] as? Int == 260)
         // Sizes given that the events do not fit: refused, naming where the size came from.
-        let small = try runSNN(["data", "inspect", events + "/davis346-aedat31-reencoded.aedat", "--width", "128", "--height", "128"])
-        #expect(small.status != 0 && small.error.contains("outside the 128×128 sensor (size from the width and height given)"))
+        let small = try runSNN([
+            "data", "inspect", events + "/davis346-aedat31-reencoded.aedat", "--width", "128", "--height", "128",
+        ])
+        #expect(
+            small.status != 0
+                && small.error.contains("outside the 128×128 sensor (size from the width and height given)"))
         let output = temporaryPath("frames") + ".safetensors", emulated = temporaryPath("emulated")
         defer {
             try? FileManager.default.removeItem(atPath: output)
             try? FileManager.default.removeItem(atPath: emulated)
         }
-        let frames = try runSNN(["data", "frames", events + "/davis346-aedat31-reencoded.aedat", "--width", "346", "--height", "260",
-                                 "--frames", "5", "--framing", "sj-time", "--output", output])
+        let frames = try runSNN([
+            "data", "frames", events + "/davis346-aedat31-reencoded.aedat", "--width", "346", "--height", "260",
+            "--frames", "5", "--framing", "sj-time", "--output", output,
+        ])
         try #require(frames.status == 0, "\(frames.error)")
         let f = try SafeTensors.read(contentsOf: output)
         #expect(f.tensors["frames"]?.shape == [5, 2, 260, 346] && f.tensors["frames"]?.sum().item == 78_830)
@@ -161,7 +192,9 @@ func temporaryPath(_ name: String) -> String {
         let refused = try runSNN(["data", "inspect", bogus])
         #expect(refused.status != 0 && refused.error.contains(bogus))
         if let mnist = sharedDataDirectory()?.appendingPathComponent("mnist").path {
-            let e = try runSNN(["data", "emulate", "--data-dir", mnist, "--output", emulated, "--limit", "20", "--json"])
+            let e = try runSNN([
+                "data", "emulate", "--data-dir", mnist, "--output", emulated, "--limit", "20", "--json",
+            ])
             try #require(e.status == 0, "\(e.error)")
             #expect(try NMNIST.files(.train, directory: emulated).count == 20)
             #expect(try NMNIST.files(.test, directory: emulated).count == 20)
@@ -191,7 +224,10 @@ func temporaryPath(_ name: String) -> String {
             ["train", "--model", "recurrent-mlp", "--neuron", "psn", "--output", output],
             ["train", "--model", "recurrent-mlp", "--msg-probability", "0.5", "--output", output],
             ["train", "--event-drop", "0.2", "--output", output],
-            ["train", "--dataset", "nmnist", "--data-dir", output, "--event-drop", "0.2", "--event-size", "48", "--output", output],
+            [
+                "train", "--dataset", "nmnist", "--data-dir", output, "--event-drop", "0.2", "--event-size", "48",
+                "--output", output,
+            ],
             ["train", "--event-drop", "1", "--output", output],
         ]
         for arguments in cases {
@@ -204,7 +240,9 @@ func temporaryPath(_ name: String) -> String {
         let data = temporaryPath("mnist")
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: data) }
-        for name in ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"] {
+        for name in [
+            "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
+        ] {
             _ = FileManager.default.createFile(atPath: data + "/" + name, contents: Data([0, 0, 8, 3, 0, 0]))
         }
         let corrupt = try runSNN(["train", "--dataset", "mnist", "--data-dir", data, "--output", output])
@@ -218,8 +256,9 @@ func temporaryPath(_ name: String) -> String {
         c.dataset = .mnist
         c.dataDirectory = "/data/mnist"
         c.widths = [8, 16]
-        c.neuron = NeuronConfiguration(kind: .parametricLIF, surrogate: .sigmoid(alpha: 3), tau: 3, threshold: 0.5, reset: .soft,
-                                       detachReset: false, decayInput: false)
+        c.neuron = NeuronConfiguration(
+            kind: .parametricLIF, surrogate: .sigmoid(alpha: 3), tau: 3, threshold: 0.5, reset: .soft,
+            detachReset: false, decayInput: false)
         c.loss = .tet
         c.encoding = .poisson
         c.augmentation = ImageAugmentation(cropPadding: 2, horizontalFlip: true)
@@ -227,7 +266,8 @@ func temporaryPath(_ name: String) -> String {
         c.trainSamples = 1000
         c.testSamples = 300
         let data = try JSONSerialization.data(withJSONObject: c.dictionary)
-        let back = try TrainingConfiguration(dictionary: JSONSerialization.jsonObject(with: data) as! [String: Any], file: "c.json")
+        let back = try TrainingConfiguration(
+            dictionary: JSONSerialization.jsonObject(with: data) as! [String: Any], file: "c.json")
         #expect(back == c)
         var events = TrainingConfiguration()
         events.dataset = .nmnist
@@ -236,7 +276,8 @@ func temporaryPath(_ name: String) -> String {
         events.augmentation = ImageAugmentation(cropPadding: 1, eventDropProbability: 0.25)
         events.warmupEpochs = 1  // stored resolved
         let eventData = try JSONSerialization.data(withJSONObject: events.dictionary)
-        let eventsBack = try TrainingConfiguration(dictionary: JSONSerialization.jsonObject(with: eventData) as! [String: Any], file: "e.json")
+        let eventsBack = try TrainingConfiguration(
+            dictionary: JSONSerialization.jsonObject(with: eventData) as! [String: Any], file: "e.json")
         #expect(eventsBack == events)
     }
 

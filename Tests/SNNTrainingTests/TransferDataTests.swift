@@ -8,8 +8,9 @@ import Testing
     static let staticLabels = (0..<300).map { ($0 * 7 + $0 / 13) % 5 }
 
     @Test func pairingDrawsSameClassImagesReproducibly() throws {
-        let pairing = try StaticPairing(staticLabels: Self.staticLabels, staticClassCount: 5, eventClassCount: 5,
-                                        source: "mnist", target: "nmnist")
+        let pairing = try StaticPairing(
+            staticLabels: Self.staticLabels, staticClassCount: 5, eventClassCount: 5,
+            source: "mnist", target: "nmnist")
         let labels = (0..<200).map { ($0 * 3) % 5 }
         var g = StaticPairing.generator(seed: 42, epoch: 1, batch: 2)
         let partners = pairing.partners(for: labels, using: &g)
@@ -27,13 +28,15 @@ import Testing
 
     @Test func pairingRefusesMismatchedClasses() {
         #expect(throws: SNNError.self) {
-            try StaticPairing(staticLabels: Self.staticLabels, staticClassCount: 5, eventClassCount: 6, source: "a",
-                              target: "b")
+            try StaticPairing(
+                staticLabels: Self.staticLabels, staticClassCount: 5, eventClassCount: 6, source: "a",
+                target: "b")
         }
         // A class with no static image cannot be paired.
         #expect(throws: SNNError.self) {
-            try StaticPairing(staticLabels: [0, 1, 1, 3], staticClassCount: 4, eventClassCount: 4, source: "a",
-                              target: "b")
+            try StaticPairing(
+                staticLabels: [0, 1, 1, 3], staticClassCount: 4, eventClassCount: 4, source: "a",
+                target: "b")
         }
     }
 
@@ -41,8 +44,9 @@ import Testing
     @Test func pairingComparesClassNamesWhenBothSidesHaveThem() throws {
         let labels = [0, 1, 2]
         func pairing(_ staticNames: [String]?, _ eventNames: [String]?) throws(SNNError) -> StaticPairing {
-            try StaticPairing(staticLabels: labels, staticClassCount: 3, eventClassCount: 3, source: "image-folder",
-                              target: "n-caltech101", staticClassNames: staticNames, eventClassNames: eventNames)
+            try StaticPairing(
+                staticLabels: labels, staticClassCount: 3, eventClassCount: 3, source: "image-folder",
+                target: "n-caltech101", staticClassNames: staticNames, eventClassNames: eventNames)
         }
         _ = try pairing(["ant", "bee", "cat"], ["ant", "bee", "cat"])
         _ = try pairing(["ant", "bee", "cat"], nil)

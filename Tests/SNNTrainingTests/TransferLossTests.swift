@@ -111,9 +111,10 @@ import Testing
         #expect(abs(Double(DomainAlignment.gaussianMMD(a, b).item) - expected) < 1e-5)
         #expect(abs(Double(DomainAlignment.loss(.mmd, a, b).item) - expected) < 1e-5)
         // σ² is held constant in the backward pass, so finite differences hold it too.
-        #expect(gradientError(at: [a, b], step: 1e-2) {
-            DomainAlignment.gaussianMMD($0[0], $0[1], variance: Float(variance))
-        } < 2e-3)
+        #expect(
+            gradientError(at: [a, b], step: 1e-2) {
+                DomainAlignment.gaussianMMD($0[0], $0[1], variance: Float(variance))
+            } < 2e-3)
     }
 
     /// The loss at logits `s`, `e` `[T, B, C]`, alignment `[T]` and c `[T]`, and its per-step parts.
@@ -138,8 +139,9 @@ import Testing
         let alignment = Tensor(shape: [t], scalars: [0.9, 0.4, 0.2, 0.7])
         let c = Tensor(shape: [t], scalars: [1, -0.5, 0.3, 2])
         func loss(_ c: Tensor) -> Tensor {
-            staticToEventLoss(staticLogits: s, eventLogits: e, labels: labels, alignment: alignment,
-                              stepWeights: c.sigmoid())
+            staticToEventLoss(
+                staticLogits: s, eventLogits: e, labels: labels, alignment: alignment,
+                stepWeights: c.sigmoid())
         }
         let (_, gradient) = valueWithGradient(at: c, loss)
         // Closed form: σ′(c_t)/T·[0.5·L_DA[t] − (1−λ)·CE_t − λ·MSE_t].

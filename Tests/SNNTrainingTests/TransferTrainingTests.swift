@@ -47,7 +47,8 @@ struct TransferTrainingTests {
         // 40 samples in batches of 8: 5 batches an epoch, 10 in all; the last has P = (9/10)³.
         let last = try #require(metrics.last)
         let probabilities = metrics.compactMap { ($0["replacement_probability"] as? NSNumber)?.doubleValue }
-        #expect(probabilities.count == 2 && abs(probabilities[0] - pow(4.0 / 10, 3)) < 1e-12
+        #expect(
+            probabilities.count == 2 && abs(probabilities[0] - pow(4.0 / 10, 3)) < 1e-12
                 && abs(probabilities[1] - pow(9.0 / 10, 3)) < 1e-12, "\(probabilities)")
         let weights = try #require(last["step_weights"] as? [NSNumber]).map(\.doubleValue)
         #expect(weights.count == 3 && weights.allSatisfy { $0 > 0 && $0 < 1 && abs($0 - 1 / (1 + exp(-1.0))) > 1e-6 })
@@ -77,11 +78,14 @@ struct TransferTrainingTests {
         let b = try SafeTensors.read(contentsOf: stopped + "/last.safetensors")
         #expect(a.entries == b.entries)
         for (x, y) in zip(metrics, try RunDirectory.open(at: stopped).readMetrics()) {
-            let keys = ["train_loss", "test_accuracy", "alignment_loss", "cka", "cka_unbiased",
-                        "replacement_probability"]
+            let keys = [
+                "train_loss", "test_accuracy", "alignment_loss", "cka", "cka_unbiased",
+                "replacement_probability",
+            ]
             for key in keys {
-                #expect((x[key] as? NSNumber) == (y[key] as? NSNumber),
-                        "\(key): \(x[key] ?? "nil") vs \(y[key] ?? "nil")")
+                #expect(
+                    (x[key] as? NSNumber) == (y[key] as? NSNumber),
+                    "\(key): \(x[key] ?? "nil") vs \(y[key] ?? "nil")")
             }
             #expect((x["step_weights"] as? [NSNumber]) == (y["step_weights"] as? [NSNumber]))
         }
@@ -92,11 +96,13 @@ struct TransferTrainingTests {
         let mnist = try #require(sharedDataDirectory()).appendingPathComponent("mnist").path
         let run = temporaryPath("transfer-cli")
         defer { try? FileManager.default.removeItem(atPath: run) }
-        let r = try runSNN(["train", "--dataset", "nmnist", "--data-dir", events, "--transfer-from", "mnist",
-                            "--transfer-data-dir", mnist, "--model", "transfer-scnn", "--event-size", "28",
-                            "--time-steps", "2", "--epochs", "1", "--batch-size", "10", "--alignment", "cka-unbiased",
-                            "--fixed-step-weights", "0.25", "--no-sliding", "--invert-static", "--frame-cache", "off",
-                            "--output", run, "--json"])
+        let r = try runSNN([
+            "train", "--dataset", "nmnist", "--data-dir", events, "--transfer-from", "mnist",
+            "--transfer-data-dir", mnist, "--model", "transfer-scnn", "--event-size", "28",
+            "--time-steps", "2", "--epochs", "1", "--batch-size", "10", "--alignment", "cka-unbiased",
+            "--fixed-step-weights", "0.25", "--no-sliding", "--invert-static", "--frame-cache", "off",
+            "--output", run, "--json",
+        ])
         try #require(r.status == 0, "\(r.error)")
         let lastLine = Data(r.output.split(separator: "\n").last!.utf8)
         let summary = try #require(try JSONSerialization.jsonObject(with: lastLine) as? [String: Any])
@@ -113,18 +119,38 @@ struct TransferTrainingTests {
         let evaluation = try #require(try JSONSerialization.jsonObject(with: Data(e.output.utf8)) as? [String: Any])
         #expect((evaluation["test_accuracy"] as? NSNumber)?.doubleValue == accuracy)
         // Transfer options without --transfer-from, and transfer into what cannot take it, are refused.
-        for (flags, phrase) in [(["--alignment", "mmd"], "need --transfer-from"),
-                                (["--transfer-from", "mnist", "--transfer-data-dir", mnist, "--dataset", "mnist",
-                                  "--data-dir", mnist], "event data set"),
-                                (["--dataset", "nmnist", "--data-dir", events, "--transfer-from", "mnist",
-                                  "--transfer-data-dir", mnist, "--model", "spiking-mlp"], "conv model"),
-                                (["--dataset", "nmnist", "--data-dir", events, "--transfer-from", "mnist",
-                                  "--transfer-data-dir", mnist, "--model", "transfer-scnn", "--neuron", "psn"],
-                                 "--neuron if, lif or plif"),
-                                (["--dataset", "nmnist", "--data-dir", events, "--transfer-from", "cifar10",
-                                  "--transfer-data-dir", mnist], "data_batch_1.bin"),
-                                (["--dataset", "nmnist", "--data-dir", events, "--transfer-from", "mnist"],
-                                 "--transfer-data-dir is required")] {
+        for (flags, phrase) in [
+            (["--alignment", "mmd"], "need --transfer-from"),
+            (
+                [
+                    "--transfer-from", "mnist", "--transfer-data-dir", mnist, "--dataset", "mnist",
+                    "--data-dir", mnist,
+                ], "event data set"
+            ),
+            (
+                [
+                    "--dataset", "nmnist", "--data-dir", events, "--transfer-from", "mnist",
+                    "--transfer-data-dir", mnist, "--model", "spiking-mlp",
+                ], "conv model"
+            ),
+            (
+                [
+                    "--dataset", "nmnist", "--data-dir", events, "--transfer-from", "mnist",
+                    "--transfer-data-dir", mnist, "--model", "transfer-scnn", "--neuron", "psn",
+                ],
+                "--neuron if, lif or plif"
+            ),
+            (
+                [
+                    "--dataset", "nmnist", "--data-dir", events, "--transfer-from", "cifar10",
+                    "--transfer-data-dir", mnist,
+                ], "data_batch_1.bin"
+            ),
+            (
+                ["--dataset", "nmnist", "--data-dir", events, "--transfer-from", "mnist"],
+                "--transfer-data-dir is required"
+            ),
+        ] {
             let refused = try runSNN(["train", "--output", run + "-refused"] + flags)
             #expect(refused.status != 0 && refused.error.contains(phrase), "\(flags): \(refused.error)")
             #expect(!refused.error.contains("Backtrac"))

@@ -59,7 +59,8 @@ enum FuzzTarget: String, CaseIterable {
     static func idx(_ bytes: [UInt8]) {
         let name = "f.idx"
         guard let plain = clean(name, { () throws(SNNError) in try FileBytes.decompressing(bytes, file: name) }),
-              let array = clean(name, { () throws(SNNError) in try IDXArray.decode(plain, file: name) }) else { return }
+            let array = clean(name, { () throws(SNNError) in try IDXArray.decode(plain, file: name) })
+        else { return }
         require(array.values.count == array.shape.reduce(1, *), "IDX: \(array.values.count) values for \(array.shape)")
     }
 
@@ -111,16 +112,18 @@ enum FuzzTarget: String, CaseIterable {
             }
             // The two-pass framing must agree with decoding and then framing, failures included.
             let reference = events.flatMap { events in try? framing.frames(events, frames: frames) }
-            require(direct?.shape == reference?.shape && direct?.scalars == reference?.scalars,
-                    "AEDAT 3.1: frames(\(framing)) differ from framing the decoded stream")
+            require(
+                direct?.shape == reference?.shape && direct?.scalars == reference?.scalars,
+                "AEDAT 3.1: frames(\(framing)) differ from framing the decoded stream")
         }
     }
 
     static func aedat4(_ bytes: [UInt8]) {
         let events = clean("c.aedat4") { () throws(SNNError) in try AEDAT40.decode(bytes, file: "c.aedat4") }
         guard let events else { return }
-        require(events.x.allSatisfy { Int($0) < events.width } && events.y.allSatisfy { Int($0) < events.height },
-                "AEDAT 4.0: events outside the \(events.width)×\(events.height) sensor")
+        require(
+            events.x.allSatisfy { Int($0) < events.width } && events.y.allSatisfy { Int($0) < events.height },
+            "AEDAT 4.0: events outside the \(events.width)×\(events.height) sensor")
         frame(events)
     }
 
@@ -133,8 +136,9 @@ enum FuzzTarget: String, CaseIterable {
     static func npz(_ bytes: [UInt8]) {
         // Errors inside an entry name it as "a.npz[name]".
         do { _ = try NumPy.decodeNPZ(bytes, file: "a.npz") } catch {
-            require(error.file?.hasPrefix("a.npz") == true && error.offset != nil,
-                    "npz: error without its place: \(error)")
+            require(
+                error.file?.hasPrefix("a.npz") == true && error.offset != nil,
+                "npz: error without its place: \(error)")
         }
     }
 
@@ -146,12 +150,14 @@ enum FuzzTarget: String, CaseIterable {
         guard let again = try? SafeTensors.decode(file.encoded(), file: "again.safetensors") else {
             fatalError("safetensors: a decoded file does not encode and decode again")
         }
-        require(again.metadata == file.metadata && again.entries.keys == file.entries.keys,
-                "safetensors: round trip lost names")
+        require(
+            again.metadata == file.metadata && again.entries.keys == file.entries.keys,
+            "safetensors: round trip lost names")
         for (name, entry) in file.entries {
             let other = again.entries[name]
-            require(other?.shape == entry.shape && other?.values.map(\.bitPattern) == entry.values.map(\.bitPattern),
-                    "safetensors: round trip changed \(name)")
+            require(
+                other?.shape == entry.shape && other?.values.map(\.bitPattern) == entry.values.map(\.bitPattern),
+                "safetensors: round trip changed \(name)")
         }
     }
 
@@ -159,8 +165,9 @@ enum FuzzTarget: String, CaseIterable {
         let set: LabeledImages
         do { set = try FrameCache.decode(bytes, key: cacheKey, file: "f.frames") } catch {
             // A file of another key is no damage (FrameCache.load rebuilds it): that error has no offset.
-            require(error.file == "f.frames" && (error.offset != nil || error.code == .mismatch),
-                    "error without its place: \(error)")
+            require(
+                error.file == "f.frames" && (error.offset != nil || error.code == .mismatch),
+                "error without its place: \(error)")
             return
         }
         guard let encoded = try? [UInt8](FrameCache.encode(set, key: cacheKey)) else {
@@ -169,9 +176,10 @@ enum FuzzTarget: String, CaseIterable {
         guard let again = try? FrameCache.decode(encoded, key: cacheKey, file: "again.frames") else {
             fatalError("frame cache: a decoded file does not encode and decode again")
         }
-        require(again.labels == set.labels && again.images.shape == set.images.shape
+        require(
+            again.labels == set.labels && again.images.shape == set.images.shape
                 && again.images.scalars.map(\.bitPattern) == set.images.scalars.map(\.bitPattern),
-                "frame cache: round trip differs")
+            "frame cache: round trip differs")
     }
 
     static func fsdd(_ bytes: [UInt8]) {
@@ -185,14 +193,17 @@ enum FuzzTarget: String, CaseIterable {
         let files = FSDD.Files(features: "x.f32", lengths: "x.len.u32", labels: "x.labels.u8")
         for split in Split.allCases {
             do {
-                let set = try FSDD.decode(features: features, lengths: lengths, labels: labels, split: split,
-                                          frames: frames, files: files)
-                require(set.images.shape == [set.count, 1, frames, FSDD.coefficients],
-                        "FSDD: shape \(set.images.shape)")
+                let set = try FSDD.decode(
+                    features: features, lengths: lengths, labels: labels, split: split,
+                    frames: frames, files: files)
+                require(
+                    set.images.shape == [set.count, 1, frames, FSDD.coefficients],
+                    "FSDD: shape \(set.images.shape)")
                 require(set.images.scalars.allSatisfy(\.isFinite), "FSDD: non-finite standardised coefficients")
             } catch {
-                require([files.features, files.lengths, files.labels].contains(error.file ?? "") && error.offset != nil,
-                        "FSDD: error without its place: \(error)")
+                require(
+                    [files.features, files.lengths, files.labels].contains(error.file ?? "") && error.offset != nil,
+                    "FSDD: error without its place: \(error)")
             }
         }
     }
@@ -200,8 +211,9 @@ enum FuzzTarget: String, CaseIterable {
     static func gestureLabels(_ bytes: [UInt8]) {
         let rows = clean("l.csv") { () throws(SNNError) in try DVSGesture.labels(bytes, file: "l.csv") }
         guard let rows else { return }
-        require(rows.allSatisfy { (0..<DVSGesture.classCount).contains($0.label) && !$0.window.isEmpty },
-                "gesture labels: bad row")
+        require(
+            rows.allSatisfy { (0..<DVSGesture.classCount).contains($0.label) && !$0.window.isEmpty },
+            "gesture labels: bad row")
     }
 
     static func hdf5Superblock(_ bytes: [UInt8]) {
@@ -235,8 +247,9 @@ enum FuzzTarget: String, CaseIterable {
             return
         }
         let (c, h, w) = (pixels.channels, pixels.height, pixels.width)
-        require(w >= 1 && h >= 1 && (c == 1 || c == 3) && pixels.bytes.count == c * h * w,
-                "image: \(pixels.bytes.count) bytes for \(w)×\(h) with \(c) channels")
+        require(
+            w >= 1 && h >= 1 && (c == 1 || c == 3) && pixels.bytes.count == c * h * w,
+            "image: \(pixels.bytes.count) bytes for \(w)×\(h) with \(c) channels")
         guard w * h <= 1 << 20 else { return }
         let image = ImageFile.tensor(pixels)
         require(image.shape == [c, h, w], "image: shape \(image.shape)")
@@ -250,8 +263,9 @@ enum FuzzTarget: String, CaseIterable {
             guard let f = try? framing.frames(events, frames: frames) else { continue }
             require(f.shape == [frames, 2, events.height, events.width], "framing \(framing): shape \(f.shape)")
             let total = f.sum().item
-            require(total <= Float(events.count) && (framing == .tonicTimeBins || total == Float(events.count)),
-                    "framing \(framing): \(total) events framed of \(events.count)")
+            require(
+                total <= Float(events.count) && (framing == .tonicTimeBins || total == Float(events.count)),
+                "framing \(framing): \(total) events framed of \(events.count)")
         }
     }
 }
