@@ -34,7 +34,8 @@ public enum PNG {
             let body = Array(type.utf8) + data
             return be32(data.count) + body + be32(Int(CRC32.checksum(body)))
         }
-        let header = be32(width) + be32(height) + [8, 2, 0, 0, 0]  // 8-bit, RGB, deflate, no filter choice, no interlace
+        // 8-bit, RGB, deflate, no filter choice, no interlace.
+        let header = be32(width) + be32(height) + [8, 2, 0, 0, 0]
         return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", header) + chunk("IDAT", compressed)
             + chunk("IEND", [])
     }

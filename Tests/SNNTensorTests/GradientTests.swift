@@ -155,7 +155,8 @@ import Testing
         #expect(
             gradientError(at: [x]) { $0[0].avgPool2d(kernelSize: (2, 3), stride: (2, 2), padding: (1, 1)) }
                 < Self.tolerance)
-        #expect(gradientError(at: [x]) { $0[0].avgPool2d(kernelSize: (2, 2)) } < Self.tolerance)  // the 2×2 fast path, odd sizes
+        // The 2×2 fast path, odd sizes.
+        #expect(gradientError(at: [x]) { $0[0].avgPool2d(kernelSize: (2, 2)) } < Self.tolerance)
         #expect(gradientError(at: [x]) { $0[0].adaptiveAvgPool2d(outputSize: (3, 4)) } < Self.tolerance)
         #expect(gradientError(at: [x]) { $0[0].adaptiveAvgPool2d(outputSize: (1, 1)) } < Self.tolerance)
     }
