@@ -137,11 +137,18 @@ public class FusedNeuron<S: Surrogate>: Module, SurrogateGradientMasking {
     public let maskState = GradientMaskState()
     /// Whether calls keep their post-reset membrane potentials in ``recordedMembrane``.
     public var recordsMembrane = false {
-        didSet { if !recordsMembrane { recordedMembrane = nil } }
+        didSet {
+            if !recordsMembrane {
+                recordedMembrane = nil
+                recordedSpikes = nil
+            }
+        }
     }
     /// The post-reset membrane potentials `[T, ...]` of the last call while ``recordsMembrane`` is on,
     /// recorded on the gradient tape (a loss on them trains the layers below).
     public internal(set) var recordedMembrane: Tensor?
+    /// The spikes `[T, ...]` of the same call (for pictures of one sample's activity).
+    public internal(set) var recordedSpikes: Tensor?
 
     /// Changes the surrogate's sharpness α (MSG's α schedule); the forward pass does not depend on it.
     public func setSurrogateAlpha(_ alpha: Float) { surrogate = S(alpha: alpha) }
@@ -188,6 +195,7 @@ public class FusedNeuron<S: Surrogate>: Module, SurrogateGradientMasking {
             // Keep the membrane potentials of this call (on the tape) for a loss on them.
             let both = fused(input, membraneOutput: true)
             recordedMembrane = both.selecting(1)
+            recordedSpikes = both.selecting(0)
             return both.selecting(0)
         }
         precondition(input.rank >= 2 && input.shape[0] >= 1,
@@ -242,6 +250,10 @@ public protocol MembraneRecording: AnyObject {
     var recordsMembrane: Bool { get set }
     /// The post-reset membrane potentials `[T, ...]` of the last call while recording, on the tape.
     var recordedMembrane: Tensor? { get }
+    /// The spikes `[T, ...]` of that call.
+    var recordedSpikes: Tensor? { get }
+    /// The firing threshold the membrane is compared with.
+    var threshold: Float { get }
 }
 
 extension FusedNeuron {

@@ -24,6 +24,11 @@ public struct EvaluationResult: Sendable {
     public var energyJoules: Double?
     /// Samples evaluated.
     public var samples: Int
+    /// The predicted class of each sample, in the data's order.
+    public var predictions: [Int] = []
+    /// What each synaptic layer did, by module path in the order the layers ran, when operations
+    /// were counted.
+    public var layerOperations: [(path: String, record: OperationCounter.Record)] = []
 }
 
 /// Feeds data through a model, batch by batch, in inference mode.
@@ -53,7 +58,8 @@ public enum Evaluator {
         defer { for (_, neuron) in layers { neuron.statistics = nil } }
         let counter = countOperations ? OperationCounter() : nil
         var encoder = Encoder(encoding, timeSteps: timeSteps)
-        var correct = 0, lossSum: Double = 0
+        var correct = 0, lossSum: Double = 0, predictions: [Int] = []
+        predictions.reserveCapacity(data.count)
         let loader = DataLoader(data, batchSize: batchSize)
         for batch in loader.batches(forEpoch: 0) {
             let input = encoder.encode(batch.inputs)
@@ -61,7 +67,9 @@ public enum Evaluator {
             let perStep = counter.map { $0.measure(run) } ?? run()
             let logits = temporalWeights.map { Readout.weighted(perStep, weights: $0) } ?? Readout.mean(perStep)
             lossSum += Double(crossEntropy(logits: logits, labels: batch.labels).item) * Double(batch.labels.count)
-            correct += zip(logits.argmax(alongAxis: 1), batch.labels).filter { $0 == $1 }.count
+            let predicted = logits.argmax(alongAxis: 1)
+            predictions += predicted
+            correct += zip(predicted, batch.labels).filter { $0 == $1 }.count
         }
         let rates = layers.map { ($0.path, layerName($0.neuron), $0.neuron.statistics?.firingRate ?? 0) }
         let spikes = layers.reduce(0.0) { $0 + ($1.neuron.statistics?.spikes ?? 0) }
@@ -70,8 +78,10 @@ public enum Evaluator {
                                       loss: Float(lossSum / Double(max(data.count, 1))), firingRates: rates,
                                       firingRate: steps > 0 ? spikes / steps : 0, samples: data.count)
         result.spikesPerSample = spikes / Double(max(data.count, 1))
+        result.predictions = predictions
         if let counter {
-            let energy = EnergyEstimate(records: counter.records(in: model).map(\.record), samples: data.count)
+            result.layerOperations = counter.records(in: model)
+            let energy = EnergyEstimate(records: result.layerOperations.map(\.record), samples: data.count)
             result.synapticOperations = energy.synapticOperations
             result.macs = energy.macs
             result.energyJoules = energy.joules

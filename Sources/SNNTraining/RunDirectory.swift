@@ -180,6 +180,14 @@ public struct RunDirectory: Sendable {
 
     /// The metrics lines so far.
     public func readMetrics() throws(SNNError) -> [[String: Any]] {
+        let read = try readMetricsPrefix()
+        if let offset = read.damagedOffset { throw SNNError(.corrupt, "invalid JSON line", file: metricsPath, offset: offset) }
+        return read.lines
+    }
+
+    /// The metrics lines before the first line that is not a JSON object, and that line's byte
+    /// offset (nil when every line is whole), for readers that show what a damaged file still holds.
+    public func readMetricsPrefix() throws(SNNError) -> (lines: [[String: Any]], damagedOffset: Int?) {
         guard let data = FileManager.default.contents(atPath: metricsPath) else {
             throw SNNError(.io, "cannot read metrics", file: metricsPath)
         }
@@ -189,11 +197,11 @@ public struct RunDirectory: Sendable {
             defer { offset += line.count + 1 }
             if line.isEmpty { continue }
             guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else {
-                throw SNNError(.corrupt, "invalid JSON line", file: metricsPath, offset: offset)
+                return (lines, offset)
             }
             lines.append(object)
         }
-        return lines
+        return (lines, nil)
     }
 
     /// Appends one line (rewriting the file atomically). Numbers that are not finite (the test loss
