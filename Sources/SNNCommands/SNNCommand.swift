@@ -8,7 +8,7 @@ public struct SNNCommand: ParsableCommand {
         commandName: "snn",
         abstract: "Train, evaluate and benchmark spiking neural networks on the CPU.",
         version: SNNCommand.version,
-        subcommands: [Train.self, Evaluate.self, Search.self, SearchWorker.self, DataCommand.self, Bench.self, Info.self])
+        subcommands: [Train.self, Evaluate.self, Report.self, Search.self, SearchWorker.self, DataCommand.self, Bench.self, Info.self])
 
     /// The release this binary was built from (`snn --version`).
     public static let version = "0.5.0"
