@@ -47,7 +47,8 @@ struct Report: ParsableCommand {
         for (i, figure) in figures.enumerated() {
             let page = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><style>body{margin:0}</style></head><body>"
                 + figure.svg + "</body></html>"
-            let png = try Chromium.screenshot(html: page, width: figure.width, height: figure.height, executable: chromium)
+            let png = try Chromium.screenshot(html: page, width: figure.width, height: figure.height,
+                                              executable: chromium)
             try AtomicFile.write(png, to: output + String(format: "/%02d-", i + 1) + figure.name + ".png")
         }
         if !missing.isEmpty {
@@ -61,7 +62,9 @@ enum Chromium {
     /// `$SNN_CHROMIUM`, or the first of chromium / chromium-browser / google-chrome on `PATH`.
     static func executable() -> String? {
         let environment = ProcessInfo.processInfo.environment
-        if let path = environment["SNN_CHROMIUM"] { return FileManager.default.isExecutableFile(atPath: path) ? path : nil }
+        if let path = environment["SNN_CHROMIUM"] {
+            return FileManager.default.isExecutableFile(atPath: path) ? path : nil
+        }
         let directories = (environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
         for name in ["chromium", "chromium-browser", "google-chrome"] {
             for directory in directories where FileManager.default.isExecutableFile(atPath: "\(directory)/\(name)") {
@@ -73,7 +76,8 @@ enum Chromium {
 
     /// The PNG of `html` in a `width` × `height` window.
     static func screenshot(html: String, width: Int, height: Int, executable: String) throws(SNNError) -> Data {
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("snn-chromium-\(UUID().uuidString)").path
+        let scratch = FileManager.default.temporaryDirectory
+            .appendingPathComponent("snn-chromium-\(UUID().uuidString)").path
         try AtomicFile.createDirectory(scratch)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let page = scratch + "/page.html", shot = scratch + "/shot.png"

@@ -36,7 +36,8 @@ public enum ReportPage {
         let epochs = report.epochs
         if !epochs.isEmpty {
             func series(_ name: String, _ color: Int, _ value: (RunReport.EpochPoint) -> Double?) -> Series {
-                Series(name: name, color: palette[color], points: epochs.compactMap { e in value(e).map { (Double(e.epoch), $0) } })
+                let points = epochs.compactMap { e in value(e).map { (x: Double(e.epoch), y: $0) } }
+                return Series(name: name, color: palette[color], points: points)
             }
             figures.append(lineChart(name: "loss", title: "Loss", yLabel: "cross-entropy",
                                      series: [series("train_loss", 0, \.trainLoss), series("test_loss", 1, \.testLoss)],
@@ -52,7 +53,9 @@ public enum ReportPage {
                 let layers = Set(epochs.flatMap(\.firingRates.keys)).sorted()
                 figures.append(lineChart(
                     name: "firing_rate", title: "Firing rate per layer", yLabel: "spikes per neuron-step",
-                    series: layers.enumerated().map { i, layer in series(layer, i % palette.count) { $0.firingRates[layer] } },
+                    series: layers.enumerated().map { i, layer in
+                        series(layer, i % palette.count) { $0.firingRates[layer] }
+                    },
                     caption: "Test-set firing rate of each followed layer per epoch."))
             } else {
                 figures.append(lineChart(
@@ -80,10 +83,12 @@ public enum ReportPage {
         var h = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         h += "<title>snn report: \(escape(report.runPath))</title>\n<style>\n"
         h += "body{font-family:sans-serif;margin:24px;color:#222;background:#f4f4f4}\n"
-        h += "figure{display:inline-block;vertical-align:top;margin:8px;padding:8px;background:#fff;border:1px solid #ccc}\n"
-        h += "figcaption{max-width:600px;font-size:13px;color:#444}\n"
+        h += "figure{display:inline-block;vertical-align:top;margin:8px;padding:8px;background:#fff;"
+        h += "border:1px solid #ccc}\n"
+        h += "figcaption{font-size:13px;color:#444}\n"
         h += "table{border-collapse:collapse;background:#fff;font-size:13px}\n"
-        h += "td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}\n.missing{color:#a00}\n</style>\n</head>\n<body>\n"
+        h += "td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}\n.missing{color:#a00}\n"
+        h += "</style>\n</head>\n<body>\n"
         h += "<h1>Run report</h1>\n<p>Run directory: <code>\(escape(report.runPath))</code>. "
         h += "Epochs in metrics.jsonl: \(report.epochs.count)"
         h += report.plannedEpochs.map { " of \($0)" } ?? ""
@@ -97,8 +102,9 @@ public enum ReportPage {
             h += String(format: "%.4g", r.macs ?? 0) + " MACs and "
             h += String(format: "%.4g µJ", (r.energyJoules ?? 0) * 1e6) + " per sample.</p>\n"
             if !e.unrecordedLayers.isEmpty {
-                h += "<p>No spike raster for " + e.unrecordedLayers.map { "<code>\(escape($0.path))</code> (\($0.layer))" }
-                    .joined(separator: ", ") + ": these neuron layers do not record their membrane potential.</p>\n"
+                h += "<p>No spike raster for "
+                    + e.unrecordedLayers.map { "<code>\(escape($0.path))</code> (\($0.layer))" }.joined(separator: ", ")
+                    + ": these neuron layers do not record their membrane potential.</p>\n"
             }
         }
         if !report.missing.isEmpty {
@@ -108,7 +114,8 @@ public enum ReportPage {
         }
         h += "<h2>Figures</h2>\n"
         for f in figures {
-            h += "<figure id=\"\(f.name)\">\n\(f.svg)<figcaption><b>\(escape(f.title)).</b> \(escape(f.caption))"
+            // As wide as its picture, so that a long caption does not widen the figure.
+            h += "<figure id=\"\(f.name)\" style=\"width:\(f.width)px\">\n\(f.svg)<figcaption><b>\(escape(f.title)).</b> \(escape(f.caption))"
             h += "</figcaption>\n</figure>\n"
         }
         if let e = report.evaluation {
@@ -158,7 +165,8 @@ public enum ReportPage {
             s += text(lx + 16, ly + 5, line.name, anchor: "start")
         }
         if all.isEmpty { s += text(width / 2, height / 2, "no values in metrics.jsonl", anchor: "middle") }
-        return Figure(name: name, title: title, width: Int(width), height: Int(height), svg: s + "</svg>\n", caption: caption)
+        return Figure(name: name, title: title, width: Int(width), height: Int(height), svg: s + "</svg>\n",
+                      caption: caption)
     }
 
     /// A spike raster (shown neurons × steps) beside the membrane traces of the most active neurons.
@@ -170,11 +178,13 @@ public enum ReportPage {
         var s = svgOpen(name: name, width: width, height: height, title: title)
         s += axes(left: left, top: top, right: rasterRight, bottom: height - bottom, xLabel: "time step",
                   yLabel: "neuron")
-        let cellW = (rasterRight - left) / Double(max(steps, 1)), cellH = (height - top - bottom) / Double(max(shown, 1))
+        let cellW = (rasterRight - left) / Double(max(steps, 1))
+        let cellH = (height - top - bottom) / Double(max(shown, 1))
         for t in 0..<steps {
             s += text(left + (Double(t) + 0.5) * cellW, height - bottom + 16, "\(t)", anchor: "middle")
             for k in 0..<shown where a.spikes[t][k] {
-                s += "<rect class=\"spike\" x=\"\(f(left + Double(t) * cellW + 1))\" y=\"\(f(top + Double(k) * cellH))\" "
+                s += "<rect class=\"spike\" x=\"\(f(left + Double(t) * cellW + 1))\" "
+                s += "y=\"\(f(top + Double(k) * cellH))\" "
                 s += "width=\"\(f(max(cellW - 2, 1)))\" height=\"\(f(max(cellH - 0.5, 0.5)))\" fill=\"#222\"/>\n"
             }
         }
@@ -193,9 +203,10 @@ public enum ReportPage {
         s += "y2=\"\(f(py(a.threshold)))\" stroke=\"#999\" stroke-dasharray=\"4 3\"/>\n"
         for (k, trace) in a.membrane.enumerated() {
             let color = palette[k % palette.count]
-            let points = trace.enumerated().map { "\(f(px(Double($0.offset)))),\(f(py($0.element)))" }.joined(separator: " ")
-            s += "<polyline data-neuron=\"\(a.tracedNeurons[k])\" points=\"\(points)\" fill=\"none\" stroke=\"\(color)\" "
-            s += "stroke-width=\"1.5\"/>\n"
+            let points = trace.enumerated().map { "\(f(px(Double($0.offset)))),\(f(py($0.element)))" }
+                .joined(separator: " ")
+            s += "<polyline data-neuron=\"\(a.tracedNeurons[k])\" points=\"\(points)\" fill=\"none\" "
+            s += "stroke=\"\(color)\" stroke-width=\"1.5\"/>\n"
             // A spike: a tick above the threshold line at its step.
             for (t, fired) in a.tracedSpikes[k].enumerated() where fired {
                 let y = py(a.threshold) - 4 - 5 * Double(k)
@@ -204,11 +215,12 @@ public enum ReportPage {
             }
         }
         let caption = "Test sample 0 (label \(label), predicted \(prediction)) in \(a.path): left, the spikes of the "
-            + "\(shown) most active of its \(a.neurons) neurons over \(steps) time steps (\(a.totalSpikes) spikes in the "
-            + "whole layer); right, the post-reset membrane potential of the \(a.membrane.count) neurons whose "
-            + "membrane varies most (neurons \(a.tracedNeurons.map(String.init).joined(separator: ", "))), their spikes as "
-            + "ticks above the threshold \(number(a.threshold)) (dashed)."
-        return Figure(name: name, title: title, width: Int(width), height: Int(height), svg: s + "</svg>\n", caption: caption)
+            + "\(shown) most active of its \(a.neurons) neurons over \(steps) time steps (\(a.totalSpikes) spikes in "
+            + "the whole layer); right, the post-reset membrane potential of the \(a.membrane.count) neurons whose "
+            + "membrane varies most (neurons \(a.tracedNeurons.map(String.init).joined(separator: ", "))), their "
+            + "spikes as ticks above the threshold \(number(a.threshold)) (dashed)."
+        return Figure(name: name, title: title, width: Int(width), height: Int(height), svg: s + "</svg>\n",
+                      caption: caption)
     }
 
     /// Counts of true class (rows) by predicted class (columns), darker for more.
@@ -227,7 +239,8 @@ public enum ReportPage {
                 s += "<rect x=\"\(f(x))\" y=\"\(f(y))\" width=\"\(f(cell))\" height=\"\(f(cell))\" "
                 s += "fill=\"rgb(\(level),\(level),255)\" stroke=\"#fff\"/>\n"
                 if count > 0 && cell >= 20 {
-                    s += "<text x=\"\(f(x + cell / 2))\" y=\"\(f(y + cell * 0.62))\" text-anchor=\"middle\" font-size=\"10\" "
+                    s += "<text x=\"\(f(x + cell / 2))\" y=\"\(f(y + cell * 0.62))\" text-anchor=\"middle\" "
+                    s += "font-size=\"10\" "
                     s += "fill=\"\(level < 128 ? "#fff" : "#000")\">\(count)</text>\n"
                 }
             }
@@ -249,7 +262,8 @@ public enum ReportPage {
         let peak = log10(max(rows.map(\.operations).max() ?? 10, 10))
         var s = svgOpen(name: "operations", width: width, height: height, title: "Operations and energy per layer")
         for (i, row) in rows.enumerated() {
-            let y = top + Double(i) * rowHeight, length = max(log10(max(row.operations, 1)) / peak, 0) * (width - left - 150)
+            let y = top + Double(i) * rowHeight
+            let length = max(log10(max(row.operations, 1)) / peak, 0) * (width - left - 150)
             s += text(left - 6, y + 14, row.path, anchor: "end")
             s += "<rect data-layer=\"\(escape(row.path))\" data-operations=\"\(number(row.operations))\" "
             s += "data-joules=\"\(number(row.joules))\" x=\"\(f(left))\" y=\"\(f(y + 3))\" width=\"\(f(length))\" "
@@ -260,23 +274,27 @@ public enum ReportPage {
         if rows.isEmpty { s += text(width / 2, top + 14, "no synaptic layer ran", anchor: "middle") }
         s += text(width / 2, height - 12, "per sample, log scale; green: spike input (SOP, 0.9 pJ), "
                   + "orange: analog input (MAC, 4.6 pJ)", anchor: "middle")
-        return Figure(name: "operations", title: "Operations and energy per layer", width: Int(width), height: Int(height),
-                      svg: s + "</svg>\n", caption: "Synaptic operations or multiply-accumulates per test sample of each "
-                        + "synaptic layer, and its energy under the 4.6 pJ/MAC, 0.9 pJ/SOP model.")
+        let caption = "Synaptic operations or multiply-accumulates per test sample of each synaptic layer, and its "
+            + "energy under the 4.6 pJ/MAC, 0.9 pJ/SOP model."
+        return Figure(name: "operations", title: "Operations and energy per layer", width: Int(width),
+                      height: Int(height), svg: s + "</svg>\n", caption: caption)
     }
 
     /// One synaptic layer's operations (SOPs when fed spikes, MACs otherwise) and energy per sample.
-    static func operationRows(_ r: EvaluationResult) -> [(path: String, spiking: Bool, operations: Double, joules: Double)] {
+    static func operationRows(_ r: EvaluationResult)
+        -> [(path: String, spiking: Bool, operations: Double, joules: Double)] {
         r.layerOperations.map { path, record in
             // The same energy model as the totals, one layer at a time.
             let energy = EnergyEstimate(records: [record], samples: r.samples)
-            return (path, record.binaryInput, record.binaryInput ? energy.synapticOperations : energy.macs, energy.joules)
+            let operations = record.binaryInput ? energy.synapticOperations : energy.macs
+            return (path, record.binaryInput, operations, energy.joules)
         }
     }
 
     /// The operations as a table, with each neuron layer's firing rate.
     static func operationsTable(_ r: EvaluationResult) -> String {
-        var h = "<table>\n<tr><th>layer</th><th>input</th><th>operations per sample</th><th>energy per sample</th></tr>\n"
+        var h = "<table>\n<tr><th>layer</th><th>input</th><th>operations per sample</th>"
+        h += "<th>energy per sample</th></tr>\n"
         for row in operationRows(r) {
             h += "<tr><td>\(escape(row.path))</td><td>\(row.spiking ? "spikes (SOP)" : "analog (MAC)")</td>"
             h += "<td>" + String(format: "%.4g", row.operations) + "</td><td>"
@@ -301,12 +319,15 @@ public enum ReportPage {
         return s + text(width / 2, 20, title, anchor: "middle", size: 14)
     }
 
-    static func axes(left: Double, top: Double, right: Double, bottom: Double, xLabel: String, yLabel: String) -> String {
-        var s = "<line x1=\"\(f(left))\" y1=\"\(f(bottom))\" x2=\"\(f(right))\" y2=\"\(f(bottom))\" stroke=\"black\"/>\n"
+    static func axes(left: Double, top: Double, right: Double, bottom: Double, xLabel: String,
+                     yLabel: String) -> String {
+        var s = "<line x1=\"\(f(left))\" y1=\"\(f(bottom))\" x2=\"\(f(right))\" y2=\"\(f(bottom))\" "
+        s += "stroke=\"black\"/>\n"
         s += "<line x1=\"\(f(left))\" y1=\"\(f(top))\" x2=\"\(f(left))\" y2=\"\(f(bottom))\" stroke=\"black\"/>\n"
         s += text((left + right) / 2, bottom + 34, xLabel, anchor: "middle")
-        let y = (top + bottom) / 2
-        return s + "<text transform=\"translate(\(f(left - 44)) \(f(y))) rotate(-90)\" text-anchor=\"middle\">"
+        // Clear of tick labels up to eight characters long, and inside the picture.
+        let x = max(left - 56, 12), y = (top + bottom) / 2
+        return s + "<text transform=\"translate(\(f(x)) \(f(y))) rotate(-90)\" text-anchor=\"middle\">"
             + "\(escape(yLabel))</text>\n"
     }
 

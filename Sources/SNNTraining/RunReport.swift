@@ -112,8 +112,10 @@ public struct RunReport: Sendable {
         }
         func number(_ line: [String: Any], _ key: String) -> Double? { (line[key] as? NSNumber)?.doubleValue }
         epochs = read.lines.enumerated().map { index, line in
-            let rates = (line["firing_rates"] as? [String: Any] ?? [:]).compactMapValues { ($0 as? NSNumber)?.doubleValue }
-            return EpochPoint(epoch: (line["epoch"] as? NSNumber)?.intValue ?? index + 1, trainLoss: number(line, "train_loss"),
+            let rates = (line["firing_rates"] as? [String: Any] ?? [:])
+                .compactMapValues { ($0 as? NSNumber)?.doubleValue }
+            return EpochPoint(epoch: (line["epoch"] as? NSNumber)?.intValue ?? index + 1,
+                              trainLoss: number(line, "train_loss"),
                               testLoss: number(line, "test_loss"), trainAccuracy: number(line, "train_accuracy"),
                               testAccuracy: number(line, "test_accuracy"), learningRate: number(line, "learning_rate"),
                               firingRate: number(line, "firing_rate"), firingRates: rates)

@@ -11,9 +11,9 @@ import Testing
     /// output layer of the MLP.
     static let run: Result<String, any Error> = Result {
         let path = temporaryPath("report-run")
-        let result = try runSNN(["train", "--model", "spiking-mlp", "--widths", "32", "--time-steps", "3", "--epochs", "3",
-                                 "--batch-size", "64", "--seed", "7", "--learning-rate", "0.5", "--test-samples", "200",
-                                 "--output", path, "--json"])
+        let result = try runSNN(["train", "--model", "spiking-mlp", "--widths", "32", "--time-steps", "3",
+                                 "--epochs", "3", "--batch-size", "64", "--seed", "7", "--learning-rate", "0.5",
+                                 "--test-samples", "200", "--output", path, "--json"])
         guard result.status == 0 else { throw SNNError(.io, "training failed: \(result.error)") }
         return path
     }
@@ -48,7 +48,8 @@ import Testing
     /// firing rate, one activity figure per spiking layer, confusion, operations.
     static func expectedFigures(_ run: String) throws -> Int {
         let directory = try RunDirectory.open(at: run)
-        let config = try TrainingConfiguration(dictionary: try directory.readConfiguration(), file: directory.configurationPath)
+        let config = try TrainingConfiguration(dictionary: try directory.readConfiguration(),
+                                               file: directory.configurationPath)
         let train = try config.loadData().train
         let model = try config.makeModel(sampleShape: Array(train.images.shape.dropFirst()), classes: train.classCount)
         return 4 + Evaluator.neurons(of: model).count + 2
@@ -86,7 +87,8 @@ import Testing
 
         // An independent count: the best checkpoint run on one test sample at a time.
         let directory = try RunDirectory.open(at: run)
-        let config = try TrainingConfiguration(dictionary: try directory.readConfiguration(), file: directory.configurationPath)
+        let config = try TrainingConfiguration(dictionary: try directory.readConfiguration(),
+                                               file: directory.configurationPath)
         let (train, test) = try config.loadData()
         let model = try config.makeModel(sampleShape: Array(train.images.shape.dropFirst()), classes: train.classCount)
         _ = try #require(try directory.loadCheckpoint(.best, model: model, optimizer: nil))
@@ -135,6 +137,12 @@ import Testing
         #expect(page.status == 0, "\(page.error)")
         #expect(page.html.contains("last.safetensors"))
 
+        // --format png without a Chromium to draw with: one clear error line.
+        let png = try runSNN(["report", "--run", run, "--output", damaged + "/png", "--format", "png"],
+                             shell: "export SNN_CHROMIUM=/nonexistent/chromium;")
+        #expect(png.status != 0 && png.error.contains("none was found") && png.error.split(separator: "\n").count == 1,
+                "\(png.error)")
+
         // Not a run directory, and an unreadable config.json: one clear error line, no page.
         try FileManager.default.removeItem(atPath: damaged + "/config.json")
         page = try Self.report(damaged)
@@ -148,7 +156,8 @@ import Testing
     static let chromium: String? = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
         .first { FileManager.default.isExecutableFile(atPath: $0) }
 
-    @Test(.enabled(if: chromium != nil, "needs Debian's chromium (apt-get install chromium) to draw the page"))
+    @Test(.enabled(if: chromium != nil,
+                   "needs Debian's chromium to draw the page (WITH_CHROMIUM=1 scripts/install-deps.sh installs it)"))
     func pageRendersInHeadlessChromium() throws {
         let run = try Self.run.get()
         let chromium = try #require(Self.chromium)
@@ -212,7 +221,8 @@ import Testing
         func be32(_ at: Int) -> Int { (0..<4).reduce(0) { $0 << 8 | Int(png[at + $1]) } }
         try #require(png.count > 33 && Array(png[12..<16]) == Array("IHDR".utf8))
         let width = be32(16), height = be32(20), depth = png[24], colourType = png[25]
-        try #require(depth == 8 && (colourType == 2 || colourType == 6) && png[28] == 0, "unsupported PNG \(colourType)")
+        try #require(depth == 8 && (colourType == 2 || colourType == 6) && png[28] == 0,
+                     "unsupported PNG colour type \(colourType)")
         let channels = colourType == 6 ? 4 : 3
         var stream: [UInt8] = [], at = 8
         while at + 8 <= png.count {
