@@ -37,6 +37,14 @@ import Testing
         return out
     }
 
+    /// A new directory holding only `run`'s config.json (a run stopped before anything else).
+    static func directoryWithConfiguration(of run: String) throws -> String {
+        let path = temporaryPath("report-partial")
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: run + "/config.json", toPath: path + "/config.json")
+        return path
+    }
+
     static func report(_ run: String, _ extra: [String] = []) throws -> (status: Int32, html: String, error: String) {
         let output = temporaryPath("report") + ".html"
         defer { try? FileManager.default.removeItem(atPath: output) }
@@ -105,10 +113,8 @@ import Testing
 
     @Test func emptyAndHalfWrittenRunsGiveAPageThatSaysWhatIsMissing() throws {
         let run = try Self.run.get()
-        let damaged = temporaryPath("report-damaged")
+        let damaged = try Self.directoryWithConfiguration(of: run)
         defer { try? FileManager.default.removeItem(atPath: damaged) }
-        try FileManager.default.createDirectory(atPath: damaged, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: run + "/config.json", toPath: damaged + "/config.json")
 
         // config.json only: no metrics, no checkpoint.
         var page = try Self.report(damaged)
@@ -151,6 +157,29 @@ import Testing
         try Data("{\"epochs\": 3,".utf8).write(to: URL(fileURLWithPath: damaged + "/config.json"))
         page = try Self.report(damaged)
         #expect(page.status != 0 && page.html.isEmpty && page.error.contains("config.json"), "\(page.error)")
+    }
+
+    @Test func perLayerFiringRatesAreDrawnWhenMetricsHaveThem() throws {
+        let copy = try Self.directoryWithConfiguration(of: try Self.run.get())
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        // Spikformer-style lines; epoch 2 lacks one layer, whose curve then has no point at epoch 2.
+        let rates: [[String: Double]] = [["blocks.0.q": 0.125, "blocks.0.attention": 0.3],
+                                         ["blocks.0.q": 0.0625], ["blocks.0.q": 0.1, "blocks.0.attention": 0.2]]
+        var text = ""
+        for (i, r) in rates.enumerated() {
+            let line: [String: Any] = ["epoch": i + 1, "train_loss": 1.0, "test_loss": 1.5, "learning_rate": 0.01,
+                                       "firing_rate": 0.2, "firing_rates": r]
+            text += String(decoding: try JSONSerialization.data(withJSONObject: line), as: UTF8.self) + "\n"
+        }
+        try Data(text.utf8).write(to: URL(fileURLWithPath: copy + "/metrics.jsonl"))
+        let page = try Self.report(copy)
+        try #require(page.status == 0, "\(page.error)")
+        let drawn = Self.series(in: page.html)
+        #expect(drawn["blocks.0.q"]?.map(\.0) == [1, 2, 3] && drawn["blocks.0.q"]?.map(\.1) == [0.125, 0.0625, 0.1])
+        #expect(drawn["blocks.0.attention"]?.map(\.0) == [1, 3] && drawn["blocks.0.attention"]?.map(\.1) == [0.3, 0.2])
+        #expect(drawn["firing_rate"] == nil, "the overall rate is not drawn beside the per-layer ones")
+        // Accuracy is absent from these lines: its figure is drawn, empty, and says so.
+        #expect(drawn["test_accuracy"]?.isEmpty == true && page.html.contains("no values in metrics.jsonl"))
     }
 
     static let chromium: String? = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
