@@ -140,7 +140,11 @@ public struct RunReport: Sendable {
         }
         let (train, test) = try config.loadData()
         let sampleShape = Array(train.images.shape.dropFirst())
-        let model = try config.makeModel(sampleShape: sampleShape, classes: train.classCount)
+        // The checkpoint replaces the initial weights: drawing them from a private generator leaves the
+        // process's stream (a trainer running beside this report) untouched.
+        let model = try GlobalRandom.withSeed(0) {
+            try config.makeModel(sampleShape: sampleShape, classes: train.classCount)
+        }
         guard let state = try directory.loadCheckpoint(checkpoint, model: model, optimizer: nil) else { return nil }
         guard test.count > 0 else {
             missing.append("The test set is empty: no evaluation.")

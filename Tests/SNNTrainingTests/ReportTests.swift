@@ -59,7 +59,10 @@ import Testing
         let config = try TrainingConfiguration(dictionary: try directory.readConfiguration(),
                                                file: directory.configurationPath)
         let train = try config.loadData().train
-        let model = try config.makeModel(sampleShape: Array(train.images.shape.dropFirst()), classes: train.classCount)
+        // A private generator: tests that train in this process (and compare bit for bit) run alongside.
+        let model = try GlobalRandom.withSeed(0) {
+            try config.makeModel(sampleShape: Array(train.images.shape.dropFirst()), classes: train.classCount)
+        }
         return 4 + Evaluator.neurons(of: model).count + 2
     }
 
@@ -98,7 +101,9 @@ import Testing
         let config = try TrainingConfiguration(dictionary: try directory.readConfiguration(),
                                                file: directory.configurationPath)
         let (train, test) = try config.loadData()
-        let model = try config.makeModel(sampleShape: Array(train.images.shape.dropFirst()), classes: train.classCount)
+        let model = try GlobalRandom.withSeed(0) {
+            try config.makeModel(sampleShape: Array(train.images.shape.dropFirst()), classes: train.classCount)
+        }
         _ = try #require(try directory.loadCheckpoint(.best, model: model, optimizer: nil))
         model.eval()
         var expected = [[Int]](repeating: [Int](repeating: 0, count: test.classCount), count: test.classCount)
