@@ -40,15 +40,19 @@ struct Report: ParsableCommand {
     /// Draws each figure through Chromium into `output/NN-name.png`.
     func writePNGs(_ figures: [ReportPage.Figure], missing: [String]) throws(SNNError) {
         guard let chromium = Chromium.executable() else {
-            throw SNNError(.invalidArgument, "--format png draws the figures with Chromium, and none was found "
-                           + "(install Debian's chromium, or set SNN_CHROMIUM); --format html needs nothing")
+            throw SNNError(
+                .invalidArgument,
+                "--format png draws the figures with Chromium, and none was found "
+                    + "(install Debian's chromium, or set SNN_CHROMIUM); --format html needs nothing")
         }
         try AtomicFile.createDirectory(output)
         for (i, figure) in figures.enumerated() {
-            let page = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><style>body{margin:0}</style></head><body>"
+            let page =
+                "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><style>body{margin:0}</style></head><body>"
                 + figure.svg + "</body></html>"
-            let png = try Chromium.screenshot(html: page, width: figure.width, height: figure.height,
-                                              executable: chromium)
+            let png = try Chromium.screenshot(
+                html: page, width: figure.width, height: figure.height,
+                executable: chromium)
             try AtomicFile.write(png, to: output + String(format: "/%02d-", i + 1) + figure.name + ".png")
         }
         if !missing.isEmpty {
@@ -86,9 +90,11 @@ enum Chromium {
         process.executableURL = URL(fileURLWithPath: executable)
         // A private profile in the scratch folder; no sandbox (it needs user namespaces, often absent
         // in containers); no GPU.
-        process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                             "--user-data-dir=" + scratch + "/profile", "--window-size=\(width),\(height)",
-                             "--screenshot=" + shot, "file://" + page]
+        process.arguments = [
+            "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+            "--user-data-dir=" + scratch + "/profile", "--window-size=\(width),\(height)",
+            "--screenshot=" + shot, "file://" + page,
+        ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         do {
@@ -98,8 +104,9 @@ enum Chromium {
         }
         process.waitUntilExit()
         guard process.terminationStatus == 0, let png = FileManager.default.contents(atPath: shot) else {
-            throw SNNError(.io, "Chromium exited with status \(process.terminationStatus) without a screenshot",
-                           file: executable)
+            throw SNNError(
+                .io, "Chromium exited with status \(process.terminationStatus) without a screenshot",
+                file: executable)
         }
         return png
     }

@@ -8,7 +8,10 @@ public struct SNNCommand: ParsableCommand {
         commandName: "snn",
         abstract: "Train, evaluate and benchmark spiking neural networks on the CPU.",
         version: SNNCommand.version,
-        subcommands: [Train.self, Evaluate.self, Report.self, Search.self, SearchWorker.self, DataCommand.self, Bench.self, Info.self])
+        subcommands: [
+            Train.self, Evaluate.self, Report.self, Search.self, SearchWorker.self, DataCommand.self, Bench.self,
+            Info.self,
+        ])
 
     /// The release this binary was built from (`snn --version`).
     public static let version = "0.5.0"
@@ -34,7 +37,8 @@ public struct SNNCommand: ParsableCommand {
 
 /// `snn info`: what the library runs on.
 struct Info: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the BLAS, convolution backend and thread count in use.")
+    static let configuration = CommandConfiguration(
+        abstract: "Print the BLAS, convolution backend and thread count in use.")
 
     @Flag(help: "Print one JSON object.")
     var json = false

@@ -85,7 +85,9 @@ extension SpikingNeuron {
     /// Runs the sequence one step at a time with composed operations; returns spikes and the
     /// post-reset membrane potentials, both `[T, ...]`.
     public func stepByStep(_ input: Tensor) -> (spikes: Tensor, membrane: Tensor) {
-        precondition(input.rank >= 1 && input.shape[0] >= 1, "\(Self.self): input must be [T, ...] with T ≥ 1, got \(input.shape)")
+        precondition(
+            input.rank >= 1 && input.shape[0] >= 1,
+            "\(Self.self): input must be [T, ...] with T ≥ 1, got \(input.shape)")
         var v = restingState(like: input.selecting(0))
         var spikes: [Tensor] = [], membrane: [Tensor] = []
         for t in 0..<input.shape[0] {
@@ -170,7 +172,9 @@ public class FusedNeuron<S: Surrogate>: Module, SurrogateGradientMasking {
     /// The parameter the decay is learned through, when it is (PLIF); nil when it is fixed.
     var learnedDecay: LearnedDecay? { nil }
 
-    public func restingState(like step: Tensor) -> Tensor { Tensor(repeating: resetMode.restingPotential, shape: step.shape) }
+    public func restingState(like step: Tensor) -> Tensor {
+        Tensor(repeating: resetMode.restingPotential, shape: step.shape)
+    }
 
     public func fire(_ charged: Tensor) -> Tensor { (charged - threshold).heaviside(surrogate: surrogate) }
 
@@ -184,8 +188,9 @@ public class FusedNeuron<S: Surrogate>: Module, SurrogateGradientMasking {
     }
 
     var configuration: NeuronKernelConfiguration {
-        NeuronKernelConfiguration(charge: chargeRule, decay: decay, threshold: threshold, reset: resetMode,
-                                  detachReset: detachReset)
+        NeuronKernelConfiguration(
+            charge: chargeRule, decay: decay, threshold: threshold, reset: resetMode,
+            detachReset: detachReset)
     }
 
     /// The fused forward and BPTT (``FusedSpikingNeuron``'s requirement): the decay's gradient
@@ -198,8 +203,9 @@ public class FusedNeuron<S: Surrogate>: Module, SurrogateGradientMasking {
             recordedSpikes = both.selecting(0)
             return both.selecting(0)
         }
-        precondition(input.rank >= 2 && input.shape[0] >= 1,
-                     "\(type(of: self)): input must be time-major [T, N, ...] with T ≥ 1, got \(input.shape)")
+        precondition(
+            input.rank >= 2 && input.shape[0] >= 1,
+            "\(type(of: self)): input must be time-major [T, N, ...] with T ≥ 1, got \(input.shape)")
         let steps = input.shape[0], neurons = input.count / steps
         let c = configuration
         let learned = learnedDecay
@@ -211,14 +217,16 @@ public class FusedNeuron<S: Surrogate>: Module, SurrogateGradientMasking {
         let charged = Tensor(uninitializedShape: input.shape)
         let membrane = membraneOutput ? Tensor(uninitializedShape: input.shape) : nil
         x.withUnsafeBufferPointer { xp in
-            NeuronKernels.forward(c, x: xp.baseAddress!, steps: steps, neurons: neurons,
-                                  spikes: spikes.unsafeStoragePointer, charged: charged.unsafeStoragePointer,
-                                  membrane: membrane?.unsafeStoragePointer)
+            NeuronKernels.forward(
+                c, x: xp.baseAddress!, steps: steps, neurons: neurons,
+                spikes: spikes.unsafeStoragePointer, charged: charged.unsafeStoragePointer,
+                membrane: membrane?.unsafeStoragePointer)
         }
         if let statistics {
             let count = spikes.withUnsafeBufferPointer { p in p.reduce(0.0) { $0 + Double($1) } }
-            statistics.add(spikes: count, neuronSteps: Double(spikes.count),
-                           neuronsPerSample: input.rank > 2 ? input.shape[2...].reduce(1, *) : 1)
+            statistics.add(
+                spikes: count, neuronSteps: Double(spikes.count),
+                neuronsPerSample: input.rank > 2 ? input.shape[2...].reduce(1, *) : 1)
         }
         let output = membrane.map { Tensor.stack([spikes, $0]) } ?? spikes
         let surrogate = surrogate
@@ -265,11 +273,13 @@ extension FusedNeuron {
         let layout = buffer.layout, c = configuration
         let neurons = layout.storageCount / steps
         let spikes = BlockedBuffer(layout: layout), charged = BlockedBuffer(layout: layout)
-        NeuronKernels.forward(c, x: buffer.pointer, steps: steps, neurons: neurons, spikes: spikes.pointer,
-                              charged: charged.pointer, membrane: nil)
+        NeuronKernels.forward(
+            c, x: buffer.pointer, steps: steps, neurons: neurons, spikes: spikes.pointer,
+            charged: charged.pointer, membrane: nil)
         if let statistics {
-            statistics.add(spikes: spikes.logicalSum(), neuronSteps: Double(input.count),
-                           neuronsPerSample: input.rank > 2 ? input.shape[2...].reduce(1, *) : 1)
+            statistics.add(
+                spikes: spikes.logicalSum(), neuronSteps: Double(input.count),
+                neuronsPerSample: input.rank > 2 ? input.shape[2...].reduce(1, *) : 1)
         }
         let surrogate = surrogate
         let inputs = learned.map { [input, $0.parameter] } ?? [input]
@@ -281,7 +291,8 @@ extension FusedNeuron {
             let wantDecay = needs.count > 1 && needs[1]
             let gradDecay = withMasking(mask, substitute) { masking in
                 NeuronKernels.backward(
-                    c, surrogate: surrogate, charged: charged.pointer, x: buffer.pointer, gradSpikes: gradSpikes.pointer,
+                    c, surrogate: surrogate, charged: charged.pointer, x: buffer.pointer,
+                    gradSpikes: gradSpikes.pointer,
                     gradMembrane: nil, steps: steps, neurons: neurons, gradInput: gx.pointer, wantDecay: wantDecay,
                     masking: masking)
             }
@@ -293,7 +304,8 @@ extension FusedNeuron {
 /// Integrate-and-fire: h = v + x.
 public final class IF<S: Surrogate>: FusedNeuron<S>, FusedSpikingNeuron {
     public init(threshold: Float = 1, reset: Reset = .hard(to: 0), detachReset: Bool = false, surrogate: S) {
-        super.init(charge: .integrate, threshold: threshold, reset: reset, detachReset: detachReset, surrogate: surrogate)
+        super.init(
+            charge: .integrate, threshold: threshold, reset: reset, detachReset: detachReset, surrogate: surrogate)
     }
 
     public func charge(membrane: Tensor, input: Tensor) -> Tensor { membrane + input }
@@ -305,13 +317,16 @@ public final class LIF<S: Surrogate>: FusedNeuron<S>, FusedSpikingNeuron {
     public let tau: Float
     public let decayInput: Bool
 
-    public init(tau: Float = 2, threshold: Float = 1, reset: Reset = .hard(to: 0), detachReset: Bool = false,
-                decayInput: Bool = true, surrogate: S) {
+    public init(
+        tau: Float = 2, threshold: Float = 1, reset: Reset = .hard(to: 0), detachReset: Bool = false,
+        decayInput: Bool = true, surrogate: S
+    ) {
         precondition(tau > 1, "LIF: τ must be > 1 (got \(tau))")
         self.tau = tau
         self.decayInput = decayInput
-        super.init(charge: decayInput ? .leakyDecayedInput : .leakyUndecayedInput, threshold: threshold, reset: reset,
-                   detachReset: detachReset, surrogate: surrogate)
+        super.init(
+            charge: decayInput ? .leakyDecayedInput : .leakyUndecayedInput, threshold: threshold, reset: reset,
+            detachReset: detachReset, surrogate: surrogate)
     }
 
     override var decay: Float { 1 / tau }
@@ -327,13 +342,16 @@ public final class PLIF<S: Surrogate>: FusedNeuron<S>, FusedSpikingNeuron {
     @Parameter public var w: Tensor
     public let decayInput: Bool
 
-    public init(initialTau: Float = 2, threshold: Float = 1, reset: Reset = .hard(to: 0), detachReset: Bool = false,
-                decayInput: Bool = true, surrogate: S) {
+    public init(
+        initialTau: Float = 2, threshold: Float = 1, reset: Reset = .hard(to: 0), detachReset: Bool = false,
+        decayInput: Bool = true, surrogate: S
+    ) {
         precondition(initialTau > 1, "PLIF: initial τ must be > 1 (got \(initialTau))")
         w = Tensor([-Foundation.log(initialTau - 1)])
         self.decayInput = decayInput
-        super.init(charge: decayInput ? .leakyDecayedInput : .leakyUndecayedInput, threshold: threshold, reset: reset,
-                   detachReset: detachReset, surrogate: surrogate)
+        super.init(
+            charge: decayInput ? .leakyDecayedInput : .leakyUndecayedInput, threshold: threshold, reset: reset,
+            detachReset: detachReset, surrogate: surrogate)
     }
 
     /// The current τ = 1/σ(w).

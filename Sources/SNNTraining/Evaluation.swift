@@ -47,8 +47,10 @@ public enum Evaluator {
 
     /// Accuracy, mean loss and spike statistics of `model` on `data`.
     /// With `temporalWeights` (TWO) the prediction is the weighted mean of the per-step outputs.
-    public static func evaluate(_ model: some Layer, on data: LabeledImages, timeSteps: Int, encoding: Encoding,
-                                batchSize: Int, countOperations: Bool = false, temporalWeights: [Float]? = nil) -> EvaluationResult {
+    public static func evaluate(
+        _ model: some Layer, on data: LabeledImages, timeSteps: Int, encoding: Encoding,
+        batchSize: Int, countOperations: Bool = false, temporalWeights: [Float]? = nil
+    ) -> EvaluationResult {
         let wasTraining = model.isTraining
         model.eval()
         defer { model.train(wasTraining) }
@@ -74,9 +76,10 @@ public enum Evaluator {
         let rates = layers.map { ($0.path, layerName($0.neuron), $0.neuron.statistics?.firingRate ?? 0) }
         let spikes = layers.reduce(0.0) { $0 + ($1.neuron.statistics?.spikes ?? 0) }
         let steps = layers.reduce(0.0) { $0 + ($1.neuron.statistics?.neuronSteps ?? 0) }
-        var result = EvaluationResult(accuracy: Float(correct) / Float(max(data.count, 1)),
-                                      loss: Float(lossSum / Double(max(data.count, 1))), firingRates: rates,
-                                      firingRate: steps > 0 ? spikes / steps : 0, samples: data.count)
+        var result = EvaluationResult(
+            accuracy: Float(correct) / Float(max(data.count, 1)),
+            loss: Float(lossSum / Double(max(data.count, 1))), firingRates: rates,
+            firingRate: steps > 0 ? spikes / steps : 0, samples: data.count)
         result.spikesPerSample = spikes / Double(max(data.count, 1))
         result.predictions = predictions
         if let counter {

@@ -25,8 +25,10 @@ public enum ReportPage {
         var points: [(x: Double, y: Double)]
     }
 
-    static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-                          "#bcbd22", "#17becf"]
+    static let palette = [
+        "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+        "#bcbd22", "#17becf",
+    ]
 
     /// The figures of `report`, in page order: loss, accuracy, learning rate and firing rate over
     /// epochs (when metrics has an epoch), then one activity figure per recorded spiking layer, the
@@ -39,37 +41,50 @@ public enum ReportPage {
                 let points = epochs.compactMap { e in value(e).map { (x: Double(e.epoch), y: $0) } }
                 return Series(name: name, color: palette[color], points: points)
             }
-            figures.append(lineChart(name: "loss", title: "Loss", yLabel: "cross-entropy",
-                                     series: [series("train_loss", 0, \.trainLoss), series("test_loss", 1, \.testLoss)],
-                                     caption: "Mean training loss and test loss per epoch."))
-            figures.append(lineChart(name: "accuracy", title: "Accuracy", yLabel: "accuracy (fraction)",
-                                     series: [series("train_accuracy", 0, \.trainAccuracy),
-                                              series("test_accuracy", 1, \.testAccuracy)],
-                                     caption: "Training and test accuracy per epoch."))
-            figures.append(lineChart(name: "learning_rate", title: "Learning rate", yLabel: "learning rate",
-                                     series: [series("learning_rate", 0, \.learningRate)],
-                                     caption: "The learning rate at the end of each epoch."))
+            figures.append(
+                lineChart(
+                    name: "loss", title: "Loss", yLabel: "cross-entropy",
+                    series: [series("train_loss", 0, \.trainLoss), series("test_loss", 1, \.testLoss)],
+                    caption: "Mean training loss and test loss per epoch."))
+            figures.append(
+                lineChart(
+                    name: "accuracy", title: "Accuracy", yLabel: "accuracy (fraction)",
+                    series: [
+                        series("train_accuracy", 0, \.trainAccuracy),
+                        series("test_accuracy", 1, \.testAccuracy),
+                    ],
+                    caption: "Training and test accuracy per epoch."))
+            figures.append(
+                lineChart(
+                    name: "learning_rate", title: "Learning rate", yLabel: "learning rate",
+                    series: [series("learning_rate", 0, \.learningRate)],
+                    caption: "The learning rate at the end of each epoch."))
             if report.hasLayerFiringRates {
                 let layers = Set(epochs.flatMap(\.firingRates.keys)).sorted()
-                figures.append(lineChart(
-                    name: "firing_rate", title: "Firing rate per layer", yLabel: "spikes per neuron-step",
-                    series: layers.enumerated().map { i, layer in
-                        series(layer, i % palette.count) { $0.firingRates[layer] }
-                    },
-                    caption: "Test-set firing rate of each followed layer per epoch."))
+                figures.append(
+                    lineChart(
+                        name: "firing_rate", title: "Firing rate per layer", yLabel: "spikes per neuron-step",
+                        series: layers.enumerated().map { i, layer in
+                            series(layer, i % palette.count) { $0.firingRates[layer] }
+                        },
+                        caption: "Test-set firing rate of each followed layer per epoch."))
             } else {
-                figures.append(lineChart(
-                    name: "firing_rate", title: "Firing rate", yLabel: "spikes per neuron-step",
-                    series: [series("firing_rate", 0, \.firingRate)],
-                    caption: "Test-set firing rate over all neuron layers per epoch. Per-layer rates over epochs are "
-                        + "absent: this run's metrics.jsonl has no \"firing_rates\" (the checkpoint's per-layer rates "
-                        + "are in the operations table)."))
+                figures.append(
+                    lineChart(
+                        name: "firing_rate", title: "Firing rate", yLabel: "spikes per neuron-step",
+                        series: [series("firing_rate", 0, \.firingRate)],
+                        caption:
+                            "Test-set firing rate over all neuron layers per epoch. Per-layer rates over epochs are "
+                            + "absent: this run's metrics.jsonl has no \"firing_rates\" (the checkpoint's per-layer rates "
+                            + "are in the operations table)."))
             }
         }
         if let evaluation = report.evaluation {
             for (i, layer) in evaluation.activity.enumerated() {
-                figures.append(activityChart(layer, index: i, label: evaluation.sampleLabel,
-                                             prediction: evaluation.samplePrediction))
+                figures.append(
+                    activityChart(
+                        layer, index: i, label: evaluation.sampleLabel,
+                        prediction: evaluation.samplePrediction))
             }
             figures.append(confusionChart(evaluation.confusion))
             figures.append(operationsChart(evaluation.result))
@@ -102,7 +117,8 @@ public enum ReportPage {
             h += String(format: "%.4g", r.macs ?? 0) + " MACs and "
             h += String(format: "%.4g µJ", (r.energyJoules ?? 0) * 1e6) + " per sample.</p>\n"
             if !e.unrecordedLayers.isEmpty {
-                h += "<p>No spike raster for "
+                h +=
+                    "<p>No spike raster for "
                     + e.unrecordedLayers.map { "<code>\(escape($0.path))</code> (\($0.layer))" }.joined(separator: ", ")
                     + ": these neuron layers do not record their membrane potential.</p>\n"
             }
@@ -115,7 +131,8 @@ public enum ReportPage {
         h += "<h2>Figures</h2>\n"
         for f in figures {
             // As wide as its picture, so that a long caption does not widen the figure.
-            h += "<figure id=\"\(f.name)\" style=\"width:\(f.width)px\">\n\(f.svg)<figcaption><b>\(escape(f.title)).</b> \(escape(f.caption))"
+            h +=
+                "<figure id=\"\(f.name)\" style=\"width:\(f.width)px\">\n\(f.svg)<figcaption><b>\(escape(f.title)).</b> \(escape(f.caption))"
             h += "</figcaption>\n</figure>\n"
         }
         if let e = report.evaluation {
@@ -131,7 +148,8 @@ public enum ReportPage {
     /// Lines over epochs with dots at the values, axes with five ticks and a legend.
     static func lineChart(name: String, title: String, yLabel: String, series: [Series], caption: String) -> Figure {
         let width = 580.0, left = 70.0, right = 20.0, bottom = 50.0, legendEntry = 170.0
-        let legendRows = (series.count + max(Int((width - left - right) / legendEntry), 1) - 1)
+        let legendRows =
+            (series.count + max(Int((width - left - right) / legendEntry), 1) - 1)
             / max(Int((width - left - right) / legendEntry), 1)
         let top = 44.0 + 14 * Double(legendRows), height = 300 + top
         let all = series.flatMap(\.points)
@@ -165,8 +183,9 @@ public enum ReportPage {
             s += text(lx + 16, ly + 5, line.name, anchor: "start")
         }
         if all.isEmpty { s += text(width / 2, height / 2, "no values in metrics.jsonl", anchor: "middle") }
-        return Figure(name: name, title: title, width: Int(width), height: Int(height), svg: s + "</svg>\n",
-                      caption: caption)
+        return Figure(
+            name: name, title: title, width: Int(width), height: Int(height), svg: s + "</svg>\n",
+            caption: caption)
     }
 
     /// A spike raster (shown neurons × steps) beside the membrane traces of the most active neurons.
@@ -176,8 +195,9 @@ public enum ReportPage {
         let rasterRight = 260.0, traceLeft = 330.0, traceRight = width - 20
         let name = "activity_\(index)", title = "Spikes and membrane: \(a.path) (\(a.layer))"
         var s = svgOpen(name: name, width: width, height: height, title: title)
-        s += axes(left: left, top: top, right: rasterRight, bottom: height - bottom, xLabel: "time step",
-                  yLabel: "neuron")
+        s += axes(
+            left: left, top: top, right: rasterRight, bottom: height - bottom, xLabel: "time step",
+            yLabel: "neuron")
         let cellW = (rasterRight - left) / Double(max(steps, 1))
         let cellH = (height - top - bottom) / Double(max(shown, 1))
         for t in 0..<steps {
@@ -193,8 +213,9 @@ public enum ReportPage {
         let plotWidth = traceRight - traceLeft, plotHeight = height - top - bottom
         func px(_ t: Double) -> Double { traceLeft + (t + 0.5) / Double(max(steps, 1)) * plotWidth }
         func py(_ v: Double) -> Double { height - bottom - (v - v0) / (v1 - v0) * plotHeight }
-        s += axes(left: traceLeft, top: top, right: traceRight, bottom: height - bottom, xLabel: "time step",
-                  yLabel: "membrane")
+        s += axes(
+            left: traceLeft, top: top, right: traceRight, bottom: height - bottom, xLabel: "time step",
+            yLabel: "membrane")
         for k in 0...4 {
             let v = v0 + (v1 - v0) * Double(k) / 4
             s += text(traceLeft - 4, py(v) + 4, tick(v), anchor: "end")
@@ -214,13 +235,15 @@ public enum ReportPage {
                 s += "stroke=\"\(color)\" stroke-width=\"2\"/>\n"
             }
         }
-        let caption = "Test sample 0 (label \(label), predicted \(prediction)) in \(a.path): left, the spikes of the "
+        let caption =
+            "Test sample 0 (label \(label), predicted \(prediction)) in \(a.path): left, the spikes of the "
             + "\(shown) most active of its \(a.neurons) neurons over \(steps) time steps (\(a.totalSpikes) spikes in "
             + "the whole layer); right, the post-reset membrane potential of the \(a.membrane.count) neurons whose "
             + "membrane varies most (neurons \(a.tracedNeurons.map(String.init).joined(separator: ", "))), their "
             + "spikes as ticks above the threshold \(number(a.threshold)) (dashed)."
-        return Figure(name: name, title: title, width: Int(width), height: Int(height), svg: s + "</svg>\n",
-                      caption: caption)
+        return Figure(
+            name: name, title: title, width: Int(width), height: Int(height), svg: s + "</svg>\n",
+            caption: caption)
     }
 
     /// Counts of true class (rows) by predicted class (columns), darker for more.
@@ -246,11 +269,15 @@ public enum ReportPage {
             }
         }
         for c in 0..<n { s += text(left + (Double(c) + 0.5) * cell, top - 6, "\(c)", anchor: "middle") }
-        s += "</g>\n" + text(left + cell * Double(n) / 2, height - 12, "rows: true class, columns: predicted class",
-                             anchor: "middle")
+        s +=
+            "</g>\n"
+            + text(
+                left + cell * Double(n) / 2, height - 12, "rows: true class, columns: predicted class",
+                anchor: "middle")
         let total = confusion.flatMap { $0 }.reduce(0, +), correct = (0..<n).reduce(0) { $0 + confusion[$1][$1] }
-        return Figure(name: "confusion", title: "Confusion matrix", width: Int(width), height: Int(height),
-                      svg: s + "</svg>\n", caption: "\(total) test samples, \(correct) on the diagonal.")
+        return Figure(
+            name: "confusion", title: "Confusion matrix", width: Int(width), height: Int(height),
+            svg: s + "</svg>\n", caption: "\(total) test samples, \(correct) on the diagonal.")
     }
 
     /// Synaptic operations (spike input) or MACs (analog input) per sample of each synaptic layer,
@@ -268,21 +295,29 @@ public enum ReportPage {
             s += "<rect data-layer=\"\(escape(row.path))\" data-operations=\"\(number(row.operations))\" "
             s += "data-joules=\"\(number(row.joules))\" x=\"\(f(left))\" y=\"\(f(y + 3))\" width=\"\(f(length))\" "
             s += "height=\"\(f(rowHeight - 6))\" fill=\"\(row.spiking ? "#2ca02c" : "#ff7f0e")\"/>\n"
-            s += text(left + length + 6, y + 14, String(format: "%.3g %@, %.3g nJ", row.operations,
-                                                        row.spiking ? "SOP" : "MAC", row.joules * 1e9), anchor: "start")
+            s += text(
+                left + length + 6, y + 14,
+                String(
+                    format: "%.3g %@, %.3g nJ", row.operations,
+                    row.spiking ? "SOP" : "MAC", row.joules * 1e9), anchor: "start")
         }
         if rows.isEmpty { s += text(width / 2, top + 14, "no synaptic layer ran", anchor: "middle") }
-        s += text(width / 2, height - 12, "per sample, log scale; green: spike input (SOP, 0.9 pJ), "
-                  + "orange: analog input (MAC, 4.6 pJ)", anchor: "middle")
-        let caption = "Synaptic operations or multiply-accumulates per test sample of each synaptic layer, and its "
+        s += text(
+            width / 2, height - 12,
+            "per sample, log scale; green: spike input (SOP, 0.9 pJ), "
+                + "orange: analog input (MAC, 4.6 pJ)", anchor: "middle")
+        let caption =
+            "Synaptic operations or multiply-accumulates per test sample of each synaptic layer, and its "
             + "energy under the 4.6 pJ/MAC, 0.9 pJ/SOP model."
-        return Figure(name: "operations", title: "Operations and energy per layer", width: Int(width),
-                      height: Int(height), svg: s + "</svg>\n", caption: caption)
+        return Figure(
+            name: "operations", title: "Operations and energy per layer", width: Int(width),
+            height: Int(height), svg: s + "</svg>\n", caption: caption)
     }
 
     /// One synaptic layer's operations (SOPs when fed spikes, MACs otherwise) and energy per sample.
     static func operationRows(_ r: EvaluationResult)
-        -> [(path: String, spiking: Bool, operations: Double, joules: Double)] {
+        -> [(path: String, spiking: Bool, operations: Double, joules: Double)]
+    {
         r.layerOperations.map { path, record in
             // The same energy model as the totals, one layer at a time.
             let energy = EnergyEstimate(records: [record], samples: r.samples)
@@ -319,8 +354,10 @@ public enum ReportPage {
         return s + text(width / 2, 20, title, anchor: "middle", size: 14)
     }
 
-    static func axes(left: Double, top: Double, right: Double, bottom: Double, xLabel: String,
-                     yLabel: String) -> String {
+    static func axes(
+        left: Double, top: Double, right: Double, bottom: Double, xLabel: String,
+        yLabel: String
+    ) -> String {
         var s = "<line x1=\"\(f(left))\" y1=\"\(f(bottom))\" x2=\"\(f(right))\" y2=\"\(f(bottom))\" "
         s += "stroke=\"black\"/>\n"
         s += "<line x1=\"\(f(left))\" y1=\"\(f(top))\" x2=\"\(f(left))\" y2=\"\(f(bottom))\" stroke=\"black\"/>\n"

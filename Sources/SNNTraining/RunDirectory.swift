@@ -16,8 +16,10 @@ public struct CheckpointState: Sendable, Equatable {
     /// For a checkpoint taken within epoch `epoch + 1` (an interrupted run): how far it got.
     public var progress: EpochProgress?
 
-    public init(epoch: Int, bestAccuracy: Float, bestEpoch: Int, randomState: [UInt64], temporalWeights: [Float]? = nil,
-                progress: EpochProgress? = nil) {
+    public init(
+        epoch: Int, bestAccuracy: Float, bestEpoch: Int, randomState: [UInt64], temporalWeights: [Float]? = nil,
+        progress: EpochProgress? = nil
+    ) {
         self.epoch = epoch
         self.bestAccuracy = bestAccuracy
         self.bestEpoch = bestEpoch
@@ -44,8 +46,10 @@ public struct EpochProgress: Sendable, Equatable {
     /// The transfer's running sums (empty without transfer).
     public var transferSums: [Double] = []
 
-    public init(steps: Int, lossSum: Double, correct: Int, seen: Int, skipped: Int, perStepCorrect: [Int],
-                randomStates: [String: [UInt64]]) {
+    public init(
+        steps: Int, lossSum: Double, correct: Int, seen: Int, skipped: Int, perStepCorrect: [Int],
+        randomStates: [String: [UInt64]]
+    ) {
         self.steps = steps
         self.lossSum = lossSum
         self.correct = correct
@@ -57,9 +61,12 @@ public struct EpochProgress: Sendable, Equatable {
 
     /// The JSON form; the loss sum as its bit pattern, so it comes back exactly.
     var dictionary: [String: Any] {
-        ["steps": steps, "loss_sum_bits": String(lossSum.bitPattern), "correct": correct, "seen": seen, "skipped": skipped,
-         "per_step_correct": perStepCorrect, "random_states": randomStates.mapValues { $0.map { String($0) } },
-         "transfer_sums_bits": transferSums.map { String($0.bitPattern) }]
+        [
+            "steps": steps, "loss_sum_bits": String(lossSum.bitPattern), "correct": correct, "seen": seen,
+            "skipped": skipped,
+            "per_step_correct": perStepCorrect, "random_states": randomStates.mapValues { $0.map { String($0) } },
+            "transfer_sums_bits": transferSums.map { String($0.bitPattern) },
+        ]
     }
 
     init(dictionary d: [String: Any], file: String) throws(SNNError) {
@@ -70,18 +77,23 @@ public struct EpochProgress: Sendable, Equatable {
             return v
         }
         guard let bits = (d["loss_sum_bits"] as? String).flatMap({ UInt64($0) }),
-              let perStep = (d["per_step_correct"] as? [NSNumber])?.map(\.intValue),
-              let states = d["random_states"] as? [String: [String]] else {
+            let perStep = (d["per_step_correct"] as? [NSNumber])?.map(\.intValue),
+            let states = d["random_states"] as? [String: [String]]
+        else {
             throw SNNError(.corrupt, "\"progress\" is missing fields", file: file)
         }
         var randomStates: [String: [UInt64]] = [:]
         for (key, words) in states {
             let values = words.compactMap { UInt64($0) }
-            guard values.count == words.count else { throw SNNError(.corrupt, "\"progress.random_states.\(key)\" is not a list of integers", file: file) }
+            guard values.count == words.count else {
+                throw SNNError(.corrupt, "\"progress.random_states.\(key)\" is not a list of integers", file: file)
+            }
             randomStates[key] = values
         }
-        self.init(steps: try int("steps"), lossSum: Double(bitPattern: bits), correct: try int("correct"), seen: try int("seen"),
-                  skipped: try int("skipped"), perStepCorrect: perStep, randomStates: randomStates)
+        self.init(
+            steps: try int("steps"), lossSum: Double(bitPattern: bits), correct: try int("correct"),
+            seen: try int("seen"),
+            skipped: try int("skipped"), perStepCorrect: perStep, randomStates: randomStates)
         let sums = (d["transfer_sums_bits"] as? [String]) ?? []  // absent in checkpoints from before transfer
         transferSums = sums.compactMap { UInt64($0).map(Double.init(bitPattern:)) }
         guard transferSums.count == sums.count else {
@@ -112,7 +124,8 @@ public struct RunDirectory: Sendable {
     /// on failure. With `unique`, an existing `path` is not an error: the first free `path-2`,
     /// `path-3`, … is created instead (default names made within the same second stay apart).
     public static func create(at path: String, configuration: [String: Any], unique: Bool = false) throws(SNNError)
-        -> RunDirectory {
+        -> RunDirectory
+    {
         let parent = AtomicFile.directoryOf(path)
         try AtomicFile.createDirectory(parent)
         var chosen = path
@@ -124,7 +137,8 @@ public struct RunDirectory: Sendable {
                 break
             }
             guard errno == EEXIST else {
-                throw SNNError(.io, "cannot create the run directory", file: chosen, underlying: AtomicFile.systemError())
+                throw SNNError(
+                    .io, "cannot create the run directory", file: chosen, underlying: AtomicFile.systemError())
             }
             if !unique { break }
         }
@@ -139,7 +153,9 @@ public struct RunDirectory: Sendable {
             if created { try? FileManager.default.removeItem(atPath: chosen) }
             throw error
         }
-        let contents = ((try? FileManager.default.contentsOfDirectory(atPath: chosen)) ?? []).filter { $0 != RunLock.name }
+        let contents = ((try? FileManager.default.contentsOfDirectory(atPath: chosen)) ?? []).filter {
+            $0 != RunLock.name
+        }
         guard contents.isEmpty else { throw notEmptyError(chosen, contents: contents) }
         let run = RunDirectory(path: (chosen as NSString).standardizingPath, lock: lock)
         do {
@@ -160,10 +176,13 @@ public struct RunDirectory: Sendable {
             return SNNError(.io, "the directory is not empty and holds no run; choose another --output", file: path)
         }
         let state = try? AtomicFile.readJSON(path + "/last.json")
-        let progress = (state?["epoch"] as? NSNumber).map { "has completed \($0) epoch(s)" }
+        let progress =
+            (state?["epoch"] as? NSNumber).map { "has completed \($0) epoch(s)" }
             ?? "stopped before its first checkpoint"
-        return SNNError(.io, "holds a run that \(progress); continue it with `snn train --resume \(path)`, "
-                        + "or choose another --output", file: path)
+        return SNNError(
+            .io,
+            "holds a run that \(progress); continue it with `snn train --resume \(path)`, "
+                + "or choose another --output", file: path)
     }
 
     /// Opens an existing run directory; with `forWriting`, takes its lock (failing when another
@@ -181,7 +200,9 @@ public struct RunDirectory: Sendable {
     /// The metrics lines so far.
     public func readMetrics() throws(SNNError) -> [[String: Any]] {
         let read = try readMetricsPrefix()
-        if let offset = read.damagedOffset { throw SNNError(.corrupt, "invalid JSON line", file: metricsPath, offset: offset) }
+        if let offset = read.damagedOffset {
+            throw SNNError(.corrupt, "invalid JSON line", file: metricsPath, offset: offset)
+        }
         return read.lines
     }
 
@@ -234,16 +255,22 @@ public struct RunDirectory: Sendable {
     }
 
     func files(_ c: Checkpoint) -> (model: String, optimizer: String, state: String) {
-        (path + "/\(c.rawValue).safetensors", path + "/\(c.rawValue).optimizer.safetensors", path + "/\(c.rawValue).json")
+        (
+            path + "/\(c.rawValue).safetensors", path + "/\(c.rawValue).optimizer.safetensors",
+            path + "/\(c.rawValue).json"
+        )
     }
 
     /// Writes a checkpoint as one group: the model and optimizer tensors, then the state file that
     /// names the generation.
-    public func saveCheckpoint(_ c: Checkpoint, model: Module, optimizer: any Optimizer, state: CheckpointState) throws(SNNError) {
+    public func saveCheckpoint(_ c: Checkpoint, model: Module, optimizer: any Optimizer, state: CheckpointState)
+        throws(SNNError)
+    {
         let generation = UUID().uuidString
         let f = files(c)
-        let modelFile = SafeTensors(tensors: model.stateDictionary(),
-                                    metadata: ["generation": generation, "epoch": String(state.epoch)])
+        let modelFile = SafeTensors(
+            tensors: model.stateDictionary(),
+            metadata: ["generation": generation, "epoch": String(state.epoch)])
         let optimizerFile = SafeTensors(tensors: optimizer.stateDictionary(), metadata: ["generation": generation])
         var json: [String: Any] = [
             "generation": generation, "epoch": state.epoch, "best_test_accuracy": Double(state.bestAccuracy),
@@ -252,8 +279,10 @@ public struct RunDirectory: Sendable {
         ]
         if let w = state.temporalWeights { json["temporal_weights"] = w.map(Double.init) }
         if let progress = state.progress { json["progress"] = progress.dictionary }
-        try AtomicFile.writeAll([(f.model, Data(modelFile.encoded())), (f.optimizer, Data(optimizerFile.encoded())),
-                                 (f.state, try AtomicFile.encodeJSON(json, for: f.state))])
+        try AtomicFile.writeAll([
+            (f.model, Data(modelFile.encoded())), (f.optimizer, Data(optimizerFile.encoded())),
+            (f.state, try AtomicFile.encodeJSON(json, for: f.state)),
+        ])
     }
 
     /// The epochs a checkpoint has completed, and whether it was taken within the next one (an
@@ -269,24 +298,30 @@ public struct RunDirectory: Sendable {
     }
 
     /// Loads a checkpoint into `model` (and `optimizer` when given); nil when there is none yet.
-    public func loadCheckpoint(_ c: Checkpoint, model: Module, optimizer: (any Optimizer)?) throws(SNNError) -> CheckpointState? {
+    public func loadCheckpoint(_ c: Checkpoint, model: Module, optimizer: (any Optimizer)?) throws(SNNError)
+        -> CheckpointState?
+    {
         let f = files(c)
         guard FileManager.default.fileExists(atPath: f.state) else { return nil }
         let state = try AtomicFile.readJSON(f.state)
         guard let generation = state["generation"] as? String, let epoch = (state["epoch"] as? NSNumber)?.intValue,
-              let bestAccuracy = (state["best_test_accuracy"] as? NSNumber)?.floatValue,
-              let bestEpoch = (state["best_epoch"] as? NSNumber)?.intValue,
-              let random = (state["random_state"] as? [String])?.compactMap({ UInt64($0) }), random.count == 4 else {
+            let bestAccuracy = (state["best_test_accuracy"] as? NSNumber)?.floatValue,
+            let bestEpoch = (state["best_epoch"] as? NSNumber)?.intValue,
+            let random = (state["random_state"] as? [String])?.compactMap({ UInt64($0) }), random.count == 4
+        else {
             throw SNNError(.corrupt, "checkpoint state is missing fields", file: f.state)
         }
         let metadata = try model.load(from: f.model)
         guard metadata["generation"] == generation else {
-            throw SNNError(.corrupt, "model file belongs to another checkpoint than \(f.state) (interrupted write?)", file: f.model)
+            throw SNNError(
+                .corrupt, "model file belongs to another checkpoint than \(f.state) (interrupted write?)", file: f.model
+            )
         }
         if let optimizer {
             let file = try SafeTensors.read(contentsOf: f.optimizer)
             guard file.metadata["generation"] == generation else {
-                throw SNNError(.corrupt, "optimizer file belongs to another checkpoint than \(f.state)", file: f.optimizer)
+                throw SNNError(
+                    .corrupt, "optimizer file belongs to another checkpoint than \(f.state)", file: f.optimizer)
             }
             try optimizer.load(stateDictionary: file.tensors)
             if let lr = (state["learning_rate"] as? NSNumber)?.floatValue { optimizer.learningRate = lr }
@@ -300,11 +335,14 @@ public struct RunDirectory: Sendable {
         }
         var progress: EpochProgress?
         if let p = state["progress"] {
-            guard let p = p as? [String: Any] else { throw SNNError(.corrupt, "\"progress\" must be an object", file: f.state) }
+            guard let p = p as? [String: Any] else {
+                throw SNNError(.corrupt, "\"progress\" must be an object", file: f.state)
+            }
             progress = try EpochProgress(dictionary: p, file: f.state)
         }
-        return CheckpointState(epoch: epoch, bestAccuracy: bestAccuracy, bestEpoch: bestEpoch, randomState: random,
-                               temporalWeights: weights, progress: progress)
+        return CheckpointState(
+            epoch: epoch, bestAccuracy: bestAccuracy, bestEpoch: bestEpoch, randomState: random,
+            temporalWeights: weights, progress: progress)
     }
 }
 
@@ -318,14 +356,16 @@ final class RunLock: @unchecked Sendable {
         let file = directory + "/" + Self.name
         descriptor = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
         guard descriptor >= 0 else {
-            throw SNNError(.io, "cannot create the run directory's lock file", file: file, underlying: AtomicFile.systemError())
+            throw SNNError(
+                .io, "cannot create the run directory's lock file", file: file, underlying: AtomicFile.systemError())
         }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             let busy = errno == EWOULDBLOCK
             let reason = AtomicFile.systemError()
             close(descriptor)
-            throw busy ? SNNError(.io, "another snn process is writing to this run directory", file: directory)
-                       : SNNError(.io, "cannot lock the run directory", file: directory, underlying: reason)
+            throw busy
+                ? SNNError(.io, "another snn process is writing to this run directory", file: directory)
+                : SNNError(.io, "cannot lock the run directory", file: directory, underlying: reason)
         }
     }
 

@@ -84,8 +84,9 @@ public struct RunReport: Sendable {
     ///   be read; everything after that is reported in ``missing``.
     public static func collect(from directory: RunDirectory) throws(SNNError) -> RunReport {
         let dictionary = try directory.readConfiguration()
-        var report = RunReport(runPath: directory.path, configuration: flatten(dictionary), plannedEpochs: nil,
-                               epochs: [], evaluation: nil, missing: [])
+        var report = RunReport(
+            runPath: directory.path, configuration: flatten(dictionary), plannedEpochs: nil,
+            epochs: [], evaluation: nil, missing: [])
         report.plannedEpochs = (dictionary["epochs"] as? NSNumber)?.intValue
         report.readEpochs(directory)
         do {
@@ -107,35 +108,43 @@ public struct RunReport: Sendable {
             return
         }
         if let offset = read.damagedOffset {
-            missing.append("metrics.jsonl is damaged at byte \(offset) (a half-written line?): the curves stop "
-                           + "at the \(read.lines.count) whole line(s) before it.")
+            missing.append(
+                "metrics.jsonl is damaged at byte \(offset) (a half-written line?): the curves stop "
+                    + "at the \(read.lines.count) whole line(s) before it.")
         }
         func number(_ line: [String: Any], _ key: String) -> Double? { (line[key] as? NSNumber)?.doubleValue }
         epochs = read.lines.enumerated().map { index, line in
             let rates = (line["firing_rates"] as? [String: Any] ?? [:])
                 .compactMapValues { ($0 as? NSNumber)?.doubleValue }
-            return EpochPoint(epoch: (line["epoch"] as? NSNumber)?.intValue ?? index + 1,
-                              trainLoss: number(line, "train_loss"),
-                              testLoss: number(line, "test_loss"), trainAccuracy: number(line, "train_accuracy"),
-                              testAccuracy: number(line, "test_accuracy"), learningRate: number(line, "learning_rate"),
-                              firingRate: number(line, "firing_rate"), firingRates: rates)
+            return EpochPoint(
+                epoch: (line["epoch"] as? NSNumber)?.intValue ?? index + 1,
+                trainLoss: number(line, "train_loss"),
+                testLoss: number(line, "test_loss"), trainAccuracy: number(line, "train_accuracy"),
+                testAccuracy: number(line, "test_accuracy"), learningRate: number(line, "learning_rate"),
+                firingRate: number(line, "firing_rate"), firingRates: rates)
         }
         if epochs.isEmpty {
             missing.append("metrics.jsonl holds no epoch yet: the run stopped before its first epoch ended.")
         } else if let planned = plannedEpochs, epochs.count < planned {
-            missing.append("The run is incomplete: \(epochs.count) of \(planned) epochs in metrics.jsonl "
-                           + "(interrupted, or still running); the curves are partial.")
+            missing.append(
+                "The run is incomplete: \(epochs.count) of \(planned) epochs in metrics.jsonl "
+                    + "(interrupted, or still running); the curves are partial.")
         }
     }
 
     /// The checkpoint's evaluation, or nil (with the reason in `missing`) when there is no checkpoint.
-    private static func evaluate(_ directory: RunDirectory, _ config: TrainingConfiguration,
-                                 missing: inout [String]) throws -> Evaluation? {
-        guard let checkpoint = try [RunDirectory.Checkpoint.best, .last].first(where: {
-            try directory.checkpointEpoch($0) != nil
-        }) else {
-            missing.append("No checkpoint (best or last): no evaluation, confusion matrix, spike raster or operation "
-                           + "counts.")
+    private static func evaluate(
+        _ directory: RunDirectory, _ config: TrainingConfiguration,
+        missing: inout [String]
+    ) throws -> Evaluation? {
+        guard
+            let checkpoint = try [RunDirectory.Checkpoint.best, .last].first(where: {
+                try directory.checkpointEpoch($0) != nil
+            })
+        else {
+            missing.append(
+                "No checkpoint (best or last): no evaluation, confusion matrix, spike raster or operation "
+                    + "counts.")
             return nil
         }
         let (train, test) = try config.loadData()
@@ -151,22 +160,26 @@ public struct RunReport: Sendable {
             return nil
         }
         let encoding = config.resolvedEncoding
-        let result = Evaluator.evaluate(model, on: test, timeSteps: config.timeSteps, encoding: encoding,
-                                        batchSize: config.batchSize, countOperations: true,
-                                        temporalWeights: state.temporalWeights)
+        let result = Evaluator.evaluate(
+            model, on: test, timeSteps: config.timeSteps, encoding: encoding,
+            batchSize: config.batchSize, countOperations: true,
+            temporalWeights: state.temporalWeights)
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: test.classCount), count: test.classCount)
         for (label, predicted) in zip(test.labels, result.predictions) { confusion[label][predicted] += 1 }
         let activity = record(model, sample: test.subset([0]), timeSteps: config.timeSteps, encoding: encoding)
         let unrecorded = Evaluator.neurons(of: model).filter { !($0.neuron is any MembraneRecording) }
             .map { ($0.path, Evaluator.layerName($0.neuron)) }
-        return Evaluation(checkpoint: checkpoint, epoch: state.epoch, result: result, confusion: confusion,
-                          unrecordedLayers: unrecorded, activity: activity, sampleLabel: test.labels[0],
-                          samplePrediction: result.predictions[0])
+        return Evaluation(
+            checkpoint: checkpoint, epoch: state.epoch, result: result, confusion: confusion,
+            unrecordedLayers: unrecorded, activity: activity, sampleLabel: test.labels[0],
+            samplePrediction: result.predictions[0])
     }
 
     /// Runs one sample with every recordable neuron layer keeping its spikes and membrane.
-    private static func record(_ model: any Layer, sample: LabeledImages, timeSteps: Int,
-                               encoding: Encoding) -> [LayerActivity] {
+    private static func record(
+        _ model: any Layer, sample: LabeledImages, timeSteps: Int,
+        encoding: Encoding
+    ) -> [LayerActivity] {
         let layers = model.namedModules().compactMap { path, module in
             (module as? any MembraneRecording).map { (String(path.dropLast()), Evaluator.layerName(module), $0) }
         }

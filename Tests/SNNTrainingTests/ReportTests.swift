@@ -11,9 +11,11 @@ import Testing
     /// output layer of the MLP.
     static let run: Result<String, any Error> = Result {
         let path = temporaryPath("report-run")
-        let result = try runSNN(["train", "--model", "spiking-mlp", "--widths", "32", "--time-steps", "3",
-                                 "--epochs", "3", "--batch-size", "64", "--seed", "7", "--learning-rate", "0.5",
-                                 "--test-samples", "200", "--output", path, "--json"])
+        let result = try runSNN([
+            "train", "--model", "spiking-mlp", "--widths", "32", "--time-steps", "3",
+            "--epochs", "3", "--batch-size", "64", "--seed", "7", "--learning-rate", "0.5",
+            "--test-samples", "200", "--output", path, "--json",
+        ])
         guard result.status == 0 else { throw SNNError(.io, "training failed: \(result.error)") }
         return path
     }
@@ -56,8 +58,9 @@ import Testing
     /// firing rate, one activity figure per spiking layer, confusion, operations.
     static func expectedFigures(_ run: String) throws -> Int {
         let directory = try RunDirectory.open(at: run)
-        let config = try TrainingConfiguration(dictionary: try directory.readConfiguration(),
-                                               file: directory.configurationPath)
+        let config = try TrainingConfiguration(
+            dictionary: try directory.readConfiguration(),
+            file: directory.configurationPath)
         let train = try config.loadData().train
         // A private generator: tests that train in this process (and compare bit for bit) run alongside.
         let model = try GlobalRandom.withSeed(0) {
@@ -98,8 +101,9 @@ import Testing
 
         // An independent count: the best checkpoint run on one test sample at a time.
         let directory = try RunDirectory.open(at: run)
-        let config = try TrainingConfiguration(dictionary: try directory.readConfiguration(),
-                                               file: directory.configurationPath)
+        let config = try TrainingConfiguration(
+            dictionary: try directory.readConfiguration(),
+            file: directory.configurationPath)
         let (train, test) = try config.loadData()
         let model = try GlobalRandom.withSeed(0) {
             try config.makeModel(sampleShape: Array(train.images.shape.dropFirst()), classes: train.classCount)
@@ -149,10 +153,12 @@ import Testing
         #expect(page.html.contains("last.safetensors"))
 
         // --format png without a Chromium to draw with: one clear error line.
-        let png = try runSNN(["report", "--run", run, "--output", damaged + "/png", "--format", "png"],
-                             shell: "export SNN_CHROMIUM=/nonexistent/chromium;")
-        #expect(png.status != 0 && png.error.contains("none was found") && png.error.split(separator: "\n").count == 1,
-                "\(png.error)")
+        let png = try runSNN(
+            ["report", "--run", run, "--output", damaged + "/png", "--format", "png"],
+            shell: "export SNN_CHROMIUM=/nonexistent/chromium;")
+        #expect(
+            png.status != 0 && png.error.contains("none was found") && png.error.split(separator: "\n").count == 1,
+            "\(png.error)")
 
         // Not a run directory, and an unreadable config.json: one clear error line, no page.
         try FileManager.default.removeItem(atPath: damaged + "/config.json")
@@ -168,12 +174,16 @@ import Testing
         let copy = try Self.directoryWithConfiguration(of: try Self.run.get())
         defer { try? FileManager.default.removeItem(atPath: copy) }
         // Spikformer-style lines; epoch 2 lacks one layer, whose curve then has no point at epoch 2.
-        let rates: [[String: Double]] = [["blocks.0.q": 0.125, "blocks.0.attention": 0.3],
-                                         ["blocks.0.q": 0.0625], ["blocks.0.q": 0.1, "blocks.0.attention": 0.2]]
+        let rates: [[String: Double]] = [
+            ["blocks.0.q": 0.125, "blocks.0.attention": 0.3],
+            ["blocks.0.q": 0.0625], ["blocks.0.q": 0.1, "blocks.0.attention": 0.2],
+        ]
         var text = ""
         for (i, r) in rates.enumerated() {
-            let line: [String: Any] = ["epoch": i + 1, "train_loss": 1.0, "test_loss": 1.5, "learning_rate": 0.01,
-                                       "firing_rate": 0.2, "firing_rates": r]
+            let line: [String: Any] = [
+                "epoch": i + 1, "train_loss": 1.0, "test_loss": 1.5, "learning_rate": 0.01,
+                "firing_rate": 0.2, "firing_rates": r,
+            ]
             text += String(decoding: try JSONSerialization.data(withJSONObject: line), as: UTF8.self) + "\n"
         }
         try Data(text.utf8).write(to: URL(fileURLWithPath: copy + "/metrics.jsonl"))
@@ -181,7 +191,8 @@ import Testing
         try #require(page.status == 0, "\(page.error)")
         let drawn = Self.series(in: page.html)
         #expect(drawn["blocks.0.q"]?.map(\.0) == [1, 2, 3] && drawn["blocks.0.q"]?.map(\.1) == [0.125, 0.0625, 0.1])
-        #expect(drawn["blocks.0.attention"]?.map(\.0) == [1, 3] && drawn["blocks.0.attention"]?.map(\.1) == [0.3, 0.2])
+        #expect(
+            drawn["blocks.0.attention"]?.map(\.0) == [1, 3] && drawn["blocks.0.attention"]?.map(\.1) == [0.3, 0.2])
         #expect(drawn["firing_rate"] == nil, "the overall rate is not drawn beside the per-layer ones")
         // Accuracy is absent from these lines: its figure is drawn, empty, and says so.
         #expect(drawn["test_accuracy"]?.isEmpty == true && page.html.contains("no values in metrics.jsonl"))
@@ -190,8 +201,10 @@ import Testing
     static let chromium: String? = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
         .first { FileManager.default.isExecutableFile(atPath: $0) }
 
-    @Test(.enabled(if: chromium != nil,
-                   "needs Debian's chromium to draw the page (WITH_CHROMIUM=1 scripts/install-deps.sh installs it)"))
+    @Test(
+        .enabled(
+            if: chromium != nil,
+            "needs Debian's chromium to draw the page (WITH_CHROMIUM=1 scripts/install-deps.sh installs it)"))
     func pageRendersInHeadlessChromium() throws {
         let run = try Self.run.get()
         let chromium = try #require(Self.chromium)
@@ -206,8 +219,12 @@ import Testing
         let common = ["--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(scratch)/profile"]
         let dom = try Self.execute(chromium, common + ["--dump-dom", "file://" + html])
         #expect(dom.components(separatedBy: "<svg ").count - 1 == expected)
-        _ = try Self.execute(chromium, common + ["--window-size=1300,2400", "--screenshot=\(scratch)/shot.png",
-                                                 "file://" + html])
+        _ = try Self.execute(
+            chromium,
+            common + [
+                "--window-size=1300,2400", "--screenshot=\(scratch)/shot.png",
+                "file://" + html,
+            ])
         let image = try Self.decodePNG([UInt8](try Data(contentsOf: URL(fileURLWithPath: scratch + "/shot.png"))))
         #expect(image.width == 1300 && image.height == 2400)
         var colours = Set<Int>(), white = 0
@@ -228,8 +245,10 @@ import Testing
         // Each PNG has its figure's size, in page order.
         let page = try String(contentsOfFile: html, encoding: .utf8)
         let svgs = page.components(separatedBy: "<svg ").dropFirst().map { chunk in
-            (Int(Self.attributes("width", in: " " + chunk).first ?? "") ?? 0,
-             Int(Self.attributes("height", in: " " + chunk).first ?? "") ?? 0)
+            (
+                Int(Self.attributes("width", in: " " + chunk).first ?? "") ?? 0,
+                Int(Self.attributes("height", in: " " + chunk).first ?? "") ?? 0
+            )
         }
         for (file, size) in zip(files, svgs) {
             let png = try Self.decodePNG([UInt8](try Data(contentsOf: URL(fileURLWithPath: folder + "/" + file))))
@@ -255,8 +274,9 @@ import Testing
         func be32(_ at: Int) -> Int { (0..<4).reduce(0) { $0 << 8 | Int(png[at + $1]) } }
         try #require(png.count > 33 && Array(png[12..<16]) == Array("IHDR".utf8))
         let width = be32(16), height = be32(20), depth = png[24], colourType = png[25]
-        try #require(depth == 8 && (colourType == 2 || colourType == 6) && png[28] == 0,
-                     "unsupported PNG colour type \(colourType)")
+        try #require(
+            depth == 8 && (colourType == 2 || colourType == 6) && png[28] == 0,
+            "unsupported PNG colour type \(colourType)")
         let channels = colourType == 6 ? 4 : 3
         var stream: [UInt8] = [], at = 8
         while at + 8 <= png.count {
