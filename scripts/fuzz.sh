@@ -19,7 +19,14 @@ if ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then
     exit 2
 fi
 jobs=${FUZZ_JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)}
-all="idx cifar nmnist aedat2 aedat31 aedat4 npy npz safetensors frame-cache fsdd gesture-labels hdf5-superblock"
+all="idx cifar nmnist aedat2 aedat31 aedat4 npy npz safetensors frame-cache fsdd gesture-labels hdf5-superblock image"
+# Every target has its seed folder; a folder missing from the list is a target CI would never run.
+for folder in Fuzz/corpus/*/; do
+    case " $all " in *" $(basename "$folder") "*) ;; *)
+        echo "fuzz: Fuzz/corpus/$(basename "$folder") is not in this script's target list" >&2
+        exit 2 ;;
+    esac
+done
 targets=${FUZZ_TARGETS:-$all}
 scratch="$PWD/.build-fuzz"
 
