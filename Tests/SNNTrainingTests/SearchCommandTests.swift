@@ -57,12 +57,7 @@ import Testing
         }
 
         // The same search, SIGKILLed once some evaluations are on disk, then resumed.
-        let process = Process()
-        process.executableURL = snnExecutable()
-        process.arguments = Self.tiny + ["--workers", "2", "--output", killed]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try startSNN(Self.tiny + ["--workers", "2", "--output", killed])
         let deadline = Date().addingTimeInterval(600)
         var atKill = 0
         while Date() < deadline {

@@ -15,6 +15,17 @@ func snnExecutable() -> URL? {
     return nil
 }
 
+/// Starts the executable in the background, its output discarded (for tests that kill it midway).
+func startSNN(_ arguments: [String]) throws -> Process {
+    let process = Process()
+    process.executableURL = snnExecutable()
+    process.arguments = arguments
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    return process
+}
+
 /// Runs the executable to completion; returns exit status, stdout and stderr. `directory` is its
 /// working directory; `shell`, when given, is bash run first (`ulimit`, `trap`) before the executable.
 @discardableResult
@@ -68,12 +79,7 @@ func temporaryPath(_ name: String) -> String {
         let epochSeconds = wholeMetrics.compactMap { ($0["seconds"] as? NSNumber)?.doubleValue }.max() ?? 1
 
         // Start the same run, wait until epoch 2 is checkpointed, then SIGKILL it during epoch 3.
-        let process = Process()
-        process.executableURL = snnExecutable()
-        process.arguments = Self.smallRun + ["--output", killed]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try startSNN(Self.smallRun + ["--output", killed])
         let deadline = Date().addingTimeInterval(600)
         var linesAtKill = 0
         while Date() < deadline {
