@@ -7,9 +7,8 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a benchmark workload and print its figures.",
         subcommands: [
-            GEMM.self, Conv.self, LIFWorkload.self, PSNWorkload.self, PSUWorkload.self, TrainStep.self,
-            EventsWorkload.self,
-            SpikformerStep.self,
+            GEMM.self, Conv.self, MemoryWorkload.self, LIFWorkload.self, PSNWorkload.self, PSUWorkload.self,
+            LinearLIFWorkload.self, TrainStep.self, EventsWorkload.self, SpikformerStep.self,
         ])
 
     /// Options shared by every workload.
@@ -159,6 +158,15 @@ struct Bench: ParsableCommand {
         }
     }
 
+    /// The least memory traffic of a neuron layer's forward + backward per neuron-step, in bytes:
+    /// x read, spikes written (forward); ∂L/∂S read, x read again to recompute the membrane, ∂L/∂X
+    /// written (backward) — five floats. Keeping the membrane instead costs a write and a read more.
+    static let bytesPerNeuronStep = 20.0
+
+    /// The streaming-bandwidth ceiling the neuron workloads compare with (bytes/s): the triad's best
+    /// of 5 passes over 3 × 32 Mi floats, measured once per process.
+    static let bandwidthCeiling: Double = MemoryBandwidth.triad(elements: 1 << 25, repeats: 5).best
+
     /// Forward + backward of a neuron layer on x ~ N(1, 1), one JSON line per T.
     static func neuronWorkload(
         _ name: String, _ common: Common, _ shapes: NeuronShapes, defaultTimeSteps: [Int],
@@ -188,10 +196,88 @@ struct Bench: ParsableCommand {
                     "median_seconds": m, "neuron_steps_per_second": steps / m,
                     "forward_neuron_steps_per_second": steps / Bench.median(forwardTimes),
                     "firing_rate": rate, "threads": Parallelism.threadCount,
+                    "bytes_per_neuron_step": bytesPerNeuronStep,
+                    "bandwidth_fraction": bytesPerNeuronStep * steps / m / bandwidthCeiling,
+                    "bandwidth_ceiling_gb_s": bandwidthCeiling / 1e9, "isa": NeuronKernelISA.current.description,
                 ], json: common.json,
                 summary: String(
-                    format: "%@ [%d, %d, %d]: %.0f M neuron-steps/s fwd+bwd (%.1f ms), firing rate %.3f",
-                    name, t, shapes.batch, shapes.neurons, steps / m / 1e6, m * 1e3, rate))
+                    format:
+                        "%@ [%d, %d, %d]: %.0f M neuron-steps/s fwd+bwd (%.1f ms), firing rate %.3f, %.0f %% of %.1f GB/s",
+                    name, t, shapes.batch, shapes.neurons, steps / m / 1e6, m * 1e3, rate,
+                    100 * bytesPerNeuronStep * steps / m / bandwidthCeiling, bandwidthCeiling / 1e9))
+        }
+    }
+
+    struct MemoryWorkload: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "memory",
+            abstract:
+                "Streaming memory bandwidth: STREAM's triad a = b + s·c on all threads, the ceiling of the neuron workloads."
+        )
+        @OptionGroup var common: Common
+        @Option(help: "Floats per array (default 64 Mi: three arrays of 256 MiB, far beyond any cache).")
+        var elements = 1 << 26
+
+        func validate() throws {
+            guard elements >= 1 else { throw ValidationError("--elements must be ≥ 1, got \(elements)") }
+        }
+
+        func run() throws {
+            let (best, median) = MemoryBandwidth.triad(elements: elements, repeats: common.repeats)
+            try Bench.emit(
+                [
+                    "workload": "memory", "kernel": "triad", "elements": elements, "bytes_per_element": 12,
+                    "triad_gb_s": best / 1e9, "median_gb_s": median / 1e9, "threads": Parallelism.threadCount,
+                    "isa": NeuronKernelISA.current.description,
+                ], json: common.json,
+                summary: String(
+                    format: "triad, 3 × %d floats, %d threads: %.1f GB/s best, %.1f GB/s median", elements,
+                    Parallelism.threadCount, best / 1e9, median / 1e9))
+        }
+    }
+
+    struct LinearLIFWorkload: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "linear-lif",
+            abstract: """
+                The Open Neuromorphic library benchmark on CPU: Linear(n, n) then LIF (τ = 5, hard reset, \
+                arctangent) over T steps, forward + backward of the summed spikes; time and peak memory.
+                """)
+        @OptionGroup var common: Common
+        @Option(help: "Features n of the Linear(n, n) layer.") var neurons = 4096
+        @Option(help: "Time steps.") var timeSteps = 500
+        @Option(help: "Batch size.") var batch = 16
+
+        func validate() throws {
+            guard neurons >= 1, timeSteps >= 1, batch >= 1 else {
+                throw ValidationError("--neurons, --time-steps and --batch must be ≥ 1")
+            }
+        }
+
+        func run() throws {
+            GlobalRandom.seed(0)
+            // SpikingJelly's LIFNode(tau=5, ATan) as the peers' script builds it: decayed input, hard
+            // reset to 0, reset not detached.
+            let model = Sequential([
+                Linear(neurons, neurons),
+                LIF(tau: 5, threshold: 1, reset: .hard(to: 0), detachReset: false, surrogate: .arctangent(alpha: 2)),
+            ])
+            var g = RandomGenerator(seed: 0)
+            let x = Tensor.randomUniform([timeSteps, batch, neurons], using: &g)
+            let times = Bench.time(common) {
+                _ = valueWithGradient(at: model) { model in model(x).sum() }
+            }
+            let forwardTimes = Bench.time(common) { _ = model(x) }
+            let m = Bench.median(times), f = Bench.median(forwardTimes)
+            try Bench.emit(
+                [
+                    "workload": "linear-lif", "neurons": neurons, "time_steps": timeSteps, "batch": batch,
+                    "median_seconds": m, "forward_median_seconds": f, "peak_rss_mib": Bench.peakResidentMiB(),
+                    "threads": Parallelism.threadCount, "isa": NeuronKernelISA.current.description,
+                ], json: common.json,
+                summary: String(
+                    format: "linear-lif n = %d, T = %d, batch %d: %.2f s fwd+bwd, %.2f s forward, peak RSS %.0f MiB",
+                    neurons, timeSteps, batch, m, f, Bench.peakResidentMiB()))
         }
     }
 

@@ -38,7 +38,7 @@ public struct SNNCommand: ParsableCommand {
 /// `snn info`: what the library runs on.
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print the BLAS, convolution backend and thread count in use.")
+        abstract: "Print the BLAS, convolution backend, neuron kernels and thread count in use.")
 
     @Flag(help: "Print one JSON object.")
     var json = false
@@ -50,11 +50,12 @@ struct Info: ParsableCommand {
             "onednn": ConvolutionBackend.oneDNNAvailable,
             "threads": Parallelism.threadCount,
             "avx512": BLAS.cpuHasAVX512,
+            "neuron_kernels": NeuronKernelISA.current.description,
         ]
         if json {
             print(try JSONLine.encode(facts))
         } else {
-            for key in facts.keys.sorted() { print("\(key): \(facts[key]!)") }
+            for (key, value) in facts.sorted(by: { $0.key < $1.key }) { print("\(key): \(value)") }
         }
     }
 }

@@ -1,3 +1,4 @@
+import CSNNKernels
 import Foundation
 import SNNTensor
 
@@ -174,5 +175,99 @@ enum NeuronKernels {
             }
         }
         return Float(partials.reduce(0, +))
+    }
+}
+
+/// The C twins of ``NeuronKernels`` (CSNNKernels/neurons.c): the same arithmetic, compiled for the
+/// baseline ISA, AVX2 and AVX-512 and chosen at run time, with a backward pass that recomputes the
+/// membrane from x instead of reading a saved one (docs/performance.md counts the traffic). Neurons
+/// use them for every surrogate of the library; the Swift kernels above stay as their reference and
+/// serve surrogates defined elsewhere.
+enum NativeNeuronKernels {
+    /// The C kernels' code for surrogate type `S`, or nil when `S` is not one of the library's.
+    static func surrogateKind<S: Surrogate>(_: S.Type) -> Int32? {
+        switch S.self {
+        case is QGate.Type: Int32(SNN_SURROGATE_QGATE.rawValue)
+        case is Arctangent.Type: Int32(SNN_SURROGATE_ARCTANGENT.rawValue)
+        case is SigmoidSurrogate.Type: Int32(SNN_SURROGATE_SIGMOID.rawValue)
+        case is Rectangular.Type: Int32(SNN_SURROGATE_RECTANGULAR.rawValue)
+        case is PiecewiseLinear.Type: Int32(SNN_SURROGATE_PIECEWISE_LINEAR.rawValue)
+        case is SuperSpike.Type: Int32(SNN_SURROGATE_SUPERSPIKE.rawValue)
+        case is ErfSurrogate.Type: Int32(SNN_SURROGATE_ERF.rawValue)
+        default: nil
+        }
+    }
+
+    static func surrogateKind(_ choice: SurrogateChoice) -> Int32 {
+        choice.withSurrogate { surrogate in
+            func kind<S: Surrogate>(_ s: S) -> Int32 { surrogateKind(S.self) ?? 0 }
+            return kind(surrogate)
+        }
+    }
+
+    /// The kernels' parameters; nil when `S` has no C twin.
+    static func parameters<S: Surrogate>(
+        _ c: NeuronKernelConfiguration, surrogate: S, mask: MaskStream? = nil, substitute: SurrogateChoice? = nil
+    ) -> snn_neuron_params? {
+        guard let kind = surrogateKind(S.self) else { return nil }
+        var p = snn_neuron_params()
+        switch c.charge {
+        case .integrate: p.charge = Int32(SNN_CHARGE_INTEGRATE.rawValue)
+        case .leakyDecayedInput: p.charge = Int32(SNN_CHARGE_DECAYED_INPUT.rawValue)
+        case .leakyUndecayedInput: p.charge = Int32(SNN_CHARGE_UNDECAYED_INPUT.rawValue)
+        }
+        switch c.reset {
+        case .hard: p.reset = Int32(SNN_RESET_HARD.rawValue)
+        case .soft: p.reset = Int32(SNN_RESET_SOFT.rawValue)
+        case .none: p.reset = Int32(SNN_RESET_NONE.rawValue)
+        }
+        p.detach_reset = c.detachReset ? 1 : 0
+        p.decay = c.decay
+        p.threshold = c.threshold
+        p.resting = c.restingPotential
+        p.surrogate = kind
+        p.alpha = surrogate.alpha
+        p.substitute = -1
+        if let mask {
+            p.masked = 1
+            (p.mask_k1, p.mask_k2, p.mask_threshold) = (mask.k1, mask.k2, mask.threshold)
+            if let substitute {
+                p.substitute = surrogateKind(substitute)
+                p.substitute_alpha = substitute.alpha
+            }
+        }
+        return p
+    }
+
+    /// Forward over the whole `[steps, neurons]` sequence with the kernels of `isa` (default: the
+    /// best this CPU runs); returns the spike count.
+    static func forward(
+        _ p: snn_neuron_params, x: UnsafePointer<Float>, steps: Int, neurons: Int,
+        spikes: UnsafeMutablePointer<Float>, membrane: UnsafeMutablePointer<Float>?,
+        isa: Int32 = snn_neuron_best_isa()
+    ) -> Double {
+        withUnsafePointer(to: p) { params in
+            Parallelism.sumOverChunks(neurons, grain: 8192) { range in
+                Double(
+                    snn_neuron_forward(
+                        isa, params, x, steps, neurons, range.lowerBound, range.upperBound, spikes, membrane))
+            }
+        }
+    }
+
+    /// BPTT over the whole sequence; returns ∂L/∂k when `wantDecay`, else 0.
+    static func backward(
+        _ p: snn_neuron_params, x: UnsafePointer<Float>, gradSpikes: UnsafePointer<Float>,
+        gradMembrane: UnsafePointer<Float>?, steps: Int, neurons: Int, gradInput: UnsafeMutablePointer<Float>,
+        wantDecay: Bool, isa: Int32 = snn_neuron_best_isa()
+    ) -> Float {
+        let sum = withUnsafePointer(to: p) { params in
+            Parallelism.sumOverChunks(neurons, grain: 8192) { range in
+                snn_neuron_backward(
+                    isa, params, x, gradSpikes, gradMembrane, steps, neurons, range.lowerBound, range.upperBound,
+                    gradInput, wantDecay ? 1 : 0)
+            }
+        }
+        return Float(sum)
     }
 }

@@ -1,3 +1,4 @@
+import CSNNKernels
 import Foundation
 import SNNLayers
 import SNNTensor
@@ -213,6 +214,9 @@ public class FusedNeuron<S: Surrogate>: Module, SurrogateGradientMasking {
             return fusedBlocked(input, b, steps: steps, learned: learned)
         }
         let x = input
+        if let p = NativeNeuronKernels.parameters(c, surrogate: surrogate) {
+            return fusedNative(x, p, steps: steps, membraneOutput: membraneOutput, learned: learned)
+        }
         let spikes = Tensor(uninitializedShape: input.shape)
         let charged = Tensor(uninitializedShape: input.shape)
         let membrane = membraneOutput ? Tensor(uninitializedShape: input.shape) : nil
@@ -249,6 +253,38 @@ public class FusedNeuron<S: Surrogate>: Module, SurrogateGradientMasking {
     }
 }
 
+extension FusedNeuron {
+    /// ``fused(_:membraneOutput:)`` through the C kernels: nothing saved between the passes but the
+    /// input, which the backward pass reads again to recompute the membrane.
+    func fusedNative(
+        _ x: Tensor, _ p: snn_neuron_params, steps: Int, membraneOutput: Bool, learned: LearnedDecay?
+    ) -> Tensor {
+        let neurons = x.count / steps, c = configuration, surrogate = surrogate
+        let spikes = Tensor(uninitializedShape: x.shape)
+        let membrane = membraneOutput ? Tensor(uninitializedShape: x.shape) : nil
+        let count = NativeNeuronKernels.forward(
+            p, x: x.unsafeStoragePointer, steps: steps, neurons: neurons, spikes: spikes.unsafeStoragePointer,
+            membrane: membrane?.unsafeStoragePointer)
+        statistics?.add(
+            spikes: count, neuronSteps: Double(spikes.count),
+            neuronsPerSample: x.rank > 2 ? x.shape[2...].reduce(1, *) : 1)
+        let output = membrane.map { Tensor.stack([spikes, $0]) } ?? spikes
+        let inputs = learned.map { [x, $0.parameter] } ?? [x]
+        let mask = nextMaskStream(), substitute = gradientMask?.substitute
+        return Tensor(output, inputs: inputs) { g, needs in
+            let gradSpikes = membraneOutput ? g.selecting(0) : g
+            let gradMembrane = membraneOutput ? g.selecting(1) : nil
+            let gx = Tensor(uninitializedShape: x.shape)
+            let masked = NativeNeuronKernels.parameters(c, surrogate: surrogate, mask: mask, substitute: substitute)
+            let gradDecay = NativeNeuronKernels.backward(
+                masked ?? p, x: x.unsafeStoragePointer, gradSpikes: gradSpikes.unsafeStoragePointer,
+                gradMembrane: gradMembrane?.unsafeStoragePointer, steps: steps, neurons: neurons,
+                gradInput: gx.unsafeStoragePointer, wantDecay: needs.count > 1 && needs[1])
+            return [gx] + (learned.map { [$0.gradient(gradDecay)] } ?? [])
+        }
+    }
+}
+
 extension FusedNeuron: MembraneRecording {}
 
 /// A neuron layer that can hand out the post-reset membrane potentials of its last call, for losses
@@ -272,6 +308,9 @@ extension FusedNeuron {
     func fusedBlocked(_ input: Tensor, _ buffer: BlockedBuffer, steps: Int, learned: LearnedDecay?) -> Tensor {
         let layout = buffer.layout, c = configuration
         let neurons = layout.storageCount / steps
+        if let p = NativeNeuronKernels.parameters(c, surrogate: surrogate) {
+            return fusedBlockedNative(input, buffer, p, steps: steps, learned: learned)
+        }
         let spikes = BlockedBuffer(layout: layout), charged = BlockedBuffer(layout: layout)
         NeuronKernels.forward(
             c, x: buffer.pointer, steps: steps, neurons: neurons, spikes: spikes.pointer,
@@ -296,6 +335,37 @@ extension FusedNeuron {
                     gradMembrane: nil, steps: steps, neurons: neurons, gradInput: gx.pointer, wantDecay: wantDecay,
                     masking: masking)
             }
+            return [Tensor(blocked: gx, shape: input.shape)] + (learned.map { [$0.gradient(gradDecay)] } ?? [])
+        }
+    }
+}
+
+extension FusedNeuron {
+    /// ``fusedBlocked(_:_:steps:learned:)`` through the C kernels (as ``fusedNative(_:_:steps:membraneOutput:learned:)``).
+    func fusedBlockedNative(
+        _ input: Tensor, _ buffer: BlockedBuffer, _ p: snn_neuron_params, steps: Int, learned: LearnedDecay?
+    ) -> Tensor {
+        let layout = buffer.layout, c = configuration, surrogate = surrogate
+        let neurons = layout.storageCount / steps
+        let spikes = BlockedBuffer(layout: layout)
+        _ = NativeNeuronKernels.forward(
+            p, x: buffer.pointer, steps: steps, neurons: neurons, spikes: spikes.pointer, membrane: nil)
+        if let statistics {
+            // The padding channels never fire, but the logical count is the one statistics report.
+            statistics.add(
+                spikes: spikes.logicalSum(), neuronSteps: Double(input.count),
+                neuronsPerSample: input.rank > 2 ? input.shape[2...].reduce(1, *) : 1)
+        }
+        let inputs = learned.map { [input, $0.parameter] } ?? [input]
+        let output = Tensor(blocked: spikes, shape: input.shape)
+        let mask = nextMaskStream(), substitute = gradientMask?.substitute
+        return Tensor(output, inputs: inputs) { g, needs in
+            let gradSpikes = g.blocked(as: layout)
+            let gx = BlockedBuffer(layout: layout)
+            let masked = NativeNeuronKernels.parameters(c, surrogate: surrogate, mask: mask, substitute: substitute)
+            let gradDecay = NativeNeuronKernels.backward(
+                masked ?? p, x: buffer.pointer, gradSpikes: gradSpikes.pointer, gradMembrane: nil, steps: steps,
+                neurons: neurons, gradInput: gx.pointer, wantDecay: needs.count > 1 && needs[1])
             return [Tensor(blocked: gx, shape: input.shape)] + (learned.map { [$0.gradient(gradDecay)] } ?? [])
         }
     }

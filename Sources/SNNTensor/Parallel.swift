@@ -37,6 +37,19 @@ public enum Parallelism {
         }
     }
 
+    /// The sum of `body`'s value over the chunks ``forEachChunk(_:grain:_:)`` makes, added in chunk
+    /// order (reproducible for a given ``threadCount``).
+    public static func sumOverChunks(_ count: Int, grain: Int = 1 << 15, _ body: (Range<Int>) -> Double) -> Double {
+        let chunks = Swift.max(1, Swift.min(threadCount, (count + Swift.max(grain, 1) - 1) / Swift.max(grain, 1)))
+        let size = (count + chunks - 1) / Swift.max(chunks, 1)
+        var partials = [Double](repeating: 0, count: chunks)
+        partials.withUnsafeMutableBufferPointer { slots in
+            guard let slot = slots.baseAddress else { return }
+            forEachChunk(count, grain: grain) { range in slot[size > 0 ? range.lowerBound / size : 0] = body(range) }
+        }
+        return partials.reduce(0, +)
+    }
+
     /// Calls `body(i)` for every i in `0..<count`, spread over the worker threads.
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {
         if count <= 1 || threadCount == 1 {

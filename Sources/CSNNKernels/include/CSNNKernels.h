@@ -8,3 +8,4 @@
 #include "snn_signals.h"
 #include "snn_files.h"
 #include "snn_images.h"
+#include "snn_neurons.h"
