@@ -42,7 +42,10 @@ struct Train: ParsableCommand {
             AEDAT 3.1 header's camera; default: the largest coordinate + 1).
             """)
     var sensorSize: String?
-    @Option(help: "Model: \(ModelName.allCases.map(\.rawValue).joined(separator: ", ")) (default: spiking-cnn).")
+    @Option(
+        help: ArgumentHelp(
+            "Model: \(ModelName.allCases.map(\.rawValue).joined(separator: ", "))"
+                + " (default: spiking-cnn; vgg-snn with --transfer-from)."))
     var model: ModelName?
     @Option(help: "Hidden widths of spiking-mlp or conv channels of spiking-cnn, comma-separated.")
     var widths: String?
@@ -177,8 +180,8 @@ struct Train: ParsableCommand {
     @Option(
         help: """
             Static-to-event transfer: train on the event data set with the paired static images of this set (mnist, \
-            fashion-mnist, cifar10, cifar100, digits), two heads on a conv model (the papers use --model vgg-snn, or \
-            transfer-scnn for small sets).
+            fashion-mnist, cifar10, cifar100, digits), two heads on a conv model: vgg-snn unless --model says \
+            otherwise (the papers' extractor; transfer-scnn is the small one of their N-MNIST runs).
             """)
     var transferFrom: DatasetName?
     @Option(help: "Directory holding the --transfer-from data set's files.")
@@ -350,7 +353,8 @@ struct Train: ParsableCommand {
             }
             c.sensorSize = size
         }
-        if let model { c.model = model }
+        // Transfer runs default to the papers' extractor, VGG-SNN (METHODS.md §4), not the project's default.
+        if let model { c.model = model } else if transferFrom != nil { c.model = .vggSNN }
         c.widths = try parsedWidths()
         if let architecture { c.architecture = try Self.loadArchitecture(architecture, channels: channels) }
         let neuronDefaults: NeuronConfiguration =

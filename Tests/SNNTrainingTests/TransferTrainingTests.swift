@@ -91,6 +91,23 @@ struct TransferTrainingTests {
         }
     }
 
+    @Test func transferRunsDefaultToVGGSNN() throws {
+        // Without --model a transfer run builds the papers' extractor; a plain run keeps spiking-cnn.
+        let events = try #require(Self.events, "emulation failed")
+        let mnist = try #require(sharedDataDirectory()).appendingPathComponent("mnist").path
+        let run = temporaryPath("transfer-vgg")
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let r = try runSNN([
+            "train", "--dataset", "nmnist", "--data-dir", events, "--transfer-from", "mnist",
+            "--transfer-data-dir", mnist, "--event-size", "16", "--time-steps", "1", "--epochs", "1",
+            "--batch-size", "8", "--train-samples", "8", "--test-samples", "8", "--frame-cache", "off",
+            "--output", run, "--json",
+        ])
+        try #require(r.status == 0, "\(r.error)")
+        #expect(try RunDirectory.open(at: run).readConfiguration()["model"] as? String == "vgg-snn")
+        #expect(TrainingConfiguration().model == .spikingCNN)
+    }
+
     @Test func optionsReachTheRunAndEvaluateUsesTheEventHead() throws {
         let events = try #require(Self.events, "emulation failed")
         let mnist = try #require(sharedDataDirectory()).appendingPathComponent("mnist").path
