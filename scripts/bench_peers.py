@@ -3,7 +3,12 @@
 the median of the per-pair ratios with their min–max, as docs/performance.md reports them.
 
 Usage:
-    python3 scripts/bench_peers.py --peers-python /tmp/peers/bin/python [--pairs 5] [--only gemm,conv,lif,train-step,spikformer,spikformer-tim]
+    python3 scripts/bench_peers.py --peers-python /tmp/peers/bin/python [--pairs 5] [--only gemm,conv,lif-T8,...]
+
+Workloads: gemm conv lif-T4 lif-T8 lif-T16 psn-T8 psu-T8 events lif-msg-T8 train-step spikformer
+spikformer-tim linear-lif (the default list leaves out the slow and the special ones). It prints the CPU
+and its vector flags first, since a ratio holds for the CPU kind it was measured on; the neuron rows
+add the fraction of the machine's triad bandwidth (`snn bench memory`) our kernel reached.
 
 Needs a release build (`make release`) and the peer environment
 (`bash ../shared/bench/peers/setup-venv.sh /tmp/peers`). Writes the JSON lines it collected to
@@ -32,6 +37,40 @@ def peer(py, script, *args):
     return run_json([py, os.path.join(PEERS, script), *args])[-1]
 
 
+def lif_row(T, *extra):
+    return lambda: run_json([SNN, "bench", "lif", "--json", "--time-steps", str(T), *extra])[0]
+
+
+def lif_peer(py, impl, T):
+    return lambda: peer(py, "lif_bench.py", "--impl", impl, "--T", str(T))
+
+
+# Workloads whose functions return JSON objects: (our key, the peer's key, scale) of the compared
+# value; the others return the value itself.
+KEYS = {
+    "train-step": ("images_per_second", "images_per_s", 1),
+    "spikformer": ("images_per_second", "images_per_s", 1),
+    "spikformer-tim": ("images_per_second", "images_per_s", 1),
+    "linear-lif": ("median_seconds", "median_s", 1),
+    "lif-T4": ("neuron_steps_per_second", "neuron_steps_per_s", 1e-6),
+    "lif-T8": ("neuron_steps_per_second", "neuron_steps_per_s", 1e-6),
+    "lif-T16": ("neuron_steps_per_second", "neuron_steps_per_s", 1e-6),
+}
+
+
+def cpu_summary():
+    """The CPU model and its vector-relevant flags (from /proc/cpuinfo; empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = f.read()
+    except OSError:
+        return "unknown CPU"
+    model = next((l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("model name")), "?")
+    flags = next((l.split(":", 1)[1].split() for l in info.splitlines() if l.startswith("flags")), [])
+    wanted = [f for f in flags if f.startswith(("avx", "fma", "amx"))]
+    return f"{model}, {os.cpu_count()} CPUs, flags: {' '.join(wanted) or 'none of avx/fma/amx'}"
+
+
 # Each workload: (name, ours() -> value, [(peer name, peer() -> value)], higher_is_better)
 def workloads(py):
     return {
@@ -40,14 +79,9 @@ def workloads(py):
                   ("torch (MKL)", lambda: peer(py, "gemm_bench.py", "--lib", "torch")["gflop_per_s"])], True, "GFLOP/s"),
         "conv": (lambda: run_json([SNN, "bench", "conv", "--json"])[0]["milliseconds"],
                  [("PyTorch", lambda: peer(py, "conv_bench.py")["milliseconds"])], False, "ms"),
-        "lif-T8": (lambda: run_json([SNN, "bench", "lif", "--json", "--time-steps", "8"])[0]["neuron_steps_per_second"] / 1e6,
-                   [("SpikingJelly LIFNode", lambda: peer(py, "lif_bench.py", "--impl", "sj_lif", "--T", "8")["neuron_steps_per_s"] / 1e6),
-                    ("torch.compile", lambda: peer(py, "lif_bench.py", "--impl", "torch_compile", "--T", "8")["neuron_steps_per_s"] / 1e6)],
-                   True, "M neuron-steps/s"),
-        "lif-T4": (lambda: run_json([SNN, "bench", "lif", "--json", "--time-steps", "4"])[0]["neuron_steps_per_second"] / 1e6,
-                   [("SpikingJelly LIFNode", lambda: peer(py, "lif_bench.py", "--impl", "sj_lif", "--T", "4")["neuron_steps_per_s"] / 1e6),
-                    ("torch.compile", lambda: peer(py, "lif_bench.py", "--impl", "torch_compile", "--T", "4")["neuron_steps_per_s"] / 1e6)],
-                   True, "M neuron-steps/s"),
+        **{f"lif-T{T}": (lif_row(T), [("SpikingJelly LIFNode", lif_peer(py, "sj_lif", T)),
+                                         ("torch.compile", lif_peer(py, "torch_compile", T))], True, "M neuron-steps/s")
+           for T in (4, 8, 16)},
         "psn-T8": (lambda: run_json([SNN, "bench", "psn", "--json", "--time-steps", "8"])[0]["neuron_steps_per_second"] / 1e6,
                    [("SpikingJelly PSN", lambda: peer(py, "lif_bench.py", "--impl", "sj_psn", "--T", "8")["neuron_steps_per_s"] / 1e6)],
                    True, "M neuron-steps/s"),
@@ -68,6 +102,11 @@ def workloads(py):
                        [("SpikingJelly", lambda: spikformer_peer(py))], True, "images/s"),
         "spikformer-tim": (lambda: run_json([SNN, "bench", "spikformer", "--tim", "--json", "--repeats", "5", "--warmup", "1"])[0],
                            [("SpikingJelly", lambda: spikformer_peer(py, "--tim"))], True, "images/s"),
+        # The Open Neuromorphic workload: Linear(4096, 4096) -> LIF, T = 500, batch 16, seconds per fwd+bwd.
+        "linear-lif": (lambda: run_json([SNN, "bench", "linear-lif", "--json", "--repeats", "3", "--warmup", "1"])[0],
+                       [(name, (lambda impl: lambda: peer(py, "linear_lif_bench.py", "--impl", impl))(impl))
+                        for name, impl in (("SpikingJelly", "sj"), ("snnTorch", "snntorch"), ("Norse", "norse"))],
+                       False, "s"),
     }
 
 
@@ -75,8 +114,6 @@ def spikformer_peer(py, *args):
     return run_json([py, os.path.join(HERE, "spikformer_bench.py"), "--repeats", "5", "--warmup", "1", *args])[-1]
 
 
-# The workloads whose figures are a training step's images/s with its peak memory.
-TRAINING_STEPS = {"train-step", "spikformer", "spikformer-tim"}
 
 
 def main():
@@ -89,16 +126,23 @@ def main():
     if not os.path.exists(SNN):
         sys.exit(f"{SNN} is missing: run `make release` first")
     table = []
+    cpu = cpu_summary()
+    print(cpu, file=sys.stderr)
     with open(a.output, "w") as log:
+        log.write(json.dumps({"cpu": cpu}) + "\n")
         for name in a.only.split(","):
             ours_fn, peers, higher, unit = workloads(a.peers_python)[name]
             for peer_name, peer_fn in peers:
-                ratios, ours_values, peer_values, mem = [], [], [], []
+                ratios, ours_values, peer_values, mem, bandwidth = [], [], [], [], []
                 for i in range(a.pairs):
                     o, p = ours_fn(), peer_fn()
-                    if name in TRAINING_STEPS:
-                        mem.append((o["peak_rss_mib"], p["peak_rss_mib"]))
-                        o, p = o["images_per_second"], p["images_per_s"]
+                    if name in KEYS:
+                        ours_key, peer_key, scale = KEYS[name]
+                        if "peak_rss_mib" in o and "peak_rss_mib" in p:
+                            mem.append((o["peak_rss_mib"], p["peak_rss_mib"]))
+                        if "bandwidth_fraction" in o:
+                            bandwidth.append(o["bandwidth_fraction"])
+                        o, p = o[ours_key] * scale, p[peer_key] * scale
                     ours_values.append(o)
                     peer_values.append(p)
                     ratios.append(o / p if higher else p / o)
@@ -111,14 +155,19 @@ def main():
                 if mem:
                     row["ours_peak_rss_mib"] = statistics.median(m[0] for m in mem)
                     row["peer_peak_rss_mib"] = statistics.median(m[1] for m in mem)
+                if bandwidth:
+                    row["bandwidth_fraction"] = statistics.median(bandwidth)
                 table.append(row)
                 log.write(json.dumps(row) + "\n")
+    print(f"CPU: {cpu}")
     print("| workload | peer | ours (median) | peer (median) | unit | speed-up, median (min–max) |")
     print("|---|---|---:|---:|---|---:|")
     for r in table:
         extra = ""
         if "ours_peak_rss_mib" in r:
             extra = f" — peak RSS {r['ours_peak_rss_mib']:.0f} vs {r['peer_peak_rss_mib']:.0f} MiB"
+        if "bandwidth_fraction" in r:
+            extra += f" — {100 * r['bandwidth_fraction']:.0f} % of the triad bandwidth"
         print(f"| {r['workload']} | {r['peer']} | {r['ours_median']:.1f} | {r['peer_median']:.1f} | {r['unit']} | "
               f"{r['ratio_median']:.2f}× ({r['ratio_min']:.2f}–{r['ratio_max']:.2f}){extra} |")
 
