@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import SNN
 
+extension ParallelSpikingUnit.Variant: ExpressibleByArgument {}
+
 /// `snn bench`: the performance workloads of the project (not tests; see docs/performance.md).
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -327,13 +329,16 @@ struct Bench: ParsableCommand {
     struct PSUWorkload: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "psu",
-            abstract: "PSU (τ = 2, V_th = 0.5, learnable α) forward + backward on [T, batch, neurons].")
+            abstract:
+                "PSU, IPSU or RPSU (τ = 2, V_th = 0.5, learnable α) forward + backward on [T, batch, neurons].")
         @OptionGroup var common: Common
         @OptionGroup var shapes: NeuronShapes
+        @Option(help: "The variant: psu, ipsu or rpsu.") var variant = ParallelSpikingUnit.Variant.psu
 
         func run() throws {
-            try Bench.neuronWorkload("psu", common, shapes, defaultTimeSteps: [4, 8, 16, 32]) { t in
-                ParallelSpikingUnit(.psu, timeSteps: t, tau: 2, threshold: 0.5)
+            GlobalRandom.seed(0)
+            try Bench.neuronWorkload(variant.rawValue, common, shapes, defaultTimeSteps: [4, 8, 16, 32]) { t in
+                ParallelSpikingUnit(variant, timeSteps: t, tau: 2, threshold: 0.5)
             }
         }
     }

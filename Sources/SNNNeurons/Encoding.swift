@@ -87,6 +87,14 @@ public struct Encoder: Sendable {
         if case .rateRows(let seed) = encoding { generator = RandomGenerator(seed: seed) }
     }
 
+    /// Spikes with probabilities `p` from the encoder's stream (set for the random encodings).
+    private static func draw(_ p: Tensor, _ generator: inout RandomGenerator?) -> Tensor {
+        var g = generator ?? RandomGenerator(seed: 0)
+        let u = Tensor.randomUniform(p.shape, using: &g)
+        generator = g
+        return (u .< p)
+    }
+
     /// The position of the random stream of the Poisson and rate-rows encodings (nil for the others),
     /// for checkpoints taken within an epoch.
     public var randomState: [UInt64]? {
@@ -101,10 +109,7 @@ public struct Encoder: Sendable {
             return input.repeated(timeSteps)
         case .poisson:
             let p = input.detached.clamped(min: 0, max: 1).repeated(timeSteps)
-            var g = generator!
-            let u = Tensor.randomUniform(p.shape, using: &g)
-            generator = g
-            return (u .< p)
+            return Self.draw(p, &generator)
         case .latency(let threshold):
             let t = timeSteps
             let x = input.detached.scalars
@@ -122,10 +127,7 @@ public struct Encoder: Sendable {
             let rows = input.permuted([2, 0, 1, 3])
             guard case .rateRows = encoding else { return rows }
             let p = rows.detached.clamped(min: 0, max: 1)
-            var g = generator!
-            let u = Tensor.randomUniform(p.shape, using: &g)
-            generator = g
-            return (u .< p)
+            return Self.draw(p, &generator)
         case .columns:
             precondition(
                 input.rank == 4 && input.shape[3] == timeSteps,

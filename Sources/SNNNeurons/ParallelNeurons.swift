@@ -304,8 +304,8 @@ public final class ParallelSpikingUnit: Module, SpikeEmitting, SurrogateGradient
         $alpha.requiresGradient = learnsAlpha
     }
 
-    /// The membrane potentials V `[T, N]` for input I `[T, N]`, as composed operations (the PSU itself
-    /// runs the fused ``PSUKernel``; this is its reference).
+    /// The membrane potentials V `[T, N]` for input I `[T, N]`, as composed operations (every variant
+    /// runs a fused kernel; this is their reference).
     public func membrane(_ i: Tensor) -> Tensor {
         switch variant {
         case .psu:
@@ -337,18 +337,27 @@ public final class ParallelSpikingUnit: Module, SpikeEmitting, SurrogateGradient
         return recordSpikes(s.reshaped(to: input.shape), statistics)
     }
 
-    /// S = Θ(V − V_th) for I `[T, N]`: the fused kernel for the PSU, the composed membrane otherwise.
+    /// S = Θ(V − V_th) for I `[T, N]` through a fused kernel: the PSU's own; the IPSU's membrane
+    /// (W ⊙ M)·I + b − R·I is the PSN's W′·I + b′ with W′ = W ⊙ M − R and b′ = b − V_th, so it runs the
+    /// PSN kernel (the gradients reach W and b through those two small operations); the RPSU its own
+    /// (with W ⊙ M on the tape for the same reason).
     private func fire<S: Surrogate>(
         _ i: Tensor, surrogate: S, learnedAlpha: Tensor?, mask: MaskStream?,
         substitute: SurrogateChoice?
     ) -> Tensor {
-        if variant == .psu {
+        switch variant {
+        case .psu:
             return PSUKernel.spikes(
                 i, a: inputMatrix, r: resetMatrix, threshold: threshold, surrogate: surrogate,
                 learnedAlpha: learnedAlpha, mask: mask, substitute: substitute)
+        case .ipsu:
+            return ParallelNeuronKernel.forward(
+                x: i, weight: weight * causalMask - resetMatrix, bias: bias - threshold, surrogate: surrogate,
+                strict: true, mask: mask, substitute: substitute, learnedAlpha: learnedAlpha)
+        case .rpsu:
+            return RPSUKernel.spikes(
+                i, a: inputMatrix, r: resetMatrix, weight: weight * causalMask, bias: bias, threshold: threshold,
+                surrogate: surrogate, learnedAlpha: learnedAlpha, mask: mask, substitute: substitute)
         }
-        return (membrane(i) - threshold).heaviside(
-            surrogate: surrogate, strict: true, learnedAlpha: learnedAlpha, mask: mask,
-            substitute: substitute)
     }
 }

@@ -140,6 +140,33 @@ import Testing
         #expect(relativeError(fused.1[1], composed.1[1]) < 1e-4)
     }
 
+    /// The IPSU (the PSN kernel with W′ = W ⊙ M − R and b′ = b − V_th) and the RPSU (its own kernel):
+    /// spikes equal to their composed membranes', and the gradients of x, W, b and the learned α.
+    @Test(arguments: [ParallelSpikingUnit.Variant.ipsu, .rpsu], [(4, 3), (8, 9_001), (12, 5_000)])
+    func fusedIPSUAndRPSUEqualComposedOperations(_ variant: ParallelSpikingUnit.Variant, _ dims: (Int, Int)) {
+        let (t, n) = dims
+        let unit = GlobalRandom.withSeed(21) {
+            ParallelSpikingUnit(variant, timeSteps: t, tau: 3, threshold: 0.5, surrogate: .arctangent(alpha: 2.5))
+        }
+        let x = randomTensor([t, n], seed: 22, scale: 1.5), r = randomTensor([t, n], seed: 23)
+        let (w0, b0, a0) = (unit.weight, randomTensor([t], seed: 24, scale: 0.2), unit.alpha)
+        func run(_ f: @escaping (Tensor) -> Tensor) -> (Tensor, [Tensor]) {
+            var out = Tensor(0)
+            let (_, g) = valueWithGradient(at: [x, w0, b0, a0]) { v in
+                (unit.weight, unit.bias, unit.alpha) = (v[1], v[2], v[3])
+                let s = f(v[0])
+                out = s.detached
+                return (s * r).sum()
+            }
+            (unit.weight, unit.bias, unit.alpha) = (w0, b0, a0)
+            return (out, g)
+        }
+        let fused = run { unit($0) }
+        let composed = run { (unit.membrane($0) - 0.5).heaviside(arctangentAlpha: unit.alpha, strict: true) }
+        #expect(fused.0.scalars == composed.0.scalars)
+        for k in 0..<4 { #expect(relativeError(fused.1[k], composed.1[k]) < 1e-4, "gradient \(k)") }
+    }
+
     /// The PSU family with a fixed surrogate (QGate, the DVS runs' choice, and others): the spikes, and
     /// the gradients of x, W and b against the composed membrane with the surrogate's derivative
     /// applied by hand: ∂L/∂θ = ∂/∂θ Σ c·V with c = r ⊙ g(V − V_th) held constant.
