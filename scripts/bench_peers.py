@@ -5,8 +5,8 @@ the median of the per-pair ratios with their min–max, as docs/performance.md r
 Usage:
     python3 scripts/bench_peers.py --peers-python /tmp/peers/bin/python [--pairs 5] [--only gemm,conv,lif-T8,...]
 
-Workloads: gemm conv lif-T4 lif-T8 lif-T16 psn-T8 psu-T8 events lif-msg-T8 train-step spikformer
-spikformer-tim linear-lif (the default list leaves out the slow and the special ones). It prints the CPU
+Workloads: gemm conv lif-T4 lif-T8 lif-T16 psn-T8 psu-T8 ipsu-T8 rpsu-T8 recurrent events lif-msg-T8
+train-step spikformer spikformer-tim linear-lif (the default list leaves out the slow and the special ones). It prints the CPU
 and its vector flags first, since a ratio holds for the CPU kind it was measured on; the neuron rows
 add the fraction of the machine's triad bandwidth (`snn bench memory`) our kernel reached.
 
@@ -55,6 +55,9 @@ KEYS = {
     "lif-T4": ("neuron_steps_per_second", "neuron_steps_per_s", 1e-6),
     "lif-T8": ("neuron_steps_per_second", "neuron_steps_per_s", 1e-6),
     "lif-T16": ("neuron_steps_per_second", "neuron_steps_per_s", 1e-6),
+    "ipsu-T8": ("neuron_steps_per_second", "neuron_steps_per_s", 1e-6),
+    "rpsu-T8": ("neuron_steps_per_second", "neuron_steps_per_s", 1e-6),
+    "recurrent": ("neuron_steps_per_second", "neuron_steps_per_s", 1e-6),
 }
 
 
@@ -102,6 +105,13 @@ def workloads(py):
                        [("SpikingJelly", lambda: spikformer_peer(py))], True, "images/s"),
         "spikformer-tim": (lambda: run_json([SNN, "bench", "spikformer", "--tim", "--json", "--repeats", "5", "--warmup", "1"])[0],
                            [("SpikingJelly", lambda: spikformer_peer(py, "--tim"))], True, "images/s"),
+        # The recurrent-mlp layer (T = 28, batch 64, F = 256) against LinearRecurrentContainer + LIFNode.
+        "recurrent": (lambda: run_json([SNN, "bench", "recurrent", "--json"])[0],
+                      [("SpikingJelly LinearRecurrentContainer",
+                        lambda: run_json([py, os.path.join(HERE, "recurrent_bench.py")])[-1])], True, "M neuron-steps/s"),
+        **{f"{v}-T8": (lambda v=v: run_json([SNN, "bench", "psu", "--variant", v, "--json", "--time-steps", "8"])[0],
+                       [("SpikingJelly PSN", lif_peer(py, "sj_psn", 8))], True, "M neuron-steps/s")
+           for v in ("ipsu", "rpsu")},
         # The Open Neuromorphic workload: Linear(4096, 4096) -> LIF, T = 500, batch 16, seconds per fwd+bwd.
         "linear-lif": (lambda: run_json([SNN, "bench", "linear-lif", "--json", "--repeats", "3", "--warmup", "1"])[0],
                        [(name, (lambda impl: lambda: peer(py, "linear_lif_bench.py", "--impl", impl))(impl))

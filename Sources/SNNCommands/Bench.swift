@@ -10,7 +10,7 @@ struct Bench: ParsableCommand {
         abstract: "Run a benchmark workload and print its figures.",
         subcommands: [
             GEMM.self, Conv.self, MemoryWorkload.self, LIFWorkload.self, PSNWorkload.self, PSUWorkload.self,
-            LinearLIFWorkload.self, TrainStep.self, EventsWorkload.self, SpikformerStep.self,
+            LinearLIFWorkload.self, RecurrentWorkload.self, TrainStep.self, EventsWorkload.self, SpikformerStep.self,
         ])
 
     /// Options shared by every workload.
@@ -174,11 +174,19 @@ struct Bench: ParsableCommand {
         _ name: String, _ common: Common, _ shapes: NeuronShapes, defaultTimeSteps: [Int],
         make: (Int) -> any Layer
     ) throws {
-        for t in shapes.timeSteps.isEmpty ? defaultTimeSteps : shapes.timeSteps {
+        try neuronWorkload(
+            name, common, timeSteps: shapes.timeSteps.isEmpty ? defaultTimeSteps : shapes.timeSteps,
+            batch: shapes.batch, neurons: shapes.neurons, make: make)
+    }
+
+    static func neuronWorkload(
+        _ name: String, _ common: Common, timeSteps: [Int], batch: Int, neurons: Int, make: (Int) -> any Layer
+    ) throws {
+        for t in timeSteps {
             let layer = make(t)
             var g = RandomGenerator(seed: 0)
-            let x = Tensor.randomNormal([t, shapes.batch, shapes.neurons], mean: 1, standardDeviation: 1, using: &g)
-            let upstream = Tensor.randomNormal([t, shapes.batch, shapes.neurons], using: &g)
+            let x = Tensor.randomNormal([t, batch, neurons], mean: 1, standardDeviation: 1, using: &g)
+            let upstream = Tensor.randomNormal([t, batch, neurons], using: &g)
             let parameters = layer.namedParameters().map(\.parameter).filter(\.requiresGradient)
             let times = Bench.time(common) {
                 GradientTape.record { tape in
@@ -191,10 +199,10 @@ struct Bench: ParsableCommand {
             }
             let forwardTimes = Bench.time(common) { _ = layer(x) }
             let rate = layer(x).mean().item
-            let m = Bench.median(times), steps = Double(t * shapes.batch * shapes.neurons)
+            let m = Bench.median(times), steps = Double(t * batch * neurons)
             try Bench.emit(
                 [
-                    "workload": name, "time_steps": t, "batch": shapes.batch, "neurons": shapes.neurons,
+                    "workload": name, "time_steps": t, "batch": batch, "neurons": neurons,
                     "median_seconds": m, "neuron_steps_per_second": steps / m,
                     "forward_neuron_steps_per_second": steps / Bench.median(forwardTimes),
                     "firing_rate": rate, "threads": Parallelism.threadCount,
@@ -205,7 +213,7 @@ struct Bench: ParsableCommand {
                 summary: String(
                     format:
                         "%@ [%d, %d, %d]: %.0f M neuron-steps/s fwd+bwd (%.1f ms), firing rate %.3f, %.0f %% of %.1f GB/s",
-                    name, t, shapes.batch, shapes.neurons, steps / m / 1e6, m * 1e3, rate,
+                    name, t, batch, neurons, steps / m / 1e6, m * 1e3, rate,
                     100 * bytesPerNeuronStep * steps / m / bandwidthCeiling, bandwidthCeiling / 1e9))
         }
     }
@@ -280,6 +288,41 @@ struct Bench: ParsableCommand {
                 summary: String(
                     format: "linear-lif n = %d, T = %d, batch %d: %.2f s fwd+bwd, %.2f s forward, peak RSS %.0f MiB",
                     neurons, timeSteps, batch, m, f, Bench.peakResidentMiB()))
+        }
+    }
+
+    struct RecurrentWorkload: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "recurrent",
+            abstract: """
+                The recurrent-mlp layer: Linear(F, F) then F recurrent LIF neurons (τ = 2, hard reset, \
+                arctangent), forward + backward on [T, batch, F] (SpikingJelly's LinearRecurrentContainer).
+                """)
+        @OptionGroup var common: Common
+        @Option(help: "Time steps (sequential MNIST: 28 rows).") var timeSteps = 28
+        @Option(help: "Batch size.") var batch = 64
+        @Option(help: "Features F.") var features = 256
+
+        func validate() throws {
+            guard timeSteps >= 1, batch >= 1, features >= 1 else {
+                throw ValidationError("--time-steps, --batch and --features must be ≥ 1")
+            }
+        }
+
+        func run() throws {
+            GlobalRandom.seed(0)
+            try Bench.neuronWorkload(
+                "recurrent", common, timeSteps: [timeSteps], batch: batch, neurons: features
+            ) { _ in
+                Sequential([
+                    Linear(features, features),
+                    RecurrentSpiking(
+                        features: features,
+                        neuron: LIF(
+                            tau: 2, threshold: 1, reset: .hard(to: 0), detachReset: true,
+                            surrogate: .arctangent(alpha: 2))),
+                ])
+            }
         }
     }
 

@@ -66,6 +66,24 @@ enum NeuronKernels {
         }
     }
 
+    /// ∂V/∂H of the reset at pre-reset membrane `h` (spikes where `fired`, surrogate derivative `sg`),
+    /// with the reset's own path when it is attached.
+    @inline(__always)
+    static func resetDerivative(
+        _ c: NeuronKernelConfiguration, _ h: NeuronVector, fired: SIMDMask<NeuronVector.MaskStorage>,
+        surrogate sg: NeuronVector
+    ) -> NeuronVector {
+        switch c.reset {
+        case .hard(let value):
+            let kept = NeuronVector(repeating: 1).replacing(with: 0, where: fired)
+            return c.detachReset ? kept : kept + (value - h) * sg
+        case .soft:
+            return c.detachReset ? NeuronVector(repeating: 1) : 1 - c.threshold * sg
+        case .none:
+            return NeuronVector(repeating: 1)
+        }
+    }
+
     /// Forward: writes spikes S, pre-reset membrane H, and optionally the post-reset membrane V.
     static func forward(
         _ c: NeuronKernelConfiguration, x: UnsafePointer<Float>, steps: Int, neurons: Int,
@@ -134,17 +152,7 @@ enum NeuronKernels {
                                 let fired = h .>= c.threshold
                                 let sg = masking.apply(
                                     surrogate.derivative(h - c.threshold), at: h - c.threshold, index: i)
-                                // ∂V/∂H of the reset, with the reset's own path when attached.
-                                var dVdH: NeuronVector
-                                switch c.reset {
-                                case .hard(let value):
-                                    dVdH = NeuronVector(repeating: 1).replacing(with: 0, where: fired)
-                                    if !c.detachReset { dVdH += (value - h) * sg }
-                                case .soft:
-                                    dVdH = c.detachReset ? NeuronVector(repeating: 1) : 1 - c.threshold * sg
-                                case .none:
-                                    dVdH = NeuronVector(repeating: 1)
-                                }
+                                let dVdH = resetDerivative(c, h, fired: fired, surrogate: sg)
                                 var gV = carry[j]
                                 if let gradMembrane { gV += loadLanes(gradMembrane + i, count) }
                                 let gH = loadLanes(gradSpikes + i, count) * sg + gV * dVdH

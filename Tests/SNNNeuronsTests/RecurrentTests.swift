@@ -87,6 +87,70 @@ import Testing
         #expect(relativeError(recurrent[0], plain[0]) < 1e-5)
     }
 
+    /// The fused recurrence against the layer's step-by-step composition, for IF, LIF (both charges,
+    /// both resets, reset attached) and PLIF: spikes exactly, ∂x, ∂W and PLIF's ∂w to float rounding.
+    @Test(arguments: ["if", "lif", "lif-undecayed", "plif"])
+    func fusedRecurrenceEqualsStepByStep(_ kind: String) {
+        let shape = [7, 5, 19]
+        let x = Tensor(shape: shape, scalars: (0..<665).map { Float(sin(Double($0) * 0.37)) * 1.4 + 0.5 })
+        let r = Tensor(shape: shape, scalars: (0..<665).map { Float(cos(Double($0) * 0.91)) })
+        let surrogate = Arctangent(alpha: 2)
+        let neuron: any SpikingNeuron & Module
+        var plif: PLIF<Arctangent>?
+        switch kind {
+        case "if": neuron = IF(threshold: 0.8, reset: .soft, detachReset: false, surrogate: surrogate)
+        case "lif": neuron = LIF(tau: 2, threshold: 1, reset: .hard(to: 0), detachReset: false, surrogate: surrogate)
+        case "lif-undecayed":
+            neuron = LIF(tau: 3, threshold: 1, reset: .soft, detachReset: true, decayInput: false, surrogate: surrogate)
+        default:
+            let p = PLIF(initialTau: 2.5, threshold: 1, reset: .hard(to: 0), detachReset: false, surrogate: surrogate)
+            plif = p
+            neuron = p
+        }
+        let layer = RecurrentSpiking(features: 19, neuron: neuron)
+        layer.weight = layer.weight * 1.5
+        let w0 = layer.weight
+        let sources = [x, w0] + (plif.map { [$0.w] } ?? [])
+        func run(_ f: @escaping (Tensor) -> Tensor) -> (Tensor, [Tensor]) {
+            var out = Tensor(0)
+            let (_, g) = valueWithGradient(at: sources) { t in
+                layer.weight = t[1]
+                if let plif { plif.w = t[2] }
+                let s = f(t[0])
+                out = s.detached
+                return (s * r).sum()
+            }
+            layer.weight = w0
+            if let plif { plif.w = sources[2] }
+            return (out, g)
+        }
+        let fused = run { layer($0) }, reference = run { layer.stepByStep($0) }
+        #expect(fused.0.scalars == reference.0.scalars)
+        for k in fused.1.indices {
+            #expect(relativeError(fused.1[k], reference.1[k]) < 1e-5, "\(kind): gradient \(k)")
+        }
+    }
+
+    /// MSG masks the fused recurrence as it masks the neuron's own kernel (same stream, element
+    /// t·N·F + i): with W = 0 the masked layer's input gradient is the masked neuron's. (The
+    /// step-by-step composition applies no mask, so it cannot be the reference here.)
+    @Test func maskedZeroFeedbackIsTheMaskedNeuron() {
+        let x = Tensor(shape: [9, 4, 6], scalars: (0..<216).map { Float(sin(Double($0) * 0.37)) * 1.6 + 0.4 })
+        let r = Tensor(shape: [9, 4, 6], scalars: (0..<216).map { Float(cos(Double($0) * 0.91)) })
+        let neuron = LIF(tau: 2, surrogate: Arctangent(alpha: 2))
+        let layer = RecurrentSpiking(features: 6, neuron: neuron)
+        layer.weight = Tensor(zeros: [6, 6])
+        let mask = SurrogateGradientMask(probability: 0.4)
+        setSurrogateGradientMask(mask, on: layer, seed: 5)
+        let (_, recurrent) = valueWithGradient(at: [x]) { t in (layer(t[0]) * r).sum() }
+        setSurrogateGradientMask(mask, on: neuron, seed: 5)
+        let (_, plain) = valueWithGradient(at: [x]) { t in (neuron(t[0]) * r).sum() }
+        setSurrogateGradientMask(nil, on: neuron, seed: 5)
+        let (_, unmasked) = valueWithGradient(at: [x]) { t in (neuron(t[0]) * r).sum() }
+        #expect(recurrent[0].scalars == plain[0].scalars)
+        #expect(relativeError(plain[0], unmasked[0]) > 0.05, "the mask changed nothing")
+    }
+
     /// Spike statistics land on the neuron, where the evaluator finds them.
     @Test func countsSpikesOnItsNeuron() {
         let neuron = IF(threshold: 1, surrogate: Arctangent(alpha: 2))
