@@ -132,6 +132,8 @@ def main():
     ap.add_argument("--pairs", type=int, default=5)
     ap.add_argument("--only", default="gemm,conv,lif-T8,lif-T4,psn-T8,psu-T8,train-step")
     ap.add_argument("--output", default="bench-results.jsonl")
+    ap.add_argument("--skip-peer", action="append", default=[],
+                    help="leave out the peers whose name contains this text (repeatable), e.g. torch.compile")
     a = ap.parse_args()
     if not os.path.exists(SNN):
         sys.exit(f"{SNN} is missing: run `make release` first")
@@ -143,6 +145,8 @@ def main():
         for name in a.only.split(","):
             ours_fn, peers, higher, unit = workloads(a.peers_python)[name]
             for peer_name, peer_fn in peers:
+                if any(skip in peer_name for skip in a.skip_peer):
+                    continue
                 ratios, ours_values, peer_values, mem, bandwidth = [], [], [], [], []
                 for i in range(a.pairs):
                     o, p = ours_fn(), peer_fn()
