@@ -154,7 +154,7 @@ def main():
                         ours_key, peer_key, scale = KEYS[name]
                         if "peak_rss_mib" in o and "peak_rss_mib" in p:
                             mem.append((o["peak_rss_mib"], p["peak_rss_mib"]))
-                        if "bandwidth_fraction" in o:
+                        if "bandwidth_fraction" in o and name.startswith("lif"):  # the memory-bound rows
                             bandwidth.append(o["bandwidth_fraction"])
                         o, p = o[ours_key] * scale, p[peer_key] * scale
                     ours_values.append(o)
