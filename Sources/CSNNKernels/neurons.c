@@ -149,6 +149,43 @@ static long backward_tile(long steps) {
     return tile < 16 ? 16 : tile > MAX_TILE ? MAX_TILE : tile;
 }
 
+/// One step of the forward recursion for a tile row, keeping the pre-reset membrane (restrict: see
+/// bptt_row).
+INLINE void recharge_row(const int charge, const int reset, long m, const float *restrict x, float *restrict h_out,
+                         float *restrict v, float k, float vr, float th) {
+    for (long j = 0; j < m; j++) {
+        const float h = charge_step(charge, v[j], x[j], k, vr);
+        h_out[j] = h;
+        v[j] = reset_step(reset, h, h >= th, vr, th);
+    }
+}
+
+/// One step of BPTT for a tile row (restrict parameters: the vectoriser needs to know that the
+/// gradient rows, the carried ∂V and the tile do not overlap, which holds).
+INLINE void bptt_row(const int reset, const int has_gm, const int want_decay, long m, const float *restrict ht,
+                     const float *restrict gt, const float *restrict gs, const float *restrict gm,
+                     float *restrict gx, float *restrict carry, float *restrict gh_row, float th, float vr,
+                     int detach, float input_scale, float decay_v) {
+    for (long j = 0; j < m; j++) {
+        const float h = ht[j], sg = gt[j];
+        const int fired = h >= th;
+        float dvdh;  // ∂V/∂H of the reset, with the reset's own path when attached
+        if (reset == SNN_RESET_HARD) {
+            const float base = fired ? 0.0f : 1.0f;
+            dvdh = detach ? base : base + (vr - h) * sg;
+        } else if (reset == SNN_RESET_SOFT) {
+            dvdh = detach ? 1.0f : 1.0f - th * sg;
+        } else {
+            dvdh = 1.0f;
+        }
+        const float gv = has_gm ? carry[j] + gm[j] : carry[j];
+        const float gh = gs[j] * sg + gv * dvdh;
+        gx[j] = gh * input_scale;
+        carry[j] = gh * decay_v;
+        if (want_decay) gh_row[j] = gh;
+    }
+}
+
 typedef void (*surrogate_row_function)(const snn_neuron_params *, const float *, float *, long, long);
 
 INLINE double backward_body(const snn_neuron_params *p, const int charge, const int reset, const int has_gm,
@@ -168,35 +205,15 @@ INLINE double backward_body(const snn_neuron_params *p, const int charge, const 
         for (long t = 0; t < steps; t++) {
             const float *xt = x + t * n + start;
             float *ht = H + t * tile;
-            for (long j = 0; j < m; j++) {
-                const float h = charge_step(charge, v[j], xt[j], k, vr);
-                ht[j] = h;
-                v[j] = reset_step(reset, h, h >= th, vr, th);
-            }
+            recharge_row(charge, reset, m, xt, ht, v, k, vr, th);
             row(p, ht, G + t * tile, m, t * n + start);
         }
         for (long j = 0; j < m; j++) carry[j] = 0;
         for (long t = steps - 1; t >= 0; t--) {
             const long o = t * n + start;
             const float *ht = H + t * tile, *gt = G + t * tile;
-            for (long j = 0; j < m; j++) {
-                const float h = ht[j], sg = gt[j];
-                const int fired = h >= th;
-                float dvdh;  // ∂V/∂H of the reset, with the reset's own path when attached
-                if (reset == SNN_RESET_HARD) {
-                    const float base = fired ? 0.0f : 1.0f;
-                    dvdh = detach ? base : base + (vr - h) * sg;
-                } else if (reset == SNN_RESET_SOFT) {
-                    dvdh = detach ? 1.0f : 1.0f - th * sg;
-                } else {
-                    dvdh = 1.0f;
-                }
-                const float gv = has_gm ? carry[j] + gm[o + j] : carry[j];
-                const float gh = gs[o + j] * sg + gv * dvdh;
-                gx[o + j] = gh * input_scale;
-                carry[j] = gh * decay_v;
-                if (want_decay) gh_row[j] = gh;
-            }
+            bptt_row(reset, has_gm, want_decay, m, ht, gt, gs + o, has_gm ? gm + o : NULL, gx + o, carry, gh_row, th, vr,
+                     detach, input_scale, decay_v);
             if (want_decay && charge != SNN_CHARGE_INTEGRATE) {
                 // Σ ∂L/∂H·∂H/∂k with v_prev = reset(H[t − 1]) (the resting potential at t = 0); a sum,
                 // so its order is free.
