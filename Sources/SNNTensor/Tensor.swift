@@ -70,8 +70,21 @@ public final class StoragePool: @unchecked Sendable {
 
     /// Buffers below this many elements are not pooled (malloc handles them well).
     public let minimumPooledCount = 1 << 16
-    /// The most bytes kept in the pool; beyond it, released buffers are freed.
-    public var capacityBytes: Int = 2 << 30
+    /// The most bytes kept in the pool; beyond it, released buffers are freed. (Read and written under
+    /// the pool's lock, like the rest of its state.)
+    public var capacityBytes: Int {
+        get {
+            lock.lock()
+            defer { lock.unlock() }
+            return capacity
+        }
+        set {
+            lock.lock()
+            capacity = newValue
+            lock.unlock()
+        }
+    }
+    private var capacity = 2 << 30
 
     private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
     private var heldBytes = 0
@@ -101,7 +114,7 @@ public final class StoragePool: @unchecked Sendable {
     func release(_ pointer: UnsafeMutablePointer<Float>, count: Int) {
         if count >= minimumPooledCount {
             lock.lock()
-            if heldBytes + count * 4 <= capacityBytes {
+            if heldBytes + count * 4 <= capacity {
                 free[count, default: []].append(pointer)
                 heldBytes += count * 4
                 lock.unlock()
