@@ -48,11 +48,17 @@ typedef struct {
     void *p;
 } hvl_t;
 
-enum { H5T_INTEGER = 0, H5T_FLOAT = 1, H5T_VLEN = 9 };
+enum { H5T_INTEGER = 0, H5T_FLOAT = 1, H5T_STRING = 3, H5T_VLEN = 9 };
+enum { H5I_GROUP = 2, H5I_DATASET = 5 };
 #define H5P_DEFAULT ((hid_t)0)
 #define H5S_ALL ((hid_t)0)
+#define H5S_SCALAR 0
 #define H5E_DEFAULT ((hid_t)0)
 #define H5F_ACC_RDONLY 0u
+#define H5F_ACC_TRUNC 2u
+#define H5T_VARIABLE ((size_t)-1)
+#define H5T_CSET_UTF8 1
+typedef herr_t (*h5l_iterate)(hid_t group, const char *name, const void *info, void *data);
 
 static struct {
     herr_t (*H5open)(void);
@@ -76,8 +82,26 @@ static struct {
     int (*H5Lexists)(hid_t, const char *, hid_t);
     herr_t (*H5PLset_loading_state)(unsigned);  // optional
     herr_t (*H5Ewalk2)(hid_t, int, void *, void *);  // optional
+    // Writing, and reading a whole tree of groups and datasets (NIR files).
+    hid_t (*H5Fcreate)(const char *, unsigned, hid_t, hid_t);
+    hid_t (*H5Gcreate2)(hid_t, const char *, hid_t, hid_t, hid_t);
+    herr_t (*H5Gclose)(hid_t);
+    hid_t (*H5Dcreate2)(hid_t, const char *, hid_t, hid_t, hid_t, hid_t, hid_t);
+    herr_t (*H5Dwrite)(hid_t, hid_t, hid_t, hid_t, hid_t, const void *);
+    hid_t (*H5Screate)(int);
+    hid_t (*H5Screate_simple)(int, const hsize_t *, const hsize_t *);
+    long long (*H5Sget_simple_extent_npoints)(hid_t);
+    hid_t (*H5Tcopy)(hid_t);
+    herr_t (*H5Tset_size)(hid_t, size_t);
+    herr_t (*H5Tset_cset)(hid_t, int);
+    int (*H5Tis_variable_str)(hid_t);
+    size_t (*H5Tget_size)(hid_t);
+    hid_t (*H5Oopen)(hid_t, const char *, hid_t);
+    herr_t (*H5Oclose)(hid_t);
+    int (*H5Iget_type)(hid_t);
+    herr_t (*H5Literate)(hid_t, int, int, hsize_t *, h5l_iterate, void *);  // H5Literate2 from 1.12 on
 } h5;
-static hid_t native_double, native_int64;
+static hid_t native_double, native_int64, native_float, c_string;
 static int loaded;
 static char version[32];
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
@@ -102,8 +126,20 @@ static void load_hdf5(void) {
     LOOKUP(H5Dopen2) LOOKUP(H5Dclose) LOOKUP(H5Dget_space) LOOKUP(H5Dget_type) LOOKUP(H5Dread)
     LOOKUP(H5Dvlen_reclaim) LOOKUP(H5Sget_simple_extent_ndims) LOOKUP(H5Sget_simple_extent_dims)
     LOOKUP(H5Sclose) LOOKUP(H5Tget_class) LOOKUP(H5Tget_super) LOOKUP(H5Tvlen_create) LOOKUP(H5Tclose)
-    LOOKUP(H5Lexists)
+    LOOKUP(H5Lexists) LOOKUP(H5Fcreate) LOOKUP(H5Gcreate2) LOOKUP(H5Gclose) LOOKUP(H5Dcreate2) LOOKUP(H5Dwrite)
+    LOOKUP(H5Screate) LOOKUP(H5Screate_simple) LOOKUP(H5Sget_simple_extent_npoints) LOOKUP(H5Tcopy)
+    LOOKUP(H5Tset_size) LOOKUP(H5Tset_cset) LOOKUP(H5Tis_variable_str) LOOKUP(H5Tget_size) LOOKUP(H5Oopen)
+    LOOKUP(H5Oclose) LOOKUP(H5Iget_type)
 #undef LOOKUP
+    // 1.12 renamed the link iteration H5Literate2 (H5Literate became a macro); the signature is the
+    // same, and the link-info argument that changed between them is not used here.
+    int iterate = 1;
+    SNN_DLSYM(handle, h5.H5Literate, "H5Literate2", iterate);
+    if (!iterate) {
+        iterate = 1;
+        SNN_DLSYM(handle, h5.H5Literate, "H5Literate", iterate);
+    }
+    if (!iterate) ok = 0;
     SNN_DLSYM(handle, h5.H5PLset_loading_state, "H5PLset_loading_state", optional);
     SNN_DLSYM(handle, h5.H5Ewalk2, "H5Ewalk2", optional);
     if (!ok || h5.H5open() < 0) return;
@@ -112,9 +148,13 @@ static void load_hdf5(void) {
     if (major < 1 || (major == 1 && minor < 10)) return; // hid_t was 32-bit before 1.10
     hid_t *d = (hid_t *)dlsym(handle, "H5T_NATIVE_DOUBLE_g");
     hid_t *l = (hid_t *)dlsym(handle, "H5T_NATIVE_LLONG_g");
-    if (!d || !l) return;
+    hid_t *f = (hid_t *)dlsym(handle, "H5T_NATIVE_FLOAT_g");
+    hid_t *c = (hid_t *)dlsym(handle, "H5T_C_S1_g");
+    if (!d || !l || !f || !c) return;
     native_double = *d;
     native_int64 = *l;
+    native_float = *f;
+    c_string = *c;
     h5.H5Eset_auto2(H5E_DEFAULT, NULL, NULL); // errors are reported by return codes, not printed
     snprintf(version, sizeof version, "%u.%u.%u", major, minor, release);
     loaded = 1;
@@ -283,9 +323,6 @@ static void write_message(int fd) {
 }
 
 static void child_reads(const char *path, snn_h5_request *requests, int count, int fd) {
-    h5.H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    // Damaged bytes can name a filter; no plugin is loaded for one.
-    if (h5.H5PLset_loading_state) h5.H5PLset_loading_state(0);
     hid_t f = h5.H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) note_error();
     int32_t status = f < 0 ? SNN_H5_OPEN_FAILED : SNN_H5_OK;
@@ -390,20 +427,11 @@ static int parent_reads(int fd, snn_h5_request *requests, int count, double dead
     return SNN_H5_OK;
 }
 
-int snn_h5_read(const char *path, snn_h5_request *requests, int count, double timeout_seconds, int *signal_number,
-                char *message, size_t message_capacity) {
-    *signal_number = 0;
-    if (message_capacity) message[0] = 0;
-    for (int i = 0; i < count; i++) {
-        requests[i].status = SNN_H5_OK;
-        requests[i].length = 0;
-        requests[i].integers = NULL;
-        requests[i].offsets = NULL;
-        requests[i].values = NULL;
-    }
-    if (!snn_h5_available()) return SNN_H5_UNAVAILABLE;
-    // The pipe is made under the lock and closed on exec, so that no other read's child and no
-    // spawned process holds its write end (which would hide the end of the stream).
+// Forks a child that runs `work(arg, fd)`, `fd` being the write end of a pipe whose read end is left
+// in *read_fd, and then exits; SNN_H5_SYSTEM (errno in *error) when no pipe or process can be made.
+// The pipe is made under the lock and closed on exec, so that no other read's child and no spawned
+// process holds its write end (which would hide the end of the stream).
+static int start_child(void (*work)(void *, int), void *arg, pid_t *child_out, int *read_fd, int *error) {
     pthread_mutex_lock(&lock_);
     int fds[2];
 #if defined(__linux__)
@@ -416,7 +444,7 @@ int snn_h5_read(const char *path, snn_h5_request *requests, int count, double ti
     }
 #endif
     if (piped) {
-        *signal_number = errno;
+        *error = errno;
         pthread_mutex_unlock(&lock_);
         return SNN_H5_SYSTEM;
     }
@@ -431,7 +459,10 @@ int snn_h5_read(const char *path, snn_h5_request *requests, int count, double ti
         // The C library's own messages on a damaged heap ("free(): invalid pointer") are not ours to print.
         int null = open("/dev/null", O_WRONLY);
         if (null >= 0) dup2(null, STDERR_FILENO);
-        child_reads(path, requests, count, fds[1]);
+        h5.H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+        // Damaged bytes can name a filter; no plugin is loaded for one.
+        if (h5.H5PLset_loading_state) h5.H5PLset_loading_state(0);
+        work(arg, fds[1]);
         _exit(0);
     }
     int fork_error = errno;
@@ -440,18 +471,60 @@ int snn_h5_read(const char *path, snn_h5_request *requests, int count, double ti
     pthread_mutex_unlock(&lock_);
     if (child < 0) {
         close(fds[0]);
-        *signal_number = fork_error;
+        *error = fork_error;
         return SNN_H5_SYSTEM;
     }
-    int status = parent_reads(fds[0], requests, count, now_seconds() + timeout_seconds, message, message_capacity);
-    close(fds[0]);
-    // Whatever went wrong (a crash, a loop, a result the parent refused), the child goes now.
+    *child_out = child;
+    *read_fd = fds[0];
+    return SNN_H5_OK;
+}
+
+// Ends the child of start_child after the parent read `status` from it: a failed read stops it now
+// (whatever went wrong: a crash, a loop, a result the parent refused); a stream that ended early
+// because the child died by a signal leaves the signal in *signal_number.
+// Returns the signal that ended the child (0 when it exited or was stopped here), or -1 when it
+// exited with a failure status.
+static int finish_child(pid_t child, int read_fd, int status) {
+    close(read_fd);
     if (status != SNN_H5_OK) kill(child, SIGKILL);
     int wstatus = 0;
     while (waitpid(child, &wstatus, 0) < 0 && errno == EINTR) {
     }
-    // The stream ended early: the child died, by a signal (a crash) or by exiting.
-    if (status == SNN_H5_CRASHED && WIFSIGNALED(wstatus) && WTERMSIG(wstatus) != SIGKILL) *signal_number = WTERMSIG(wstatus);
+    if (WIFSIGNALED(wstatus)) return WTERMSIG(wstatus) == SIGKILL && status != SNN_H5_OK ? 0 : WTERMSIG(wstatus);
+    return WIFEXITED(wstatus) && WEXITSTATUS(wstatus) != 0 ? -1 : 0;
+}
+
+typedef struct {
+    const char *path;
+    snn_h5_request *requests;
+    int count;
+} read_job;
+
+static void child_reads_job(void *arg, int fd) {
+    read_job *job = arg;
+    child_reads(job->path, job->requests, job->count, fd);
+}
+
+int snn_h5_read(const char *path, snn_h5_request *requests, int count, double timeout_seconds, int *signal_number,
+                char *message, size_t message_capacity) {
+    *signal_number = 0;
+    if (message_capacity) message[0] = 0;
+    for (int i = 0; i < count; i++) {
+        requests[i].status = SNN_H5_OK;
+        requests[i].length = 0;
+        requests[i].integers = NULL;
+        requests[i].offsets = NULL;
+        requests[i].values = NULL;
+    }
+    if (!snn_h5_available()) return SNN_H5_UNAVAILABLE;
+    read_job job = {path, requests, count};
+    pid_t child;
+    int fd;
+    int status = start_child(child_reads_job, &job, &child, &fd, signal_number);
+    if (status != SNN_H5_OK) return status;
+    status = parent_reads(fd, requests, count, now_seconds() + timeout_seconds, message, message_capacity);
+    int ended_by = finish_child(child, fd, status);
+    if (status == SNN_H5_CRASHED && ended_by > 0) *signal_number = ended_by;
     if (status != SNN_H5_OK) snn_h5_free(requests, count);
     return status;
 }
@@ -465,4 +538,302 @@ void snn_h5_free(snn_h5_request *requests, int count) {
         requests[i].offsets = NULL;
         requests[i].values = NULL;
     }
+}
+
+// ---- A whole file as a stream of records (NIR graphs) ------------------------------------------
+// The child walks every group and dataset in name order and writes one record each (the layout is
+// in snn_hdf5.h); the parent only collects the bytes, which the caller parses and checks as input.
+
+typedef struct {
+    int fd;
+    int depth;
+    uint64_t objects;
+    uint64_t budget;  // bytes of values the child may still send
+    int failed;       // a failure record was sent
+    char path[4096];
+} walk_state;
+
+enum { MAX_DEPTH = 32, MAX_OBJECTS = 1000000 };
+
+static int put_u32(int fd, uint32_t v) { return write_all(fd, &v, sizeof v); }
+
+static int put_header(walk_state *w, uint8_t tag) {
+    uint32_t n = (uint32_t)strlen(w->path);
+    return write_all(w->fd, &tag, 1) || put_u32(w->fd, n) || write_all(w->fd, w->path, n);
+}
+
+// A failure record: the path, the status, the library's message. Ends the walk.
+static int put_failure(walk_state *w, int32_t status) {
+    w->failed = 1;
+    if (put_header(w, 'F') || write_all(w->fd, &status, sizeof status)) return -1;
+    write_message(w->fd);
+    return -1;
+}
+
+static int put_shape(walk_state *w, int rank, const hsize_t *dims) {
+    if (put_u32(w->fd, (uint32_t)rank)) return -1;
+    for (int i = 0; i < rank; i++) {
+        uint64_t d = dims[i];
+        if (write_all(w->fd, &d, sizeof d)) return -1;
+    }
+    return 0;
+}
+
+static int send_dataset(walk_state *w, hid_t d) {
+    hid_t space = h5.H5Dget_space(d), type = h5.H5Dget_type(d);
+    hsize_t dims[32];
+    int rank = space < 0 ? -1 : h5.H5Sget_simple_extent_ndims(space);
+    long long points = space < 0 ? -1 : h5.H5Sget_simple_extent_npoints(space);
+    int cls = type < 0 ? -1 : h5.H5Tget_class(type);
+    int result = 0;
+    last_error[0] = 0;
+    if (rank < 0 || rank > 32 || points < 0 || cls < 0 || h5.H5Sget_simple_extent_dims(space, dims, NULL) < 0) {
+        note_error();
+        result = put_failure(w, SNN_H5_READ_FAILED);
+    } else if (cls == H5T_INTEGER || cls == H5T_FLOAT) {
+        uint64_t bytes = (uint64_t)points * sizeof(double);
+        double *values = bytes > w->budget ? NULL : malloc(bytes ? bytes : 1);
+        if (!values) {
+            result = put_failure(w, SNN_H5_NO_MEMORY);
+        } else if (h5.H5Dread(d, native_double, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0) {
+            note_error();
+            result = put_failure(w, SNN_H5_READ_FAILED);
+        } else {
+            w->budget -= bytes;
+            result = put_header(w, 'N') || put_shape(w, rank, dims) || write_all(w->fd, values, bytes) ? -1 : 0;
+        }
+        free(values);
+    } else if (cls == H5T_STRING) {
+        int variable = h5.H5Tis_variable_str(type);
+        size_t size = variable ? sizeof(char *) : h5.H5Tget_size(type);
+        uint64_t bytes = (uint64_t)points * (size ? size : 1);
+        char *buffer = variable < 0 || bytes > w->budget ? NULL : calloc(bytes ? bytes : 1, 1);
+        if (!buffer) {
+            result = put_failure(w, variable < 0 ? SNN_H5_READ_FAILED : SNN_H5_NO_MEMORY);
+        } else if (h5.H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer) < 0) {
+            note_error();
+            result = put_failure(w, SNN_H5_READ_FAILED);
+            free(buffer);
+        } else {
+            result = put_header(w, 'S') || put_shape(w, rank, dims) ? -1 : 0;
+            for (long long i = 0; i < points && result == 0; i++) {
+                const char *text = variable ? ((char **)buffer)[i] : buffer + i * size;
+                size_t n = !text ? 0 : variable ? strlen(text) : strnlen(text, size);
+                if (n > w->budget) {
+                    result = put_failure(w, SNN_H5_NO_MEMORY);
+                    break;
+                }
+                w->budget -= n;
+                result = put_u32(w->fd, (uint32_t)n) || write_all(w->fd, text, n) ? -1 : 0;
+            }
+            if (variable) h5.H5Dvlen_reclaim(type, space, H5P_DEFAULT, buffer);
+            free(buffer);
+        }
+    } else {
+        // Another type (compound, enum, reference, …): named with its class, for the caller to refuse.
+        int32_t c = cls;
+        result = put_header(w, 'U') || write_all(w->fd, &c, sizeof c) ? -1 : 0;
+    }
+    if (type >= 0) h5.H5Tclose(type);
+    if (space >= 0) h5.H5Sclose(space);
+    return result;
+}
+
+static herr_t visit_link(hid_t group, const char *name, const void *info, void *data) {
+    (void)info;
+    walk_state *w = data;
+    size_t saved = strlen(w->path), length = saved, n = strlen(name);
+    if (length + 1 + n >= sizeof w->path) return put_failure(w, SNN_H5_WRONG_TYPE);
+    if (++w->objects > MAX_OBJECTS) return put_failure(w, SNN_H5_NO_MEMORY);
+    if (length) w->path[length++] = '/';
+    memcpy(w->path + length, name, n + 1);
+    int result = 0;
+    last_error[0] = 0;
+    hid_t object = h5.H5Oopen(group, name, H5P_DEFAULT);
+    if (object < 0) {
+        note_error();
+        result = put_failure(w, SNN_H5_READ_FAILED);
+    } else {
+        int kind = h5.H5Iget_type(object);
+        if (kind == H5I_GROUP) {
+            hsize_t index = 0;
+            if (w->depth >= MAX_DEPTH) {
+                result = put_failure(w, SNN_H5_WRONG_TYPE);
+            } else if (put_header(w, 'G')) {
+                result = -1;
+            } else {
+                w->depth++;
+                result = h5.H5Literate(object, 0 /* by name */, 0 /* increasing */, &index, visit_link, w) < 0 ? -1 : 0;
+                w->depth--;
+                if (result < 0 && !w->failed) {
+                    note_error();
+                    result = put_failure(w, SNN_H5_READ_FAILED);
+                }
+            }
+        } else if (kind == H5I_DATASET) {
+            result = send_dataset(w, object);
+        }
+        h5.H5Oclose(object);
+    }
+    w->path[saved] = 0;
+    return result;
+}
+
+typedef struct {
+    const char *path;
+    uint64_t budget;
+} tree_job;
+
+static void child_walks(void *arg, int fd) {
+    tree_job *job = arg;
+    hid_t f = h5.H5Fopen(job->path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) note_error();
+    int32_t status = f < 0 ? SNN_H5_OPEN_FAILED : SNN_H5_OK;
+    if (write_all(fd, &status, sizeof status) || status != SNN_H5_OK) {
+        write_message(fd);
+        return;
+    }
+    static walk_state w;
+    w.fd = fd;
+    w.budget = job->budget;
+    hsize_t index = 0;
+    last_error[0] = 0;
+    if (h5.H5Literate(f, 0, 0, &index, visit_link, &w) >= 0) {
+        uint8_t end = 'E';
+        write_all(fd, &end, 1);
+    } else if (!w.failed) {
+        note_error();
+        put_failure(&w, SNN_H5_READ_FAILED);
+    }
+}
+
+int snn_h5_read_tree(const char *path, double timeout_seconds, uint64_t max_bytes, uint8_t **records,
+                     uint64_t *length, int *signal_number, char *message, size_t message_capacity) {
+    *signal_number = 0;
+    *records = NULL;
+    *length = 0;
+    if (message_capacity) message[0] = 0;
+    if (!snn_h5_available()) return SNN_H5_UNAVAILABLE;
+    tree_job job = {path, max_bytes};
+    pid_t child;
+    int fd;
+    int status = start_child(child_walks, &job, &child, &fd, signal_number);
+    if (status != SNN_H5_OK) return status;
+    double deadline = now_seconds() + timeout_seconds;
+    int32_t opened = 0;
+    int r = read_all(fd, &opened, sizeof opened, deadline);
+    uint64_t capacity = 1 << 16, used = 0;
+    uint8_t *buffer = NULL;
+    if (r) {
+        status = r == -2 ? SNN_H5_TIMEOUT : SNN_H5_CRASHED;
+    } else if (opened != SNN_H5_OK) {
+        read_message(fd, message, message_capacity, deadline);
+        status = opened;
+    } else if (!(buffer = malloc(capacity))) {
+        status = SNN_H5_NO_MEMORY;
+    }
+    // The records, up to the end of the stream; the values are bounded by max_bytes, and the paths,
+    // shapes and record headers by the objects' count, hence the allowance on top.
+    uint64_t limit = max_bytes + (64ull << 20);
+    while (status == SNN_H5_OK) {
+        if (used == capacity) {
+            uint8_t *grown = capacity >= limit ? NULL : realloc(buffer, capacity * 2);
+            if (!grown) {
+                status = SNN_H5_NO_MEMORY;
+                break;
+            }
+            buffer = grown;
+            capacity *= 2;
+        }
+        double left = deadline - now_seconds();
+        struct pollfd pfd = {fd, POLLIN, 0};
+        int p = left <= 0 ? 0 : poll(&pfd, 1, (int)(left * 1000) + 1);
+        if (p < 0 && errno == EINTR) continue;
+        if (p <= 0) {
+            status = p == 0 ? SNN_H5_TIMEOUT : SNN_H5_CRASHED;
+            break;
+        }
+        ssize_t got = read(fd, buffer + used, capacity - used);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) status = SNN_H5_CRASHED;
+        if (got <= 0) break;
+        used += (uint64_t)got;
+    }
+    int ended_by = finish_child(child, fd, status);
+    if (status == SNN_H5_OK && ended_by != 0) status = SNN_H5_CRASHED;
+    if (status == SNN_H5_CRASHED && ended_by > 0) *signal_number = ended_by;
+    if (status != SNN_H5_OK) {
+        free(buffer);
+        return status;
+    }
+    *records = buffer;
+    *length = used;
+    return SNN_H5_OK;
+}
+
+// ---- Writing ----------------------------------------------------------------------------------
+// In this process (a file we write is not untrusted), under the lock, so that no fork copies the
+// library while it is inside a call.
+
+int snn_h5_write(const char *path, const snn_h5_entry *entries, int count, char *message, size_t message_capacity) {
+    if (message_capacity) message[0] = 0;
+    if (!snn_h5_available()) return SNN_H5_UNAVAILABLE;
+    pthread_mutex_lock(&lock_);
+    int status = SNN_H5_OK;
+    last_error[0] = 0;
+    hid_t f = h5.H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) {
+        note_error();
+        status = SNN_H5_OPEN_FAILED;
+    }
+    for (int i = 0; i < count && status == SNN_H5_OK; i++) {
+        const snn_h5_entry *e = &entries[i];
+        if (e->kind == SNN_H5_GROUP) {
+            hid_t g = h5.H5Gcreate2(f, e->path, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+            if (g < 0) {
+                note_error();
+                status = SNN_H5_WRITE_FAILED;
+            } else {
+                h5.H5Gclose(g);
+            }
+            continue;
+        }
+        hsize_t dims[32];
+        for (int k = 0; k < e->rank && k < 32; k++) dims[k] = e->dims[k];
+        hid_t space = e->rank <= 0 ? h5.H5Screate(H5S_SCALAR) : h5.H5Screate_simple(e->rank, dims, NULL);
+        hid_t type = -1;
+        const void *data = NULL;
+        switch (e->kind) {
+        case SNN_H5_FLOAT32: type = h5.H5Tcopy(native_float), data = e->floats; break;
+        case SNN_H5_INT64: type = h5.H5Tcopy(native_int64), data = e->integers; break;
+        case SNN_H5_FLOAT64: type = h5.H5Tcopy(native_double), data = e->doubles; break;
+        case SNN_H5_STRING:
+            // Variable-length UTF-8 strings, as h5py writes Python strings.
+            type = h5.H5Tcopy(c_string);
+            if (type >= 0 && (h5.H5Tset_size(type, H5T_VARIABLE) < 0 || h5.H5Tset_cset(type, H5T_CSET_UTF8) < 0)) {
+                h5.H5Tclose(type);
+                type = -1;
+            }
+            data = e->strings;
+            break;
+        default: break;
+        }
+        hid_t d = space < 0 || type < 0 || e->rank > 32
+                      ? -1
+                      : h5.H5Dcreate2(f, e->path, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (d < 0 || h5.H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
+            note_error();
+            status = SNN_H5_WRITE_FAILED;
+        }
+        if (d >= 0) h5.H5Dclose(d);
+        if (type >= 0) h5.H5Tclose(type);
+        if (space >= 0) h5.H5Sclose(space);
+    }
+    if (f >= 0 && h5.H5Fclose(f) < 0 && status == SNN_H5_OK) {
+        note_error();
+        status = SNN_H5_WRITE_FAILED;
+    }
+    if (status != SNN_H5_OK && message_capacity) snprintf(message, message_capacity, "%s", last_error);
+    pthread_mutex_unlock(&lock_);
+    return status;
 }

@@ -132,21 +132,8 @@ public enum SpikingSpeech {
         if status != Int(SNN_H5_OK) {
             let detail = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             let failed = requests.firstIndex { $0.status != SNN_H5_OK }.map { names[$0] }
-            switch status {
-            case Int(SNN_H5_CRASHED):
-                let how =
-                    signal != 0 ? "crashed reading it (signal \(signal))" : "stopped before it had read everything"
-                throw SNNError(.corrupt, "the HDF5 library \(how): its metadata is damaged", file: path)
-            case Int(SNN_H5_SYSTEM):
-                throw SNNError(
-                    .io, "could not start the HDF5 reader process: \(String(cString: strerror(signal)))", file: path)
-            case Int(SNN_H5_TIMEOUT):
-                throw SNNError(
-                    .corrupt,
-                    "the HDF5 library did not finish reading it within \(Int(timeout)) s: its metadata is damaged",
-                    file: path)
-            default: try check(Int32(status), path, failed, detail: detail)
-            }
+            try HDF5Tree.checkReaderProcess(status, signal: signal, timeout: timeout, path: path)
+            try check(Int32(status), path, failed, detail: detail)
         }
         defer { snn_h5_free(&requests, Int32(requests.count)) }
         let labels = Array(UnsafeBufferPointer(start: requests[0].integers, count: Int(requests[0].length)))
