@@ -314,19 +314,39 @@ public final class MaxPool2d: Module, Layer {
     }
 }
 
-/// Average pooling on `[..., C, H, W]`.
+/// Average pooling on `[..., C, H, W]`; padding counts as zeros in the average (PyTorch's
+/// `count_include_pad`).
 public final class AvgPool2d: Module, Layer {
     public let kernelSize: (Int, Int), stride: (Int, Int), padding: (Int, Int)
-    public init(_ kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
-        self.kernelSize = (kernelSize, kernelSize)
-        self.stride = (stride ?? kernelSize, stride ?? kernelSize)
-        self.padding = (padding, padding)
+    public convenience init(_ kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
+        self.init(
+            kernelSize: (kernelSize, kernelSize), stride: (stride ?? kernelSize, stride ?? kernelSize),
+            padding: (padding, padding))
+    }
+    public init(kernelSize: (Int, Int), stride: (Int, Int), padding: (Int, Int)) {
+        self.kernelSize = kernelSize
+        self.stride = stride
+        self.padding = padding
         super.init()
     }
     public func callAsFunction(_ input: Tensor) -> Tensor {
         foldingLeadingAxes(input, kernelRank: 4, name: "AvgPool2d") {
             $0.avgPool2d(kernelSize: kernelSize, stride: stride, padding: padding)
         }
+    }
+}
+
+/// Sum pooling on `[..., C, H, W]` (NIR's SumPool2d): the sum of each window, padding counting as
+/// zeros, which is the padded average times the window's size.
+public final class SumPool2d: Module, Layer {
+    /// The padded average, which the window's size turns into the sum.
+    public let average: AvgPool2d
+    public init(kernelSize: (Int, Int), stride: (Int, Int), padding: (Int, Int)) {
+        average = AvgPool2d(kernelSize: kernelSize, stride: stride, padding: padding)
+        super.init()
+    }
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        average(input) * Float(average.kernelSize.0 * average.kernelSize.1)
     }
 }
 

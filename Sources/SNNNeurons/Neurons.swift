@@ -446,3 +446,36 @@ extension LearnedDecay {
     /// ∂L/∂parameter from ∂L/∂(1/τ).
     func gradient(_ gradDecay: Float) -> Tensor { Tensor(shape: parameter.shape, scalars: [gradDecay * derivative]) }
 }
+
+/// The constants of a stateful neuron layer (IF, LIF, PLIF at its current τ), as exporters to other
+/// frameworks need them: h = v + x for IF; h = v + (x − (v − v_r))/τ for LIF with decayed input,
+/// h = v − (v − v_r)/τ + x without.
+public struct StatefulNeuronDescription: Sendable, Equatable {
+    /// τ in time steps; nil for IF (no leak).
+    public var tau: Float?
+    public var threshold: Float
+    public var reset: Reset
+    public var decayInput: Bool
+}
+
+extension FusedNeuron {
+    /// This layer's constants (PLIF: its τ as learned so far).
+    public var neuronDescription: StatefulNeuronDescription {
+        switch chargeRule {
+        case .integrate: StatefulNeuronDescription(tau: nil, threshold: threshold, reset: resetMode, decayInput: true)
+        case .leakyDecayedInput:
+            StatefulNeuronDescription(tau: 1 / decay, threshold: threshold, reset: resetMode, decayInput: true)
+        case .leakyUndecayedInput:
+            StatefulNeuronDescription(tau: 1 / decay, threshold: threshold, reset: resetMode, decayInput: false)
+        }
+    }
+}
+
+/// A layer that can describe itself as a stateful neuron (IF, LIF, PLIF), whatever its surrogate.
+public protocol StatefulNeuronDescribing {
+    var neuronDescription: StatefulNeuronDescription { get }
+}
+
+extension IF: StatefulNeuronDescribing {}
+extension LIF: StatefulNeuronDescribing {}
+extension PLIF: StatefulNeuronDescribing {}

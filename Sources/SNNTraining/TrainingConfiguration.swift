@@ -175,6 +175,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var spikformer = SpikformerConfiguration()
     /// An evolved architecture (`snn train --architecture`), trained instead of ``model`` when set.
     public var architecture: EvolvedArchitecture?
+    /// A network imported from another framework (`snn import`), built instead of ``model`` and
+    /// ``architecture`` when set; it keeps its own neuron constants.
+    public var importedNetwork: ImportedNetwork?
     /// Static-to-event transfer from a static image set (nil: off). Its loss replaces ``loss``.
     public var transfer: TransferOptions?
     /// Image folders: every image is resized to this size (nil: all must have one size).
@@ -187,6 +190,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var sensorSize: SensorSize?
 
     public init() {}
+
+    /// The `model` of `config.json` for an ``importedNetwork``.
+    public static let importedModelName = "imported"
 
     /// The base learning rate of a new run of `model` when none is given: 0.02 for every model but
     /// Spikformer, which trains best at 0.08 (measured on the embedded digits, 3 seeds with and
@@ -475,11 +481,13 @@ public struct TrainingConfiguration: Sendable, Equatable {
             }
         }
         let model = modelConfiguration(inputShape: sampleShape, classes: 1)
-        let footprint = try model.footprint()
         var budget = MemoryBudget(availableBytes: availableBytes)
         try budget.add(
             "the data set", factors: sampleShape + [trainCount + testCount],
             flags: ["--time-steps", "--train-samples", "--test-samples"])
+        // An imported network's size is that of its weights, already in memory when it was imported.
+        guard importedNetwork == nil else { return }
+        let footprint = try model.footprint()
         if training {
             // Weights, gradients and at least one optimizer state per parameter.
             try budget.add("the parameters", factors: [footprint.parameters, 3], flags: ["--widths", "--time-steps"])
@@ -564,6 +572,10 @@ public struct TrainingConfiguration: Sendable, Equatable {
         }
         if model == .spikformer { d["spikformer"] = spikformer.dictionary }
         if let architecture { d["architecture"] = architecture.dictionary }
+        if let importedNetwork {
+            d["imported_network"] = importedNetwork.dictionary
+            d["model"] = Self.importedModelName
+        }
         if let transfer { d["transfer"] = transfer.dictionary }
         if let imageSize { d["image_size"] = [imageSize.height, imageSize.width] }
         if let validationFraction { d["validation_fraction"] = validationFraction }
@@ -582,7 +594,10 @@ public struct TrainingConfiguration: Sendable, Equatable {
         guard let ds = DatasetName(rawValue: try field("dataset", String.self)) else {
             throw SNNError(.corrupt, "unknown dataset \(d["dataset"] ?? "")", file: file)
         }
-        guard let m = ModelName(rawValue: try field("model", String.self)) else {
+        let modelField = try field("model", String.self)
+        // An imported network is named "imported" (its layers are in "imported_network").
+        let imported = modelField == Self.importedModelName && d["imported_network"] != nil
+        guard let m = imported ? ModelName.spikingMLP : ModelName(rawValue: modelField) else {
             throw SNNError(.corrupt, "unknown model \(d["model"] ?? "")", file: file)
         }
         guard let n = NeuronConfiguration(dictionary: try field("neuron", [String: Any].self)) else {
@@ -717,6 +732,12 @@ public struct TrainingConfiguration: Sendable, Equatable {
             guard let a = a as? [String: Any] else { throw SNNError(.corrupt, "invalid \"architecture\"", file: file) }
             architecture = try EvolvedArchitecture(dictionary: a, file: file)
         }
+        if let n = d["imported_network"] {
+            guard let n = n as? [String: Any] else {
+                throw SNNError(.corrupt, "invalid \"imported_network\"", file: file)
+            }
+            importedNetwork = try ImportedNetwork(dictionary: n, file: file)
+        }
         try validate()
     }
 
@@ -805,6 +826,21 @@ public struct TrainingConfiguration: Sendable, Equatable {
     /// (checked against the input size), otherwise ``model``.
     public func makeModel(sampleShape: [Int], classes: Int) throws(SNNError) -> any Layer {
         let configuration = modelConfiguration(inputShape: sampleShape, classes: classes)
+        if let importedNetwork {
+            // The data must fit the imported network: its shapes are checked, the data's here.
+            guard configuration.inputShape == importedNetwork.inputShape else {
+                throw SNNError(
+                    .mismatch,
+                    "the imported network takes per-step input \(importedNetwork.inputShape); "
+                        + "\(dataset.rawValue) with the \(encoding.rawValue) encoding gives \(configuration.inputShape)"
+                )
+            }
+            guard case .success(let shapes) = importedNetwork.shapes(), shapes.last == [classes] else {
+                throw SNNError(
+                    .mismatch, "the imported network does not end in the \(classes) classes of \(dataset.rawValue)")
+            }
+            return importedNetwork.make(neuron: configuration.neuron)
+        }
         guard let architecture else { return configuration.make() }
         let space = SearchSpace(channels: architecture.channels, neuron: configuration.neuron)
         try space.validate(inputShape: configuration.inputShape, modules: architecture.genome.modules.count)
