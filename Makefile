@@ -36,7 +36,7 @@ check-native: deps
 
 test: check-native
 	@SNN_PYTHON="$$(scripts/test-python.sh)"; export SNN_PYTHON; \
-	if [ -z "$$SNN_PYTHON" ]; then echo "note: no Python with safetensors; the Python interoperability test will be skipped"; fi; \
+	if [ -z "$$SNN_PYTHON" ]; then echo "note: no Python with safetensors and nir; the Python interoperability tests will be skipped"; fi; \
 	$(SWIFT) build --build-tests && $(SWIFT) test
 
 bench: release

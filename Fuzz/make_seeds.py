@@ -47,7 +47,7 @@ def clear(target):
 
 
 targets = ["idx", "cifar", "nmnist", "aedat2", "aedat31", "aedat4", "npy", "npz", "safetensors", "frame-cache", "fsdd",
-           "gesture-labels", "hdf5-superblock", "image"]
+           "gesture-labels", "hdf5-superblock", "image", "nir-records"]
 for t in targets:
     clear(t)
 
@@ -200,3 +200,31 @@ for split, label, name in [("test", "dog", "1.jpg"), ("test", "cat", "1.png"), (
                            ("train", "cat", "3.jpg")]:
     put("image", f"{split}-{label}-{name}", open(os.path.join(images, split, label, name), "rb").read())
 put("image", "grey.png", open(os.path.join(fixtures, "images", "grey", "train", "a", "0.png"), "rb").read())
+
+# NIR records: the stream the HDF5 tree reader's child sends (snn_hdf5.h): per object a tag, the path
+# (uint32 length + bytes), then for 'N' rank, uint64 dimensions and float64 values, for 'S' rank,
+# dimensions and uint32-length strings; 'E' ends it. A small graph in nir 1.0.8's layout.
+def record(tag, path, rank_dims=None, payload=b""):
+    out = tag + struct.pack("<I", len(path)) + path.encode()
+    if rank_dims is not None:
+        out += struct.pack("<I", len(rank_dims)) + b"".join(struct.pack("<Q", d) for d in rank_dims)
+    return out + payload
+def numbers(path, shape, values):
+    return record(b"N", path, shape, struct.pack("<%dd" % len(values), *values))
+def strings(path, shape, values):
+    return record(b"S", path, shape, b"".join(struct.pack("<I", len(v)) + v.encode() for v in values))
+def nir_graph(neuron):
+    objects = [record(b"G", "node"), strings("node/edges", [3, 2], ["input", "fc", "fc", "n", "n", "output"]),
+               record(b"G", "node/nodes"), record(b"G", "node/nodes/fc"),
+               numbers("node/nodes/fc/bias", [2], [0.5, -0.25]), strings("node/nodes/fc/type", [], ["Affine"]),
+               numbers("node/nodes/fc/weight", [2, 3], [1, 2, 3, -1, 0.5, 0]), record(b"G", "node/nodes/input"),
+               numbers("node/nodes/input/shape", [1], [3]), strings("node/nodes/input/type", [], ["Input"]),
+               record(b"G", "node/nodes/n")]
+    objects += [numbers("node/nodes/n/" + k, [2], v) for k, v in neuron[1].items()]
+    objects += [strings("node/nodes/n/type", [], [neuron[0]]), record(b"G", "node/nodes/output"),
+                numbers("node/nodes/output/shape", [1], [2]), strings("node/nodes/output/type", [], ["Output"]),
+                strings("node/type", [], ["NIRGraph"]), strings("version", [], ["1.0.8"])]
+    return b"".join(objects) + b"E"
+put("nir-records", "affine-lif.rec", nir_graph(("LIF", {"r": [1, 1], "tau": [2e-4, 2e-4], "v_leak": [0, 0],
+                                                        "v_reset": [0, 0], "v_threshold": [1, 1]})))
+put("nir-records", "affine-if.rec", nir_graph(("IF", {"r": [1e4, 1e4], "v_reset": [0, 0], "v_threshold": [1, 1]})))

@@ -9,7 +9,8 @@ public struct SNNCommand: ParsableCommand {
         abstract: "Train, evaluate and benchmark spiking neural networks on the CPU.",
         version: SNNCommand.version,
         subcommands: [
-            Train.self, Evaluate.self, Report.self, Search.self, SearchWorker.self, DataCommand.self, Bench.self,
+            Train.self, Evaluate.self, Report.self, Export.self, Import.self, Search.self, SearchWorker.self,
+            DataCommand.self, Bench.self,
             Info.self,
         ])
 

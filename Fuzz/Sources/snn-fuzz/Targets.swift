@@ -1,7 +1,10 @@
 import Foundation
 @testable import SNNData
 import SNNLayers
+import SNNModels
+import SNNNeurons
 import SNNTensor
+import SNNTraining
 
 /// One fuzz target per reader. Each takes the input as the whole file (or, for the readers of
 /// several files, splits it) and asserts what the readers promise: a decode either succeeds with a
@@ -36,6 +39,9 @@ enum FuzzTarget: String, CaseIterable {
     case hdf5Superblock = "hdf5-superblock"
     /// PNG and JPEG through libpng and libjpeg (the image-folder data set's decoder).
     case image
+    /// The record stream of the HDF5 tree reader's child (what a damaged HDF5 file can make it send),
+    /// then the NIR graph, its conversion to a network and one forward pass of that network.
+    case nirRecords = "nir-records"
 
     func run(_ bytes: [UInt8]) {
         switch self {
@@ -53,6 +59,7 @@ enum FuzzTarget: String, CaseIterable {
         case .gestureLabels: Self.gestureLabels(bytes)
         case .hdf5Superblock: Self.hdf5Superblock(bytes)
         case .image: Self.image(bytes)
+        case .nirRecords: Self.nirRecords(bytes)
         }
     }
 
@@ -222,6 +229,43 @@ enum FuzzTarget: String, CaseIterable {
             fatalError("cannot write \(scratchFile)")
         }
         _ = clean(scratchFile) { () throws(SNNError) in try HDF5Superblock.check(scratchFile) }
+    }
+
+    static func nirRecords(_ bytes: [UInt8]) {
+        // The records carry no user-facing offsets: an error must name the file, and nothing may trap.
+        func named<R>(_ decode: () throws(SNNError) -> R) -> R? {
+            do { return try decode() } catch {
+                require(error.file == "g.nir", "NIR: error without its file: \(error)")
+                return nil
+            }
+        }
+        let objects = bytes.withUnsafeBufferPointer { buffer in
+            named { () throws(SNNError) in try HDF5Tree.parse(records: buffer, file: "g.nir") }
+        }
+        guard let objects, let graph = named({ () throws(SNNError) in try NIRGraph(objects: objects, file: "g.nir") }),
+            let (network, weights, outputs) = named({ () throws(SNNError) in
+                try NIRConversion.network(from: graph, file: "g.nir")
+            })
+        else { return }
+        // A network the conversion accepts builds and runs without reaching a precondition (small
+        // ones only: a large one would only measure the allocator).
+        guard case .success(let shapes) = network.shapes(), shapes.last == [outputs] else {
+            fatalError("NIR: an accepted network fails its own shape check")
+        }
+        let sizes = [network.inputShape] + shapes
+        guard sizes.allSatisfy({ $0.reduce(1, *) <= 1 << 12 }), weights.values.allSatisfy({ $0.count <= 1 << 16 })
+        else { return }
+        let model = network.make(neuron: NeuronConfiguration())
+        var state = weights
+        for (path, tensor) in model.stateDictionary() where tensor.count == 0 && state[path] == nil {
+            state[path] = tensor
+        }
+        guard
+            named({ () throws(SNNError) in try model.load(stateDictionary: state, strict: true, file: "g.nir") })
+                != nil
+        else { return }
+        let output = model(Tensor(zeros: [2, 1] + network.inputShape))
+        require(output.shape == [2, 1, outputs], "NIR: output \(output.shape) for \(outputs) outputs")
     }
 
     /// The key the frame cache seeds were written for (Fuzz/make_seeds.py).

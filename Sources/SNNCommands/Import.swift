@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import SNN
+
+/// `snn import`.
+struct Import: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Make a run directory from a model of another framework: a NIR graph (.nir).",
+        discussion: """
+            A NIR graph must be a chain Input → … → Output of Affine, Linear, Conv2d, Flatten, AvgPool2d, \
+            SumPool2d, IF and LIF nodes (one τ, threshold and reset per layer; time constants as SpikingJelly \
+            and snnTorch export them, dt from the graph's metadata or 1e-4 s). The run directory holds the \
+            network as "imported" in config.json and its weights as the best and last checkpoints (epoch 0), \
+            for snn evaluate, snn export and snn report. --dataset (and its options) say what it is evaluated on.
+            """)
+
+    @Argument(help: "The model file: a .nir graph.")
+    var file: String
+    @Option(help: "The run directory to create.")
+    var output: String
+    @Option(help: "Data set to evaluate on, as snn train --dataset takes it (default: digits).")
+    var dataset: DatasetName = .digits
+    @Option(help: "Directory holding the data set's files (not needed for digits).")
+    var dataDir: String?
+    @Option(parsing: .unconditional, help: "Time steps T to run the network for (default: the graph's, else 4).")
+    var timeSteps: Int?
+    @Option(help: "Input encoding over time, as snn train --encoding takes it (default: direct).")
+    var encoding: EncodingName = .direct
+
+    func validate() throws {
+        if let timeSteps, timeSteps < 1 { throw ValidationError("--time-steps must be ≥ 1, got \(timeSteps)") }
+    }
+
+    func run() throws {
+        do {
+            let graph = try NIRGraph.read(file)
+            let (network, weights, _) = try NIRConversion.network(from: graph, file: file)
+            var config = TrainingConfiguration()
+            config.dataset = dataset
+            config.dataDirectory = dataDir
+            config.encoding = encoding
+            config.importedNetwork = network
+            if let timeSteps {
+                config.timeSteps = timeSteps
+            } else if case .number(let t) = graph.metadata["time_steps"], t >= 1, t <= 1e6, t == t.rounded() {
+                config.timeSteps = Int(t)
+            }
+            try config.validate()
+            let (train, test) = try config.loadData()
+            let sampleShape = Array(train.images.shape.dropFirst())
+            try config.validate(sampleShape: sampleShape, trainSamples: 0, testSamples: test.count, training: false)
+            let model = try config.makeModel(sampleShape: sampleShape, classes: train.classCount)
+            try Self.load(weights, into: model, file: file)
+            let run = try RunDirectory.create(at: output, configuration: config.dictionary)
+            let state = CheckpointState(epoch: 0, bestAccuracy: 0, bestEpoch: 0, randomState: GlobalRandom.state)
+            let optimizer = config.makeOptimizer()
+            try run.saveCheckpoint(.best, model: model, optimizer: optimizer, state: state)
+            try run.saveCheckpoint(.last, model: model, optimizer: optimizer, state: state)
+            print("imported \(file): \(network.layers.count) layers into \(run.path)")
+        } catch {
+            throw CommandFailure(error)
+        }
+    }
+
+    /// Loads `weights` (keyed by parameter path) into `model`; the empty biases of layers without
+    /// bias are the model's own. A key or shape that does not fit is an error naming it.
+    static func load(_ weights: [String: Tensor], into model: Module, file: String) throws(SNNError) {
+        var state = weights
+        for (path, tensor) in model.stateDictionary() where tensor.count == 0 && state[path] == nil {
+            state[path] = tensor
+        }
+        try model.load(stateDictionary: state, strict: true, file: file)
+    }
+}
