@@ -107,46 +107,40 @@ public enum HDF5Tree {
     public static func write(_ objects: [(path: String, dataset: Dataset)], to path: String) throws(SNNError) {
         let temporary = NSTemporaryDirectory() + "/snn-\(UInt64.random(in: 0...UInt64.max)).h5"
         defer { unlink(temporary) }
+        // The C entries point into copies that live until the library has written the file.
         var keep: [UnsafeMutableRawPointer] = []
-        defer { keep.forEach { free($0) } }
-        func copy<T>(_ values: [T]) -> UnsafeMutablePointer<T> {
-            let p = malloc(max(1, values.count) * MemoryLayout<T>.stride)!.bindMemory(
-                to: T.self, capacity: values.count)
+        defer { keep.forEach { $0.deallocate() } }
+        func copy<T>(_ values: [T]) -> UnsafePointer<T> {
+            let p = UnsafeMutablePointer<T>.allocate(capacity: max(1, values.count))
             p.initialize(from: values, count: values.count)
             keep.append(UnsafeMutableRawPointer(p))
-            return p
+            return UnsafePointer(p)
         }
+        func cString(_ text: String) -> UnsafePointer<CChar> { copy(Array(text.utf8CString)) }
         var entries: [snn_h5_entry] = []
         for (name, dataset) in objects {
             var entry = snn_h5_entry()
-            let cPath = strdup(name)!
-            keep.append(UnsafeMutableRawPointer(cPath))
-            entry.path = UnsafePointer(cPath)
+            entry.path = cString(name)
             func shaped(_ shape: [Int], _ kind: Int32, count: Int) {
                 precondition(count == shape.reduce(1, *), "HDF5Tree: \(name) has \(count) values for \(shape)")
                 entry.kind = kind
                 entry.rank = Int32(shape.count)
-                entry.dims = UnsafePointer(copy(shape.map { UInt64($0) }))
+                entry.dims = copy(shape.map { UInt64($0) })
             }
             switch dataset {
             case .group: entry.kind = Int32(SNN_H5_GROUP)
             case .float32(let shape, let values):
                 shaped(shape, Int32(SNN_H5_FLOAT32), count: values.count)
-                entry.floats = UnsafePointer(copy(values))
+                entry.floats = copy(values)
             case .float64(let shape, let values):
                 shaped(shape, Int32(SNN_H5_FLOAT64), count: values.count)
-                entry.doubles = UnsafePointer(copy(values))
+                entry.doubles = copy(values)
             case .int64(let shape, let values):
                 shaped(shape, Int32(SNN_H5_INT64), count: values.count)
-                entry.integers = UnsafePointer(copy(values))
+                entry.integers = copy(values)
             case .strings(let shape, let values):
                 shaped(shape, Int32(SNN_H5_STRING), count: values.count)
-                let pointers: [UnsafePointer<CChar>?] = values.map { value in
-                    let p = strdup(value)!
-                    keep.append(UnsafeMutableRawPointer(p))
-                    return UnsafePointer(p)
-                }
-                entry.strings = UnsafePointer(copy(pointers))
+                entry.strings = copy(values.map { Optional(cString($0)) })
             }
             entries.append(entry)
         }

@@ -178,11 +178,9 @@ public enum NIRConversion {
         -> (network: ImportedNetwork, weights: [String: Tensor], outputs: Int)
     {
         func bad(_ message: String) -> SNNError { SNNError(.unsupported, message, file: file) }
-        let order = try chain(graph, file: file)
-        guard case .input(let inputShape) = graph.nodes[order[0]]!, !inputShape.isEmpty,
-            inputShape.allSatisfy({ $0 >= 1 })
-        else {
-            throw bad("the Input node \"\(order[0])\" has no usable shape")
+        let (order, first, last) = try chain(graph, file: file)
+        guard case .input(let inputShape) = first.node, !inputShape.isEmpty, inputShape.allSatisfy({ $0 >= 1 }) else {
+            throw bad("the Input node \"\(first.name)\" has no usable shape")
         }
         var dt = defaultTimeStep
         if case .number(let value) = graph.metadata["dt"] {
@@ -192,8 +190,7 @@ public enum NIRConversion {
         var layers: [ImportedNetwork.Layer] = []
         var weights: [String: Tensor] = [:]
         var shape = inputShape
-        for name in order.dropFirst().dropLast() {
-            let node = graph.nodes[name]!
+        for (name, node) in order {
             func refuse(_ why: String) -> SNNError { bad("node \"\(name)\" (\(node.typeName)): \(why)") }
             /// One value for all neurons (snn's neuron layers have scalar constants).
             func uniform(_ values: [Double], _ field: String) throws(SNNError) -> Double {
@@ -281,10 +278,10 @@ public enum NIRConversion {
             default: break
             }
         }
-        if case .output(let outputShape) = graph.nodes[order.last!]!, !outputShape.isEmpty,
+        if case .output(let outputShape) = last.node, !outputShape.isEmpty,
             outputShape.reduce(1, *) != shape.reduce(1, *)
         {
-            throw bad("the Output node \"\(order.last!)\" has shape \(outputShape), the chain ends in \(shape)")
+            throw bad("the Output node \"\(last.name)\" has shape \(outputShape), the chain ends in \(shape)")
         }
         guard shape.count == 1 else {
             throw bad("the chain ends in shape \(shape); a classifier ends in one axis of class scores")
@@ -292,8 +289,11 @@ public enum NIRConversion {
         return (ImportedNetwork(inputShape: inputShape, layers: layers), weights, shape[0])
     }
 
-    /// The node names from the Input to the Output node, each edge followed once.
-    static func chain(_ graph: NIRGraph, file: String) throws(SNNError) -> [String] {
+    /// The nodes between the Input and the Output node in edge order, and those two.
+    static func chain(_ graph: NIRGraph, file: String) throws(SNNError) -> (
+        inner: [(name: String, node: NIRGraph.Node)], input: (name: String, node: NIRGraph.Node),
+        output: (name: String, node: NIRGraph.Node)
+    ) {
         func bad(_ message: String) -> SNNError { SNNError(.unsupported, message, file: file) }
         let inputs = graph.nodes.filter { if case .input = $0.value { true } else { false } }.keys.sorted()
         let outputs = graph.nodes.filter { if case .output = $0.value { true } else { false } }.keys.sorted()
@@ -307,19 +307,21 @@ public enum NIRConversion {
             }
             next[edge.source] = edge.target
         }
-        var order = [inputs[0]]
-        var seen: Set<String> = [inputs[0]]
-        while let target = next[order.last!] {
+        var current = inputs[0]
+        var order: [(name: String, node: NIRGraph.Node)] = []
+        var seen: Set<String> = [current]
+        while let target = next[current], let node = graph.nodes[target] {
             guard seen.insert(target).inserted else { throw bad("the graph has a cycle through \"\(target)\"") }
-            order.append(target)
+            order.append((target, node))
+            current = target
         }
-        guard order.last == outputs[0] else {
-            throw bad("the chain from \"\(inputs[0])\" stops at \"\(order.last!)\" before the Output node")
+        guard current == outputs[0], let input = graph.nodes[inputs[0]], let output = order.popLast() else {
+            throw bad("the chain from \"\(inputs[0])\" stops at \"\(current)\" before the Output node")
         }
-        guard order.count == graph.nodes.count else {
-            let left = Set(graph.nodes.keys).subtracting(order).sorted()
+        guard seen.count == graph.nodes.count else {
+            let left = Set(graph.nodes.keys).subtracting(seen).sorted()
             throw bad("nodes off the input-to-output chain: \(left.joined(separator: ", "))")
         }
-        return order
+        return (order, (inputs[0], input), output)
     }
 }

@@ -194,8 +194,7 @@ public struct NIRGraph: Sendable, Equatable {
             ("version", .strings(shape: [], values: [Self.formatVersion])), ("node", .group),
             ("node/type", .strings(shape: [], values: ["NIRGraph"])), ("node/nodes", .group),
         ]
-        for name in nodes.keys.sorted() {
-            let node = nodes[name]!
+        for (name, node) in nodes.sorted(by: { $0.key < $1.key }) {
             let base = "node/nodes/\(name)"
             out.append((base, .group))
             out += node.fields.map { ("\(base)/\($0.name)", $0.dataset) }
@@ -204,8 +203,8 @@ public struct NIRGraph: Sendable, Equatable {
             ("node/edges", .strings(shape: [edges.count, 2], values: edges.flatMap { [$0.source, $0.target] })))
         if !metadata.isEmpty {
             out.append(("node/metadata", .group))
-            for key in metadata.keys.sorted() {
-                switch metadata[key]! {
+            for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
+                switch value {
                 case .string(let s): out.append(("node/metadata/\(key)", .strings(shape: [], values: [s])))
                 case .number(let x): out.append(("node/metadata/\(key)", .float64(shape: [], values: [x])))
                 }
