@@ -5,17 +5,28 @@ import SNN
 /// `snn import`.
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Make a run directory from a model of another framework: a NIR graph (.nir).",
+        abstract: "Make a run directory from a model of another framework: a NIR graph, or a PyTorch state_dict.",
         discussion: """
-            A NIR graph must be a chain Input → … → Output of Affine, Linear, Conv2d, Flatten, AvgPool2d, \
+            --from nir (the default): a chain Input → … → Output of Affine, Linear, Conv2d, Flatten, AvgPool2d, \
             SumPool2d, IF and LIF nodes (one τ, threshold and reset per layer; time constants as SpikingJelly \
-            and snnTorch export them, dt from the graph's metadata or 1e-4 s). The run directory holds the \
-            network as "imported" in config.json and its weights as the best and last checkpoints (epoch 0), \
-            for snn evaluate, snn export and snn report. --dataset (and its options) say what it is evaluated on.
+            and snnTorch export them, dt from the graph's metadata or 1e-4 s), kept as model "imported". \
+            --from spikingjelly: a state_dict (safetensors) of the SpikingJelly twin of --model (spiking-cnn, \
+            spiking-mlp; same layer order, see the README's table) with the neuron options the twin used. \
+            The run directory holds the weights as the best and last checkpoints (epoch 0), for snn evaluate, \
+            snn export and snn report; --dataset (and its options) say what it is evaluated on.
             """)
 
-    @Argument(help: "The model file: a .nir graph.")
+    enum Source: String, ExpressibleByArgument, CaseIterable { case nir, spikingjelly }
+
+    @Argument(help: "The model file: a .nir graph, or a .safetensors state_dict.")
     var file: String
+    @Option(name: .customLong("from"), help: "What the file holds: nir or spikingjelly (default: nir).")
+    var source: Source = .nir
+    @Option(help: "spikingjelly: the zoo model the state_dict is the twin of (spiking-cnn, spiking-mlp).")
+    var model: ModelName?
+    @Option(help: "spikingjelly: the model's widths, comma-separated (default: the model's).")
+    var widths: String?
+    @OptionGroup var neuronOptions: NeuronOptions
     @Option(help: "The run directory to create.")
     var output: String
     @Option(help: "Data set to evaluate on, as snn train --dataset takes it (default: digits).")
@@ -29,34 +40,62 @@ struct Import: ParsableCommand {
 
     func validate() throws {
         if let timeSteps, timeSteps < 1 { throw ValidationError("--time-steps must be ≥ 1, got \(timeSteps)") }
+        switch source {
+        case .nir:
+            let given = (model != nil ? ["--model"] : []) + (widths != nil ? ["--widths"] : []) + neuronOptions.given
+            if !given.isEmpty {
+                throw ValidationError(
+                    "\(given.joined(separator: ", ")): a NIR graph brings its own layers and neurons; "
+                        + "these options are for --from spikingjelly")
+            }
+        case .spikingjelly:
+            guard model != nil else {
+                throw ValidationError("--from spikingjelly needs --model (the twin's zoo model)")
+            }
+            _ = try Train.parseWidths(widths)
+            _ = try neuronOptions.configuration()
+        }
     }
 
     func run() throws {
         do {
-            let graph = try NIRGraph.read(file)
-            let (network, weights, _) = try NIRConversion.network(from: graph, file: file)
             var config = TrainingConfiguration()
             config.dataset = dataset
             config.dataDirectory = dataDir
             config.encoding = encoding
-            config.importedNetwork = network
-            if let timeSteps {
-                config.timeSteps = timeSteps
-            } else if case .number(let t) = graph.metadata["time_steps"], t >= 1, t <= 1e6, t == t.rounded() {
-                config.timeSteps = Int(t)
+            var weights: [String: Tensor] = [:]
+            switch source {
+            case .nir:
+                let graph = try NIRGraph.read(file)
+                let network: ImportedNetwork
+                (network, weights, _) = try NIRConversion.network(from: graph, file: file)
+                config.importedNetwork = network
+                if case .number(let t) = graph.metadata["time_steps"], t >= 1, t <= 1e6, t == t.rounded() {
+                    config.timeSteps = Int(t)
+                }
+            case .spikingjelly:
+                config.model = model ?? config.model
+                config.widths = try Train.parseWidths(widths)
+                config.neuron = try neuronOptions.configuration()
+                weights = try SafeTensors.read(contentsOf: file).tensors
             }
+            if let timeSteps { config.timeSteps = timeSteps }
             try config.validate()
             let (train, test) = try config.loadData()
             let sampleShape = Array(train.images.shape.dropFirst())
             try config.validate(sampleShape: sampleShape, trainSamples: 0, testSamples: test.count, training: false)
             let model = try config.makeModel(sampleShape: sampleShape, classes: train.classCount)
+            if case .spikingjelly = source {
+                weights = try PyTorchWeights.stateDictionary(
+                    weights, framework: .spikingjelly, model: config.model, module: model, file: file)
+            }
             try Self.load(weights, into: model, file: file)
             let run = try RunDirectory.create(at: output, configuration: config.dictionary)
             let state = CheckpointState(epoch: 0, bestAccuracy: 0, bestEpoch: 0, randomState: GlobalRandom.state)
             let optimizer = config.makeOptimizer()
             try run.saveCheckpoint(.best, model: model, optimizer: optimizer, state: state)
             try run.saveCheckpoint(.last, model: model, optimizer: optimizer, state: state)
-            print("imported \(file): \(network.layers.count) layers into \(run.path)")
+            print("imported \(file) into \(run.path)")
         } catch {
             throw CommandFailure(error)
         }

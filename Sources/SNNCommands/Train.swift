@@ -326,7 +326,10 @@ struct Train: ParsableCommand {
         }
     }
 
-    func parsedWidths() throws -> [Int]? {
+    func parsedWidths() throws -> [Int]? { try Self.parseWidths(widths) }
+
+    /// `--widths`: positive integers separated by commas (nil when not given).
+    static func parseWidths(_ widths: String?) throws -> [Int]? {
         guard let widths else { return nil }
         let values = widths.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) >= 1 }) else {
