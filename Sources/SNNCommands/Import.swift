@@ -12,19 +12,21 @@ struct Import: ParsableCommand {
             and snnTorch export them, dt from the graph's metadata or 1e-4 s), kept as model "imported". \
             --from spikingjelly: a state_dict (safetensors) of the SpikingJelly twin of --model (spiking-cnn, \
             spiking-mlp; same layer order, see the README's table) with the neuron options the twin used. \
+            --from snntorch: the same for an snnTorch twin with snn.Leaky(reset_mechanism="zero", \
+            reset_delay=False) neurons, whose constants come from the file. \
             The run directory holds the weights as the best and last checkpoints (epoch 0), for snn evaluate, \
             snn export and snn report; --dataset (and its options) say what it is evaluated on.
             """)
 
-    enum Source: String, ExpressibleByArgument, CaseIterable { case nir, spikingjelly }
+    enum Source: String, ExpressibleByArgument, CaseIterable { case nir, spikingjelly, snntorch }
 
     @Argument(help: "The model file: a .nir graph, or a .safetensors state_dict.")
     var file: String
-    @Option(name: .customLong("from"), help: "What the file holds: nir or spikingjelly (default: nir).")
+    @Option(name: .customLong("from"), help: "What the file holds: nir, spikingjelly or snntorch (default: nir).")
     var source: Source = .nir
-    @Option(help: "spikingjelly: the zoo model the state_dict is the twin of (spiking-cnn, spiking-mlp).")
+    @Option(help: "spikingjelly, snntorch: the zoo model the state_dict is the twin of (spiking-cnn, spiking-mlp).")
     var model: ModelName?
-    @Option(help: "spikingjelly: the model's widths, comma-separated (default: the model's).")
+    @Option(help: "spikingjelly, snntorch: the model's widths, comma-separated (default: the model's).")
     var widths: String?
     @OptionGroup var neuronOptions: NeuronOptions
     @Option(help: "The run directory to create.")
@@ -46,11 +48,17 @@ struct Import: ParsableCommand {
             if !given.isEmpty {
                 throw ValidationError(
                     "\(given.joined(separator: ", ")): a NIR graph brings its own layers and neurons; "
-                        + "these options are for --from spikingjelly")
+                        + "these options are for --from spikingjelly or snntorch")
             }
-        case .spikingjelly:
+        case .spikingjelly, .snntorch:
             guard model != nil else {
-                throw ValidationError("--from spikingjelly needs --model (the twin's zoo model)")
+                throw ValidationError("--from \(source.rawValue) needs --model (the twin's zoo model)")
+            }
+            let constants = ["--neuron", "--tau", "--threshold", "--reset", "--reset-value"]
+            let given = neuronOptions.given.filter(constants.contains)
+            if source == .snntorch && !given.isEmpty {
+                throw ValidationError(
+                    "\(given.joined(separator: ", ")): an snnTorch state_dict holds its neurons' constants")
             }
             _ = try Train.parseWidths(widths)
             _ = try neuronOptions.configuration()
@@ -73,11 +81,18 @@ struct Import: ParsableCommand {
                 if case .number(let t) = graph.metadata["time_steps"], t >= 1, t <= 1e6, t == t.rounded() {
                     config.timeSteps = Int(t)
                 }
-            case .spikingjelly:
+            case .spikingjelly, .snntorch:
                 config.model = model ?? config.model
                 config.widths = try Train.parseWidths(widths)
-                config.neuron = try neuronOptions.configuration()
                 weights = try SafeTensors.read(contentsOf: file).tensors
+                var defaults = NeuronConfiguration()
+                if source == .snntorch {
+                    guard let neuron = try PyTorchWeights.snnTorchNeuron(weights, file: file) else {
+                        throw SNNError(.mismatch, "no snn.Leaky entries (\"N.beta\") in the state_dict", file: file)
+                    }
+                    defaults = neuron
+                }
+                config.neuron = try neuronOptions.configuration(defaults: defaults)
             }
             if let timeSteps { config.timeSteps = timeSteps }
             try config.validate()
@@ -85,9 +100,9 @@ struct Import: ParsableCommand {
             let sampleShape = Array(train.images.shape.dropFirst())
             try config.validate(sampleShape: sampleShape, trainSamples: 0, testSamples: test.count, training: false)
             let model = try config.makeModel(sampleShape: sampleShape, classes: train.classCount)
-            if case .spikingjelly = source {
+            if let framework = PyTorchWeights.Framework(rawValue: source.rawValue) {
                 weights = try PyTorchWeights.stateDictionary(
-                    weights, framework: .spikingjelly, model: config.model, module: model, file: file)
+                    weights, framework: framework, model: config.model, module: model, file: file)
             }
             try Self.load(weights, into: model, file: file)
             let run = try RunDirectory.create(at: output, configuration: config.dictionary)

@@ -82,3 +82,61 @@ import Testing
         #expect(nirOptions.error.contains("for --from spikingjelly"), "\(nirOptions.error)")
     }
 }
+
+/// An snnTorch state_dict of the spiking-cnn twin (snn.Leaky, reset to zero) gives snnTorch's logits;
+/// its neuron constants come from the file, and a subtracting reset is refused by key.
+@Suite(.serialized) struct SnnTorchImportTests {
+    static let stateFile = PyTorchImportTests.fixtures.appendingPathComponent("snntorch_cnn.safetensors").path
+
+    @Test func snnTorchStateDictGivesSnnTorchLogits() throws {
+        let file = try SafeTensors.read(contentsOf: Self.stateFile)
+        let neuron = try #require(try PyTorchWeights.snnTorchNeuron(file.tensors, file: Self.stateFile))
+        #expect(neuron.tau == 2 && neuron.threshold == 1 && neuron.reset == .hard(to: 0) && !neuron.decayInput)
+        let model =
+            ModelConfiguration(name: .spikingCNN, inputShape: [1, 8, 8], classes: 10, neuron: neuron, widths: [8, 16])
+            .make() as! Sequential
+        let state = try PyTorchWeights.stateDictionary(
+            file.tensors, framework: .snntorch, model: .spikingCNN, module: model, file: Self.stateFile)
+        try model.load(stateDictionary: state, strict: true)
+        model.eval()
+        let fixture = try JSONFixture(
+            url: PyTorchImportTests.fixtures.appendingPathComponent("snntorch_cnn_logits.json"))
+        let expected = fixture.tensor("logits", shape: fixture.ints("logits_shape"))
+        let logits = model(fixture.tensor("input", shape: fixture.ints("input_shape")))
+        #expect(logits.shape == expected.shape)
+        let difference = zip(logits.scalars, expected.scalars).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(difference < 1e-4, "largest difference \(difference)")
+    }
+
+    @Test func subtractingResetIsRefusedByKey() throws {
+        var tensors = try SafeTensors.read(contentsOf: Self.stateFile).tensors
+        tensors["6.reset_mechanism_val"] = Tensor([0])
+        let error = #expect(throws: SNNError.self) { try PyTorchWeights.snnTorchNeuron(tensors, file: "s.safetensors") }
+        #expect(error?.message.hasPrefix("key \"6.reset_mechanism_val\" = 0 (subtract)") == true)
+        tensors["6.reset_mechanism_val"] = Tensor([1])
+        tensors["6.beta"] = Tensor([0.9])
+        let differing = #expect(throws: SNNError.self) {
+            try PyTorchWeights.snnTorchNeuron(tensors, file: "s.safetensors")
+        }
+        #expect(differing?.message.contains("differ from \"2.beta\"'s") == true)
+        let run = temporaryPath("snntorch-import")
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let imported = try runSNN([
+            "import", Self.stateFile, "--from", "snntorch", "--model", "spiking-cnn", "--widths", "8,16",
+            "--output", run,
+        ])
+        try #require(imported.status == 0, "\(imported.error)")
+        let config = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: run + "/config.json")))
+        let neuron = (config as? [String: Any])?["neuron"] as? [String: Any]
+        #expect(neuron?["tau"] as? Double == 2)
+        #expect(neuron?["decay_input"] as? Bool == false)
+        let refused = try runSNN([
+            "import", Self.stateFile, "--from", "snntorch", "--model", "spiking-cnn", "--tau", "3", "--output",
+            run + "x",
+        ])
+        #expect(refused.status != 0)
+        #expect(
+            refused.error.contains("--tau: an snnTorch state_dict holds its neurons' constants"), "\(refused.error)")
+    }
+}
