@@ -19,8 +19,8 @@ if ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then
     exit 2
 fi
 jobs=${FUZZ_JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)}
-all="idx cifar nmnist aedat2 aedat31 aedat4 npy npz safetensors frame-cache fsdd gesture-labels hdf5-superblock image
-     nir-records"
+all="idx cifar nmnist aedat2 aedat31 aedat4 npy npz safetensors frame-cache fsdd gesture-labels hdf5-superblock image"
+all="$all nir-records"
 # Every target has its seed folder; a folder missing from the list is a target CI would never run.
 for folder in Fuzz/corpus/*/; do
     case " $all " in *" $(basename "$folder") "*) ;; *)
