@@ -125,7 +125,10 @@ public enum NIRConversion {
             case is BatchNorm:
                 throw refuse(index, "batch norm that follows no Linear or Conv2d has no NIR node")
             default:
-                throw refuse(index, "NIR has no node for this layer (NIR 1.0 has no max pooling, no parallel neurons)")
+                // NIR 1.0 has no max pooling and no parallel (PSN / PSU) neurons, and SpikingJelly's and
+                // snnTorch's exporters map none of them; Conv1d and recurrent layers are not mapped here.
+                throw refuse(
+                    index, "snn does not write this layer as NIR (NIR 1.0 has no max pooling and no parallel neurons)")
             }
             if let node {
                 nodes[name] = node
