@@ -99,7 +99,13 @@ struct Import: ParsableCommand {
             let (train, test) = try config.loadData()
             let sampleShape = Array(train.images.shape.dropFirst())
             try config.validate(sampleShape: sampleShape, trainSamples: 0, testSamples: test.count, training: false)
-            let model = try config.makeModel(sampleShape: sampleShape, classes: train.classCount)
+            let model: any Layer
+            do {
+                model = try config.makeModel(sampleShape: sampleShape, classes: train.classCount)
+            } catch {
+                // A network that does not fit the data set: the message names both, the file goes first.
+                throw SNNError(error.code, error.message, file: file)
+            }
             if let framework = PyTorchWeights.Framework(rawValue: source.rawValue) {
                 weights = try PyTorchWeights.stateDictionary(
                     weights, framework: framework, model: config.model, module: model, file: file)

@@ -236,6 +236,14 @@ import Testing
         #expect(unknownError?.code == .unsupported)
         #expect(unknownError?.message.hasPrefix("node \"d\" has the NIR type \"Delay\"") == true)
 
+        // A valid graph whose input does not fit the data set (lif_net takes 1×6×6, digits are 1×8×8).
+        let fixture = Self.fixtures.appendingPathComponent("lif_net.nir").path
+        let misfit = try runSNN(["import", fixture, "--output", directory + "/misfit", "--dataset", "digits"])
+        #expect(misfit.status != 0)
+        #expect(
+            misfit.error.contains("\(fixture): the imported network takes per-step input [1, 6, 6]"), "\(misfit.error)")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/misfit"))
+
         // The command line: one line, a non-zero exit, no run directory left behind.
         for bad in [directory + "/cut-2000.nir", text, foreign, unknown] {
             let out = directory + "/run-\(UUID().uuidString)"
