@@ -8,12 +8,16 @@
 #   WITH_CHROMIUM=1 also installs Debian's chromium, without its recommends (about 80 MB to download,
 #   270 MB installed), for the `snn report` screenshot test and `snn report --format png`; the test is
 #   skipped without it, so the default leaves it out.
+#   WITH_MPI=1 also installs Open MPI (libopenmpi-dev openmpi-bin: libmpi.so.40, loaded at run time, and
+#   mpirun) for data-parallel training (`snn train --distributed`) and its tests under mpirun, which are
+#   skipped without it.
 # Usage: scripts/install-deps.sh   (as root, or with sudo available)
 set -euo pipefail
 
 packages=(libopenblas-dev libdnnl-dev zlib1g-dev libhdf5-dev libpng-dev libjpeg-dev)
 optional=()
 if [ "${WITH_CHROMIUM:-0}" = 1 ]; then optional+=(chromium); fi
+if [ "${WITH_MPI:-0}" = 1 ]; then packages+=(libopenmpi-dev openmpi-bin); fi
 
 case "$(uname -s)" in
 Darwin)

@@ -52,6 +52,8 @@ struct Info: ParsableCommand {
             "threads": Parallelism.threadCount,
             "avx512": BLAS.cpuHasAVX512,
             "neuron_kernels": NeuronKernelISA.current.description,
+            // Data-parallel training (`--distributed`) loads Open MPI at run time.
+            "mpi": Communicator.libraryVersion ?? "unavailable",
         ]
         if json {
             print(try JSONLine.encode(facts))

@@ -9,3 +9,4 @@
 #include "snn_files.h"
 #include "snn_images.h"
 #include "snn_neurons.h"
+#include "snn_mpi.h"
