@@ -8,13 +8,17 @@ final class ProgressReporter {
     let started = Date()
     private var lastDraw = Date.distantPast
 
-    init(toStandardError: Bool) {
+    /// Writes nothing (ranks other than 0 of a data-parallel run).
+    let quiet: Bool
+
+    init(toStandardError: Bool, quiet: Bool = false) {
         handle = toStandardError ? FileHandle.standardError : FileHandle.standardOutput
         interactive = isatty(toStandardError ? STDERR_FILENO : STDOUT_FILENO) != 0
+        self.quiet = quiet
     }
 
     func write(_ text: String) {
-        handle.write(Data(text.utf8))
+        if !quiet { handle.write(Data(text.utf8)) }
     }
 
     func handle(_ event: TrainingEvent) {

@@ -228,6 +228,14 @@ struct Train: ParsableCommand {
     var resume: String?
     @Flag(help: "Print a JSON summary as the last line of standard output (progress goes to standard error).")
     var json = false
+    @Flag(
+        help: """
+            Data-parallel training over the ranks of an MPI job (mpirun -np N snn train ...; on by itself when \
+            OMPI_COMM_WORLD_SIZE or PMI_SIZE says N > 1): --batch-size per rank, rank 0 writes the run.
+            """)
+    var distributed = false
+    @Flag(help: "With data-parallel training: batch norm statistics over the global batch of all ranks.")
+    var syncBatchNorm = false
 
     /// The options that define a run, which `--resume` takes from the run's config.json.
     var givenRunOptions: [String] {
@@ -257,6 +265,7 @@ struct Train: ParsableCommand {
                 ("--tim-kernel", timKernel != nil),
                 ("--tim-axis", timAxis != nil), ("--tim-thresholds", timThresholds != nil),
                 ("--transfer-from", transferFrom != nil), ("--transfer-data-dir", transferDataDir != nil),
+                ("--sync-batch-norm", syncBatchNorm),
             ] + transferOptionsGiven.map { ($0, true) }
         given += neuronOptions.given.map { ($0, true) }
         return given.filter(\.1).map(\.0)
@@ -271,8 +280,17 @@ struct Train: ParsableCommand {
         ].filter(\.1).map(\.0)
     }
 
+    /// Whether this run is data-parallel: asked for, or started by an MPI launcher with several ranks.
+    var isDistributed: Bool { distributed || (Communicator.launcherWorldSize() ?? 1) > 1 }
+
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be ≥ 1, got \(epochs)") }
+        if syncBatchNorm && !isDistributed {
+            throw ValidationError("--sync-batch-norm needs --distributed (or an MPI launcher with several ranks)")
+        }
+        if transferFrom != nil && isDistributed {
+            throw ValidationError("--transfer-from does not run data-parallel yet; leave out --distributed")
+        }
         if resume != nil {
             let ignored = givenRunOptions
             guard ignored.isEmpty else {
@@ -500,25 +518,38 @@ struct Train: ParsableCommand {
     func run() throws {
         let trainer: Trainer
         let setup = Date()
+        var communicator: Communicator?
         do {
+            if isDistributed {
+                communicator = try Communicator.world()
+                // The BLAS may already run with every core's thread; give it this rank's share.
+                BLAS.setThreadCount(Parallelism.threadCount)
+            }
             if let resume {
                 trainer = try Trainer(
                     resuming: resume, epochs: epochs, onNonfinite: onNonfinite,
-                    frameCache: frameCache.map { $0 == "off" ? nil : $0 })
+                    frameCache: frameCache.map { $0 == "off" ? nil : $0 }, communicator: communicator)
             } else {
                 let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
                 let c = try makeConfiguration()
                 let directory =
                     output
                     ?? "runs/\(c.architecture == nil ? c.model.rawValue : "evolved")-\(c.dataset.rawValue)-\(stamp)"
-                trainer = try Trainer(configuration: c, directory: directory, uniqueDirectory: output == nil)
+                trainer = try Trainer(
+                    configuration: c, directory: directory, uniqueDirectory: output == nil,
+                    communicator: communicator)
             }
         } catch let error as SNNError {
             throw CommandFailure(error)
         }
-        let reporter = ProgressReporter(toStandardError: json)
+        // Rank 0 speaks for a data-parallel run (its metrics are those of all ranks); the others are quiet.
+        let speaks = communicator?.isRoot ?? true
+        let reporter = ProgressReporter(toStandardError: json, quiet: !speaks)
         reporter.write(String(format: "data loaded and model built in %.1f s\n", Date().timeIntervalSince(setup)))
-        trainer.onEvent = reporter.handle
+        if let communicator, speaks {
+            reporter.write("data-parallel over \(communicator.size) ranks (\(Communicator.libraryVersion ?? "MPI"))\n")
+        }
+        if speaks { trainer.onEvent = reporter.handle }
         let summary: TrainingSummary
         let interruption = InterruptionHandler.install()
         trainer.shouldStop = { interruption.signal != nil }
@@ -526,8 +557,10 @@ struct Train: ParsableCommand {
             summary = try trainer.run()
         } catch  where error.code == .interrupted {
             reporter.write("\n")
-            FileHandle.standardError.write(
-                Data("interrupted — resume with: snn train --resume \(trainer.runDirectory.path)\n".utf8))
+            if speaks {
+                FileHandle.standardError.write(
+                    Data("interrupted — resume with: snn train --resume \(trainer.runDirectory.path)\n".utf8))
+            }
             throw ExitCode(128 + (interruption.signal ?? SIGINT))
         } catch {
             throw CommandFailure(error)
@@ -537,15 +570,19 @@ struct Train: ParsableCommand {
                 format: "best test accuracy %.2f%% (epoch %d), final %.2f%%, %.1f s; run directory %@\n",
                 summary.bestTestAccuracy * 100, summary.bestEpoch, summary.testAccuracy * 100, summary.seconds,
                 summary.runDirectory))
-        if json {
-            print(
-                try JSONLine.encode([
-                    "test_accuracy": Double(summary.testAccuracy),
-                    "best_test_accuracy": Double(summary.bestTestAccuracy),
-                    "best_epoch": summary.bestEpoch, "epochs": summary.epochs, "seconds": summary.seconds,
-                    "firing_rate": summary.firingRate, "run_dir": summary.runDirectory,
-                    "skipped_steps": summary.skippedSteps,
-                ]))
+        // After the last collective: ranks that exit without it count as failed for the launcher.
+        if communicator != nil { Communicator.finalize() }
+        if json && speaks {
+            var line: [String: Any] = [
+                "test_accuracy": Double(summary.testAccuracy),
+                "best_test_accuracy": Double(summary.bestTestAccuracy),
+                "best_epoch": summary.bestEpoch, "epochs": summary.epochs, "seconds": summary.seconds,
+                "firing_rate": summary.firingRate, "run_dir": summary.runDirectory,
+                "skipped_steps": summary.skippedSteps, "world_size": communicator?.size ?? 1,
+            ]
+            // Rank 0's time inside collectives (allreduces, and waiting there for slower ranks).
+            if let communicator { line["communication_seconds"] = communicator.communicationSeconds }
+            print(try JSONLine.encode(line))
         }
     }
 }

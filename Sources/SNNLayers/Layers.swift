@@ -184,6 +184,10 @@ public class BatchNorm: Module, Layer {
     public let epsilon: Float, momentum: Float
     /// Axis of the channels, counted from the end (−3 for `[..., C, H, W]`).
     public let channelAxisFromEnd: Int
+    /// When set, training-mode statistics are those of the whole global batch over every rank of
+    /// this communicator (synchronised batch norm) instead of this process's part of it. Every rank
+    /// must then run the same forward and backward passes, since each call is a collective.
+    public var synchronization: Communicator?
 
     init(_ features: Int, channelAxisFromEnd: Int, epsilon: Float, momentum: Float) {
         precondition(features > 0, "BatchNorm: features must be positive, got \(features)")
@@ -209,11 +213,38 @@ public class BatchNorm: Module, Layer {
                 statistics: (runningMean, runningVariance)
             ).output
         }
+        if let synchronization { return synchronizedForward(input, channelAxis: axis, over: synchronization) }
         let (output, mean, variance) = Tensor.batchNorm(
             input, weight: weight, bias: bias, channelAxis: axis, epsilon: epsilon)
         let n = Float(input.count / c)
         let unbiased = variance * (n / Swift.max(n - 1, 1))
         runningMean = (runningMean * (1 - momentum) + mean * momentum).detached
+        runningVariance = (runningVariance * (1 - momentum) + unbiased * momentum).detached
+        return output
+    }
+}
+
+extension BatchNorm {
+    /// The training-mode forward pass with statistics over every rank's input: the channel sums
+    /// and then the sums of squared deviations from the global mean are allreduced (two passes,
+    /// as exact as the local kernel's), composed of differentiable operations so that the
+    /// backward pass carries the gradient across ranks through the same sums.
+    func synchronizedForward(_ input: Tensor, channelAxis axis: Int, over communicator: Communicator) -> Tensor {
+        let c = weight.shape[0]
+        let axes = (0..<input.rank).filter { $0 != axis }
+        // [C, 1, ..., 1]: one value per channel, broadcast over the axes after the channel axis.
+        let perChannel = [c] + [Int](repeating: 1, count: input.rank - axis - 1)
+        var counts: [Double] = [Double(input.count / c)]
+        communicator.allReduce(&counts)
+        let n = Float(counts[0])
+        let mean = input.sum(alongAxes: axes).allReduced(over: communicator) / n
+        let centered = input - mean.reshaped(to: perChannel)
+        let variance = centered.squared().sum(alongAxes: axes).allReduced(over: communicator) / n
+        let output =
+            centered / (variance.reshaped(to: perChannel) + epsilon).sqrt() * weight.reshaped(to: perChannel)
+            + bias.reshaped(to: perChannel)
+        let unbiased = variance.detached * (n / Swift.max(n - 1, 1))
+        runningMean = (runningMean * (1 - momentum) + mean.detached * momentum).detached
         runningVariance = (runningVariance * (1 - momentum) + unbiased * momentum).detached
         return output
     }

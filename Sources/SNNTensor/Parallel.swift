@@ -11,11 +11,21 @@ struct UncheckedSendable<Value>: @unchecked Sendable {
 public enum Parallelism {
     /// Number of worker threads kernels split their work into, fixed for the process (chunk
     /// boundaries, and so reproducible sums, depend on it): `SNN_THREADS` when it is set to a whole
-    /// number ≥ 1 (how `snn search` runs its workers on one thread each), else the active processor count.
-    public static let threadCount: Int = {
-        if let value = ProcessInfo.processInfo.environment["SNN_THREADS"], let n = Int(value), n >= 1 { return n }
-        return max(1, ProcessInfo.processInfo.activeProcessorCount)
-    }()
+    /// number ≥ 1 (how `snn search` runs its workers on one thread each), else the active processor count
+    /// shared among the processes an MPI launcher started on this machine.
+    public static let threadCount: Int = defaultThreadCount(environment: ProcessInfo.processInfo.environment)
+
+    /// ``threadCount`` for a process environment.
+    static func defaultThreadCount(environment: [String: String]) -> Int {
+        if let value = environment["SNN_THREADS"], let n = Int(value), n >= 1 { return n }
+        let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        // Ranks of one job on one machine (Open MPI; MPICH's Hydra): each takes its share of the cores
+        // rather than all of them, which would oversubscribe the machine by the rank count.
+        for key in ["OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"] {
+            if let value = environment[key], let ranks = Int(value), ranks >= 1 { return max(1, cores / ranks) }
+        }
+        return cores
+    }
 
     /// Calls `body` on contiguous chunks covering `0..<count`, in parallel when the work is large
     /// enough. Chunk boundaries depend only on `count`, `grain` and ``threadCount``, so results that

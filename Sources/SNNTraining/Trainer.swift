@@ -91,27 +91,61 @@ public final class Trainer {
     private var pendingProgress: EpochProgress?
     /// Static-to-event transfer, in runs with it.
     let transfer: TransferRun?
+    /// The ranks this run trains with, in data-parallel runs (then only rank 0 writes files).
+    public let parallel: DataParallel?
+    /// The configuration the learning rate follows: in data-parallel runs its batch size is the
+    /// global batch (ranks × `batchSize`, the samples of one optimizer step), so that linear scaling
+    /// and the optimizer see the step they take.
+    let schedule: TrainingConfiguration
+    /// Whether this process writes the run directory (rank 0, or the only process).
+    var writes: Bool { parallel?.communicator.isRoot ?? true }
 
     /// Sets up a new run: loads the data, builds the model, creates `directory` and writes
     /// `config.json`. On any error nothing is left behind. With `uniqueDirectory`, an existing
-    /// `directory` is not an error: `directory-2`, `-3`, … is used instead.
-    public init(configuration: TrainingConfiguration, directory: String, uniqueDirectory: Bool = false) throws(SNNError)
-    {
+    /// `directory` is not an error: `directory-2`, `-3`, … is used instead. With a `communicator`,
+    /// the run is data-parallel over its ranks: every rank calls this and only rank 0 touches
+    /// `directory`.
+    public init(
+        configuration: TrainingConfiguration, directory: String, uniqueDirectory: Bool = false,
+        communicator: Communicator? = nil
+    ) throws(SNNError) {
         let (train, test) = try Self.prepare(configuration)
         self.configuration = configuration
+        let parallel = communicator.map {
+            DataParallel(communicator: $0, synchronizesBatchNorm: configuration.synchronizedBatchNorm)
+        }
+        self.parallel = parallel
+        schedule = Self.schedule(configuration, parallel: parallel)
         self.train = train
         self.test = test
         GlobalRandom.seed(configuration.seed)
         model = try configuration.makeModel(
             sampleShape: Array(train.images.shape.dropFirst()), classes: train.classCount)
-        optimizer = configuration.makeOptimizer()
+        optimizer = schedule.makeOptimizer()
         if configuration.temporalWeighting { temporalWeighting = TemporalWeighting(timeSteps: configuration.timeSteps) }
         transfer = try Self.transferRun(configuration, events: train, model: model)
         var record = configuration.dictionary
         if let names = train.classNames { record["class_names"] = names }
         // Event folders: the frame size the recordings gave (stated, since no option fixed it).
         if let sensor = train.sensorSize { record["resolved_sensor_size"] = [sensor.width, sensor.height] }
-        runDirectory = try RunDirectory.create(at: directory, configuration: record, unique: uniqueDirectory)
+        if let parallel {
+            record["world_size"] = parallel.communicator.size
+            record["effective_learning_rate"] = Double(schedule.effectiveLearningRate)
+        }
+        if parallel?.communicator.isRoot ?? true {
+            runDirectory = try RunDirectory.create(at: directory, configuration: record, unique: uniqueDirectory)
+        } else {
+            // The other ranks never write; the path only names the run in messages.
+            runDirectory = RunDirectory(path: (directory as NSString).standardizingPath, lock: nil)
+        }
+        parallel?.attach(to: model)
+    }
+
+    /// ``schedule``: `configuration` with the global batch size of a data-parallel run.
+    static func schedule(_ configuration: TrainingConfiguration, parallel: DataParallel?) -> TrainingConfiguration {
+        var schedule = configuration
+        if let parallel { schedule.batchSize = configuration.batchSize * parallel.communicator.size }
+        return schedule
     }
 
     /// Validates `configuration`, loads its data and checks that the run fits in memory, before
@@ -140,9 +174,11 @@ public final class Trainer {
     /// back to `config.json`.
     public init(
         resuming directory: String, epochs: Int? = nil, onNonfinite: NonFinitePolicy? = nil,
-        frameCache: String?? = nil
+        frameCache: String?? = nil, communicator: Communicator? = nil
     ) throws(SNNError) {
-        runDirectory = try RunDirectory.open(at: directory, forWriting: true)
+        // In data-parallel runs every rank reads the run (a file system all ranks see); rank 0 writes.
+        let writes = communicator?.isRoot ?? true
+        runDirectory = try RunDirectory.open(at: directory, forWriting: writes)
         var dictionary = try runDirectory.readConfiguration()
         let configurationOnDisk = try TrainingConfiguration(
             dictionary: dictionary, file: runDirectory.configurationPath)
@@ -170,7 +206,31 @@ public final class Trainer {
             dictionary["on_nonfinite"] = onNonfinite.rawValue
         }
         if let frameCache { config.frameCacheDirectory = frameCache }
-        if config.epochs != configurationOnDisk.epochs || config.onNonfinite != configurationOnDisk.onNonfinite {
+        let parallel = communicator.map {
+            DataParallel(communicator: $0, synchronizesBatchNorm: config.synchronizedBatchNorm)
+        }
+        self.parallel = parallel
+        schedule = Self.schedule(config, parallel: parallel)
+        // The rank count may differ from the previous session's: config.json states the current one.
+        let worldSize = communicator?.size ?? 1
+        let previousWorldSize = (dictionary["world_size"] as? NSNumber)?.intValue ?? 1
+        let worldSizeChanged = previousWorldSize != worldSize
+        if worldSizeChanged, let stored, stored.withinEpoch {
+            // Its steps count global batches of the old rank count: another count would skip or
+            // repeat samples. Epoch-end checkpoints resume with any count.
+            throw SNNError(
+                .invalidArgument,
+                "the run stopped within epoch \(stored.completed + 1) on \(previousWorldSize) rank(s); resume it on "
+                    + "\(previousWorldSize) rank(s) (its next epoch can run on another count)", file: directory)
+        }
+        if worldSizeChanged {
+            dictionary["world_size"] = worldSize
+            dictionary["effective_learning_rate"] = Double(schedule.effectiveLearningRate)
+        }
+        if writes,
+            config.epochs != configurationOnDisk.epochs || config.onNonfinite != configurationOnDisk.onNonfinite
+                || worldSizeChanged
+        {
             try AtomicFile.writeJSON(dictionary, to: runDirectory.configurationPath)
         }
         let (train, test) = try Self.prepare(config)
@@ -179,7 +239,7 @@ public final class Trainer {
         self.test = test
         GlobalRandom.seed(config.seed)
         model = try config.makeModel(sampleShape: Array(train.images.shape.dropFirst()), classes: train.classCount)
-        optimizer = config.makeOptimizer()
+        optimizer = schedule.makeOptimizer()
         if config.temporalWeighting { temporalWeighting = TemporalWeighting(timeSteps: config.timeSteps) }
         transfer = try Self.transferRun(config, events: train, model: model)
         if let stored = dictionary["class_names"] as? [String], stored != train.classNames {
@@ -202,10 +262,11 @@ public final class Trainer {
             }
             GlobalRandom.state = state.randomState
             pendingProgress = state.progress
-            try runDirectory.truncateMetrics(afterEpoch: state.epoch)
-        } else {
+            if writes { try runDirectory.truncateMetrics(afterEpoch: state.epoch) }
+        } else if writes {
             try runDirectory.truncateMetrics(afterEpoch: 0)
         }
+        parallel?.attach(to: model)
     }
 
     var encoding: Encoding { configuration.resolvedEncoding }
@@ -228,7 +289,8 @@ public final class Trainer {
         if completedEpochs > 0 { onEvent?(.resumed(completedEpochs: completedEpochs)) }
         let loader = DataLoader(
             train, batchSize: configuration.batchSize, order: .shuffled(seed: configuration.seed),
-            dropLast: configuration.dropLast, augmentation: configuration.augmentation)
+            dropLast: configuration.dropLast, augmentation: configuration.augmentation,
+            shard: parallel?.shard ?? .whole)
         var last: EpochMetrics?
         for epoch in completedEpochs..<configuration.epochs {
             last = try trainEpoch(epoch, loader: loader)
@@ -329,7 +391,9 @@ public final class Trainer {
             }
         }
         for batch in loader.batches(forEpoch: epoch, startingAt: first) {
-            if shouldStop?() == true {
+            // Every rank must stop at the same step: a signal may reach them at different times.
+            let stopRequested = shouldStop?() == true
+            if parallel?.communicator.anyRank(stopRequested) ?? stopRequested {
                 // Checkpoint where the epoch stands, with the random streams' positions, then stop.
                 var progress = EpochProgress(
                     steps: batch.index, lossSum: lossSum, correct: correct, seen: seen,
@@ -340,10 +404,10 @@ public final class Trainer {
                     epoch: epoch, bestAccuracy: best.accuracy, bestEpoch: best.epoch,
                     randomState: GlobalRandom.state, temporalWeights: temporalWeighting?.weights,
                     progress: progress)
-                try runDirectory.saveCheckpoint(.last, model: model, optimizer: optimizer, state: state)
+                if writes { try runDirectory.saveCheckpoint(.last, model: model, optimizer: optimizer, state: state) }
                 throw interruption(epoch: epoch, step: batch.index)
             }
-            optimizer.learningRate = configuration.learningRate(
+            optimizer.learningRate = schedule.learningRate(
                 atEpoch: Double(epoch) + Double(batch.index) / Double(batches))
             let input = encoder.encode(batch.inputs)
             var staticInput: Tensor?
@@ -362,14 +426,19 @@ public final class Trainer {
             let before =
                 configuration.onNonfinite == .skip ? (model.stateDictionary(), optimizer.stateDictionary()) : nil
             let stepCorrectBefore = perStepCorrect
-            let (loss, gradients) = valueWithGradient(at: model) { model in
+            // Data-parallel: this rank's share of the global batch's mean loss (see DataParallel).
+            let weight = parallel.map {
+                $0.lossWeight(
+                    localSamples: batch.labels.count, globalSamples: loader.globalSamples(inBatch: batch.index))
+            }
+            var (loss, gradients) = valueWithGradient(at: model) { model in
                 if let transfer, let staticInput {
                     let (loss, readout) = transfer.loss(
                         model: model, staticInput: staticInput, eventInput: input,
                         labels: batch.labels,
                         labelSmoothing: configuration.labelSmoothing)
                     logits = readout.detached
-                    return loss
+                    return weight.map { loss * $0 } ?? loss
                 }
                 let perStep = model(input)
                 if temporalWeighting != nil {  // TWO learns from each step's own accuracy
@@ -381,7 +450,19 @@ public final class Trainer {
                 }
                 let (loss, readout) = self.loss(perStep, labels: batch.labels, epoch: epoch)
                 logits = readout.detached
-                return loss
+                return weight.map { loss * $0 } ?? loss
+            }
+            var batchCorrect = zip(logits.argmax(alongAxis: 1), batch.labels).filter { $0 == $1 }.count
+            var batchSamples = batch.labels.count
+            if let parallel {
+                // One allreduce for the gradients, one for the step's statistics: the sums over
+                // the global batch, so that every rank sees the same loss and makes the same choices.
+                var statistics = [Double(loss.item), Double(batchCorrect), Double(batchSamples)]
+                statistics += zip(perStepCorrect, stepCorrectBefore).map { Double($0 - $1) }
+                parallel.reduce(&gradients, statistics: &statistics)
+                loss = Tensor(Float(statistics[0]))
+                (batchCorrect, batchSamples) = (Int(statistics[1]), Int(statistics[2]))
+                perStepCorrect = zip(stepCorrectBefore, statistics[3...]).map { $0 + Int($1) }
             }
             if let problem = Self.nonFinite(loss: loss.item, gradients: gradients) {
                 switch configuration.onNonfinite {
@@ -410,9 +491,9 @@ public final class Trainer {
                 skipped += 1
                 continue
             }
-            lossSum += Double(loss.item) * Double(batch.labels.count)
-            correct += zip(logits.argmax(alongAxis: 1), batch.labels).filter { $0 == $1 }.count
-            seen += batch.labels.count
+            lossSum += Double(loss.item) * Double(batchSamples)
+            correct += batchCorrect
+            seen += batchSamples
             onEvent?(
                 .batch(
                     epoch: epoch + 1, epochs: configuration.epochs, index: batch.index + 1, count: batches,
@@ -421,9 +502,15 @@ public final class Trainer {
         }
         temporalWeighting?.update(
             afterEpoch: epoch + 1, perStepAccuracy: perStepCorrect.map { Double($0) / Double(max(seen, 1)) })
-        let evaluation = Evaluator.evaluate(
-            model, on: test, timeSteps: configuration.timeSteps, encoding: encoding,
-            batchSize: configuration.batchSize, temporalWeights: temporalWeighting?.weights)
+        parallel?.averageBatchNormStatistics(in: model)
+        // Every rank now holds the same model: rank 0 alone evaluates it and writes (the others go on
+        // to the next epoch's first collective and wait there).
+        let evaluation =
+            writes
+            ? Evaluator.evaluate(
+                model, on: test, timeSteps: configuration.timeSteps, encoding: encoding,
+                batchSize: configuration.batchSize, temporalWeights: temporalWeighting?.weights)
+            : EvaluationResult.notEvaluated
         var metrics = EpochMetrics(
             epoch: epoch + 1, learningRate: optimizer.learningRate,
             // NaN (null in metrics.jsonl) when every step was skipped.
@@ -452,9 +539,11 @@ public final class Trainer {
         let state = CheckpointState(
             epoch: epoch + 1, bestAccuracy: best.accuracy, bestEpoch: best.epoch,
             randomState: GlobalRandom.state, temporalWeights: temporalWeighting?.weights)
-        try runDirectory.appendMetrics(metrics.dictionary)
-        if improved { try runDirectory.saveCheckpoint(.best, model: model, optimizer: optimizer, state: state) }
-        try runDirectory.saveCheckpoint(.last, model: model, optimizer: optimizer, state: state)
+        if writes {
+            try runDirectory.appendMetrics(metrics.dictionary)
+            if improved { try runDirectory.saveCheckpoint(.best, model: model, optimizer: optimizer, state: state) }
+            try runDirectory.saveCheckpoint(.last, model: model, optimizer: optimizer, state: state)
+        }
         completedEpochs = epoch + 1
         onEvent?(.epoch(metrics))
         return metrics
@@ -528,4 +617,11 @@ public final class Trainer {
         if case .poisson(let seed) = encoding { return .poisson(seed: RandomGenerator.streamSeed(seed, UInt64(epoch))) }
         return encoding
     }
+}
+
+extension EvaluationResult {
+    /// What ranks other than 0 of a data-parallel run hold in place of the test results that rank
+    /// 0 alone computes.
+    static let notEvaluated = EvaluationResult(
+        accuracy: .nan, loss: .nan, firingRates: [], firingRate: .nan, samples: 0)
 }

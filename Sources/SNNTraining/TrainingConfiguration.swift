@@ -149,6 +149,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var encoding: EncodingName = .direct
     public var augmentation = ImageAugmentation()
     public var dropLast = false
+    /// Data-parallel runs: batch norm statistics over the global batch of all ranks (`sync_batch_norm`)
+    /// instead of each rank's part. Without data parallelism it changes nothing.
+    public var synchronizedBatchNorm = false
     /// Train on the first this many training samples only (nil: all). Class-grouped data sets list
     /// their samples class-interleaved, so the first N are class-balanced.
     public var trainSamples: Int?
@@ -565,6 +568,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
         if let eventSize { d["event_size"] = eventSize }
         if encoding == .deltaRows { d["delta_threshold"] = Double(deltaThreshold) }
         if onNonfinite != .stop { d["on_nonfinite"] = onNonfinite.rawValue }
+        if synchronizedBatchNorm { d["sync_batch_norm"] = true }
         if let tks {
             d["tks"] = [
                 "alpha": Double(tks.alpha), "temperature": Double(tks.temperature), "detach_teacher": tks.detachTeacher,
@@ -728,6 +732,13 @@ public struct TrainingConfiguration: Sendable, Equatable {
             horizontalFlip: try field("horizontal_flip", Bool.self), maxRotation: rotation,
             eventDropProbability: eventDrop)
         dropLast = try field("drop_last", Bool.self)
+        // Absent from runs made before data-parallel training.
+        if let sync = d["sync_batch_norm"] {
+            guard let sync = sync as? Bool else {
+                throw SNNError(.corrupt, "\"sync_batch_norm\" is not a boolean", file: file)
+            }
+            synchronizedBatchNorm = sync
+        }
         if let a = d["architecture"] {
             guard let a = a as? [String: Any] else { throw SNNError(.corrupt, "invalid \"architecture\"", file: file) }
             architecture = try EvolvedArchitecture(dictionary: a, file: file)

@@ -134,6 +134,36 @@ import Testing
         #expect(Array(loader.batches(forEpoch: 3, startingAt: 5)).map(\.labels) == a.dropFirst(5).map(\.labels))
     }
 
+    /// Data-parallel shards: for each global batch, the ranks' parts are disjoint, contiguous, sized
+    /// within one of each other, and together are the batch one process with the global batch size
+    /// yields; a last global batch with fewer samples than ranks is left out.
+    @Test func shardsPartitionEachGlobalBatch() throws {
+        let data = try Digits.load(.test)  // 360 samples
+        for (ranks, perRank) in [(2, 25), (3, 16), (4, 89)] {
+            let whole = DataLoader(data, batchSize: ranks * perRank, order: .shuffled(seed: 4), prefetch: false)
+            let shards = (0..<ranks).map {
+                DataLoader(
+                    data, batchSize: perRank, order: .shuffled(seed: 4), prefetch: false,
+                    shard: DataLoader.Shard(index: $0, count: ranks))
+            }
+            let expected = Array(whole.batches(forEpoch: 2))
+            let parts = shards.map { Array($0.batches(forEpoch: 2)) }
+            #expect(parts.allSatisfy { $0.count == expected.count })
+            for (i, batch) in expected.enumerated() {
+                #expect(parts.flatMap { $0[i].labels } == batch.labels)
+                #expect(parts.flatMap { $0[i].inputs.scalars } == batch.inputs.scalars)
+                let sizes = parts.map { $0[i].labels.count }
+                #expect(sizes.max()! - sizes.min()! <= 1 && sizes.min()! >= 1)
+                #expect(shards[0].globalSamples(inBatch: i) == batch.labels.count)
+            }
+        }
+        // 360 = 7 × 50 + 10: the short batch gives 10 ranks one sample each; 25 ranks × 2 would leave
+        // 15 of them without one, so that batch is left out.
+        let ten = DataLoader(data, batchSize: 5, shard: DataLoader.Shard(index: 9, count: 10))
+        #expect(ten.batchCount == 8 && ten.batch(7, ofEpoch: 0).labels == [data.labels[359]])
+        #expect(DataLoader(data, batchSize: 2, shard: DataLoader.Shard(index: 0, count: 25)).batchCount == 7)
+    }
+
     @Test func augmentationClosedForms() {
         let image = Tensor(shape: [1, 1, 2, 3], scalars: [1, 2, 3, 4, 5, 6])
         var g = RandomGenerator(seed: 1)
