@@ -1,7 +1,8 @@
 # swift-snn — build, train, test, benchmark.
 #   make train   install missing system packages, release build, train the default spiking CNN on digits
 #   make test    install missing system packages, check the C kernels (scripts/check-native.sh), build,
-#                run the whole test suite
+#                run the whole test suite, then the data-parallel tests under mpirun (scripts/test-mpi.sh;
+#                skipped without Open MPI, which WITH_MPI=1 scripts/install-deps.sh installs)
 #   make bench   release build, then the benchmark workloads as JSON lines
 #   make install release build, then copy snn to $(PREFIX)/bin (default /usr/local)
 #   make fuzz    build the readers' fuzz targets (libFuzzer + AddressSanitizer) and run each for
@@ -37,7 +38,7 @@ check-native: deps
 test: check-native
 	@SNN_PYTHON="$$(scripts/test-python.sh)"; export SNN_PYTHON; \
 	if [ -z "$$SNN_PYTHON" ]; then echo "note: no Python with safetensors and nir; the Python interoperability tests will be skipped"; fi; \
-	$(SWIFT) build --build-tests && $(SWIFT) test
+	$(SWIFT) build --build-tests && $(SWIFT) test && scripts/test-mpi.sh .build/debug
 
 bench: release
 	.build/release/snn info

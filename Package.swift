@@ -48,6 +48,9 @@ let package = Package(
             ]),
         .executableTarget(name: "snn", dependencies: ["SNNCommands"]),
         .target(name: "SNNTestSupport", dependencies: ["SNN"], path: "Tests/SNNTestSupport"),
+        // Data-parallel equivalence check: needs an MPI launcher, so scripts/test-mpi.sh runs it under
+        // `mpirun -np 2` instead of `swift test`.
+        .executableTarget(name: "DataParallelCheck", dependencies: ["SNN"], path: "Tests/DataParallelCheck"),
         .testTarget(name: "SNNTensorTests", dependencies: ["SNNTensor", "SNNTestSupport"]),
         .testTarget(
             name: "SNNLayersTests", dependencies: ["SNNLayers", "SNNOptimizers", "SNNData", "SNNTestSupport"],

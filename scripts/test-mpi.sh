@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The data-parallel tests, run by `make test` after `swift test`: MPI programs need their launcher, so
+# they cannot run inside `swift test`.
+#   1. DataParallelCheck under `mpirun -np 2`: 2 ranks × batch b end with the parameters of 1 process ×
+#      batch 2b (no batch norm; and with --sync-batch-norm), and local batch norm does not.
+#   2. Rank death: `kill -9` of rank 1 in the middle of an epoch of `snn train --distributed` makes the
+#      job end non-zero within 30 s with a message naming rank 1; the last checkpoint stays whole, and
+#      `snn train --resume` on one process (a different rank count) completes the run.
+# Skipped, saying why, when Open MPI's mpirun is absent (WITH_MPI=1 scripts/install-deps.sh installs it;
+# CI does). Usage: scripts/test-mpi.sh [BUILD_DIR]   (default .build/debug, already built)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build="${1:-.build/debug}"
+
+if ! command -v mpirun >/dev/null 2>&1; then
+    echo "test-mpi: skipped: no mpirun here (install Open MPI: WITH_MPI=1 scripts/install-deps.sh)"
+    exit 0
+fi
+for binary in DataParallelCheck snn; do
+    if [ ! -x "$build/$binary" ]; then
+        echo "test-mpi: $build/$binary is missing; build first (swift build --build-tests)" >&2
+        exit 1
+    fi
+done
+# --allow-run-as-root: CI containers run as root; --oversubscribe: more ranks than free cores is fine here.
+mpirun=(mpirun --allow-run-as-root --oversubscribe -np 2)
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+
+echo "test-mpi: equivalence of 2 ranks × b and 1 × 2b"
+"${mpirun[@]}" "$build/DataParallelCheck"
+
+echo "test-mpi: kill -9 of one rank, then --resume"
+run="$scratch/run"
+# Enough epochs that the kill lands before the end in a debug build (an epoch takes about a second)
+# and in a release one (SNN_MPI_TEST_EPOCHS=40 there).
+epochs="${SNN_MPI_TEST_EPOCHS:-8}"
+"${mpirun[@]}" "$build/snn" train --dataset digits --model spiking-mlp --widths 128 --time-steps 4 \
+    --epochs "$epochs" --train-samples 600 --test-samples 60 --batch-size 16 --distributed --output "$run" \
+    >"$scratch/log" 2>&1 &
+launcher=$!
+# Wait for the first epoch's checkpoint; the second epoch is then under way (within 120 s).
+for _ in $(seq 1200); do
+    [ -f "$run/last.json" ] && break
+    sleep 0.1
+done
+if [ ! -f "$run/last.json" ]; then
+    cat "$scratch/log" >&2
+    kill "$launcher" 2>/dev/null || true
+    echo "test-mpi: FAIL: no checkpoint after 120 s" >&2
+    exit 1
+fi
+sleep 0.2
+victim=""
+for pid in $(pgrep -P "$launcher"); do
+    if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1'; then victim=$pid; fi
+done
+if [ -z "$victim" ]; then
+    cat "$scratch/log" >&2
+    echo "test-mpi: FAIL: rank 1 not found among mpirun's children" >&2
+    exit 1
+fi
+killed_at=$(date +%s%3N)
+kill -9 "$victim"
+status=0
+wait "$launcher" || status=$?
+milliseconds=$(($(date +%s%3N) - killed_at))
+echo "test-mpi: the job ended $milliseconds ms after the kill, status $status"
+if [ "$status" -eq 0 ]; then
+    cat "$scratch/log" >&2
+    echo "test-mpi: FAIL: the job exited 0 after losing a rank" >&2
+    exit 1
+fi
+if [ "$milliseconds" -gt 30000 ]; then
+    echo "test-mpi: FAIL: the job took $milliseconds ms (> 30 s) to end" >&2
+    exit 1
+fi
+if ! grep -Eq 'rank 1 .*(exited on signal 9|Killed)' "$scratch/log"; then
+    cat "$scratch/log" >&2
+    echo "test-mpi: FAIL: no message names the lost rank 1" >&2
+    exit 1
+fi
+completed=$(grep -o '"epoch" *: *[0-9]*' "$run/last.json" | grep -o '[0-9]*$')
+echo "test-mpi: the last checkpoint holds epoch $completed"
+if [ "$completed" -ge "$epochs" ]; then
+    echo "test-mpi: FAIL: the run had finished before the kill; nothing was interrupted" >&2
+    exit 1
+fi
+# The checkpoint must load as it is: resume on one process (another rank count) and finish.
+summary=$("$build/snn" train --resume "$run" --json 2>"$scratch/resume.log" | tail -1) || {
+    cat "$scratch/resume.log" >&2
+    echo "test-mpi: FAIL: --resume did not complete" >&2
+    exit 1
+}
+echo "test-mpi: resumed: $summary"
+if ! echo "$summary" | grep -q "\"epochs\":$epochs" || [ "$(wc -l <"$run/metrics.jsonl")" -ne "$epochs" ]; then
+    echo "test-mpi: FAIL: the resumed run does not end with $epochs epochs of metrics" >&2
+    exit 1
+fi
+echo "test-mpi: ok"
