@@ -11,6 +11,7 @@ struct Bench: ParsableCommand {
         subcommands: [
             GEMM.self, Conv.self, MemoryWorkload.self, LIFWorkload.self, PSNWorkload.self, PSUWorkload.self,
             LinearLIFWorkload.self, RecurrentWorkload.self, TrainStep.self, EventsWorkload.self, SpikformerStep.self,
+            Allreduce.self,
         ])
 
     /// Options shared by every workload.
