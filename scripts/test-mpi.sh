@@ -6,10 +6,12 @@
 #   2. Rank death: `kill -9` of rank 1 in the middle of an epoch of `snn train --distributed` makes the
 #      job end non-zero within 30 s with a message naming rank 1; the last checkpoint stays whole, and
 #      `snn train --resume` on one process (a different rank count) completes the run.
-#   3. Two "hosts": rank 1 runs in a network namespace of its own, reached over a veth pair with private
+#   3. `snn search` on 2 ranks records the evaluations and the front of the same search in one process
+#      with one worker (the times aside).
+#   4. Two "hosts": rank 1 runs in a network namespace of its own, reached over a veth pair with private
 #      addresses (10.231.0.1 and .2; never an outside address), launched by a stand-in for ssh that
 #      enters the namespace, and the ranks talk over TCP; the run must end with the weights of the
-#      same 2 ranks on one host. Skipped, saying why, without root, `ip netns` or python3.
+#      same 2 ranks on one host. Skipped, saying why, without root, `ip netns` or python3 (3 needs python3).
 # Skipped, saying why, when Open MPI's mpirun is absent (WITH_MPI=1 scripts/install-deps.sh installs it;
 # CI does). Usage: scripts/test-mpi.sh [BUILD_DIR]   (default .build/debug, already built)
 set -euo pipefail
@@ -102,9 +104,39 @@ if ! echo "$summary" | grep -q "\"epochs\":$epochs" || [ "$(wc -l <"$run/metrics
     exit 1
 fi
 
+if ! command -v python3 >/dev/null 2>&1; then
+    echo "test-mpi: distributed search and two hosts skipped: no python3 to compare their files"
+    echo "test-mpi: ok"
+    exit 0
+fi
+echo "test-mpi: distributed search"
+tiny=(search --dataset digits --population 4 --generations 2 --evaluation-steps 3 --predictor rbf
+    --evaluations-per-generation 2 --candidates-per-evaluation 4 --modules 2 --channels 2 --time-steps 2
+    --batch-size 8 --train-samples 48 --validation-samples 24 --seed 3)
+"${mpirun[@]}" "$build/snn" "${tiny[@]}" --distributed --output "$scratch/search-ranks" >"$scratch/search.log" 2>&1 || {
+    cat "$scratch/search.log" >&2
+    echo "test-mpi: FAIL: the distributed search failed" >&2
+    exit 1
+}
+"$build/snn" "${tiny[@]}" --workers 1 --output "$scratch/search-one" >/dev/null 2>&1
+python3 - "$scratch/search-ranks" "$scratch/search-one" <<'PYTHON'
+import json, sys
+def evaluations(folder):  # every line but its time
+    lines = [json.loads(line) for line in open(folder + "/evaluations.jsonl")]
+    for line in lines:
+        line.pop("seconds", None)
+    return lines
+a, b = evaluations(sys.argv[1]), evaluations(sys.argv[2])
+if a != b or not a:
+    sys.exit(f"test-mpi: FAIL: the distributed search recorded other evaluations ({len(a)} against {len(b)})")
+if json.load(open(sys.argv[1] + "/pareto.json")) != json.load(open(sys.argv[2] + "/pareto.json")):
+    sys.exit("test-mpi: FAIL: the distributed search found another front")
+print(f"test-mpi: 2 ranks and 1 process record the same {len(a)} evaluations and front")
+PYTHON
+
 echo "test-mpi: two hosts (network namespaces)"
-if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null 2>&1 || ! command -v python3 >/dev/null 2>&1; then
-    echo "test-mpi: two hosts skipped: needs root, iproute2 (ip netns) and python3"
+if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null 2>&1; then
+    echo "test-mpi: two hosts skipped: needs root and iproute2 (ip netns)"
     echo "test-mpi: ok"
     exit 0
 fi

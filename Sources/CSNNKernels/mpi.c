@@ -32,7 +32,7 @@ static struct {
     int (*MPI_Finalize)(void);
     int (*MPI_Get_library_version)(char *, int *);
 } mpi;
-static mpi_handle comm_world, type_float, type_double, op_sum, op_max;
+static mpi_handle comm_world, type_float, type_double, type_byte, op_sum, op_max;
 #define MPI_IN_PLACE_OPEN_MPI ((void *)1)
 #define MPI_THREAD_FUNNELED 1  // the same value in Open MPI and MPICH
 #define MPI_SUCCESS 0
@@ -63,9 +63,10 @@ static void load_mpi(void) {
     comm_world = dlsym(handle, "ompi_mpi_comm_world");
     type_float = dlsym(handle, "ompi_mpi_float");
     type_double = dlsym(handle, "ompi_mpi_double");
+    type_byte = dlsym(handle, "ompi_mpi_byte");
     op_sum = dlsym(handle, "ompi_mpi_op_sum");
     op_max = dlsym(handle, "ompi_mpi_op_max");
-    if (!ok || !comm_world || !type_float || !type_double || !op_sum || !op_max) return;
+    if (!ok || !comm_world || !type_float || !type_double || !type_byte || !op_sum || !op_max) return;
     // MPI_Get_library_version may be called before MPI_Init (MPI-3); keep its first line.
     char text[8192] = {0};  // MPI_MAX_LIBRARY_VERSION_STRING is 256 in Open MPI, 8192 in MPICH
     int length = 0;
@@ -126,16 +127,23 @@ int snn_mpi_allreduce_double(double *data, size_t count, snn_mpi_operation opera
     return allreduce(data, count, sizeof(double), type_double, operation);
 }
 
-int snn_mpi_broadcast_float(float *data, size_t count, int root) {
+static int broadcast(void *data, size_t count, size_t element_size, mpi_handle type, int root) {
     if (!initialized || finalized) return SNN_MPI_NOT_INITIALIZED;
+    char *bytes = data;
     while (count > 0) {
         int n = count > (size_t)INT_MAX ? INT_MAX : (int)count;
-        if (mpi.MPI_Bcast(data, n, type_float, root, comm_world) != MPI_SUCCESS) return SNN_MPI_FAILED;
-        data += n;
+        if (mpi.MPI_Bcast(bytes, n, type, root, comm_world) != MPI_SUCCESS) return SNN_MPI_FAILED;
+        bytes += (size_t)n * element_size;
         count -= (size_t)n;
     }
     return SNN_MPI_OK;
 }
+
+int snn_mpi_broadcast_float(float *data, size_t count, int root) {
+    return broadcast(data, count, sizeof(float), type_float, root);
+}
+
+int snn_mpi_broadcast_bytes(void *data, size_t count, int root) { return broadcast(data, count, 1, type_byte, root); }
 
 int snn_mpi_barrier(void) {
     if (!initialized || finalized) return SNN_MPI_NOT_INITIALIZED;

@@ -77,6 +77,13 @@ struct Search: ParsableCommand {
     var resume = false
     @Flag(help: "Print a JSON summary as the last line of standard output (progress goes to standard error).")
     var json = false
+    @Flag(
+        help: """
+            Spread the evaluations over the ranks of an MPI job (mpirun -np N snn search ...; on by itself when \
+            OMPI_COMM_WORLD_SIZE or PMI_SIZE says N > 1): rank 0 runs the search and writes --output, each rank \
+            evaluates with --workers processes.
+            """)
+    var distributed = false
 
     var givenSearchOptions: [String] {
         let given: [(String, Bool)] = [
@@ -171,6 +178,22 @@ struct Search: ParsableCommand {
     }
 
     func run() throws {
+        var communicator: Communicator?
+        if distributed || (Communicator.launcherWorldSize() ?? 1) > 1 {
+            do {
+                communicator = try Communicator.world()
+            } catch {
+                throw CommandFailure(error)
+            }
+        }
+        if let communicator, !communicator.isRoot {
+            // Its worker files go to a folder of its own: --output may not exist on this machine.
+            let scratch = NSTemporaryDirectory() + "snn-search-rank\(communicator.rank)-\(getpid())"
+            defer { try? FileManager.default.removeItem(atPath: scratch) }
+            try RankEvaluator.serve(communicator, workers: workers, directory: scratch)
+            Communicator.finalize()
+            return
+        }
         let started = Date()
         let search: SearchRun
         let evaluation: FewShotEvaluation
@@ -221,7 +244,14 @@ struct Search: ParsableCommand {
         }
         let evaluator = WorkerPoolEvaluator(workers: workers, directory: output, settings: search.evaluationSettings)
         do {
-            try search.run(evaluator)
+            if let communicator {
+                let ranks = RankEvaluator(communicator: communicator, local: evaluator)
+                try search.run(ranks)
+                ranks.finish()
+                Communicator.finalize()
+            } else {
+                try search.run(evaluator)
+            }
             try Self.writeResults(search, evaluation: evaluation)
         } catch let error as SNNError {
             throw CommandFailure(error)

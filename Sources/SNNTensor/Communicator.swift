@@ -114,6 +114,23 @@ public final class Communicator: @unchecked Sendable {
         collective("broadcast", &values) { snn_mpi_broadcast_float($0, $1, Int32(root)) }
     }
 
+    /// Replaces `bytes` on every rank with rank `root`'s, whatever their length on the other ranks.
+    public func broadcast(_ bytes: inout [UInt8], from root: Int) {
+        var length: [Double] = [rank == root ? Double(bytes.count) : 0]
+        allReduce(&length)  // only `root` contributes
+        if rank != root { bytes = [UInt8](repeating: 0, count: Int(length[0])) }
+        collective("broadcast", &bytes) { snn_mpi_broadcast_bytes($0, $1, Int32(root)) }
+    }
+
+    /// Every rank's `bytes`, by rank, on every rank.
+    public func allGather(_ bytes: [UInt8]) -> [[UInt8]] {
+        (0..<size).map { r in
+            var part = r == rank ? bytes : []
+            broadcast(&part, from: r)
+            return part
+        }
+    }
+
     /// Waits until every rank has called it.
     public func barrier() {
         timed { precondition(Int(snn_mpi_barrier()) == SNN_MPI_OK, "MPI barrier failed") }

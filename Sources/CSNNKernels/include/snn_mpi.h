@@ -31,6 +31,7 @@ int snn_mpi_allreduce_float(float *data, size_t count, snn_mpi_operation operati
 int snn_mpi_allreduce_double(double *data, size_t count, snn_mpi_operation operation);
 /// Broadcast of `count` floats from `root` to every rank.
 int snn_mpi_broadcast_float(float *data, size_t count, int root);
+int snn_mpi_broadcast_bytes(void *data, size_t count, int root);
 int snn_mpi_barrier(void);
 /// Ends every rank of the job with `code` (MPI_Abort); does not return when MPI is initialised.
 void snn_mpi_abort(int code);
