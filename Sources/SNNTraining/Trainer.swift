@@ -111,9 +111,7 @@ public final class Trainer {
     ) throws(SNNError) {
         let (train, test) = try Self.prepare(configuration)
         self.configuration = configuration
-        let parallel = communicator.map {
-            DataParallel(communicator: $0, synchronizesBatchNorm: configuration.synchronizedBatchNorm)
-        }
+        let parallel = try Self.dataParallel(configuration, communicator: communicator)
         self.parallel = parallel
         schedule = Self.schedule(configuration, parallel: parallel)
         self.train = train
@@ -139,6 +137,23 @@ public final class Trainer {
             runDirectory = RunDirectory(path: (directory as NSString).standardizingPath, lock: nil)
         }
         parallel?.attach(to: model)
+    }
+
+    /// The data parallelism of `configuration`'s run over `communicator`'s ranks (nil without one).
+    static func dataParallel(
+        _ configuration: TrainingConfiguration, communicator: Communicator?
+    ) throws(SNNError) -> DataParallel? {
+        guard let communicator else { return nil }
+        try checkDataParallel(configuration)
+        return DataParallel(communicator: communicator, synchronizesBatchNorm: configuration.synchronizedBatchNorm)
+    }
+
+    /// Refuses what does not run data-parallel yet: static-to-event transfer, whose per-epoch sums
+    /// are not reduced over the ranks (a resumed transfer run would reach here past the command line).
+    static func checkDataParallel(_ configuration: TrainingConfiguration) throws(SNNError) {
+        if configuration.transfer != nil {
+            throw SNNError(.unsupported, "static-to-event transfer (--transfer-from) does not run data-parallel yet")
+        }
     }
 
     /// ``schedule``: `configuration` with the global batch size of a data-parallel run.
@@ -206,9 +221,7 @@ public final class Trainer {
             dictionary["on_nonfinite"] = onNonfinite.rawValue
         }
         if let frameCache { config.frameCacheDirectory = frameCache }
-        let parallel = communicator.map {
-            DataParallel(communicator: $0, synchronizesBatchNorm: config.synchronizedBatchNorm)
-        }
+        let parallel = try Self.dataParallel(config, communicator: communicator)
         self.parallel = parallel
         schedule = Self.schedule(config, parallel: parallel)
         // The rank count may differ from the previous session's: config.json states the current one.

@@ -42,6 +42,17 @@ import Testing
         #expect(throws: SNNError.self) { try TrainingConfiguration(dictionary: bad, file: "config.json") }
     }
 
+    /// A transfer run resumed under a launcher reaches the library without --transfer-from: refused
+    /// there, since its alignment sums are not reduced over the ranks.
+    @Test func transferRunsAreRefusedDataParallel() throws {
+        var c = TrainingConfiguration()
+        try Trainer.checkDataParallel(c)
+        c.transfer = TransferOptions(source: .digits)
+        let error = #expect(throws: SNNError.self) { try Trainer.checkDataParallel(c) }
+        #expect(error?.code == .unsupported && error?.message.contains("does not run data-parallel") == true)
+        #expect(try Trainer.dataParallel(c, communicator: nil) == nil)
+    }
+
     @Test func commandLineRefusesWhatCannotRunDataParallel() throws {
         let small = ["train", "--model", "spiking-mlp", "--widths", "16", "--epochs", "1"]
         let sync = try runSNN(small + ["--sync-batch-norm"])
