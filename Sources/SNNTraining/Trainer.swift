@@ -91,6 +91,8 @@ public final class Trainer {
     private var pendingProgress: EpochProgress?
     /// Static-to-event transfer, in runs with it.
     let transfer: TransferRun?
+    /// The weight generator's state after the model was built (recorded in checkpoints).
+    private var randomState: [UInt64]
     /// The ranks this run trains with, in data-parallel runs (then only rank 0 writes files).
     public let parallel: DataParallel?
     /// The configuration the learning rate follows: in data-parallel runs its batch size is the
@@ -116,12 +118,11 @@ public final class Trainer {
         schedule = Self.schedule(configuration, parallel: parallel)
         self.train = train
         self.test = test
-        GlobalRandom.seed(configuration.seed)
-        model = try configuration.makeModel(
-            sampleShape: Array(train.images.shape.dropFirst()), classes: train.classCount)
+        // The weights come from a generator of this trainer's own (task-local), so trainers running at
+        // the same time in one process (tests, a library user's threads) cannot interleave draws.
+        (model, randomState, transfer) = try Self.build(configuration, train: train)
         optimizer = schedule.makeOptimizer()
         if configuration.temporalWeighting { temporalWeighting = TemporalWeighting(timeSteps: configuration.timeSteps) }
-        transfer = try Self.transferRun(configuration, events: train, model: model)
         var record = configuration.dictionary
         if let names = train.classNames { record["class_names"] = names }
         // Event folders: the frame size the recordings gave (stated, since no option fixed it).
@@ -250,11 +251,9 @@ public final class Trainer {
         configuration = config
         self.train = train
         self.test = test
-        GlobalRandom.seed(config.seed)
-        model = try config.makeModel(sampleShape: Array(train.images.shape.dropFirst()), classes: train.classCount)
+        (model, randomState, transfer) = try Self.build(config, train: train)
         optimizer = schedule.makeOptimizer()
         if config.temporalWeighting { temporalWeighting = TemporalWeighting(timeSteps: config.timeSteps) }
-        transfer = try Self.transferRun(config, events: train, model: model)
         if let stored = dictionary["class_names"] as? [String], stored != train.classNames {
             throw SNNError(
                 .mismatch,
@@ -273,7 +272,7 @@ public final class Trainer {
                 }
                 temporalWeighting = TemporalWeighting(weights: w)
             }
-            GlobalRandom.state = state.randomState
+            randomState = state.randomState
             pendingProgress = state.progress
             if writes { try runDirectory.truncateMetrics(afterEpoch: state.epoch) }
         } else if writes {
@@ -286,6 +285,24 @@ public final class Trainer {
 
     /// The transfer state of `configuration`'s run (its static images loaded and paired with the
     /// classes of `events`), or nil.
+    /// The model (and the transfer run's parts) with weights from a generator seeded with the run's
+    /// seed, task-local, and that generator's state afterwards.
+    static func build(_ configuration: TrainingConfiguration, train: LabeledImages) throws(SNNError) -> (
+        any Layer, [UInt64], TransferRun?
+    ) {
+        let built: Result<(any Layer, [UInt64], TransferRun?), SNNError> = GlobalRandom.withSeed(configuration.seed) {
+            do throws(SNNError) {
+                let model = try configuration.makeModel(
+                    sampleShape: Array(train.images.shape.dropFirst()), classes: train.classCount)
+                let transfer = try transferRun(configuration, events: train, model: model)
+                return .success((model, GlobalRandom.state, transfer))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try built.get()
+    }
+
     static func transferRun(
         _ configuration: TrainingConfiguration, events: LabeledImages,
         model: Module
@@ -415,7 +432,7 @@ public final class Trainer {
                 progress.transferSums = transfer?.sums.values ?? []
                 let state = CheckpointState(
                     epoch: epoch, bestAccuracy: best.accuracy, bestEpoch: best.epoch,
-                    randomState: GlobalRandom.state, temporalWeights: temporalWeighting?.weights,
+                    randomState: randomState, temporalWeights: temporalWeighting?.weights,
                     progress: progress)
                 if writes { try runDirectory.saveCheckpoint(.last, model: model, optimizer: optimizer, state: state) }
                 throw interruption(epoch: epoch, step: batch.index)
@@ -551,7 +568,7 @@ public final class Trainer {
         if improved { best = (evaluation.accuracy, epoch + 1) }
         let state = CheckpointState(
             epoch: epoch + 1, bestAccuracy: best.accuracy, bestEpoch: best.epoch,
-            randomState: GlobalRandom.state, temporalWeights: temporalWeighting?.weights)
+            randomState: randomState, temporalWeights: temporalWeighting?.weights)
         if writes {
             try runDirectory.appendMetrics(metrics.dictionary)
             if improved { try runDirectory.saveCheckpoint(.best, model: model, optimizer: optimizer, state: state) }
