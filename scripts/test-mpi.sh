@@ -146,7 +146,7 @@ if ! ip netns add "$namespace" 2>"$scratch/netns.log"; then
     echo "test-mpi: ok"
     exit 0
 fi
-trap 'ip netns delete "$namespace" 2>/dev/null; ip link delete "$near" 2>/dev/null; rm -rf "$scratch"' EXIT
+trap 'ip netns delete "$namespace" 2>/dev/null || true; ip link delete "$near" 2>/dev/null || true; rm -rf "$scratch"' EXIT
 ip link add "$near" type veth peer name "$far"
 ip link set "$far" netns "$namespace"
 ip addr add 10.231.0.1/30 dev "$near"
